@@ -1,0 +1,1 @@
+"""Command groups of the ``grantflow`` CLI, one module each (see grantflow.cli)."""

@@ -1,0 +1,158 @@
+"""Run services as separate ``nameko run`` processes: used by ``grantflow up|down|status``
+and by the integration tests (which need real processes they can SIGKILL)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+import yaml
+
+from shared.config import SERVICE_CLASSES
+
+
+def _nameko_executable() -> str:
+    candidate = Path(sys.executable).parent / "nameko"
+    return str(candidate) if candidate.exists() else "nameko"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child still answers kill(0); treat it as dead
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@dataclass
+class ServiceProcess:
+    """One service process with its config file, log file and pid file under ``run_dir``."""
+
+    name: str
+    config: dict
+    run_dir: Path
+    env: dict | None = None
+    process: subprocess.Popen | None = None
+
+    @property
+    def config_path(self) -> Path:
+        return self.run_dir / "config" / f"{self.name}.yaml"
+
+    @property
+    def log_path(self) -> Path:
+        return self.run_dir / "log" / f"{self.name}.log"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.run_dir / "run" / f"{self.name}.pid"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.config['WEB_SERVER_ADDRESS']}"
+
+    def pid(self) -> int | None:
+        if self.process is not None:
+            return self.process.pid
+        try:
+            return int(self.pid_path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def is_alive(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is None
+        pid = self.pid()
+        return pid is not None and _alive(pid)
+
+    def start(self, extra_env: dict | None = None) -> "ServiceProcess":
+        for path in (self.config_path, self.log_path, self.pid_path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=True))
+        env = {**os.environ, **(self.env or {}), **(extra_env or {})}
+        # eventlet's once-per-process deprecation notice is known; keep logs readable
+        env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning,ignore::Warning:eventlet")
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [_nameko_executable(), "run", "--config", str(self.config_path),
+             SERVICE_CLASSES[self.name]],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            cwd=os.getcwd())
+        log.close()
+        self.pid_path.write_text(str(self.process.pid))
+        return self
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.is_alive():
+                raise RuntimeError(f"{self.name} exited during start-up; see {self.log_path}:\n"
+                                   + self.tail_log())
+            try:
+                if requests.get(f"{self.http_url}/health", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.name} not healthy after {timeout}s; see {self.log_path}")
+
+    def healthy(self) -> bool:
+        try:
+            return requests.get(f"{self.http_url}/health", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def stop(self, timeout: float = 20.0) -> None:
+        pid = self.pid()
+        if pid is None or not self.is_alive():
+            self._forget()
+            return
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.is_alive():
+            time.sleep(0.1)
+        if self.is_alive():
+            os.kill(pid, signal.SIGKILL)
+        self.wait_dead()
+        self._forget()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush, no ack (the crash the tests simulate)."""
+        pid = self.pid()
+        if pid is not None and self.is_alive():
+            os.kill(pid, signal.SIGKILL)
+        self.wait_dead()
+
+    def wait_dead(self, timeout: float = 30.0) -> None:
+        if self.process is not None:
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.is_alive():
+            time.sleep(0.1)
+
+    def _forget(self) -> None:
+        try:
+            self.pid_path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def tail_log(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""

@@ -1,0 +1,51 @@
+"""Declare every queue Grantflow consumes from, before any service publishes.
+
+A topic exchange drops a message that no queue is bound for yet; if submission published
+``proposal_submitted`` before notifications had ever started, the receipt would be lost.
+``grantflow up`` and the test harness therefore declare all consumer queues first, read
+straight from the service classes' ``@subscribe`` entrypoints (one source of truth), and
+``grantflow topology export`` writes the same as RabbitMQ definitions for deployments.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+
+from kombu import Connection
+
+from shared.config import SERVICE_CLASSES
+from shared.messaging import topology as t
+from shared.messaging.consumer import DEFAULT_RETRY_DELAYS_MS, DomainEventHandler
+
+
+def service_class(name: str) -> type:
+    module, _, cls = SERVICE_CLASSES[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def subscriptions(cls) -> list[tuple[str, str, str]]:
+    """(producer, event_type, method) for each ``@subscribe`` entrypoint of a service."""
+    found = []
+    for method_name, method in inspect.getmembers(cls, inspect.isfunction):
+        for entrypoint in getattr(method, "nameko_entrypoints", ()):
+            if isinstance(entrypoint, DomainEventHandler):
+                found.append((entrypoint.source_service, entrypoint.event_type, method_name))
+    return sorted(found)
+
+
+def consumer_queues(services=None, queue_type: str = "classic"):
+    queues = []
+    for name in services or SERVICE_CLASSES:
+        cls = service_class(name)
+        for producer, event_type, method in subscriptions(cls):
+            queues.append(t.consumer_queue(producer, event_type, cls.name, method, queue_type))
+    return queues
+
+
+def declare_all(amqp_uri: str, services=None, queue_type: str = "classic",
+                retry_delays_ms=DEFAULT_RETRY_DELAYS_MS) -> int:
+    queues = t.infrastructure_queues(retry_delays_ms, queue_type) + consumer_queues(
+        services, queue_type)
+    with Connection(amqp_uri) as conn:
+        t.declare(conn.default_channel, queues)
+    return len(queues)

@@ -1,0 +1,394 @@
+"""Expert-to-proposal assignment as plain data: the problem, its result, the checks that
+tell why a problem cannot be solved, and the residual problem a repair solves.
+
+The objective (what "optimal" means; the solver adapter optimises exactly this)::
+
+    maximise  F = sum over assigned pairs (e, p) of affinity(p, e)
+                  - load_penalty * sum over experts e of load(e) * (load(e) - 1) / 2
+
+    subject to  every proposal has exactly k distinct evaluators,
+                no expert is assigned to a proposal it conflicts with (or declined),
+                an expert's load (kept + new assignments) is at most its max_load,
+                new assignments go to active experts only, kept assignments stay.
+
+The penalty is convex in an expert's load: the j-th assignment of an expert costs
+``load_penalty * (j - 1)``, so for the same total affinity the solver prefers the most
+even spread of work, and trades at most that much affinity for evening it out.
+``load_penalty = 0`` maximises affinity alone. Affinity is defined in :mod:`.affinity`.
+
+Pairs are ``(expert_id, proposal_id)`` throughout.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from shared.calls.model import EvaluationRules
+
+from .affinity import AffinityWeights
+
+Pair = tuple[str, str]  # (expert_id, proposal_id)
+
+#: affinity points (of 1000) the j-th assignment of one expert costs, times (j - 1)
+DEFAULT_LOAD_PENALTY = 10
+
+
+@dataclass(frozen=True)
+class ProposalToAssign:
+    """What the assignment needs of an eligible proposal."""
+
+    id: str
+    topic: str
+    integration_areas: tuple[str, ...] = ()
+    abstract: str = ""
+    consortium: tuple[str, ...] = ()  # organisation ids of applicant and co-applicants
+
+
+@dataclass(frozen=True)
+class Expert:
+    """An expert of the pool; ``max_load`` counts every assignment, kept ones included."""
+
+    id: str
+    organisation: str
+    country: str = ""
+    expertise_areas: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    max_load: int = 0
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class AssignmentProblem:
+    """One assignment to compute: proposals, pool, k, pairs that may not be made and
+    pairs that are already made.
+
+    ``conflicts`` are conflicts of interest (the automatic rules, see
+    :func:`automatic_conflicts`, plus declared ones); ``excluded`` are other pairs never to
+    make (an expert declined the proposal); ``fixed`` are kept assignments.
+    """
+
+    proposals: tuple[ProposalToAssign, ...]
+    experts: tuple[Expert, ...]
+    evaluators_per_proposal: int
+    conflicts: frozenset[Pair] = frozenset()
+    excluded: frozenset[Pair] = frozenset()
+    fixed: frozenset[Pair] = frozenset()
+    load_penalty: int = DEFAULT_LOAD_PENALTY
+    weights: AffinityWeights = field(default_factory=AffinityWeights)
+
+    def __post_init__(self):
+        if self.evaluators_per_proposal < 1:
+            raise ValueError("evaluators_per_proposal must be at least 1")
+        if self.load_penalty < 0:
+            raise ValueError("load_penalty must be >= 0")
+        for kind, items in (("proposal", self.proposals), ("expert", self.experts)):
+            seen = Counter(item.id for item in items)
+            twice = sorted(i for i, n in seen.items() if n > 1)
+            if twice:
+                raise ValueError(f"{kind} ids listed twice: {', '.join(twice)}")
+        for name in ("conflicts", "excluded", "fixed"):
+            object.__setattr__(self, name, frozenset(getattr(self, name)))
+
+    @property
+    def forbidden(self) -> frozenset[Pair]:
+        """Pairs the solver may never make: conflicts of interest and refusals."""
+        return self.conflicts | self.excluded
+
+
+@dataclass(frozen=True)
+class AssignmentResult:
+    """What a solve returns.
+
+    ``status``: ``optimal`` (proven, ``gap`` 0), ``feasible`` (valid assignment, ``gap`` is
+    the relative distance to a proven upper bound), ``infeasible`` (``diagnosis`` says
+    why, in words) or ``error`` (the solver failed; ``error`` says how). ``pairs`` holds
+    every assignment, kept ones included; ``new_pairs`` only those this solve made.
+    """
+
+    status: str
+    pairs: tuple[Pair, ...] = ()
+    new_pairs: tuple[Pair, ...] = ()
+    total_affinity: int = 0
+    load_cost: int = 0
+    objective: int = 0
+    bound: int | None = None
+    gap: float | None = None
+    diagnosis: tuple[str, ...] = ()
+    error: str = ""
+    stats: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("optimal", "feasible")
+
+
+# ------------------------------------------------------------------------ conflicts
+def automatic_conflicts(proposals: Iterable[ProposalToAssign], experts: Iterable[Expert],
+                        rules: Iterable[str] = ("same_organisation",)) -> frozenset[Pair]:
+    """Conflicts the call's rules derive from the data (``EvaluationRules.conflict_rules``).
+
+    ``same_organisation``: an expert never evaluates a proposal of a consortium that
+    includes the expert's organisation. Unknown rule ids raise, so a misspelt rule in a
+    call file cannot silently drop a conflict check.
+    """
+    rules = tuple(rules)
+    unknown = sorted(set(rules) - {"same_organisation"})
+    if unknown:
+        raise ValueError(f"unknown conflict rules: {', '.join(unknown)}")
+    conflicts: set[Pair] = set()
+    if "same_organisation" in rules:
+        by_organisation: dict[str, list[str]] = defaultdict(list)
+        for expert in experts:
+            by_organisation[expert.organisation].append(expert.id)
+        for proposal in proposals:
+            for organisation in set(proposal.consortium):
+                conflicts.update((e, proposal.id) for e in by_organisation.get(organisation, ()))
+    return frozenset(conflicts)
+
+
+def rules_conflicts(rules: EvaluationRules, proposals: Iterable[ProposalToAssign],
+                    experts: Iterable[Expert]) -> frozenset[Pair]:
+    """:func:`automatic_conflicts` with the rules a call's evaluation section names."""
+    return automatic_conflicts(proposals, experts, rules.conflict_rules)
+
+
+# ------------------------------------------------------------------------ counting
+def needs(problem: AssignmentProblem) -> dict[str, int]:
+    """Evaluators each proposal still needs (k minus its kept assignments)."""
+    kept = Counter(p for _, p in problem.fixed)
+    return {p.id: problem.evaluators_per_proposal - kept[p.id] for p in problem.proposals}
+
+
+def remaining_loads(problem: AssignmentProblem) -> dict[str, int]:
+    """New assignments each expert may still take (0 for inactive experts)."""
+    kept = Counter(e for e, _ in problem.fixed)
+    return {e.id: max(e.max_load - kept[e.id], 0) if e.active else 0 for e in problem.experts}
+
+
+def load_cost(load: int, penalty: int) -> int:
+    """Penalty of one expert carrying ``load`` assignments: penalty * load*(load-1)/2."""
+    return penalty * load * (load - 1) // 2
+
+
+def objective_of(problem: AssignmentProblem, pairs: Iterable[Pair],
+                 affinity: Mapping[Pair, int]) -> tuple[int, int, int]:
+    """``(objective, total_affinity, load_cost)`` of a complete assignment."""
+    pairs = list(pairs)
+    total = sum(affinity[pair] for pair in pairs)
+    loads = Counter(e for e, _ in pairs)
+    cost = sum(load_cost(n, problem.load_penalty) for n in loads.values())
+    return total - cost, total, cost
+
+
+def violations(problem: AssignmentProblem, pairs: Iterable[Pair]) -> list[str]:
+    """Every way ``pairs`` breaks the problem's rules, in words (empty when valid).
+
+    Independent of the solver: tests and the benchmark use it to check results.
+    """
+    pairs = list(pairs)
+    found: list[str] = []
+    experts = {e.id: e for e in problem.experts}
+    proposal_ids = {p.id for p in problem.proposals}
+    for pair, n in Counter(pairs).items():
+        if n > 1:
+            found.append(f"expert {pair[0]} assigned {n} times to proposal {pair[1]}")
+    unique = set(pairs)
+    for expert_id, proposal_id in sorted(unique):
+        if expert_id not in experts or proposal_id not in proposal_ids:
+            found.append(f"pair ({expert_id}, {proposal_id}) names an unknown party")
+        elif (expert_id, proposal_id) in problem.forbidden:
+            found.append(f"expert {expert_id} assigned to conflicted proposal {proposal_id}")
+        elif (expert_id, proposal_id) not in problem.fixed and not experts[expert_id].active:
+            found.append(f"inactive expert {expert_id} assigned to proposal {proposal_id}")
+    for pair in sorted(problem.fixed - unique):
+        found.append(f"kept assignment of expert {pair[0]} to proposal {pair[1]} was dropped")
+    loads = Counter(e for e, _ in unique)
+    for expert_id, load in sorted(loads.items()):
+        if expert_id in experts and load > experts[expert_id].max_load:
+            found.append(f"expert {expert_id} carries {load} assignments, "
+                         f"max load {experts[expert_id].max_load}")
+    per_proposal = Counter(p for _, p in unique)
+    k = problem.evaluators_per_proposal
+    for proposal in problem.proposals:
+        if per_proposal[proposal.id] != k:
+            found.append(f"proposal {proposal.id} has {per_proposal[proposal.id]} "
+                         f"evaluators, needs {k}")
+    return found
+
+
+# ------------------------------------------------------------------------ diagnosis
+@dataclass(frozen=True)
+class Shortfall:
+    """A constraint that cannot be met: ``kind`` is proposal, topic, call, group or kept;
+    ``needed`` evaluations of ``subject`` against ``available`` ones."""
+
+    kind: str
+    subject: str
+    needed: int
+    available: int
+    message: str
+
+
+def diagnose(problem: AssignmentProblem) -> tuple[Shortfall, ...]:
+    """Why the problem has no solution, most specific first; empty when no count-based
+    check fails.
+
+    Kept assignments that break the rules come first (nothing else is checked then);
+    then each proposal, each topic and the whole call: a set S of proposals needs
+    ``sum(need)`` evaluations and can get at most ``sum over experts of
+    min(remaining load, proposals of S the expert may evaluate)``. These are necessary
+    conditions; the solver proves sufficiency and, when they pass but no assignment
+    exists, names the blocking group with :func:`group_shortfall`.
+    """
+    kept = _kept_problems(problem)
+    if kept:
+        return kept
+    counts = _Counts(problem)
+    found = [s for p in problem.proposals if (s := counts.proposal(p.id))]
+    topics = sorted({p.topic for p in problem.proposals})
+    found += [s for t in topics if (s := counts.topic(t))]
+    if len(topics) > 1 and (s := counts.call()):
+        found.append(s)
+    return tuple(found)
+
+
+def group_shortfall(problem: AssignmentProblem, proposal_ids: Iterable[str]) -> Shortfall | None:
+    """The shortfall of a set of proposals taken together, or None if they can be served."""
+    return _Counts(problem).group(set(proposal_ids))
+
+
+class _Counts:
+    """Demand and the most any expert can give to a set of proposals (Hall's condition)."""
+
+    def __init__(self, problem: AssignmentProblem):
+        self.need = needs(problem)
+        self.remaining = remaining_loads(problem)
+        self.topic_of = {p.id: p.topic for p in problem.proposals}
+        self.open = [e for e, r in self.remaining.items() if r > 0]
+        # pairs an expert with free load may not take: forbidden, or already kept
+        self.blocked: dict[str, set[str]] = defaultdict(set)
+        for expert_id, proposal_id in problem.forbidden | problem.fixed:
+            if self.remaining.get(expert_id, 0) > 0 and proposal_id in self.need:
+                self.blocked[expert_id].add(proposal_id)
+        self.blocked_count = Counter()
+        for expert_id, proposal_ids in self.blocked.items():
+            for proposal_id in proposal_ids:
+                self.blocked_count[proposal_id] += 1
+
+    def proposal(self, proposal_id: str) -> Shortfall | None:
+        need = self.need[proposal_id]
+        if need <= 0:
+            return None
+        available = len(self.open) - self.blocked_count[proposal_id]
+        if available >= need:
+            return None
+        noun = "expert" if available == 1 else "experts"
+        return Shortfall("proposal", proposal_id, need, available,
+                         f"proposal {proposal_id}: only {available} non-conflicted active "
+                         f"{noun} with free load, needs {need}")
+
+    def topic(self, topic: str) -> Shortfall | None:
+        members = {p for p, t in self.topic_of.items() if t == topic}
+        return self._shortfall("topic", topic, members, f"topic {topic}")
+
+    def call(self) -> Shortfall | None:
+        return self._shortfall("call", "*", set(self.need), "all topics")
+
+    def group(self, members: set[str]) -> Shortfall | None:
+        names = sorted(members)
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        topics = sorted({self.topic_of[p] for p in members})
+        label = f"proposals {shown} (topic{'s' if len(topics) > 1 else ''} {', '.join(topics)})"
+        return self._shortfall("group", ",".join(names), members, label)
+
+    def _shortfall(self, kind: str, subject: str, members: set[str], label: str):
+        wanting = {p for p in members if self.need.get(p, 0) > 0}
+        needed = sum(self.need[p] for p in wanting)
+        if not needed:
+            return None
+        available = 0
+        for expert_id in self.open:
+            blocked = len(self.blocked[expert_id] & wanting) if expert_id in self.blocked else 0
+            available += min(self.remaining[expert_id], len(wanting) - blocked)
+        if available >= needed:
+            return None
+        return Shortfall(kind, subject, needed, available,
+                         f"{label}: {len(wanting)} proposals need {needed} evaluations, "
+                         f"only {available} available from non-conflicted experts")
+
+
+def _kept_problems(problem: AssignmentProblem) -> tuple[Shortfall, ...]:
+    """Kept assignments that cannot stand: unknown party, conflicted, over k, over load."""
+    experts = {e.id: e for e in problem.experts}
+    proposal_ids = {p.id for p in problem.proposals}
+    found = []
+    for expert_id, proposal_id in sorted(problem.fixed):
+        if expert_id not in experts or proposal_id not in proposal_ids:
+            found.append(Shortfall("kept", f"{expert_id}/{proposal_id}", 0, 0,
+                                   f"kept assignment of {expert_id} to {proposal_id} names "
+                                   f"an unknown expert or proposal"))
+        elif (expert_id, proposal_id) in problem.forbidden:
+            found.append(Shortfall("kept", f"{expert_id}/{proposal_id}", 0, 0,
+                                   f"kept assignment of expert {expert_id} to proposal "
+                                   f"{proposal_id} is conflicted or declined"))
+    k = problem.evaluators_per_proposal
+    for proposal_id, n in sorted(Counter(p for _, p in problem.fixed).items()):
+        if n > k:
+            found.append(Shortfall("kept", proposal_id, k, n,
+                                   f"proposal {proposal_id}: {n} kept evaluators, needs {k}"))
+    for expert_id, n in sorted(Counter(e for e, _ in problem.fixed).items()):
+        if expert_id in experts and n > experts[expert_id].max_load:
+            found.append(Shortfall("kept", expert_id, n, experts[expert_id].max_load,
+                                   f"expert {expert_id}: {n} kept assignments exceed max "
+                                   f"load {experts[expert_id].max_load}"))
+    return tuple(found)
+
+
+# ------------------------------------------------------------------------ repair
+@dataclass(frozen=True)
+class Release:
+    """An expert leaves one proposal: ``declined`` it or declared a ``conflict``."""
+
+    expert_id: str
+    proposal_id: str
+    reason: str = "declined"
+
+    def __post_init__(self):
+        if self.reason not in ("declined", "conflict"):
+            raise ValueError(f"unknown release reason {self.reason!r}")
+
+
+@dataclass(frozen=True)
+class RepairPlan:
+    """The residual problem a repair solves: every current pair except the released ones
+    is kept (``fixed``), released pairs are forbidden from now on, and only the
+    ``freed`` slots are open. Solving it with the usual objective gives the optimal
+    refill of exactly those slots."""
+
+    problem: AssignmentProblem
+    kept: frozenset[Pair]
+    freed: tuple[Pair, ...]
+
+
+def plan_repair(problem: AssignmentProblem, current: Iterable[Pair],
+                releases: Iterable[Release]) -> RepairPlan:
+    """Build the residual problem after experts declined or declared conflicts.
+
+    ``problem`` is the original problem (its ``fixed`` pairs are ignored: ``current`` is
+    the assignment in force). Releases of pairs not in ``current`` still forbid the pair.
+    """
+    current = frozenset(current)
+    releases = list(releases)
+    released = {(r.expert_id, r.proposal_id) for r in releases}
+    conflicts = problem.conflicts | {(r.expert_id, r.proposal_id)
+                                     for r in releases if r.reason == "conflict"}
+    excluded = problem.excluded | {(r.expert_id, r.proposal_id)
+                                   for r in releases if r.reason == "declined"}
+    kept = current - released
+    residual = AssignmentProblem(
+        proposals=problem.proposals, experts=problem.experts,
+        evaluators_per_proposal=problem.evaluators_per_proposal,
+        conflicts=frozenset(conflicts), excluded=frozenset(excluded), fixed=kept,
+        load_penalty=problem.load_penalty, weights=problem.weights)
+    return RepairPlan(residual, kept, tuple(sorted(current & released)))

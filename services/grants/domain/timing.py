@@ -1,0 +1,128 @@
+"""Time to inform (TTI) and time to grant (TTG), and their targets.
+
+TTI runs from the submission deadline to the delivery of the proposal's result letter;
+TTG from the deadline to the grant's signature. A target of N months is breached when the
+letter or signature comes strictly after deadline + N calendar months (day clamped to the
+month's end, wall-clock time kept, in the call's time zone), or when it has still not come
+at that instant: a breach is known without waiting for the late letter or signature.
+"""
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone as dt_timezone
+from zoneinfo import ZoneInfo
+
+from shared.calls.model import GrantRules
+from shared.events import TimeTargetBreached
+
+from services.grants.domain.terms import require_aware
+
+TTI, TTG = "tti", "ttg"
+
+
+def add_months(instant: datetime, months: int, timezone: str) -> datetime:
+    """The same wall-clock time ``months`` calendar months later in ``timezone``;
+    31 January + 1 month is 28 (or 29) February."""
+    local = require_aware("instant", instant).astimezone(ZoneInfo(timezone))
+    month_index = local.month - 1 + months
+    year, month = local.year + month_index // 12, month_index % 12 + 1
+    day = min(local.day, calendar.monthrange(year, month)[1])
+    return local.replace(year=year, month=month, day=day)
+
+
+@dataclass(frozen=True)
+class Elapsed:
+    """A duration as whole days and whole calendar months (both rounded down)."""
+
+    days: int
+    months: int
+
+
+def elapsed(start: datetime, end: datetime, timezone: str) -> Elapsed:
+    """Whole days (24 h each, on the absolute time line) and whole calendar months from
+    ``start`` to ``end``."""
+    require_aware("start", start), require_aware("end", end)
+    if end < start:
+        raise ValueError(f"end {end.isoformat()} is before start {start.isoformat()}")
+    local_start, local_end = (t.astimezone(ZoneInfo(timezone)) for t in (start, end))
+    months = (local_end.year - local_start.year) * 12 + local_end.month - local_start.month
+    if months > 0 and add_months(start, months, timezone) > end:
+        months -= 1
+    # in UTC: Python subtracts two datetimes sharing one tzinfo as wall-clock times,
+    # which would count a daylight-saving hour that never elapsed
+    absolute = end.astimezone(dt_timezone.utc) - start.astimezone(dt_timezone.utc)
+    return Elapsed(days=absolute // timedelta(days=1), months=months)
+
+
+def time_to_inform(deadline: datetime, letter_delivered_at: datetime,
+                   timezone: str) -> Elapsed:
+    return elapsed(deadline, letter_delivered_at, timezone)
+
+
+def time_to_grant(deadline: datetime, signed_at: datetime, timezone: str) -> Elapsed:
+    return elapsed(deadline, signed_at, timezone)
+
+
+@dataclass
+class ProposalClock:
+    """TTI/TTG of one proposal, fed by the service as facts arrive, checked on each tick.
+
+    TTI is watched for every screened proposal until it is withdrawn; TTG only once the
+    proposal is invited to grant preparation (main list or promoted) and until its file
+    ends. Each breach is reported once."""
+
+    call_id: str
+    proposal_id: str
+    deadline: datetime
+    timezone: str
+    informed_at: datetime | None = None
+    signed_at: datetime | None = None
+    withdrawn: bool = False
+    grant_expected: bool = False
+    tti_breached: bool = False
+    ttg_breached: bool = False
+
+    def proposal_withdrawn(self) -> None:
+        """A withdrawn proposal gets no letter and no grant: nothing to measure."""
+        self.withdrawn = True
+
+    def letter_delivered(self, at: datetime) -> None:
+        self.informed_at = self.informed_at or require_aware("at", at)
+
+    def invited(self) -> None:
+        self.grant_expected = True
+
+    def grant_ended(self) -> None:
+        """The grant file ended unsigned: no time to grant to measure any more."""
+        self.grant_expected = False
+
+    def grant_signed(self, at: datetime) -> None:
+        self.signed_at = self.signed_at or require_aware("at", at)
+
+    def check(self, now: datetime, rules: GrantRules) -> list[TimeTargetBreached]:
+        """The breaches found by ``now`` not reported before (and mark them reported)."""
+        require_aware("now", now)
+        breaches = []
+        if not self.withdrawn and not self.tti_breached:
+            breach = self._breach(TTI, self.informed_at, rules.tti_target_months, now)
+            if breach:
+                self.tti_breached = True
+                breaches.append(breach)
+        if self.grant_expected and not self.withdrawn and not self.ttg_breached:
+            breach = self._breach(TTG, self.signed_at, rules.ttg_target_months, now)
+            if breach:
+                self.ttg_breached = True
+                breaches.append(breach)
+        return breaches
+
+    def _breach(self, measure: str, done_at: datetime | None, target_months: int,
+                now: datetime) -> TimeTargetBreached | None:
+        limit = add_months(self.deadline, target_months, self.timezone)
+        until = done_at if done_at is not None else now
+        if until.astimezone(dt_timezone.utc) <= limit.astimezone(dt_timezone.utc):
+            return None
+        return TimeTargetBreached(
+            call_id=self.call_id, correlation_id=self.proposal_id, occurred_at=now,
+            proposal_id=self.proposal_id, measure=measure, target_months=target_months,
+            days=elapsed(self.deadline, until, self.timezone).days)

@@ -1,0 +1,64 @@
+"""Engines for a service's own database: PostgreSQL when configured, SQLite by default."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+_log = logging.getLogger(__name__)
+
+
+def default_sqlite_url(service_name: str, var_dir: str | Path = "var") -> str:
+    path = Path(var_dir).resolve() / "data" / f"{service_name}.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def create_service_engine(url: str, pool_size: int = 10) -> sa.Engine:
+    """One engine per service process.
+
+    SQLite (the embedded quick-run default) gets a single pooled connection: all green
+    threads of a nameko process share one OS thread, so a second SQLite writer would block
+    the whole process inside SQLite's busy handler; queueing on the pool instead yields
+    cooperatively. PostgreSQL gets a real pool sized to the worker count.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = sa.create_engine(
+            parsed, pool_size=1, max_overflow=0, pool_timeout=60,
+            poolclass=sa.pool.QueuePool,
+            connect_args={"check_same_thread": False, "timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    ensure_postgres_database(parsed)
+    return sa.create_engine(parsed, pool_size=pool_size, max_overflow=pool_size,
+                            pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def ensure_postgres_database(url: URL) -> None:
+    """Create the service's database on first start (a fresh machine has none)."""
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT",
+                             poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                  {"n": url.database}).scalar()
+            if not exists:
+                _log.info("creating database %s", url.database)
+                try:
+                    conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+                except sa.exc.ProgrammingError as exc:  # a replica created it meanwhile
+                    if "already exists" not in str(exc):
+                        raise
+    finally:
+        admin.dispose()

@@ -1,0 +1,1 @@
+"""Messaging plumbing: outbox relay, idempotent consumers, retries and dead letters."""

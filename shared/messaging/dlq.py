@@ -1,0 +1,107 @@
+"""Operations on the dead-letter queue: look at what failed, and send it back.
+
+Listing takes every message without acknowledging it and then closes the channel, so the
+broker puts them all back: the queue is unchanged. Replaying republishes a message to the
+one handler queue it failed in (through ``grantflow.requeue``) with a fresh attempt count,
+waits for the broker's confirm, and only then acks it off the dead-letter queue.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from kombu import Connection
+
+from shared.messaging import topology as t
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    event_id: str | None
+    event_type: str | None
+    queue: str
+    service: str | None
+    attempts: int
+    error: str
+    dead_lettered_at: str | None
+    payload: dict
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _decode(message) -> DeadLetter:
+    headers = message.headers or {}
+    try:
+        payload = json.loads(message.body) if isinstance(message.body, (str, bytes)) \
+            else message.body
+    except ValueError:
+        payload = {"raw": message.body.decode("utf-8", "replace")
+                   if isinstance(message.body, bytes) else str(message.body)}
+    return DeadLetter(
+        event_id=payload.get("event_id") if isinstance(payload, dict) else None,
+        event_type=headers.get(t.H_EVENT_TYPE) or (payload.get("event_type")
+                                                   if isinstance(payload, dict) else None),
+        queue=headers.get(t.H_QUEUE, ""), service=headers.get(t.H_SERVICE),
+        attempts=int(headers.get(t.H_ATTEMPTS, 0)), error=headers.get(t.H_ERROR, ""),
+        dead_lettered_at=headers.get(t.H_DEAD_AT), payload=payload)
+
+
+def _channel(conn):
+    channel = conn.channel()
+    t.declare(channel, [t.dead_letter_queue()])
+    return channel
+
+
+def list_dead_letters(amqp_uri: str, limit: int = 1000) -> list[DeadLetter]:
+    with Connection(amqp_uri) as conn:
+        channel = _channel(conn)
+        letters = []
+        try:
+            for _ in range(limit):
+                message = channel.basic_get(t.DEAD_LETTER_QUEUE, no_ack=False)
+                if message is None:
+                    break
+                letters.append(_decode(message))
+        finally:
+            channel.close()  # unacked messages return to the queue, in order
+        return letters
+
+
+def replay(amqp_uri: str, event_id: str | None = None, limit: int = 1000) -> list[DeadLetter]:
+    """Send dead letters back to their handler; all of them, or those of one event id."""
+    replayed = []
+    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        channel = _channel(conn)
+        producer = conn.Producer(channel=channel)
+        try:
+            for _ in range(limit):
+                message = channel.basic_get(t.DEAD_LETTER_QUEUE, no_ack=False)
+                if message is None:
+                    break
+                letter = _decode(message)
+                if event_id is not None and letter.event_id != event_id:
+                    continue  # left unacked: goes back to the queue when the channel closes
+                headers = {k: v for k, v in (message.headers or {}).items()
+                           if not k.startswith("x-grantflow-") and not k.startswith("x-death")}
+                headers[t.H_REPLAYED] = int((message.headers or {}).get(t.H_REPLAYED, 0)) + 1
+                producer.publish(message.body, exchange=t.requeue_exchange(),
+                                 routing_key=letter.queue, headers=headers,
+                                 content_type=message.content_type,
+                                 content_encoding=message.content_encoding,
+                                 delivery_mode=2, declare=[t.requeue_exchange()])
+                channel.basic_ack(message.delivery_tag)
+                replayed.append(letter)
+        finally:
+            channel.close()
+    return replayed
+
+
+def count(amqp_uri: str) -> int:
+    with Connection(amqp_uri) as conn:
+        channel = _channel(conn)
+        try:
+            _, messages, _ = channel.queue_declare(t.DEAD_LETTER_QUEUE, passive=True)
+            return messages
+        finally:
+            channel.close()

@@ -1,0 +1,57 @@
+"""The two tables every service keeps beside its own: the outbox and the processed-event
+log. Each service's first Alembic migration creates them with :func:`create_tables`."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from shared.db.types import UtcDateTime
+
+metadata = sa.MetaData()
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("event_type", sa.String(80), nullable=False),
+    sa.Column("exchange", sa.String(120), nullable=False),
+    sa.Column("payload", sa.Text(), nullable=False),
+    sa.Column("correlation_id", sa.String(120), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("sent_at", UtcDateTime(), nullable=True),
+)
+# the relay's query: oldest unsent first
+sa.Index("ix_outbox_unsent", outbox.c.sent_at, outbox.c.id)
+
+processed_events = sa.Table(
+    "processed_events", metadata,
+    sa.Column("consumer", sa.String(200), primary_key=True),
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("event_type", sa.String(80), nullable=False),
+    sa.Column("processed_at", UtcDateTime(), nullable=False),
+)
+
+
+def create_tables(op) -> None:
+    """Called from each service's initial migration. Spelled out (not ``create_all``) so the
+    migration keeps creating version 1 of these tables even after they evolve."""
+    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    op.create_table(
+        "outbox",
+        sa.Column("id", big_id, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+        sa.Column("event_type", sa.String(80), nullable=False),
+        sa.Column("exchange", sa.String(120), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("correlation_id", sa.String(120), nullable=False),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("sent_at", UtcDateTime(), nullable=True),
+    )
+    op.create_index("ix_outbox_unsent", "outbox", ["sent_at", "id"])
+    op.create_table(
+        "processed_events",
+        sa.Column("consumer", sa.String(200), primary_key=True),
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("event_type", sa.String(80), nullable=False),
+        sa.Column("processed_at", UtcDateTime(), nullable=False),
+    )

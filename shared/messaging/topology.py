@@ -1,0 +1,93 @@
+"""Names and declarations of everything Grantflow puts on RabbitMQ.
+
+- ``<producer>.events``: topic exchange per producing service (nameko's convention); the
+  routing key is the event type.
+- one durable queue per (consumer service, handler method), named as nameko names it:
+  ``evt-<producer>-<event_type>--<service>.<method>``; competing replicas share it.
+- ``grantflow.delay.<ms>ms``: fanout exchange + queue per retry delay. Its messages expire
+  after the delay and are dead-lettered to ``grantflow.requeue`` with their routing key,
+  which is the name of the consumer queue they came from: a retry goes back to the one
+  handler that failed, not to every subscriber.
+- ``grantflow.requeue``: direct exchange; each consumer queue is bound with its own name.
+- ``grantflow.dead-letter`` -> ``grantflow.dead-letters``: where a message lands after its
+  last try, with the error in its headers, until operations replay it.
+"""
+from __future__ import annotations
+
+from kombu import Exchange, Queue, binding
+
+REQUEUE_EXCHANGE = "grantflow.requeue"
+DEAD_LETTER_EXCHANGE = "grantflow.dead-letter"
+DEAD_LETTER_QUEUE = "grantflow.dead-letters"
+ALL_EVENTS = "*"  # subscribe to every event of a producer (routing key '#')
+
+# headers carried by retried and dead-lettered messages
+H_ATTEMPTS = "x-grantflow-attempts"
+H_QUEUE = "x-grantflow-queue"
+H_ERROR = "x-grantflow-error"
+H_TRACEBACK = "x-grantflow-traceback"
+H_SERVICE = "x-grantflow-service"
+H_EVENT_TYPE = "x-grantflow-event-type"
+H_DEAD_AT = "x-grantflow-dead-lettered-at"
+H_REPLAYED = "x-grantflow-replayed"
+
+
+def _queue_arguments(queue_type: str) -> dict:
+    return {"x-queue-type": queue_type} if queue_type != "classic" else {}
+
+
+def event_exchange(producer: str) -> Exchange:
+    return Exchange(f"{producer}.events", type="topic", durable=True, delivery_mode=2)
+
+
+def requeue_exchange() -> Exchange:
+    return Exchange(REQUEUE_EXCHANGE, type="direct", durable=True, delivery_mode=2)
+
+
+def consumer_queue_name(producer: str, event_type: str, service: str, method: str) -> str:
+    kind = "all" if event_type == ALL_EVENTS else event_type
+    return f"evt-{producer}-{kind}--{service}.{method}"
+
+
+def consumer_queue(producer: str, event_type: str, service: str, method: str,
+                   queue_type: str = "classic") -> Queue:
+    name = consumer_queue_name(producer, event_type, service, method)
+    routing_key = "#" if event_type == ALL_EVENTS else event_type
+    return Queue(name, durable=True, queue_arguments=_queue_arguments(queue_type), bindings=[
+        binding(event_exchange(producer), routing_key=routing_key),
+        binding(requeue_exchange(), routing_key=name),
+    ])
+
+
+def delay_exchange(delay_ms: int) -> Exchange:
+    return Exchange(f"grantflow.delay.{delay_ms}ms", type="fanout", durable=True,
+                    delivery_mode=2)
+
+
+def delay_queue(delay_ms: int, queue_type: str = "classic") -> Queue:
+    return Queue(f"grantflow.delay.{delay_ms}ms", exchange=delay_exchange(delay_ms),
+                 durable=True, queue_arguments={
+                     **_queue_arguments(queue_type),
+                     "x-message-ttl": int(delay_ms),
+                     "x-dead-letter-exchange": REQUEUE_EXCHANGE})
+
+
+def dead_letter_exchange() -> Exchange:
+    return Exchange(DEAD_LETTER_EXCHANGE, type="fanout", durable=True, delivery_mode=2)
+
+
+def dead_letter_queue(queue_type: str = "classic") -> Queue:
+    return Queue(DEAD_LETTER_QUEUE, exchange=dead_letter_exchange(), durable=True,
+                 queue_arguments=_queue_arguments(queue_type))
+
+
+def infrastructure_queues(retry_delays_ms, queue_type: str = "classic") -> list[Queue]:
+    return [dead_letter_queue(queue_type)] + [delay_queue(ms, queue_type)
+                                               for ms in sorted(set(retry_delays_ms))]
+
+
+def declare(channel, queues: list[Queue]) -> None:
+    """Declare queues with their exchanges and bindings (idempotent)."""
+    for queue in queues:
+        queue.maybe_bind(channel)
+        queue.declare()
