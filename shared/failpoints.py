@@ -2,8 +2,9 @@
 
 ``GRANTFLOW_FAILPOINTS=relay.before_publish,consumer.after_commit`` makes the process
 SIGKILL itself the first time it reaches a named point: no cleanup, no flush, no ack,
-exactly like a machine losing power at that line. A name may be scoped to one event type
-with ``name@event_type``.
+exactly like a machine losing power at that line. :func:`fault` points raise
+:class:`InjectedFault` instead, every time (a bug until the process is redeployed without
+it). A name may be scoped to one event type with ``name@event_type``.
 """
 from __future__ import annotations
 
@@ -19,11 +20,23 @@ def _armed() -> set[str]:
             if name.strip()}
 
 
-def failpoint(name: str, event_type: str | None = None) -> None:
+class InjectedFault(RuntimeError):
+    """Raised by an armed :func:`fault` point."""
+
+
+def _is_armed(name: str, event_type: str | None) -> bool:
     armed = _armed()
-    if not armed:
-        return
-    if name in armed or (event_type and f"{name}@{event_type}" in armed):
+    return bool(armed) and (name in armed or (event_type is not None
+                                              and f"{name}@{event_type}" in armed))
+
+
+def fault(name: str, event_type: str | None = None) -> None:
+    if _is_armed(name, event_type):
+        raise InjectedFault(f"injected fault {name} ({event_type})")
+
+
+def failpoint(name: str, event_type: str | None = None) -> None:
+    if _is_armed(name, event_type):
         _log.critical("failpoint %s reached: killing process %s", name, os.getpid())
         for handler in logging.getLogger().handlers:
             handler.flush()

@@ -24,7 +24,6 @@ from shared.failpoints import failpoint
 
 _log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)
 MAX_BACKOFF = timedelta(minutes=5)
 MAX_ATTEMPTS = 50
 
@@ -51,7 +50,7 @@ def queue(uow, event: Event, recipient: str, template: str, subject: str, body: 
     return True
 
 
-def _claim_due(uow, wall_now: datetime, limit: int) -> list:
+def _claim_due(uow, wall_now: datetime, limit: int, lease: timedelta) -> list:
     due = sa.or_(
         sa.and_(deliveries.c.status == "queued", deliveries.c.next_attempt_at <= wall_now),
         sa.and_(deliveries.c.status == "sending", deliveries.c.lease_until < wall_now))
@@ -61,7 +60,7 @@ def _claim_due(uow, wall_now: datetime, limit: int) -> list:
     rows = uow.session.execute(query).all()
     if rows:
         uow.session.execute(deliveries.update().where(deliveries.c.id.in_([r.id for r in rows]))
-                            .values(status="sending", lease_until=wall_now + LEASE,
+                            .values(status="sending", lease_until=wall_now + lease,
                                     attempts=deliveries.c.attempts + 1))
     return rows
 
@@ -70,7 +69,7 @@ def dispatch_due(uow, mailer, clock, limit: int = 50) -> int:
     """Send what is due; returns how many deliveries were attempted."""
     wall_now = datetime.now(timezone.utc)
     with uow:
-        rows = _claim_due(uow, wall_now, limit)
+        rows = _claim_due(uow, wall_now, limit, mailer.lease)
         uow.commit()
     for row in rows:
         _deliver(uow, mailer, clock, row)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -127,9 +126,3 @@ def _as_list(validators) -> list:
         return []
     return list(validators) if isinstance(validators, (list, tuple)) else [validators]
 
-
-def ensure_decimal(value) -> Decimal:
-    """``value`` as Decimal (already-loaded params hold Decimals; ints are accepted)."""
-    if isinstance(value, float):
-        raise TypeError("floats are not accepted for exact amounts")
-    return value if isinstance(value, Decimal) else Decimal(str(value))

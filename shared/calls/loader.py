@@ -6,6 +6,7 @@ binary float), and reports duplicate keys instead of silently keeping the last o
 """
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,18 @@ DEFAULT_CALL_FILE = Path(__file__).resolve().parents[2] / "calls" / "AMIF-2018-A
 
 
 class _CallYamlLoader(yaml.SafeLoader):
-    """SafeLoader without implicit timestamps, with exact decimals."""
+    """SafeLoader without implicit timestamps, with exact decimals, and with YAML 1.2
+    booleans (only true/false), so a country code such as NO (Norway) stays text."""
 
 
+_BOOL = "tag:yaml.org,2002:bool"
 _CallYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag not in ("tag:yaml.org,2002:timestamp", _BOOL)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_CallYamlLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                      list("tTfF"))
 
 
 def _construct_decimal(loader: yaml.SafeLoader, node: ScalarNode) -> Any:

@@ -173,6 +173,11 @@ def check_document(raw: Any) -> tuple[dict | None, list[Problem]]:
     return (None if problems else doc), problems
 
 
+#: marshmallow's stock wording, said the way a call author reads it
+_PLAIN = {"Unknown field.": f"unknown field: not part of call format {FORMAT_VERSION}",
+          "Missing data for required field.": "required field is missing"}
+
+
 def flatten_messages(messages: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
     """marshmallow's nested error messages as ``(path, message)`` pairs."""
     if isinstance(messages, dict):
@@ -188,7 +193,7 @@ def flatten_messages(messages: Any, prefix: str = "") -> Iterator[tuple[str, str
         for message in messages:
             yield from flatten_messages(message, prefix)
     else:
-        yield prefix, str(messages)
+        yield prefix, _PLAIN.get(str(messages), str(messages))
 
 
 def _check_loaded(doc: dict) -> list[Problem]:

@@ -16,7 +16,16 @@ def default_sqlite_url(service_name: str, var_dir: str | Path = "var") -> str:
     return f"sqlite:///{path}"
 
 
-def create_service_engine(url: str, pool_size: int = 10) -> sa.Engine:
+def normalise_url(url: str | URL) -> URL:
+    """Plain ``postgresql://`` means psycopg2 here: SQLAlchemy 2.1 would pick psycopg 3,
+    which silently serialises every query under eventlet (DEVELOPERS.md, "Stack")."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    return parsed
+
+
+def create_service_engine(url: str, pool_size: int = 5, max_overflow: int = 10) -> sa.Engine:
     """One engine per service process.
 
     SQLite (the embedded quick-run default) gets a single pooled connection: all green
@@ -24,7 +33,7 @@ def create_service_engine(url: str, pool_size: int = 10) -> sa.Engine:
     the whole process inside SQLite's busy handler; queueing on the pool instead yields
     cooperatively. PostgreSQL gets a real pool sized to the worker count.
     """
-    parsed = make_url(url)
+    parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(
             parsed, pool_size=1, max_overflow=0, pool_timeout=60,
@@ -33,8 +42,12 @@ def create_service_engine(url: str, pool_size: int = 10) -> sa.Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     ensure_postgres_database(parsed)
-    return sa.create_engine(parsed, pool_size=pool_size, max_overflow=pool_size,
-                            pool_pre_ping=True)
+    # workers beyond the pool wait for a connection cooperatively; five services with
+    # several replicas must stay under PostgreSQL's max_connections (100 by default)
+    # no pre-ping: it costs a round trip per checkout on the hot path; connections are
+    # recycled instead, and a broken one fails its transaction, which is retried
+    return sa.create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow,
+                            pool_timeout=60, pool_recycle=1800)
 
 
 def _sqlite_pragmas(dbapi_connection, _record):

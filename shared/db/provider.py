@@ -17,7 +17,8 @@ _log = logging.getLogger(__name__)
 
 class UnitOfWorkProvider(DependencyProvider):
     """Config keys: ``DATABASE_URL`` (SQLite file under ``VAR_DIR`` when absent),
-    ``AMQP_URI``, ``OUTBOX_RELAY`` (``batch_size``, ``poll_interval``, ``enabled``)."""
+    ``DB_POOL`` (``size``, ``max_overflow``), ``AMQP_URI``, ``OUTBOX_RELAY``
+    (``batch_size``, ``poll_interval``, ``enabled``)."""
 
     def __init__(self, migrations: str):
         #: Alembic script location, e.g. ``services.submission:migrations``
@@ -27,8 +28,9 @@ class UnitOfWorkProvider(DependencyProvider):
         config = self.container.config
         service = self.container.service_name
         url = config.get("DATABASE_URL") or default_sqlite_url(service, config.get("VAR_DIR", "var"))
-        workers = int(config.get("max_workers", 10))
-        self.engine = create_service_engine(url, pool_size=workers + 2)
+        pool = config.get("DB_POOL") or {}
+        self.engine = create_service_engine(url, pool_size=int(pool.get("size", 5)),
+                                            max_overflow=int(pool.get("max_overflow", 10)))
         upgrade_to_head(self.engine, self.migrations)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         relay_config = config.get("OUTBOX_RELAY") or {}

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.events import Event, dump
-from shared.failpoints import failpoint
+from shared.failpoints import failpoint, fault
 from shared.messaging.tables import outbox, processed_events
 from shared.metrics import EVENTS_CONSUMED
 
@@ -107,6 +107,7 @@ class UnitOfWork:
                 _log.info("%s: %s %s already processed; skipped", self.consumer,
                           event.event_type(), event.event_id)
                 return None
+            fault("consumer.raise", event.event_type())
             self._consuming = True
             try:
                 result = handler(self, event, *args)

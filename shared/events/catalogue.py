@@ -127,6 +127,8 @@ class EvaluatorReleased(Event):
     expert_id: str
     expert_email: str
     reason: str  # conflict_declared | declined | proposal_withdrawn | deactivated | operations
+    expert_name: str = ""
+    acronym: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -247,6 +249,7 @@ class TimeTargetBreached(Event):
     measure: str  # tti | ttg
     days: int
     target_months: int
+    limit_at: datetime | None = None  # the instant the target fell due
 
 
 # --------------------------------------------------------------------------- notifications

@@ -111,6 +111,7 @@ class RankingEntrySchema(_Strict):
     tie_break = fields.String(allow_none=True, load_default=None)  # deciding step, if any
     requested_grant = Money(required=True)
     total_eligible_costs = Money(required=True)
+    grant_amount = Money(allow_none=True, load_default=None)  # what ranking counted
     duration_months = fields.Integer(required=True)
     acronym = fields.String(required=True)
     contact_emails = Emails(required=True)
@@ -201,6 +202,8 @@ class EvaluatorReleasedSchema(EnvelopeSchema):
     expert_id = fields.String(required=True)
     expert_email = fields.Email(required=True)
     reason = fields.String(required=True)
+    expert_name = fields.String(load_default="")
+    acronym = fields.String(load_default="")
 
 
 class EvaluationReportSubmittedSchema(EnvelopeSchema):
@@ -306,6 +309,7 @@ class TimeTargetBreachedSchema(EnvelopeSchema):
     measure = fields.String(required=True, validate=validate.OneOf(["tti", "ttg"]))
     days = fields.Integer(required=True)
     target_months = fields.Integer(required=True)
+    limit_at = Instant(allow_none=True, load_default=None)
 
 
 # ------------------------------------------------------------------ notifications

@@ -199,6 +199,16 @@ def check_conflict(expert: Expert, consortium: Consortium, rules: EvaluationRule
     return ConflictCheck(expert.id, consortium.proposal_id, tuple(reasons))
 
 
+def conflict_pairs(experts: Iterable[Expert], consortia: Iterable[Consortium],
+                   rules: EvaluationRules,
+                   declarations: Iterable[DeclaredConflict] = ()) -> frozenset[tuple[str, str]]:
+    """Every conflicted ``(expert_id, proposal_id)`` pair: the forbidden pairs an
+    assignment problem needs, from the same rules as :func:`check_conflict`."""
+    declarations, consortia = tuple(declarations), tuple(consortia)
+    return frozenset((e.id, c.proposal_id) for e in experts for c in consortia
+                     if check_conflict(e, c, rules, declarations).conflicted)
+
+
 # ------------------------------------------------------------------ visibility guard
 class VisibilityError(LookupError):
     """A record whose proposal cannot be told: a programming error, never shown."""

@@ -175,8 +175,10 @@ def assess(proposal_id: str, rules: EvaluationRules, *, reports: Iterable[Report
         raise ValueError(f"unknown consensus method {rules.consensus_method!r}")
     final = sorted((r for r in reports if r.proposal_id == proposal_id and r.final
                     and r.kind == "individual" and r.expert_id in assigned_expert_ids),
-                   key=lambda r: (r.finalised_at, r.expert_id))
+                   key=lambda r: (r.finalised_at or r.updated_at, r.expert_id))
     authors = {r.expert_id for r in final}
+    if len(authors) != len(final):
+        raise ValueError(f"an expert has two final reports on {proposal_id}")
     missing = tuple(sorted(set(assigned_expert_ids) - authors))
     short = max(0, rules.evaluators_per_proposal - len(set(assigned_expert_ids)))
     if missing or short:

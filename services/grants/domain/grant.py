@@ -23,7 +23,8 @@ from shared.events import (Event, GrantDeclined, GrantPreparationStarted,
 from services.grants.domain.errors import DeadlinePassed, GrantError, IllegalTransition
 from services.grants.domain.money import maximum_grant, prefinancing_amount
 from services.grants.domain.terms import (Beneficiary, Candidate, Deadlines,
-                                          project_start_date, require_aware, unique_emails)
+                                          project_start_date, require_aware, unique_emails,
+                                          utc)
 
 
 class State(str, Enum):
@@ -202,9 +203,9 @@ class GrantFile:
     def missed_deadline(self, now: datetime) -> str | None:
         """The end reason the coordinator has earned by ``now``, or None."""
         require_aware("now", now)
-        if self.state is State.INVITED and now > self.preparation_deadline:
+        if self.state is State.INVITED and utc(now) > utc(self.preparation_deadline):
             return PREPARATION_DEADLINE_MISSED
-        if self.state is State.DATA_CONFIRMED and now > self.signature_deadline:
+        if self.state is State.DATA_CONFIRMED and utc(now) > utc(self.signature_deadline):
             return SIGNATURE_DEADLINE_MISSED
         return None
 
@@ -226,13 +227,13 @@ class GrantFile:
 
     def _check_clock(self, now: datetime) -> None:
         require_aware("now", now)
-        if now < self.invited_at:
+        if utc(now) < utc(self.invited_at):
             raise GrantError(f"grant {self.grant_id}: {now.isoformat()} is before the "
                              f"invitation ({self.invited_at.isoformat()}); nothing can "
                              "happen to a file before it exists")
 
     def _on_time(self, step: str, name: str, deadline: datetime, now: datetime) -> None:
-        if now > deadline:
+        if utc(now) > utc(deadline):
             raise DeadlinePassed(self.grant_id, step, name, deadline, now)
 
     def _request_signature(self, party: str, email: str, now: datetime,

@@ -6,7 +6,7 @@ call's :class:`~shared.calls.model.GrantRules`. Pure functions; ``now`` is passe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone as dt_timezone
 from decimal import Decimal
 from typing import Mapping
 from zoneinfo import ZoneInfo
@@ -24,6 +24,12 @@ def require_aware(name: str, value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")
     return value
+
+
+def utc(value: datetime) -> datetime:
+    """``value`` in UTC. Compare instants this way: Python compares and subtracts two
+    datetimes sharing one tzinfo as wall-clock times, wrong in a daylight-saving fold."""
+    return require_aware("instant", value).astimezone(dt_timezone.utc)
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from shared.calls.model import GrantRules
 from shared.events import TimeTargetBreached
 
-from services.grants.domain.terms import require_aware
+from services.grants.domain.terms import require_aware, utc
 
 TTI, TTG = "tti", "ttg"
 
@@ -42,17 +42,14 @@ class Elapsed:
 def elapsed(start: datetime, end: datetime, timezone: str) -> Elapsed:
     """Whole days (24 h each, on the absolute time line) and whole calendar months from
     ``start`` to ``end``."""
-    require_aware("start", start), require_aware("end", end)
-    if end < start:
+    if utc(end) < utc(start):
         raise ValueError(f"end {end.isoformat()} is before start {start.isoformat()}")
     local_start, local_end = (t.astimezone(ZoneInfo(timezone)) for t in (start, end))
     months = (local_end.year - local_start.year) * 12 + local_end.month - local_start.month
     if months > 0 and add_months(start, months, timezone) > end:
         months -= 1
-    # in UTC: Python subtracts two datetimes sharing one tzinfo as wall-clock times,
-    # which would count a daylight-saving hour that never elapsed
-    absolute = end.astimezone(dt_timezone.utc) - start.astimezone(dt_timezone.utc)
-    return Elapsed(days=absolute // timedelta(days=1), months=months)
+    # in UTC, else a daylight-saving hour that never elapsed would be counted
+    return Elapsed(days=(utc(end) - utc(start)) // timedelta(days=1), months=months)
 
 
 def time_to_inform(deadline: datetime, letter_delivered_at: datetime,
@@ -120,7 +117,7 @@ class ProposalClock:
                 now: datetime) -> TimeTargetBreached | None:
         limit = add_months(self.deadline, target_months, self.timezone)
         until = done_at if done_at is not None else now
-        if until.astimezone(dt_timezone.utc) <= limit.astimezone(dt_timezone.utc):
+        if utc(until) <= utc(limit):
             return None
         return TimeTargetBreached(
             call_id=self.call_id, correlation_id=self.proposal_id, occurred_at=now,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import smtplib
+from datetime import timedelta
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -25,8 +26,11 @@ class OutgoingMail:
 
 
 class SmtpMailer:
-    def __init__(self, host: str, port: int, sender: str, timeout: float = 10.0):
+    def __init__(self, host: str, port: int, sender: str, timeout: float = 10.0,
+                 lease_seconds: float = 120.0):
         self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
+        #: how long a delivery may stay "sending" before it counts as interrupted
+        self.lease = timedelta(seconds=lease_seconds)
 
     def send(self, mail: OutgoingMail) -> None:
         message = EmailMessage()
@@ -63,7 +67,8 @@ class MailerProvider(DependencyProvider):
     def setup(self):
         smtp = self.container.config.get("SMTP") or {}
         self.mailer = SmtpMailer(smtp.get("host", "127.0.0.1"), int(smtp.get("port", 1025)),
-                                 smtp.get("sender", "no-reply@grantflow.example"))
+                                 smtp.get("sender", "no-reply@grantflow.example"),
+                                 lease_seconds=float(smtp.get("lease_seconds", 120)))
 
     def get_dependency(self, worker_ctx):
         return self.mailer

@@ -5,7 +5,7 @@ template shows a value the same way.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
@@ -34,10 +34,19 @@ def instant(value: datetime, tz_name: str) -> dict[str, str]:
             "iso": utc.isoformat()}
 
 
+def time_left(delta: timedelta) -> str:
+    """``6 days and 23 hours``; whole hours, rounded down."""
+    hours = max(int(delta.total_seconds() // 3600), 0)
+    days, hours = divmod(hours, 24)
+    parts = [f"{days} day{'s' if days != 1 else ''}"] if days else []
+    if hours or not parts:
+        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
+    return " and ".join(parts)
+
+
 def number(value: Decimal | int | float | str) -> str:
     """A score or count without trailing zeros: 25, 25.5, 82.25."""
-    text = f"{Decimal(str(value)).normalize():f}"
-    return text
+    return f"{Decimal(str(value)).normalize():f}"
 
 
 def plain_value(value: Any) -> str:

@@ -27,8 +27,6 @@ RELEASE_REASONS = {
 
 MEASURES = {"tti": "time to inform", "ttg": "time to grant"}
 
-SCREENING_KINDS = {"admissibility": "admissibility", "eligibility": "eligibility"}
-
 
 def say(table: dict[str, str], code: str) -> str:
     """The plain words for ``code``, or the code itself with underscores as spaces when a

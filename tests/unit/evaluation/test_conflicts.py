@@ -8,6 +8,7 @@ from hypothesis import given, strategies as st
 
 from services.evaluation.domain.conflicts import (
     Consortium, DeclarationError, Participant, Visibility, VisibilityError, check_conflict,
+    conflict_pairs,
     declare_by_expert, declare_by_operations, unknown_conflict_rules, visibility_for,
     visible_records)
 from services.evaluation.domain.experts import Expert
@@ -124,6 +125,15 @@ def test_reasons_from_every_source_are_listed():
 def test_declarations_need_an_aware_time():
     with pytest.raises(ValueError, match="timezone-aware"):
         declare_by_operations("E-1", "P-1", "r", operator="ops", now=datetime(2019, 2, 1))
+
+
+def test_conflict_pairs_for_an_assignment_problem():
+    declared = declare_by_operations("E-3", "P-2", "known link", operator="ops", now=NOW)
+    pool = [expert(org="ORG-A", id="E-1"), expert(org="ORG-B", id="E-2"),
+            expert(org="ORG-Z", id="E-3")]
+    bids = [consortium("P-1", ("ORG-A", "IT")), consortium("P-2", ("ORG-C", "FR"), ("ORG-B", "BE"))]
+    assert conflict_pairs(pool, bids, RULES, [declared]) == {("E-1", "P-1"), ("E-2", "P-2"),
+                                                             ("E-3", "P-2")}
 
 
 # ------------------------------------------------------------------ visibility guard

@@ -1,7 +1,10 @@
 """Expert pool: import from CSV and JSON, dedupe by email, edit and deactivate."""
+import ast
 import csv
 import io
 import json
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, strategies as st
@@ -242,3 +245,20 @@ def test_csv_written_from_experts_reads_back_identically(pool):
                          ";".join(e.languages), str(e.active).lower()])
     result = parse_csv(out.getvalue())
     assert result.ok and list(result.experts) == pool
+
+
+# ------------------------------------------------------------------ domain purity
+DOMAIN = Path(__file__).resolve().parents[3] / "services" / "evaluation" / "domain"
+ALLOWED_PREFIXES = ("shared.events", "shared.calls.model", "services.evaluation.domain")
+
+
+@pytest.mark.parametrize("module", ["experts", "conflicts", "reports", "consensus", "ranking",
+                                    "summary"])
+def test_domain_module_imports_only_stdlib_shared_events_and_call_model(module):
+    tree = ast.parse((DOMAIN / f"{module}.py").read_text())
+    for node in ast.walk(tree):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+        for name in names:
+            assert (name.split(".")[0] in sys.stdlib_module_names
+                    or name.startswith(ALLOWED_PREFIXES)), f"{module} imports {name}"

@@ -224,3 +224,15 @@ def test_authority_may_sign_late_once_the_coordinator_signed_on_time(call):
     assert grant.expire(late) is False
     grant.sign_by_authority(late)
     assert grant.state is State.SIGNED
+
+
+def test_deadlines_compare_instants_not_wall_clock_in_the_autumn_fold(call):
+    # preparation deadline 27 Oct 2019 02:30 CEST (00:30 UTC); 02:10 CET an hour later reads
+    # earlier on the wall clock but is 01:10 UTC: too late
+    grant = GrantFile.start(candidate(), call, datetime(2019, 8, 28, 2, 30, tzinfo=BRUSSELS),
+                            AUTHORITY)
+    assert grant.preparation_deadline.utcoffset() == timedelta(hours=2)
+    after_fold = datetime(2019, 10, 27, 2, 10, fold=1, tzinfo=BRUSSELS)
+    with pytest.raises(DeadlinePassed):
+        grant.confirm_data(after_fold)
+    assert grant.missed_deadline(after_fold) == "preparation_deadline_missed"

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -126,9 +127,8 @@ def test_withdrawn_reserve_proposal_is_never_promoted(call):
 
 def test_decline_of_a_grant_this_topic_never_committed_is_refused(call):
     ledger, _ = open_topic(call, [M("M1", 1, "1000000")], [], "1000000")
-    stranger = GrantFile.start(ledger.main[0].__class__(**{**vars(ledger.main[0]),
-                                                           "proposal_id": "X9"}),
-                               call, INFORMED_AT, AUTHORITY)
+    stranger = GrantFile.start(replace(ledger.main[0], proposal_id="X9"), call, INFORMED_AT,
+                               AUTHORITY)
     stranger.decline(INFORMED_AT)
     declined = stranger.pull_events()[-1]
     with pytest.raises(GrantError, match="no committed grant"):

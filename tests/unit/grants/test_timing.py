@@ -96,3 +96,12 @@ def test_withdrawn_proposal_is_not_measured():
     c = clock()
     c.proposal_withdrawn()
     assert c.check(TTG_LIMIT + timedelta(days=30), RULES) == []
+
+
+def test_assumed_call_timetable_breaches_tti_for_every_letter_sent_at_information_stage():
+    """Documents a clash in the call file's ASSUMED values, not a bug: letters released at
+    the information stage (1 July 2019 10:00) come 17 hours after deadline + 5 months."""
+    c = clock()
+    c.letter_delivered(datetime(2019, 7, 1, 10, 0, tzinfo=BRUSSELS))
+    [breach] = c.check(datetime(2019, 7, 1, 10, 5, tzinfo=BRUSSELS), RULES)
+    assert breach.measure == "tti" and breach.days == 150

@@ -1,0 +1,33 @@
+# The two commands of the README: `make demo` and `make test`. Each does all set-up on a
+# fresh machine: a virtualenv with the project installed, RabbitMQ and PostgreSQL answering.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test install infra bench clean
+
+demo: install infra
+	$(VENV)/bin/grantflow demo
+
+test: install infra
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+infra: install
+	$(PY) -m grantflow.infra
+
+bench: install infra
+	$(PY) bench/pipeline.py
+
+clean:
+	-$(VENV)/bin/grantflow down
+	rm -rf var

@@ -1,0 +1,102 @@
+"""The daily digest for operations: what happened on one calendar day of the call.
+
+Built from the events the notifications service saw that day (including its own
+notification_delivered / notification_failed and the time_target_breached alerts) and
+the dead letters operations has to look at. One message per operations address per day.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Iterable, Sequence
+from zoneinfo import ZoneInfo
+
+from shared.events import Event, NotificationDelivered, NotificationFailed, TimeTargetBreached
+
+from services.notifications.domain import notification as n
+from services.notifications.domain.formatting import day as day_text, instant
+from services.notifications.domain.notification import Notification, unique_recipients
+from services.notifications.domain.wording import MEASURES, say
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message that ended in a dead-letter queue, as the messaging layer reports it."""
+
+    queue: str
+    event_type: str
+    event_id: str
+    reason: str
+    dead_at: datetime
+
+
+@dataclass(frozen=True)
+class Digest:
+    day: date
+    timezone: str
+    events: dict[str, int]  # event type -> count
+    delivered: dict[str, int]  # template -> count
+    failed: dict[str, int]  # template -> count
+    failures: tuple[NotificationFailed, ...]
+    dead_letters: tuple[DeadLetter, ...]
+    breaches: tuple[TimeTargetBreached, ...]
+
+
+def day_window(on: date, timezone: str) -> tuple[datetime, datetime]:
+    """[midnight, next midnight) of ``on`` in ``timezone`` (23 or 25 hours on DST days)."""
+    zone = ZoneInfo(timezone)
+    return (datetime.combine(on, time(), zone),
+            datetime.combine(on + timedelta(days=1), time(), zone))
+
+
+def build_digest(on: date, timezone: str, events: Iterable[Event],
+                 dead_letters: Iterable[DeadLetter]) -> Digest:
+    """Count what falls on ``on`` in ``timezone``; anything outside the day is ignored,
+    so the caller may pass a wider slice. Pass one call's events for a per-call digest."""
+    start, end = day_window(on, timezone)
+    todays = [e for e in events if start <= e.occurred_at < end]
+    delivered = [e for e in todays if isinstance(e, NotificationDelivered)]
+    failed = [e for e in todays if isinstance(e, NotificationFailed)]
+    return Digest(
+        day=on, timezone=timezone,
+        events=dict(sorted(Counter(e.event_type() for e in todays).items())),
+        delivered=dict(sorted(Counter(e.template for e in delivered).items())),
+        failed=dict(sorted(Counter(e.template for e in failed).items())),
+        failures=tuple(failed),
+        dead_letters=tuple(sorted((d for d in dead_letters if start <= d.dead_at < end),
+                                  key=lambda d: (d.dead_at, d.event_id))),
+        breaches=tuple(e for e in todays if isinstance(e, TimeTargetBreached)))
+
+
+def digest_notifications(digest: Digest, call_id: str,
+                         operations: Sequence[str]) -> list[Notification]:
+    """The digest message for each operations address, keyed by call and day."""
+    context = digest_context(digest, call_id)
+    source_id = f"daily-digest:{call_id}:{digest.day.isoformat()}"
+    return [Notification(recipient=address, role=n.OPERATIONS, template=n.DAILY_DIGEST,
+                         context={**context, "recipient": address, "role": n.OPERATIONS},
+                         source_event_id=source_id, source_event_type="daily_digest",
+                         call_id=call_id)
+            for address in unique_recipients(operations)]
+
+
+def digest_context(digest: Digest, call_id: str) -> dict[str, Any]:
+    tz = digest.timezone
+    return {
+        "call_id": call_id, "day": day_text(digest.day), "timezone": tz,
+        "events": [{"type": k, "count": v} for k, v in digest.events.items()],
+        "events_total": sum(digest.events.values()),
+        "delivered": [{"template": k, "count": v} for k, v in digest.delivered.items()],
+        "delivered_total": sum(digest.delivered.values()),
+        "failed": [{"template": k, "count": v} for k, v in digest.failed.items()],
+        "failed_total": sum(digest.failed.values()),
+        "failures": [{"recipient": f.recipient, "template": f.template, "reason": f.reason,
+                      "proposal_id": f.proposal_id or "-"} for f in digest.failures],
+        "dead_letters": [{"queue": d.queue, "event_type": d.event_type,
+                          "event_id": d.event_id, "reason": d.reason,
+                          "dead_at": instant(d.dead_at, tz)} for d in digest.dead_letters],
+        "breaches": [{"proposal_id": b.proposal_id, "measure": say(MEASURES, b.measure),
+                      "days": b.days, "target_months": b.target_months}
+                     for b in digest.breaches],
+    }
