@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from services.operations.adapters.tables import timeline
+from services.operations.adapters.tables import event_counts, timeline
 from shared.events import dump
 
 
@@ -17,6 +17,12 @@ def record(uow, event) -> None:
         call_id=event.call_id, correlation_id=event.correlation_id,
         proposal_id=getattr(event, "proposal_id", None), occurred_at=event.occurred_at,
         recorded_at=datetime.now(timezone.utc), payload=payload))
+    key = (event_counts.c.call_id == event.call_id) & (event_counts.c.event_type == event.event_type())
+    updated = uow.session.execute(event_counts.update().where(key).values(
+        count=event_counts.c.count + 1)).rowcount
+    if not updated:
+        uow.session.execute(event_counts.insert().values(
+            call_id=event.call_id, event_type=event.event_type(), count=1))
 
 
 def proposal_timeline(uow, proposal_id: str) -> list[dict]:

@@ -19,3 +19,12 @@ timeline = sa.Table(
 )
 sa.Index("ix_timeline_proposal", timeline.c.proposal_id, timeline.c.occurred_at)
 sa.Index("ix_timeline_call", timeline.c.call_id, timeline.c.occurred_at)
+
+# events received per type: a plain counter, so a second processing of one event would show
+# (the crash-safety tests rely on this to prove the consumer's idempotency)
+event_counts = sa.Table(
+    "event_counts", metadata,
+    sa.Column("call_id", sa.String(80), primary_key=True),
+    sa.Column("event_type", sa.String(80), primary_key=True),
+    sa.Column("count", sa.Integer(), nullable=False),
+)

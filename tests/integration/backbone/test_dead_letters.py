@@ -14,7 +14,7 @@ from tests.support.infra import eventually, stays
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
-QUEUE = "evt-submission-proposal_submitted--grants.on_proposal_submitted"
+QUEUE = "evt-submission-all--operations.record_submission_events"
 
 
 def _grantflow(stack, *args) -> subprocess.CompletedProcess:
@@ -25,7 +25,7 @@ def _grantflow(stack, *args) -> subprocess.CompletedProcess:
 
 def test_failing_handler_is_dead_lettered_after_n_tries_and_replay_delivers_it(stack):
     stack.start("submission")
-    stack.start("grants", env={"GRANTFLOW_FAILPOINTS": "consumer.raise@proposal_submitted"})
+    stack.start("operations", env={"GRANTFLOW_FAILPOINTS": "consumer.raise@proposal_submitted"})
     proposal_id = skeleton_proposal(stack)
     assert submit(stack, proposal_id).status_code == 200
 
@@ -38,27 +38,26 @@ def test_failing_handler_is_dead_lettered_after_n_tries_and_replay_delivers_it(s
     assert letter.queue == QUEUE and letter.event_type == "proposal_submitted"
     assert "InjectedFault" in letter.error
     metrics = _metrics(stack)
-    assert f'outcome="retried",service="grants"}} {float(attempts - 1)}' in metrics
-    assert 'grantflow_dead_lettered_total{event_type="proposal_submitted",service="grants"} 1.0' in metrics
-    assert scalar(stack, "grants", "SELECT count(*) FROM known_proposals") == 0
+    assert f'outcome="retried",service="operations"}} {float(attempts - 1)}' in metrics
+    assert 'grantflow_dead_lettered_total{event_type="proposal_submitted",service="operations"} 1.0' in metrics
+    assert _received(stack) is None
     # listing is not destructive
     listed = _grantflow(stack, "dlq", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [l["event_id"] for l in json.loads(listed.stdout)] == [letter.event_id]
 
-    stack.restart("grants")  # the fix is deployed
+    stack.restart("operations")  # the fix is deployed
     replayed = _grantflow(stack, "dlq", "replay")
     assert replayed.returncode == 0, replayed.stderr
     assert "1 message(s) replayed" in replayed.stdout
 
-    eventually(lambda: scalar(stack, "grants", "SELECT versions_seen FROM known_proposals") == 1,
-               message="the replayed event has its effect")
-    stays(lambda: scalar(stack, "grants", "SELECT versions_seen FROM known_proposals") == 1
-          and list_dead_letters(stack.vhost.amqp_uri) == [], message="once, and the DLQ is empty")
+    eventually(lambda: _received(stack) == 1, message="the replayed event has its effect")
+    stays(lambda: _received(stack) == 1 and list_dead_letters(stack.vhost.amqp_uri) == [],
+          message="once, and the DLQ is empty")
 
 
 def test_unreadable_payload_goes_straight_to_the_dead_letter_queue(stack):
-    stack.start("grants")
+    stack.start("operations")
     with Connection(stack.vhost.amqp_uri, transport_options={"confirm_publish": True}) as conn:
         conn.Producer().publish({"event_type": "proposal_submitted", "event_id": "not-a-uuid"},
                                 exchange=Exchange("submission.events", type="topic", durable=True),
@@ -71,4 +70,9 @@ def test_unreadable_payload_goes_straight_to_the_dead_letter_queue(stack):
 
 def _metrics(stack) -> str:
     import requests
-    return requests.get(f"{stack.url('grants')}/metrics", timeout=5).text
+    return requests.get(f"{stack.url('operations')}/metrics", timeout=5).text
+
+
+def _received(stack):
+    return scalar(stack, "operations", "SELECT count FROM event_counts "
+                                       "WHERE event_type = 'proposal_submitted'")
