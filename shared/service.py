@@ -1,12 +1,26 @@
-"""What every Grantflow nameko service has: a clock, health and metrics endpoints."""
+"""What every Grantflow nameko service has: a clock, health and metrics endpoints.
+
+``/health`` also reports the outbox backlog, so operations tools (``grantflow clock
+advance``, the demo) can tell when the pipeline has settled."""
 from __future__ import annotations
+
+from nameko.extensions import DependencyProvider
 
 from shared.clock import ClockProvider
 from shared.web import api, json_response, metrics_response
 
 
+class ContainerStats(DependencyProvider):
+    """How many workers are running besides the one asking (for /health)."""
+
+    def get_dependency(self, worker_ctx):
+        container = self.container
+        return lambda: max(0, len(container._worker_threads) - 1)
+
+
 class ServiceBase:
     clock = ClockProvider()
+    busy_workers = ContainerStats()
 
     @api("GET", "/metrics", public=True)
     def metrics(self, request):
@@ -14,5 +28,9 @@ class ServiceBase:
 
     @api("GET", "/health", public=True)
     def health(self, request):
-        return json_response({"service": self.name, "status": "ok",
-                              "clock": self.clock.now().isoformat()})
+        body = {"service": self.name, "status": "ok", "clock": self.clock.now().isoformat(),
+                "busy_workers": self.busy_workers()}
+        uow = getattr(self, "uow", None)
+        if uow is not None:
+            body["outbox_backlog"] = uow.outbox_backlog()
+        return json_response(body)

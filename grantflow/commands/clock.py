@@ -19,10 +19,14 @@ def register(subparsers) -> None:
     set_.add_argument("--rate", type=float, default=0.0,
                       help="simulated seconds per real second (0: stands still)")
     set_.set_defaults(func=cmd_set)
-    adv = sub.add_parser("advance", help="move the simulated time forward")
+    adv = sub.add_parser("advance", help="move the simulated time forward, firing every "
+                                           "timetable stage on the way, in order")
     group = adv.add_mutually_exclusive_group(required=True)
     group.add_argument("--to", type=parse_instant, help="ISO instant with offset")
     group.add_argument("--by", type=parse_duration, help="e.g. 90s, 15m, 6h, 3d")
+    group.add_argument("--to-stage", help="a milestone (evaluation_start) or stage (evaluation)")
+    adv.add_argument("--no-drive", action="store_true",
+                     help="only move the clock; do not fire stages or wait for the pipeline")
     adv.set_defaults(func=cmd_advance)
 
 
@@ -71,13 +75,51 @@ def cmd_set(args) -> int:
     return 0
 
 
+def driver(clock: SimulatedClock):
+    from grantflow.timetable import TimetableDriver
+    from shared.auth import DEFAULT_DEV_SECRET, issue_token
+    from shared.config import DEFAULT_AMQP_URI, SERVICES, base_url, env
+    token = issue_token(env("AUTH_SECRET", DEFAULT_DEV_SECRET), "operations@grantflow.example",
+                        "operations")
+    return TimetableDriver(clock, base_url("submission"), token, env("AMQP_URI", DEFAULT_AMQP_URI),
+                           {name: base_url(name) for name in SERVICES})
+
+
 def cmd_advance(args) -> int:
+    import requests
+
     clock = simulated_clock()
     current = clock.now()
-    target = args.to if args.to is not None else current + args.by
+    try:
+        if args.to_stage:
+            target = driver(clock).resolve_stage(args.to_stage)
+        else:
+            target = args.to if args.to is not None else current + args.by
+    except ValueError as exc:
+        print(f"grantflow clock advance: {exc}", file=sys.stderr)
+        return 2
+    except requests.RequestException as exc:
+        print(f"grantflow clock advance: submission service not reachable ({exc})", file=sys.stderr)
+        return 3
     if target < current:
         print(f"the clock never goes backwards: it is {current.isoformat()}", file=sys.stderr)
         return 2
-    clock.set(target, rate=clock.state().rate)
+    if args.no_drive:
+        clock.set(target, rate=clock.state().rate)
+        print(clock.now().isoformat())
+        return 0
+
+    def report(step):
+        fired = ", ".join(f.get("key", str(f)) if isinstance(f, dict) else str(f) for f in step.fired)
+        print(f"{step.at.isoformat()}  {fired or '-':50} settled in {step.settle_seconds:.1f}s")
+
+    try:
+        driver(clock).advance_to(target, on_step=report)
+    except requests.RequestException as exc:
+        print(f"grantflow clock advance: a service is not reachable ({exc})", file=sys.stderr)
+        return 3
+    except TimeoutError as exc:
+        print(f"grantflow clock advance: {exc}", file=sys.stderr)
+        return 1
     print(clock.now().isoformat())
     return 0

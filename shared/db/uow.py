@@ -117,6 +117,28 @@ class UnitOfWork:
         failpoint("consumer.after_commit", event.event_type())
         return result
 
+    def consume_batch(self, events: list[Event], handler: Callable[..., object]) -> int:
+        """Like :meth:`consume` for many events in one transaction: events already
+        processed are skipped, the others are applied in order and committed together with
+        their processed-event rows. Returns how many were applied."""
+        if self.consumer is None:
+            raise RuntimeError("consume_batch() is for event handler workers only")
+        with self:
+            fresh = [event for event in events if self._claim(event)]
+            for _ in range(len(events) - len(fresh)):
+                EVENTS_CONSUMED.labels(self.service_name, "batch", "duplicate").inc()
+            self._consuming = True
+            try:
+                for event in fresh:
+                    fault("consumer.raise", event.event_type())
+                    handler(self, event)
+            finally:
+                self._consuming = False
+            self._commit()
+        for event in fresh:
+            failpoint("consumer.after_commit", event.event_type())
+        return len(fresh)
+
     def _claim(self, event: Event) -> bool:
         """Insert the processed-event row first: on PostgreSQL a concurrent duplicate
         waits here for the first transaction and then finds the row."""
@@ -127,6 +149,12 @@ class UnitOfWork:
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         statement = insert(processed_events).values(**values).on_conflict_do_nothing()
         return self.session.execute(statement).rowcount == 1
+
+    def outbox_backlog(self) -> int:
+        """Events committed but not yet confirmed by the broker."""
+        with self:
+            return self.session.execute(sa.select(sa.func.count()).select_from(outbox)
+                                        .where(outbox.c.sent_at.is_(None))).scalar()
 
     def already_processed(self, event_id: str) -> bool:
         with self:

@@ -8,12 +8,18 @@ queue with the error, where operations can inspect and replay it (``grantflow dl
 The original message is acked only after the retry or dead letter was confirmed by the
 broker; if that publish fails, it is requeued instead. Nothing is dropped silently.
 
-Handlers receive the loaded event (a ``shared.events`` instance), not a dict.
+Handlers receive the loaded event (a ``shared.events`` instance), not a dict. A handler
+declared with ``batch_size=N`` receives a list of up to N events collected for at most
+``batch_wait_ms``, so it can apply them in one transaction (``UnitOfWork.consume_batch``);
+if a batch fails, each of its events is handled again on its own, so one bad event is
+retried and dead-lettered alone and the others still take effect.
 """
 from __future__ import annotations
 
 import logging
 import time
+
+import eventlet
 import traceback
 from datetime import datetime, timezone
 from functools import partial
@@ -23,7 +29,7 @@ from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import SharedExtension
-from nameko.messaging import Consumer
+from nameko.messaging import Consumer, QueueConsumer
 
 from shared.events import Event
 from shared.events.registry import load
@@ -59,12 +65,27 @@ class RetryInfrastructure(SharedExtension):
         return len(self.delays_ms) + 1
 
 
+class GrantflowQueueConsumer(QueueConsumer):
+    """nameko's queue consumer with the prefetch taken from ``PREFETCH_COUNT`` (default:
+    the worker count), so batching handlers can have more messages in hand than workers."""
+
+    @property
+    def prefetch_count(self):
+        return int(self.container.config.get("PREFETCH_COUNT", self.container.max_workers))
+
+
 class DomainEventHandler(EventHandler):
     infrastructure = RetryInfrastructure()
+    queue_consumer = GrantflowQueueConsumer()
 
-    def __init__(self, source_service: str, event_type: str | type[Event], **kwargs):
+    def __init__(self, source_service: str, event_type: str | type[Event], batch_size: int = 1,
+                 batch_wait_ms: int = 20, **kwargs):
         if isinstance(event_type, type):
             event_type = event_type.event_type()
+        self.batch_size = batch_size
+        self.batch_wait_ms = batch_wait_ms
+        self._pending: list = []
+        self._flush_timer = None
         super().__init__(source_service, event_type, reliable_delivery=True,
                          requeue_on_error=False, **kwargs)
 
@@ -87,14 +108,50 @@ class DomainEventHandler(EventHandler):
             self._finish(message, body, attempts, failure=(
                 f"invalid payload: {exc}", traceback.format_exc(), True))
             return
-        handle_result = partial(self.handle_result, message, body, attempts,
-                                time.perf_counter())
+        if self.batch_size > 1:
+            self._collect((event, body, message, attempts))
+            return
+        self._spawn([(event, body, message, attempts)], single=True)
+
+    # ------------------------------------------------------------------ batching
+    def _collect(self, item) -> None:
+        self._pending.append(item)
+        if len(self._pending) >= self.batch_size:
+            self._flush()
+        elif self._flush_timer is None:
+            self._flush_timer = eventlet.spawn_after(self.batch_wait_ms / 1000, self._flush)
+
+    def _flush(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        items, self._pending = self._pending, []
+        if items:
+            self._spawn(items, single=False)
+
+    def _spawn(self, items, single: bool) -> None:
+        """One worker for ``items``: the handler gets an event, or a list when batching."""
+        args = (items[0][0],) if single else ([item[0] for item in items],)
+        handle_result = partial(self._handle_items, items, time.perf_counter())
         try:
-            self.container.spawn_worker(self, (event,), {},
-                                        context_data=self.unpack_message_headers(message),
+            self.container.spawn_worker(self, args, {},
+                                        context_data=self.unpack_message_headers(items[0][2]),
                                         handle_result=handle_result)
         except ContainerBeingKilled:
-            self.queue_consumer.requeue_message(message)
+            for item in items:
+                self.queue_consumer.requeue_message(item[2])
+
+    def _handle_items(self, items, started, worker_ctx, result=None, exc_info=None):
+        if exc_info is not None and len(items) > 1:
+            # isolate the culprit: every event of the failed batch is handled on its own
+            _log.warning("%s: batch of %d failed (%s); handling them one by one",
+                         self.consumer_name, len(items), exc_info[1])
+            for item in items:
+                self._spawn([item], single=self.batch_size == 1)
+            return result, exc_info
+        for event, body, message, attempts in items:
+            self.handle_result(message, body, attempts, started, worker_ctx, result, exc_info)
+        return result, exc_info
 
     def handle_result(self, message, body, attempts, started, worker_ctx,
                       result=None, exc_info=None):

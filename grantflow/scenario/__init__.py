@@ -1,0 +1,1 @@
+"""Scenarios: a whole call replayed through the real services (docs/scenarios.md)."""

@@ -1,0 +1,204 @@
+"""Read and validate scenario files; every problem is reported with its path."""
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import yaml
+from marshmallow import (EXCLUDE, RAISE, Schema, ValidationError, fields, validate,
+                         validates_schema)
+
+from grantflow.scenario.model import Action, EvaluationBehaviour, ProposalSpec, Scenario
+from shared.calls.loader import DEFAULT_CALL_FILE
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+APPLICANT_ACTIONS = ("submit", "resubmit", "withdraw")
+
+
+class InvalidScenario(ValueError):
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def parse_instant(text, zone: ZoneInfo) -> datetime:
+    value = text if isinstance(text, datetime) else datetime.fromisoformat(
+        str(text).replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=zone)
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class ParticipantSchema(_Strict):
+    legal_name = fields.String(required=True)
+    organisation_id = fields.String(required=True)
+    country = fields.String(required=True)
+    entity_type = fields.String(required=True)
+    local_or_regional_authority = fields.Boolean(required=True)
+    experienced_in_integration = fields.Boolean(required=True)
+    contact_email = fields.Email(required=True)
+
+
+class ActionSchema(_Strict):
+    at = fields.Raw(required=True)
+    do = fields.String(required=True, validate=validate.OneOf(APPLICANT_ACTIONS))
+    change = fields.Dict(load_default=dict)
+    reason = fields.String(load_default="")
+
+
+def _expert_or_any(value: str) -> None:
+    """An expert's email, or ``any``: the first assigned evaluator (by email)."""
+    if value != "any" and "@" not in value:
+        raise ValidationError("must be an expert's email or 'any'")
+
+
+class EvaluationSchema(_Strict):
+    quality = fields.Float(load_default=75.0, validate=validate.Range(0, 100))
+    spread = fields.Float(load_default=3.0, validate=validate.Range(0, 100))
+    scores = fields.Dict(keys=fields.String(), values=fields.Float(), load_default=dict)
+    conflicts = fields.List(fields.String(validate=_expert_or_any), load_default=list)
+    declines = fields.List(fields.String(validate=_expert_or_any), load_default=list)
+
+
+class ProposalSchema(_Strict):
+    ref = fields.String(required=True)
+    topic = fields.String(required=True)
+    acronym = fields.String(required=True)
+    title = fields.String(required=True)
+    abstract = fields.String(required=True)
+    integration_areas = fields.List(fields.String(), load_default=list)
+    duration_months = fields.Integer(required=True)
+    total_eligible_costs = fields.Decimal(required=True, as_string=True)
+    requested_grant = fields.Decimal(required=True, as_string=True)
+    coordinator = fields.Nested(ParticipantSchema, required=True)
+    co_applicants = fields.List(fields.Nested(ParticipantSchema), load_default=list)
+    parts = fields.List(fields.String(), load_default=lambda: ["part_a", "part_b", "budget"])
+    actions = fields.List(fields.Nested(ActionSchema), required=True)
+    evaluation = fields.Nested(EvaluationSchema, load_default=dict)
+    grant = fields.String(load_default="sign", validate=validate.OneOf(["sign", "decline", "ignore"]))
+
+
+class ScenarioSchema(_Strict):
+    name = fields.String(required=True)
+    description = fields.String(load_default="")
+    call = fields.Dict(load_default=dict)
+    experts = fields.List(fields.Dict(), required=True)
+    proposals = fields.List(fields.Nested(ProposalSchema), required=True,
+                            validate=validate.Length(min=1))
+    evaluation = fields.Dict(load_default=dict)
+    grants = fields.Dict(load_default=dict)
+    expect = fields.Dict(load_default=dict)
+
+    @validates_schema
+    def _unique_refs(self, data, **_):
+        refs = [p["ref"] for p in data.get("proposals", [])]
+        duplicates = sorted({r for r in refs if refs.count(r) > 1})
+        if duplicates:
+            raise ValidationError(f"duplicate proposal refs: {', '.join(duplicates)}", "proposals")
+        unknown = [key for key in data.get("expect", {}) if key != "notifications"
+                   and key not in refs]
+        if unknown:
+            raise ValidationError(f"expectations for unknown proposals: {', '.join(unknown)}",
+                                  "expect")
+
+
+def deep_merge(base, override):
+    """Merge ``override`` into ``base``; a list of dicts with ``id`` (or ``name``) is merged
+    item by item, addressed by that key."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = deep_merge(base.get(key), value) if key in base else value
+        return merged
+    if isinstance(base, list) and isinstance(override, dict):
+        merged = [copy.deepcopy(item) for item in base]
+        for key, value in override.items():
+            for index, item in enumerate(merged):
+                if isinstance(item, dict) and key in (item.get("id"), item.get("name")):
+                    merged[index] = deep_merge(item, value)
+                    break
+            else:
+                raise InvalidScenario([f"call.overrides: no list item with id {key!r}"])
+        return merged
+    return override
+
+
+def _flatten(messages, path="") -> list[str]:
+    if isinstance(messages, dict):
+        out = []
+        for key, value in messages.items():
+            step = f"[{key}]" if isinstance(key, int) else (f".{key}" if path else str(key))
+            out += _flatten(value, path + step)
+        return out
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return [f"{path}: {m}" for m in messages]
+    return [f"{path}: {messages}"]
+
+
+def call_text(call: dict) -> str:
+    path = Path(call.get("file") or DEFAULT_CALL_FILE)
+    if not path.is_absolute():
+        path = REPOSITORY / path
+    document = yaml.safe_load(path.read_text())
+    if call.get("overrides"):
+        document = deep_merge(document, call["overrides"])
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def load_scenario_text(text: str) -> Scenario:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidScenario([f"not valid YAML: {exc}"]) from None
+    if not isinstance(raw, dict):
+        raise InvalidScenario(["a scenario is a YAML mapping"])
+    try:
+        data = ScenarioSchema().load(raw)
+    except ValidationError as exc:
+        raise InvalidScenario(_flatten(exc.messages)) from None
+    calltext = call_text(data["call"])
+    zone = ZoneInfo(yaml.safe_load(calltext).get("timezone", "Europe/Brussels"))
+    proposals = []
+    problems = []
+    for index, p in enumerate(data["proposals"]):
+        actions = []
+        for a_index, action in enumerate(p["actions"]):
+            try:
+                at = parse_instant(action["at"], zone)
+            except ValueError:
+                problems.append(f"proposals[{index}].actions[{a_index}].at: not an instant: "
+                                f"{action['at']!r}")
+                continue
+            actions.append(Action(at, action["do"], action["change"], action["reason"]))
+        content = {key: p[key] for key in ("acronym", "title", "abstract", "integration_areas",
+                                           "duration_months", "coordinator", "co_applicants")}
+        content.update(topic_id=p["topic"], total_eligible_costs=str(p["total_eligible_costs"]),
+                       requested_grant=str(p["requested_grant"]))
+        evaluation = p["evaluation"]
+        proposals.append(ProposalSpec(
+            ref=p["ref"], topic=p["topic"], content=content, parts=tuple(p["parts"]),
+            actions=tuple(sorted(actions, key=lambda a: a.at)),
+            evaluation=EvaluationBehaviour(
+                quality=evaluation.get("quality", 75.0), spread=evaluation.get("spread", 3.0),
+                scores=evaluation.get("scores", {}),
+                conflicts=tuple(evaluation.get("conflicts", ())),
+                declines=tuple(evaluation.get("declines", ()))),
+            grant=p["grant"]))
+    if problems:
+        raise InvalidScenario(problems)
+    return Scenario(
+        name=data["name"], description=data["description"], call_yaml=calltext,
+        experts=tuple(data["experts"]), proposals=tuple(proposals),
+        report_after_days=int(data["evaluation"].get("report_after_days", 10)),
+        spread_resolution=data["evaluation"].get("spread_resolution", "note"),
+        act_after_days=int(data["grants"].get("act_after_days", 14)),
+        authority=data["grants"].get("authority", "sign"), expect=data["expect"])
+
+
+def load_scenario_file(path: str | Path) -> Scenario:
+    return load_scenario_text(Path(path).read_text())
