@@ -6,13 +6,16 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test install infra bench clean
+.PHONY: demo test install infra browser bench clean
 
 demo: install infra
 	$(VENV)/bin/grantflow demo
 
-test: install infra
+test: install infra browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+browser: install
+	$(PY) -m grantflow.browser
 
 install: $(STAMP)
 

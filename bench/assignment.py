@@ -24,13 +24,17 @@ import math
 import resource
 import sys
 import time
+from decimal import Decimal
 
 import numpy as np
 
-from services.evaluation.adapters.solver import (
-    SolverOptions, solve_assignment, solve_assignment_isolated)
+from services.evaluation.adapters.solver import SolverOptions, solve_assignment
+from services.evaluation.adapters.solver_worker import solve_assignment_isolated
 from services.evaluation.domain.assignment import (
-    AssignmentProblem, Expert, ProposalToAssign, automatic_conflicts, violations)
+    AssignmentProblem, ProposalToAssign, violations)
+from services.evaluation.domain.conflicts import Consortium, Participant, conflict_pairs
+from services.evaluation.domain.experts import Expert
+from shared.calls.model import Criterion, EvaluationRules
 
 THEMES = 40
 WORDS_PER_THEME = 60
@@ -39,6 +43,8 @@ AREAS = 12
 TOPICS = tuple(f"AMIF-2018-AG-INTE-{i}" for i in range(1, 6))
 ABSTRACT_WORDS = 120
 KEYWORDS = 8
+# the call's evaluation rules matter here only for their conflict rules (same_organisation)
+_BENCH_RULES = EvaluationRules(3, (Criterion("c", "c", Decimal(10)),), Decimal(5), ("c",))
 ORGANISATIONS = 500  # consortia of 3..8 out of 500 organisations: ~1.1 % conflicts
 
 
@@ -98,14 +104,31 @@ def generate(n_proposals: int, n_experts: int, k: int, seed: int):
     e_orgs = rng.integers(0, ORGANISATIONS, n_experts)
     countries = rng.integers(0, 27, n_experts)
     experts = tuple(
-        Expert(id=f"E-{j}", organisation=f"ORG-{e_orgs[j]}", country=f"C{countries[j]}",
+        Expert(id=f"E-{j}", name=f"Expert {j}", email=f"e{j}@example.org",
+               country=f"C{countries[j]}", organisation_id=f"ORG-{e_orgs[j]}",
                expertise_areas=e_areas[j],
                keywords=tuple(dict.fromkeys(vocab[keywords[j]].tolist())),
                max_load=int(loads[j]), active=bool(active[j]))
         for j in range(n_experts))
-    declared = {(f"E-{e}", f"P-{p}") for e, p in zip(rng.integers(0, n_experts, n_experts // 10),
-                                                       rng.integers(0, n_proposals, n_experts // 10))}
+    n_declared = n_experts // 10
+    declared = {(f"E-{e}", f"P-{p}") for e, p in zip(rng.integers(0, n_experts, n_declared),
+                                                       rng.integers(0, n_proposals, n_declared))}
     return proposals, experts, declared
+
+
+def same_organisation_pairs(proposals, experts) -> frozenset[tuple[str, str]]:
+    """The conflicts the service would compute: :func:`conflict_pairs` (the one source of
+    conflict pairs, which joins each rule's keys rather than asking 57 million pairs) over
+    consortia made of the generated organisation ids."""
+    consortia = [Consortium(p.id, tuple(Participant(org, "") for org in p.consortium))
+                 for p in proposals]
+    return conflict_pairs(experts, consortia, _BENCH_RULES)
+
+
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _peak_mb() -> dict:
@@ -121,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--candidates", type=int, default=SolverOptions.candidates)
+    parser.add_argument("--max-rounds", type=int, default=SolverOptions.max_rounds,
+                        help="column-generation rounds; fewer may end with a gap > 0")
     parser.add_argument("--load-penalty", type=int, default=None)
     parser.add_argument("--isolated", action="store_true",
                         help="solve in the child process, as the service does")
@@ -133,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
 
     started = time.perf_counter()
-    conflicts = automatic_conflicts(proposals, experts) | declared
+    conflicts = same_organisation_pairs(proposals, experts) | declared
     extra = {} if args.load_penalty is None else {"load_penalty": args.load_penalty}
     problem = AssignmentProblem(proposals, experts, args.k, conflicts=frozenset(conflicts),
                                 **extra)
@@ -141,10 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     share = len(conflicts) / (len(proposals) * len(experts))
     print(f"conflicts: {len(conflicts)} pairs ({share:.2%}) in {built:.1f} s", flush=True)
 
-    options = SolverOptions(candidates=args.candidates)
-    solve = solve_assignment_isolated if args.isolated else solve_assignment
+    options = SolverOptions(candidates=args.candidates, max_rounds=args.max_rounds)
     started = time.perf_counter()
-    result = solve(problem, options)
+    cpu_before = _cpu_seconds()
+    if args.isolated:
+        result = solve_assignment_isolated(problem, options)
+    else:
+        result = solve_assignment(problem, options,
+                                  progress=lambda line: print(f"  {line}", flush=True))
+    cpu = _cpu_seconds() - cpu_before
     solved = time.perf_counter() - started
     print(f"solve: {result.status} in {solved:.1f} s, objective {result.objective}, "
           f"bound {result.bound}, stats {json.dumps(result.stats)}", flush=True)
@@ -160,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         "proposals": len(proposals), "experts": len(experts), "k": args.k,
         "seed": args.seed, "status": result.status,
         "seconds": round(built + solved, 3),
+        "cpu_seconds": round(cpu, 3),  # this process and its children: robust to other load
         "total_affinity": result.total_affinity, "objective": result.objective,
         "bound": result.bound, "gap": result.gap, "violations": len(found),
         "load_cost": result.load_cost, "conflict_pairs": len(conflicts),

@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from shared.db.engine import normalise_url  # noqa: E402
 
 
 def sample_payload(index: int = 0) -> dict:
@@ -187,46 +188,66 @@ def grantflow_producer(amqp_uri: str, db_url: str, count: int, producers: int) -
           flush=True)
 
 
+CONSUMERS = {
+    # name: (service class, table its effect lands in)
+    "sink": ("bench.sink.service:BenchSink", "received"),
+    "sink-batched": ("bench.sink.service:BatchedBenchSink", "received"),
+    "operations": ("services.operations.service:OperationsService", "timeline"),
+}
+
+
 def measure_grantflow(amqp_uri: str, databases, count: int, producers: int, workers: int,
-                      run_dir: Path) -> dict:
+                      run_dir: Path, consumer_kind: str = "sink") -> dict:
+    import importlib
+
     import sqlalchemy as sa
+    from kombu import Connection
 
     from grantflow.processes import ServiceProcess
-    from grantflow.topology import declare_all
+    from grantflow.topology import subscriptions
     from shared.config import service_config
+    from shared.messaging import topology as t
     from tests.support.infra import free_port
 
-    declare_all(amqp_uri, services=["operations"])
+    class_path, table = CONSUMERS[consumer_kind]
+    module, _, name = class_path.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    with Connection(amqp_uri) as conn:  # the consumer's queues exist before anything is sent
+        t.declare(conn.default_channel, [t.consumer_queue(p, e, cls.name, m)
+                                         for p, e, m in subscriptions(cls)])
+    database = databases.url(f"{consumer_kind.replace('-', '_')}")
     config = service_config(
         "operations", AMQP_URI=amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}",
-        DATABASE_URL=databases.url("operations"), VAR_DIR=str(run_dir), CLOCK="wall",
-        max_workers=workers, DB_POOL={"size": 10, "max_overflow": 10})
+        DATABASE_URL=database, VAR_DIR=str(run_dir), CLOCK="wall",
+        max_workers=workers, PREFETCH_COUNT=max(workers, 200),
+        DB_POOL={"size": 10, "max_overflow": 10})
     config["LOGGING"]["root"]["level"] = "WARNING"
-    consumer = ServiceProcess("operations", config, run_dir).start()
+    consumer = ServiceProcess("operations", config, run_dir, service_class=class_path).start()
     try:
         consumer.wait_healthy()
         producer = subprocess.run(
             [sys.executable, __file__, "--role", "grantflow-producer", "--amqp-uri", amqp_uri,
-             "--db-url", databases.url("producer"), "--events", str(count),
+             "--db-url", databases.url(f"producer_{consumer_kind.replace('-', '_')}"),
+             "--events", str(count),
              "--producers", str(producers)], capture_output=True, text=True)
         if producer.returncode:
             raise RuntimeError(producer.stderr[-3000:])
         times = json.loads(producer.stdout.strip().splitlines()[-1])
-        engine = databases.engine("operations")
+        engine = sa.create_engine(normalise_url(database), poolclass=sa.pool.NullPool)
         done_count = 0
         deadline = time.time() + 600
         while time.time() < deadline:
             with engine.connect() as conn:
-                done_count = conn.execute(sa.text("SELECT count(*) FROM timeline")).scalar()
+                done_count = conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()
             if done_count >= count:
                 break
             time.sleep(0.05)
         with engine.connect() as conn:
-            last, = conn.execute(sa.text("SELECT extract(epoch from max(recorded_at)) FROM timeline")).one()
+            last, = conn.execute(sa.text(f"SELECT extract(epoch from max(recorded_at)) FROM {table}")).one()
             lat = [row[0] for row in conn.execute(sa.text(
-                "SELECT extract(epoch from recorded_at - occurred_at) FROM timeline"))]
+                f"SELECT extract(epoch from recorded_at - occurred_at) FROM {table}"))]
             duplicates = conn.execute(sa.text(
-                "SELECT count(*) - count(DISTINCT event_id) FROM timeline")).scalar()
+                f"SELECT count(*) - count(DISTINCT event_id) FROM {table}")).scalar()
         engine.dispose()
     finally:
         consumer.stop()
@@ -245,6 +266,8 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--producers", type=int, default=16)
     parser.add_argument("--workers", type=int, default=64)
+    parser.add_argument("--consumer", choices=sorted(CONSUMERS), default="sink",
+                        help="the consuming service (sink: minimal effect, the plumbing alone)")
     parser.add_argument("--role", default="main")
     parser.add_argument("--amqp-uri")
     parser.add_argument("--db-url")
@@ -268,10 +291,10 @@ def main() -> int:
         raw = measure_raw(vhost.amqp_uri, args.events)
         print(f"  {raw['msgs_per_s']:.0f} msg/s", flush=True)
         print(f"grantflow: {args.events} state changes -> outbox -> relay -> broker -> "
-              f"operations service ({args.workers} workers) ...", flush=True)
+              f"{args.consumer} consumer ({args.workers} workers) ...", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             grantflow = measure_grantflow(vhost.amqp_uri, databases, args.events,
-                                          args.producers, args.workers, Path(tmp))
+                                          args.producers, args.workers, Path(tmp), args.consumer)
         print(f"  {grantflow['events_per_s']:.0f} events/s end to end "
               f"(producer commits {grantflow['producer_commits_per_s']:.0f}/s, "
               f"p50 latency {grantflow['latency_p50_ms']:.0f} ms, "

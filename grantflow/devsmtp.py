@@ -1,7 +1,8 @@
 """A local SMTP server for development and tests (aiosmtpd): it accepts mail and keeps it.
 
 Every message is appended to ``<dir>/messages.jsonl`` (one JSON object per line: time,
-envelope, Message-ID, subject, text) and to ``<dir>/inbox.mbox`` for a mail client.
+envelope, Message-ID, subject, text) and stored in the Maildir ``<dir>/maildir`` for a mail
+client (one file per message, so keeping mail costs the same however much there is).
 Recipients in a ``--reject-domain`` are refused with ``550 5.1.1``, so the refused-address
 path can be exercised for real. Docker Compose uses Mailpit instead.
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import mailbox
-import os
 import signal
 import threading
 import time
@@ -29,6 +29,7 @@ class KeepingHandler:
         self.reject_domains = {d.lower() for d in reject_domains}
         self.lock = threading.Lock()
         directory.mkdir(parents=True, exist_ok=True)
+        self.maildir = mailbox.Maildir(str(directory / "maildir"), create=True)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.rsplit("@", 1)[-1].lower() in self.reject_domains:
@@ -44,16 +45,9 @@ class KeepingHandler:
                   "message_id": message["Message-ID"], "subject": message["Subject"],
                   "to": message["To"], "text": body.get_content() if body else ""}
         with self.lock:
+            self.maildir.add(envelope.content)
             with open(self.directory / "messages.jsonl", "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            box = mailbox.mbox(str(self.directory / "inbox.mbox"))
-            try:
-                box.add(envelope.content)
-                box.flush()
-            finally:
-                box.close()
         return "250 OK: kept"
 
 

@@ -45,6 +45,8 @@ class ServiceProcess:
     run_dir: Path
     env: dict | None = None
     process: subprocess.Popen | None = None
+    #: "module:Class" to run instead of the service's own class (benchmarks)
+    service_class: str | None = None
 
     @property
     def config_path(self) -> Path:
@@ -86,7 +88,7 @@ class ServiceProcess:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [_nameko_executable(), "run", "--config", str(self.config_path),
-             SERVICE_CLASSES[self.name]],
+             self.service_class or SERVICE_CLASSES[self.name]],
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
             cwd=os.getcwd())
         log.close()

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import socket
+from datetime import datetime, timezone
 
 from kombu import Connection
 
 from grantflow.processes import ServiceProcess
 from grantflow.topology import declare_all
-from shared.config import SERVICES, env, service_config, var_dir, DEFAULT_AMQP_URI
+from shared.clock import SimulatedClock
+from shared.config import (DEFAULT_AMQP_URI, SERVICES, clock_setting, env, retry_delays_ms,
+                           service_config, var_dir)
 
 
 class NotReady(Exception):
@@ -34,11 +37,21 @@ def port_free(address: str) -> bool:
         return sock.connect_ex((host, int(port))) != 0
 
 
+def ensure_clock() -> None:
+    """A simulated clock starts at the wall time unless someone has set it already."""
+    setting = clock_setting()
+    if setting.startswith("file:"):
+        clock = SimulatedClock(setting[len("file:"):])
+        if not clock.path.exists():
+            clock.set(datetime.now(timezone.utc))
+
+
 def up(names=None) -> list[tuple[ServiceProcess, bool]]:
     amqp_uri = env("AMQP_URI", DEFAULT_AMQP_URI)
+    ensure_clock()
     check_broker(amqp_uri)
     declare_all(amqp_uri, queue_type=env("QUEUE_TYPE", "classic"),
-                retry_delays_ms=[int(d) for d in env("RETRY_DELAYS_MS", "1000,5000,30000").split(",")])
+                retry_delays_ms=retry_delays_ms())
     result = []
     for proc in processes(names):
         if proc.is_alive():

@@ -4,7 +4,8 @@ A topic exchange drops a message that no queue is bound for yet; if submission p
 ``proposal_submitted`` before notifications had ever started, the receipt would be lost.
 ``grantflow up`` and the test harness therefore declare all consumer queues first, read
 straight from the service classes' ``@subscribe`` entrypoints (one source of truth), and
-``grantflow topology export`` writes the same as RabbitMQ definitions for deployments.
+``grantflow deploy rabbitmq-definitions`` writes the same as RabbitMQ definitions for
+deployments.
 """
 from __future__ import annotations
 

@@ -7,12 +7,15 @@ Environment (all optional):
   GRANTFLOW_AMQP_URI           amqp://guest:guest@127.0.0.1:5672//
   GRANTFLOW_DATABASE           sqlite (default, files under GRANTFLOW_VAR) | postgresql
   GRANTFLOW_PG_URL             postgresql://postgres@127.0.0.1:5432 (database grantflow_<svc>)
+  GRANTFLOW_DB_PREFIX          grantflow (databases are named <prefix>_<service>)
   GRANTFLOW_<SVC>_DATABASE_URL overrides one service's database
   GRANTFLOW_CLOCK              wall | simulated (shared file GRANTFLOW_VAR/clock.json)
   GRANTFLOW_VAR                var
   GRANTFLOW_AUTH_SECRET        secret for development tokens
   GRANTFLOW_SMTP_HOST/PORT     127.0.0.1 / 1025
   GRANTFLOW_HOST               127.0.0.1 (address the HTTP APIs bind to)
+  GRANTFLOW_GRANTS_AUTHORITY_EMAIL   who signs for the granting authority (signature requests)
+  GRANTFLOW_NOTIFY_OPERATIONS  comma-separated addresses of the operations team (digests, alerts)
 """
 from __future__ import annotations
 
@@ -53,8 +56,13 @@ def database_url(service: str) -> str | None:
     if explicit:
         return explicit
     if env("DATABASE", "sqlite") == "postgresql":
-        return f"{env('PG_URL', DEFAULT_PG_URL).rstrip('/')}/grantflow_{service}"
+        return f"{env('PG_URL', DEFAULT_PG_URL).rstrip('/')}/{env('DB_PREFIX', 'grantflow')}_{service}"
     return None  # the provider's SQLite default under VAR_DIR
+
+
+def retry_delays_ms() -> list[int]:
+    """Backoff before each retry of a failed event handler (GRANTFLOW_RETRY_DELAYS_MS)."""
+    return [int(d) for d in env("RETRY_DELAYS_MS", "1000,5000,30000").split(",")]
 
 
 def base_url(service: str) -> str:
@@ -71,12 +79,16 @@ def service_config(service: str, **overrides) -> dict:
         "CLOCK": clock_setting(),
         "AUTH_SECRET": env("AUTH_SECRET", DEFAULT_DEV_SECRET),
         "max_workers": int(env("MAX_WORKERS", "32")),
-        "EVENT_RETRY": {"delays_ms": [int(d) for d in env("RETRY_DELAYS_MS", "1000,5000,30000").split(",")]},
+        "EVENT_RETRY": {"delays_ms": retry_delays_ms()},
         "OUTBOX_RELAY": {"batch_size": 500, "poll_interval": 0.5},
         "QUEUE_TYPE": env("QUEUE_TYPE", "classic"),
         "SMTP": {"host": env("SMTP_HOST", "127.0.0.1"), "port": int(env("SMTP_PORT", "1025")),
                  "sender": env("SMTP_SENDER", "no-reply@grantflow.example")},
         "SERVICE_URLS": {name: base_url(name) for name in SERVICES},
+        "GRANTS_AUTHORITY_EMAIL": env("GRANTS_AUTHORITY_EMAIL", "authority@grantflow.example"),
+        "NOTIFY_OPERATIONS": [a.strip() for a in env("NOTIFY_OPERATIONS",
+                                                     "operations@grantflow.example").split(",")
+                              if a.strip()],
         "LOGGING": {
             "version": 1, "disable_existing_loggers": False,
             "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from nameko.extensions import DependencyProvider
 
-from shared.clock import ClockProvider
+from shared.clock import ClockNotSet, ClockProvider
 from shared.web import api, json_response, metrics_response
 
 
@@ -28,7 +28,12 @@ class ServiceBase:
 
     @api("GET", "/health", public=True)
     def health(self, request):
-        body = {"service": self.name, "status": "ok", "clock": self.clock.now().isoformat(),
+        try:
+            now = self.clock.now()
+        except ClockNotSet as exc:
+            return json_response({"service": self.name, "status": "clock_not_set",
+                                  "message": str(exc)}, status=503)
+        body = {"service": self.name, "status": "ok", "clock": now.isoformat(),
                 "busy_workers": self.busy_workers()}
         uow = getattr(self, "uow", None)
         if uow is not None:

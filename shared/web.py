@@ -119,6 +119,8 @@ def validation_errors(exc: ValidationError) -> list[dict]:
 class ApiRoute(HttpRequestHandler):
     def __init__(self, method: str, url: str, roles: tuple[str, ...] | None = None,
                  public: bool = False, **kwargs):
+        # a refused request is the caller's error, not ours: nameko logs these as warnings
+        kwargs.setdefault("expected_exceptions", (ApiError, ValidationError, AuthError))
         super().__init__(method, url, **kwargs)
         self.roles = roles
         self.public = public

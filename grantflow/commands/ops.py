@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from grantflow.topology import declare_all
 from shared.auth import DEFAULT_DEV_SECRET, ROLES, issue_token
-from shared.config import DEFAULT_AMQP_URI, env
+from shared.config import DEFAULT_AMQP_URI, env, retry_delays_ms
 from shared.messaging import dlq
 
 
@@ -70,6 +70,7 @@ def cmd_dlq_replay(args) -> int:
 
 
 def cmd_topology_declare(args) -> int:
-    count = declare_all(_amqp_uri(), queue_type=env("QUEUE_TYPE", "classic"))
+    count = declare_all(_amqp_uri(), queue_type=env("QUEUE_TYPE", "classic"),
+                        retry_delays_ms=retry_delays_ms())
     print(f"declared {count} queues with their exchanges and bindings")
     return 0

@@ -1,22 +1,106 @@
-"""The grants service."""
+"""The grants service: grant preparation, signatures, the reserve chain, TTI/TTG.
+
+Entrypoints only translate (request or event -> handler -> response); the HTTP API is
+described in services/grants/README.md.
+"""
 from __future__ import annotations
 
+from nameko.timer import timer
+
 from services.grants import handlers
+from services.grants.adapters.settings import SettingsProvider
+from services.grants.schemas import DeclineBody, GrantsQuery, NoBody, TimingQuery
 from shared.db.provider import UnitOfWorkProvider
-from shared.events import ProposalSubmitted
+from shared.events import (CallPublished, DeadlineClosed, NotificationDelivered,
+                           ProposalWithdrawn, RankingPublished, TimetableStageReached)
 from shared.messaging.consumer import subscribe
 from shared.service import ServiceBase
-from shared.web import api
+from shared.web import api, json_body
+
+APPLICANT, OPERATIONS = ("applicant",), ("operations",)
+READERS = ("applicant", "operations")
 
 
 class GrantsService(ServiceBase):
     name = "grants"
     uow = UnitOfWorkProvider("services.grants:migrations")
+    settings = SettingsProvider()
 
-    @subscribe("submission", ProposalSubmitted)
-    def on_proposal_submitted(self, event):
-        self.uow.consume(event, handlers.note_submission)
+    # ------------------------------------------------------------------ events
+    @subscribe("submission", CallPublished)
+    def on_call_published(self, event):
+        self.uow.consume(event, handlers.on_call_published, self.clock.now(),
+                         self.settings.authority_email)
 
-    @api("GET", "/known-proposals", roles=("operations",))
-    def known_proposals(self, request, principal):
-        return handlers.known(self.uow)
+    @subscribe("submission", TimetableStageReached)
+    def on_stage_reached(self, event):
+        self.uow.consume(event, handlers.on_stage_reached, self.clock.now(),
+                         self.settings.authority_email)
+
+    @subscribe("submission", DeadlineClosed)
+    def on_deadline_closed(self, event):
+        self.uow.consume(event, handlers.on_deadline_closed, self.clock.now())
+
+    @subscribe("submission", ProposalWithdrawn)
+    def on_proposal_withdrawn(self, event):
+        self.uow.consume(event, handlers.on_proposal_withdrawn, self.clock.now(),
+                         self.settings.authority_email)
+
+    @subscribe("evaluation", RankingPublished)
+    def on_ranking_published(self, event):
+        self.uow.consume(event, handlers.on_ranking_published, self.clock.now(),
+                         self.settings.authority_email)
+
+    @subscribe("notifications", NotificationDelivered)
+    def on_notification_delivered(self, event):
+        handlers.observe(self.uow.consume(event, handlers.on_notification_delivered,
+                                          self.clock.now()))
+
+    @timer(interval=1)
+    def tick(self):
+        handlers.tick(self.uow, self.clock, self.settings.authority_email)
+
+    # ------------------------------------------------------------------ coordinator
+    @api("GET", "/grants/mine", roles=APPLICANT)
+    def my_grants(self, request, principal):
+        return handlers.list_grants(self.uow, self.clock.now(), email=principal.email)
+
+    @api("GET", "/grants/<grant_id>", roles=READERS)
+    def get_grant(self, request, grant_id, principal):
+        return handlers.get_grant(self.uow, principal, grant_id, self.clock.now())
+
+    @api("POST", "/grants/<grant_id>/confirm", roles=APPLICANT)
+    def confirm(self, request, grant_id, principal):
+        NoBody().load(json_body(request))
+        return handlers.confirm_data(self.uow, principal, grant_id, self.clock.now())
+
+    @api("POST", "/grants/<grant_id>/sign", roles=APPLICANT)
+    def sign(self, request, grant_id, principal):
+        NoBody().load(json_body(request))
+        return handlers.sign_by_coordinator(self.uow, principal, grant_id, self.clock.now())
+
+    @api("POST", "/grants/<grant_id>/decline", roles=APPLICANT)
+    def decline(self, request, grant_id, principal):
+        body = DeclineBody().load(json_body(request))
+        return handlers.decline(self.uow, principal, grant_id, body["reason"],
+                                self.clock.now(), self.settings.authority_email)
+
+    # ------------------------------------------------------------------ authority
+    @api("POST", "/grants/<grant_id>/authority-sign", roles=OPERATIONS)
+    def authority_sign(self, request, grant_id, principal):
+        NoBody().load(json_body(request))
+        return handlers.sign_by_authority(self.uow, grant_id, self.clock.now())
+
+    @api("GET", "/grants", roles=OPERATIONS)
+    def list_grants(self, request, principal):
+        query = GrantsQuery().load(request.args.to_dict())
+        return handlers.list_grants(self.uow, self.clock.now(), **query)
+
+    @api("GET", "/grants/<grant_id>/payments", roles=OPERATIONS)
+    def grant_payments(self, request, grant_id, principal):
+        return handlers.payments(self.uow, grant_id, self.clock.now())
+
+    @api("GET", "/timing", roles=OPERATIONS)
+    def timing(self, request, principal):
+        query = TimingQuery().load(request.args.to_dict())
+        return {"proposals": handlers.timing_report(self.uow, self.clock.now(), **query)}

@@ -1,34 +1,101 @@
-"""The operations service: every event into one timeline, for the people running the call."""
+"""The operations service: the read side for the people running a call.
+
+It hears every event of the four producers and builds its projections from them alone
+(timeline, proposal states, call timetable, topic budget lines, evaluator loads), serves
+them as JSON and as the operations page, and lists and replays the dead-letter queue.
+"""
 from __future__ import annotations
 
+from nameko.dependency_providers import Config
+
 from services.operations import handlers
+from services.operations.adapters.dead_letters import DeadLetters
+from services.operations.adapters.page import DEFAULT_REFRESH_MS, render_page
+from services.operations.schemas import LoadsQuerySchema, ProposalQuerySchema, ReplaySchema
 from shared.db.provider import UnitOfWorkProvider
 from shared.messaging.consumer import subscribe
 from shared.messaging.topology import ALL_EVENTS
 from shared.service import ServiceBase
-from shared.web import api
+from shared.web import api, json_body, metrics_response
+
+OPS = ("operations",)
 
 
 class OperationsService(ServiceBase):
     name = "operations"
     uow = UnitOfWorkProvider("services.operations:migrations")
+    dead_letters = DeadLetters()
+    config = Config()
 
+    # ------------------------------------------------------------------ events
     @subscribe("submission", ALL_EVENTS)
     def record_submission_events(self, event):
-        self.uow.consume(event, handlers.record)
+        self.uow.consume(event, handlers.on_event, self.clock.now())
 
     @subscribe("evaluation", ALL_EVENTS)
     def record_evaluation_events(self, event):
-        self.uow.consume(event, handlers.record)
+        self.uow.consume(event, handlers.on_event, self.clock.now())
 
     @subscribe("grants", ALL_EVENTS)
     def record_grants_events(self, event):
-        self.uow.consume(event, handlers.record)
+        self.uow.consume(event, handlers.on_event, self.clock.now())
 
     @subscribe("notifications", ALL_EVENTS)
     def record_notifications_events(self, event):
-        self.uow.consume(event, handlers.record)
+        self.uow.consume(event, handlers.on_event, self.clock.now())
 
-    @api("GET", "/proposals/<proposal_id>/timeline", roles=("operations",))
+    # ------------------------------------------------------------------ page and metrics
+    @api("GET", "/", public=True)
+    def page(self, request):
+        return render_page((self.config.get("OPS_PAGE") or {}).get("refresh_ms",
+                                                                   DEFAULT_REFRESH_MS))
+
+    @api("GET", "/metrics", public=True)
+    def metrics(self, request):
+        handlers.refresh_state_gauge(self.uow)
+        return metrics_response()
+
+    # ------------------------------------------------------------------ calls
+    @api("GET", "/calls", roles=OPS)
+    def calls(self, request, principal):
+        return handlers.list_calls(self.uow)
+
+    @api("GET", "/calls/<call_id>/overview", roles=OPS)
+    def call_overview(self, request, call_id, principal):
+        return handlers.overview(self.uow, call_id, self.clock.now())
+
+    @api("GET", "/calls/<call_id>/proposals", roles=OPS)
+    def call_proposals(self, request, call_id, principal):
+        query = ProposalQuerySchema().load(request.args.to_dict())
+        return handlers.call_proposals(self.uow, call_id, **query)
+
+    @api("GET", "/calls/<call_id>/report", roles=OPS)
+    def call_report(self, request, call_id, principal):
+        return handlers.report(self.uow, call_id, self.clock.now())
+
+    @api("POST", "/calls/<call_id>/rebuild", roles=OPS)
+    def rebuild_call(self, request, call_id, principal):
+        return handlers.rebuild(self.uow, call_id, self.clock.now())
+
+    # ------------------------------------------------------------------ proposals, loads
+    @api("GET", "/proposals/<proposal_id>", roles=OPS)
+    def proposal(self, request, proposal_id, principal):
+        return handlers.proposal(self.uow, proposal_id)
+
+    @api("GET", "/proposals/<proposal_id>/timeline", roles=OPS)
     def proposal_timeline(self, request, proposal_id, principal):
         return handlers.proposal_timeline(self.uow, proposal_id)
+
+    @api("GET", "/loads", roles=OPS)
+    def loads(self, request, principal):
+        return handlers.loads(self.uow, **LoadsQuerySchema().load(request.args.to_dict()))
+
+    # ------------------------------------------------------------------ dead letters
+    @api("GET", "/dead-letters", roles=OPS)
+    def list_dead_letters(self, request, principal):
+        return handlers.list_dead_letters(self.dead_letters)
+
+    @api("POST", "/dead-letters/replay", roles=OPS)
+    def replay_dead_letters(self, request, principal):
+        body = ReplaySchema().load(json_body(request))
+        return handlers.replay(self.dead_letters, body["event_id"])

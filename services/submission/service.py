@@ -1,28 +1,160 @@
-"""The submission service: calls, proposals, the deadline, screening (nameko entrypoints
-that only translate between HTTP/events and handlers)."""
+"""The submission service: calls, proposals until an exact deadline, the closing manifest,
+screening, and the call timetable that drives the pipeline (nameko entrypoints that only
+translate between HTTP/events/timer and handlers). API: services/submission/README.md."""
 from __future__ import annotations
 
-from nameko.timer import timer  # noqa: F401  (timetable driver arrives with issue 6)
+from nameko.dependency_providers import Config
+from nameko.timer import timer
 
-from services.submission import handlers
+from services.submission import handlers, httpio, openapi, schemas as s
+from services.submission.openapi import doc
 from shared.db.provider import UnitOfWorkProvider
+from shared.events import RankingPublished
+from shared.messaging.consumer import subscribe
 from shared.service import ServiceBase
-from shared.web import api, json_body
+from shared.web import api, json_response
+
+APPLICANTS = ("applicant", "operations")
+OPERATIONS = ("operations",)
+ANYONE = None  # any authenticated caller
 
 
 class SubmissionService(ServiceBase):
     name = "submission"
     uow = UnitOfWorkProvider("services.submission:migrations")
+    config = Config()
 
-    @api("POST", "/proposals", roles=("applicant", "operations"))
+    @property
+    def part_limit(self) -> int:
+        return int((self.config.get("SUBMISSION") or {}).get(
+            "part_max_bytes", handlers.DEFAULT_PART_LIMIT))
+
+    @api("GET", "/openapi.json", public=True)
+    @doc("This document (OpenAPI 3)")
+    def openapi_document(self, request):
+        return json_response(openapi.document(type(self)))
+
+    # ------------------------------------------------------------------ calls
+    @api("POST", "/calls", roles=OPERATIONS)
+    @doc("Publish a call version (YAML body, or JSON {yaml}); 200 if already published",
+         body="yaml", response=s.CallLoadedSchema, status=201, errors=(400, 409, 422))
+    def load_call(self, request, principal):
+        return handlers.load_call(self.uow, principal, httpio.call_source(request),
+                                  self.clock.now())
+
+    @api("GET", "/calls", roles=ANYONE)
+    @doc("Published calls (newest version of each)", response=[s.CallSummarySchema])
+    def list_calls(self, request, principal):
+        return handlers.list_calls(self.uow)
+
+    @api("GET", "/calls/<call_id>", roles=ANYONE)
+    @doc("A call version (newest unless ?version=N) with its history", response=s.CallSchema,
+         errors=(400, 404), query=(("version", "integer", "a published version"),))
+    def get_call(self, request, call_id, principal):
+        return handlers.get_call(self.uow, call_id, httpio.int_arg(request, "version", None, 1))
+
+    @api("GET", "/calls/<call_id>/timetable", roles=ANYONE)
+    @doc("Each milestone in UTC and local time, fired or not, and the current stage",
+         response=s.TimetableSchema, errors=(404,))
+    def call_timetable(self, request, call_id, principal):
+        return handlers.call_timetable(self.uow, call_id, self.clock.now())
+
+    @api("GET", "/calls/<call_id>/topics/<topic_id>/manifest", roles=ANYONE)
+    @doc("The closing manifest of a topic and its hash", response=s.ManifestSchema,
+         errors=(404,))
+    def topic_manifest(self, request, call_id, topic_id, principal):
+        return handlers.manifest(self.uow, call_id, topic_id)
+
+    # ------------------------------------------------------------------ timetable
+    @api("POST", "/timetable/tick", roles=OPERATIONS)
+    @doc("Fire every due milestone now; returns what this request fired",
+         response=s.TickSchema)
+    def tick(self, request, principal):
+        now = self.clock.now()
+        return {"now": now.isoformat(), "fired": handlers.fire_due_milestones(self.uow, now)}
+
+    @timer(interval=1.0)
+    def drive_timetable(self):
+        handlers.fire_due_milestones(self.uow, self.clock.now())
+
+    # ------------------------------------------------------------------ proposals
+    @api("POST", "/proposals", roles=APPLICANTS)
+    @doc("Create a draft", body=s.ProposalCreateSchema, response=s.ProposalSchema,
+         status=201, errors=(400, 409, 413, 422))
     def create_proposal(self, request, principal):
-        return 201, handlers.create_draft(self.uow, principal.email, json_body(request),
-                                          self.clock.now())
+        return 201, handlers.create(self.uow, principal, httpio.load(s.ProposalCreateSchema,
+                                                                     request),
+                                    self.clock.now(), self.part_limit)
 
-    @api("POST", "/proposals/<proposal_id>/submit", roles=("applicant", "operations"))
-    def submit_proposal(self, request, proposal_id, principal):
-        return handlers.submit(self.uow, principal, proposal_id, self.clock.now())
+    @api("GET", "/proposals", roles=APPLICANTS)
+    @doc("Proposals you are a contact of (operations: all)",
+         response=[s.ProposalSummarySchema], errors=(400,),
+         query=(("call_id", "string", ""), ("topic_id", "string", ""),
+                ("state", "string", "draft|submitted|withdrawn|frozen"),
+                ("limit", "integer", "at most 1000 (default 100)"), ("offset", "integer", "")))
+    def list_proposals(self, request, principal):
+        return handlers.listing(
+            self.uow, principal, call_id=request.args.get("call_id"),
+            topic_id=request.args.get("topic_id"), state=request.args.get("state"),
+            limit=httpio.int_arg(request, "limit", 100, 1, 1000),
+            offset=httpio.int_arg(request, "offset", 0))
 
-    @api("GET", "/proposals/<proposal_id>", roles=("applicant", "operations"))
+    @api("GET", "/proposals/<proposal_id>", roles=APPLICANTS)
+    @doc("A proposal: working copy, versions, screening", response=s.ProposalSchema,
+         errors=(404,))
     def get_proposal(self, request, proposal_id, principal):
         return handlers.get(self.uow, principal, proposal_id)
+
+    @api("PATCH", "/proposals/<proposal_id>", roles=APPLICANTS)
+    @doc("Edit the working copy (before the deadline)", body=s.ProposalPatchSchema,
+         response=s.ProposalSchema, errors=(400, 404, 409, 413, 422))
+    def edit_proposal(self, request, proposal_id, principal):
+        return handlers.update(self.uow, principal, proposal_id,
+                               httpio.load(s.ProposalPatchSchema, request), self.clock.now(),
+                               self.part_limit)
+
+    @api("POST", "/proposals/<proposal_id>/submit", roles=APPLICANTS)
+    @doc("Submit, or resubmit a new version; the receipt", response=s.ReceiptSchema,
+         errors=(404, 409))
+    def submit_proposal(self, request, proposal_id, principal):
+        return handlers.submit(self.uow, principal, proposal_id, self.clock)
+
+    @api("POST", "/proposals/<proposal_id>/withdraw", roles=APPLICANTS)
+    @doc("Withdraw (until the topic's ranking is published)", body=s.WithdrawSchema,
+         response=s.ProposalSchema, errors=(400, 404, 409, 422))
+    def withdraw_proposal(self, request, proposal_id, principal):
+        return handlers.withdraw(self.uow, principal, proposal_id,
+                                 httpio.load(s.WithdrawSchema, request)["reason"],
+                                 self.clock.now())
+
+    @api("GET", "/proposals/<proposal_id>/versions/<int:number>", roles=APPLICANTS)
+    @doc("One submitted version as received", response=s.VersionSchema, errors=(404,))
+    def get_version(self, request, proposal_id, number, principal):
+        return handlers.version(self.uow, principal, proposal_id, number)
+
+    @api("PUT", "/proposals/<proposal_id>/parts/<name>", roles=APPLICANTS)
+    @doc("Upload a part as the raw body (?filename=)", body="binary",
+         response=s.ProposalSchema, errors=(404, 409, 413, 422),
+         query=(("filename", "string", "the file's name"),))
+    def put_part(self, request, proposal_id, name, principal):
+        data, filename = httpio.raw_part(request, self.part_limit)
+        return handlers.put_part(self.uow, principal, proposal_id, name, data, filename,
+                                 self.clock.now())
+
+    @api("GET", "/proposals/<proposal_id>/parts/<name>", roles=APPLICANTS)
+    @doc("Download a part (of the working copy, or ?version=N)", response="binary",
+         errors=(400, 404), query=(("version", "integer", "a submitted version"),))
+    def get_part(self, request, proposal_id, name, principal):
+        return httpio.download(*handlers.part_content(
+            self.uow, principal, proposal_id, name, httpio.int_arg(request, "version", None, 1)))
+
+    @api("DELETE", "/proposals/<proposal_id>/parts/<name>", roles=APPLICANTS)
+    @doc("Remove a part from the working copy", response=s.ProposalSchema,
+         errors=(404, 409))
+    def delete_part(self, request, proposal_id, name, principal):
+        return handlers.remove_part(self.uow, principal, proposal_id, name, self.clock.now())
+
+    # ------------------------------------------------------------------ events
+    @subscribe("evaluation", RankingPublished)
+    def on_ranking_published(self, event):
+        self.uow.consume(event, handlers.on_ranking_published)

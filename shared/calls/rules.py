@@ -145,7 +145,10 @@ RULE_CATALOGUE: dict[str, RuleSpec] = {spec.id: spec for spec in (
 )}
 
 #: Conflict-of-interest rules the evaluation service knows (evaluation.conflict_rules).
-CONFLICT_RULES: frozenset[str] = frozenset({"same_organisation"})
+# conflict-of-interest rules a call may name; evaluation implements each one
+# (services/evaluation/domain/conflicts.py; a test keeps the two sets equal)
+CONFLICT_RULES: frozenset[str] = frozenset({"same_organisation", "same_country_as_coordinator",
+                                            "same_country_as_participant"})
 CONSENSUS_METHODS: tuple[str, ...] = ("mean", "rapporteur")
 BUDGET_RULES: tuple[str, ...] = ("strict_rank", "skip_to_fit")
 SEVERITIES: tuple[str, ...] = ("error", "warning")

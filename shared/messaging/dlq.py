@@ -69,13 +69,17 @@ def list_dead_letters(amqp_uri: str, limit: int = 1000) -> list[DeadLetter]:
 
 
 def replay(amqp_uri: str, event_id: str | None = None, limit: int = 1000) -> list[DeadLetter]:
-    """Send dead letters back to their handler; all of them, or those of one event id."""
+    """Send dead letters back to their handler; all of them, or those of one event id.
+
+    Only the letters in the queue when the replay starts are looked at: one that fails
+    again at once is dead-lettered behind them and must not be replayed in a loop."""
     replayed = []
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
         channel = _channel(conn)
         producer = conn.Producer(channel=channel)
+        _, present, _ = channel.queue_declare(t.DEAD_LETTER_QUEUE, passive=True)
         try:
-            for _ in range(limit):
+            for _ in range(min(limit, present)):
                 message = channel.basic_get(t.DEAD_LETTER_QUEUE, no_ack=False)
                 if message is None:
                     break

@@ -65,11 +65,15 @@ def delay_exchange(delay_ms: int) -> Exchange:
 
 
 def delay_queue(delay_ms: int, queue_type: str = "classic") -> Queue:
+    arguments = {**_queue_arguments(queue_type), "x-message-ttl": int(delay_ms),
+                 "x-dead-letter-exchange": REQUEUE_EXCHANGE}
+    if queue_type == "quorum":
+        # quorum queues dead-letter at most once by default: a retry in transit could be
+        # lost; at-least-once needs reject-publish overflow (RabbitMQ 3.10+)
+        arguments.update({"x-dead-letter-strategy": "at-least-once",
+                          "x-overflow": "reject-publish"})
     return Queue(f"grantflow.delay.{delay_ms}ms", exchange=delay_exchange(delay_ms),
-                 durable=True, queue_arguments={
-                     **_queue_arguments(queue_type),
-                     "x-message-ttl": int(delay_ms),
-                     "x-dead-letter-exchange": REQUEUE_EXCHANGE})
+                 durable=True, queue_arguments=arguments)
 
 
 def dead_letter_exchange() -> Exchange:

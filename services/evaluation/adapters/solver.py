@@ -1,13 +1,9 @@
 """Optimal expert assignment with OR-Tools min-cost flow, certified against the full problem.
 
-Two entry points:
-
-* :func:`solve_assignment` runs in this process (benchmark, tests, the worker itself);
-* :func:`solve_assignment_isolated` runs it in a child process
-  (``python -m services.evaluation.adapters.solver_worker``, JSON over stdin/stdout, a
-  timeout), because OR-Tools has been seen to abort the whole process on some inputs: a
-  dead, hung or babbling child becomes an ``error`` result, never a dead service. It uses
-  :mod:`subprocess`, which eventlet's monkey patch makes cooperative.
+:func:`solve_assignment` runs in this process (benchmark, tests, the worker). The service
+calls :func:`services.evaluation.adapters.solver_worker.solve_assignment_isolated`, which
+runs it in a child process, because OR-Tools has been seen to abort the whole process on
+some inputs.
 
 The objective is the one documented in :mod:`services.evaluation.domain.assignment`.
 The flow network: each proposal supplies the evaluators it still needs; arc proposal ->
@@ -16,32 +12,33 @@ load unit, the j-th costing ``load_penalty * (kept + j - 1)`` (convex, so the ch
 units fill first and min cost = max of the objective).
 
 Large instances use candidate arcs only (the best ``candidates`` experts per proposal).
-Optimality for the *full* problem is then proven, not assumed: node potentials of the
-sparse optimum (Bellman-Ford on its residual graph) give Lagrangian multipliers ``u``
-(proposals) and ``v`` (experts), and for any such multipliers::
+Optimality for the *full* problem is then proven, not assumed. For any multipliers
+``u`` (one per proposal) and ``v`` (one per expert)::
 
     UB(u, v) = const + sum_p need_p * u_p + sum_(p,e) eligible max(0, a_pe - u_p - v_e)
                      + sum_e sum_(free units j) max(0, v_e - cost_ej)
 
-bounds the full problem from above (weak Lagrangian duality over every eligible pair).
-Pairs with ``a_pe - u_p - v_e > 0`` are the only ones that could improve the solution;
-they are added and the sparse problem re-solved (column generation) until none is left
-(``UB`` equals the objective: proven optimal, ``gap`` 0) or the round/time budget ends
-(``gap`` = relative distance to ``UB``, an honest figure). When the sparse graph is
-infeasible its min cut names the blocked proposals; their candidate lists are doubled
-until either a flow exists or the cut only uses complete lists, which proves the full
-problem infeasible and names the group in words.
+bounds the full problem from above (Lagrangian relaxation of the "k per proposal" and
+"flow through the expert" constraints; the sum runs over every eligible pair, not only
+the candidates). The multipliers come from the sparse optimum: shortest-path potentials
+of its residual network (vectorised Bellman-Ford), raised as far as complementary
+slackness allows. With them, UB equals the sparse optimum plus the positive
+``a_pe - u_p - v_e`` of pairs outside the graph; those pairs are added and the sparse
+problem solved again (column generation) until none is left (``UB`` equals the objective:
+proven optimal, ``gap`` 0) or the round/time budget ends (``gap`` = relative distance to
+``UB``, an honest figure either way). When the sparse graph is infeasible its min cut
+names the blocked proposals; their candidate lists are doubled until either a flow exists
+or the cut only uses complete lists, which proves the full problem infeasible and names
+the group in words.
 """
 from __future__ import annotations
 
-import json
 import resource
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
@@ -49,13 +46,11 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import breadth_first_order
 
 from services.evaluation.domain.affinity import (
-    AffinityWeights, AreaIndex, affinity_scores, expert_text, proposal_text)
+    AreaIndex, affinity_scores, expert_text, proposal_text)
 from services.evaluation.domain.assignment import (
-    AssignmentProblem, AssignmentResult, Expert, ProposalToAssign, diagnose,
-    group_shortfall, load_cost, needs, remaining_loads)
+    AssignmentProblem, AssignmentResult, diagnose, group_shortfall, load_cost, needs,
+    remaining_loads)
 
-WORKER_MODULE = "services.evaluation.adapters.solver_worker"
-PROTOCOL = 1
 _ROWS_PER_CHUNK = 1024  # affinity rows computed at once: bounds temporary memory
 
 
@@ -65,7 +60,7 @@ class SolverOptions:
     least); ``max_rounds``: column-generation rounds before settling for a gap;
     ``time_limit``: seconds after which no new round starts (None: no limit)."""
 
-    candidates: int = 24
+    candidates: int = 32
     max_rounds: int = 10
     time_limit: float | None = None
 
@@ -88,9 +83,8 @@ class AffinityModel:
         vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True,
                                      dtype=np.float64)
         try:
-            vectorizer.fit(p_texts + e_texts)
-            self._p = vectorizer.transform(p_texts).tocsr()
-            self._e = vectorizer.transform(e_texts).tocsr()
+            both = vectorizer.fit_transform(p_texts + e_texts).tocsr()  # tokenise once
+            self._p, self._e = both[:len(p_texts)], both[len(p_texts):]
         except ValueError:  # empty vocabulary: no text at all, text similarity is 0
             self._p = csr_matrix((len(p_texts), 1))
             self._e = csr_matrix((len(e_texts), 1))
@@ -108,9 +102,9 @@ class AffinityModel:
         for start in range(0, len(rows), _ROWS_PER_CHUNK):
             chunk = rows[start:start + _ROWS_PER_CHUNK]
             dense = proposals[chunk].toarray().T  # terms x chunk
-            text = np.asarray(experts @ dense).T  # sparse experts x dense: cheap side
-            out[start:start + len(chunk)] = affinity_scores(
-                self._areas.overlap(chunk, cols), text, self.weights)
+            text = np.asarray(experts @ dense)  # sparse experts x dense: the cheap side
+            area = self._areas.overlap(chunk, cols, transposed=True)
+            out[start:start + len(chunk)] = affinity_scores(area, text, self.weights).T
         return out
 
     def pairs(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -119,7 +113,7 @@ class AffinityModel:
             return np.zeros(0, dtype=np.int64)
         text = np.asarray(self._p[rows].multiply(self._e[cols]).sum(axis=1)).ravel()
         area = self._areas.pair_overlap(rows, cols)
-        return affinity_scores(area, text, self.weights).astype(np.int64)
+        return affinity_scores(area, text.astype(np.float64), self.weights).astype(np.int64)
 
 
 # ------------------------------------------------------------------------ indexing
@@ -146,14 +140,17 @@ class _Index:
         row_of = {problem.proposals[i].id: r for r, i in enumerate(rows)}
         col_of = {problem.experts[j].id: c for c, j in enumerate(cols)}
         kept = Counter(e for e, _ in problem.fixed)
-        blocked = [(row_of[p], col_of[e]) for e, p in problem.forbidden | problem.fixed
-                   if p in row_of and e in col_of]
-        blocked = np.array(sorted(blocked), dtype=np.int64).reshape(-1, 2)
+        blocked = problem.forbidden | problem.fixed
+        experts, proposals = [e for e, _ in blocked], [p for _, p in blocked]
+        # map() keeps the per-pair work in C: a large call has ~10^6 conflicted pairs
+        b_rows = np.fromiter(map(row_of.get, proposals, repeat(-1)), np.int64, len(proposals))
+        b_cols = np.fromiter(map(col_of.get, experts, repeat(-1)), np.int64, len(experts))
+        inside = (b_rows >= 0) & (b_cols >= 0)
         return cls(rows, cols,
                    np.array([need[problem.proposals[i].id] for i in rows], dtype=np.int64),
                    np.array([free[problem.experts[j].id] for j in cols], dtype=np.int64),
                    np.array([kept[problem.experts[j].id] for j in cols], dtype=np.int64),
-                   blocked[:, 0], blocked[:, 1])
+                   b_rows[inside], b_cols[inside])
 
 
 # ------------------------------------------------------------------------ flow graph
@@ -172,7 +169,8 @@ class _Flow:
     cost: int
 
 
-def _unit_arcs(index: _Index, penalty: int, cap: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _unit_arcs(index: _Index, penalty: int,
+               cap: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Expert -> sink arcs: (column, capacity, unit cost). With a penalty, one arc per
     load unit costing penalty*(kept + j - 1); without, one arc per expert at cost 0."""
     units = np.minimum(index.free, cap)
@@ -265,18 +263,50 @@ def _potentials(flow: _Flow, affinity: np.ndarray, n_rows: int,
     return dist[:n_rows] - dist[sink], dist[sink] - dist[n_rows:sink]
 
 
+def _lift(u: np.ndarray, v: np.ndarray, flow: _Flow,
+          affinity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Raise the multipliers as far as the sparse optimum's complementary slackness
+    allows, so fewer outside pairs look improving.
+
+    Any (u, v) gives a valid bound, and every (u, v) in complementary slackness with the
+    sparse optimum makes it exact on the sparse graph; shortest-path potentials leave
+    experts the candidate arcs barely reach at a very low v. Each v_e rises to its
+    ceiling (the cost of its next free load unit; a - u_p on its assigned pairs), then
+    each u_p to its own (a - v_e on its assigned pairs). Lower limits (unassigned arcs,
+    used load units) only ever bound from below, so raising keeps them.
+    """
+    top = np.iinfo(np.int64).max
+    used = flow.pair_flow > 0
+    rows, cols = flow.pair_rows[used], flow.pair_cols[used]
+    a = affinity[rows, cols].astype(np.int64)
+    room = flow.unit_flow < flow.unit_caps
+    ceiling = np.full(len(v), top, dtype=np.int64)
+    np.minimum.at(ceiling, flow.unit_cols[room], flow.unit_cost[room])
+    np.minimum.at(ceiling, cols, a - u[rows])
+    v = np.where(ceiling < top, ceiling, v)
+    ceiling = np.full(len(u), top, dtype=np.int64)
+    np.minimum.at(ceiling, rows, a - v[cols])
+    return np.where(ceiling < top, ceiling, u), v
+
+
 def _price(affinity: np.ndarray, u: np.ndarray, v: np.ndarray, cand: np.ndarray,
            per_row: int) -> tuple[int, np.ndarray, np.ndarray]:
     """Sum over all eligible pairs of max(0, a - u - v), and the best ``per_row``
     improving non-candidate pairs of each row (the columns to add)."""
     total = 0
     add_rows, add_cols = [], []
+    # int32 halves the memory traffic; int64 only if the multipliers could overflow it
+    small = max(np.abs(u).max(initial=0), np.abs(v).max(initial=0)) < 2**29
+    kind = np.int32 if small else np.int64
+    u, v = u.astype(kind), v.astype(kind)
     for start in range(0, affinity.shape[0], _ROWS_PER_CHUNK):
         block = affinity[start:start + _ROWS_PER_CHUNK]
-        gain = block.astype(np.int64) - u[start:start + len(block), None] - v[None, :]
+        gain = block.astype(kind)
+        gain -= u[start:start + len(block), None]
+        gain -= v[None, :]
         gain[block < 0] = 0  # blocked pairs are not in the problem
         np.maximum(gain, 0, out=gain)
-        total += int(gain.sum())
+        total += int(gain.sum(dtype=np.int64))
         gain[cand[start:start + len(block)]] = 0
         rows = np.flatnonzero(gain.max(axis=1) > 0)
         if rows.size:
@@ -308,36 +338,39 @@ def _add_top(cand: np.ndarray, affinity: np.ndarray, rows: np.ndarray, width: np
 
 
 # ------------------------------------------------------------------------ solve
-def solve_assignment(problem: AssignmentProblem,
-                     options: SolverOptions = SolverOptions()) -> AssignmentResult:
+def solve_assignment(problem: AssignmentProblem, options: SolverOptions = SolverOptions(),
+                     progress: Callable[[str], None] | None = None) -> AssignmentResult:
     """Compute the optimal assignment of ``problem`` in this process.
 
     Infeasible problems give an ``infeasible`` result with a diagnosis; this function
     only raises on bugs (the isolated variant turns those into ``error`` results).
+    ``progress``, if given, receives one line per phase and round (the benchmark prints
+    them).
     """
-    clock = _Clock()
+    clock = _Clock(progress)
     shortfalls = diagnose(problem)
     clock.lap("diagnose")
     if shortfalls:
         return AssignmentResult("infeasible", diagnosis=tuple(s.message for s in shortfalls),
                                 stats=clock.stats())
     index = _Index.of(problem)
+    clock.lap("index")
     model = AffinityModel(problem)
     affinity = model.block(index.rows, index.cols)
     if index.blocked_rows.size:
         affinity[index.blocked_rows, index.blocked_cols] = -1  # never an arc
-    clock.lap("affinity")
+    clock.lap("affinity", f"{affinity.shape[0]} x {affinity.shape[1]} pairs")
     kept_value, kept_cost = _kept_part(problem, model)
     if index.rows.size == 0:  # every slot kept: nothing to choose
-        return _result(problem, model, index, affinity, np.zeros(0, int), np.zeros(0, int),
+        none = np.zeros(0, dtype=np.int64)
+        return _result(problem, index, affinity, none, none, kept_value,
                        kept_value - kept_cost, clock, "optimal")
     outcome = _optimise(problem, index, affinity, options, clock)
     if isinstance(outcome, AssignmentResult):
         return outcome
-    rows, cols, bound = outcome
-    bound = None if bound is None else kept_value - kept_cost + bound
-    return _result(problem, model, index, affinity, rows, cols, bound, clock,
-                   None)
+    rows, cols, lagrangian = outcome
+    return _result(problem, index, affinity, rows, cols, kept_value,
+                   kept_value - kept_cost + lagrangian, clock, None)
 
 
 def _optimise(problem, index, affinity, options, clock):
@@ -348,34 +381,37 @@ def _optimise(problem, index, affinity, options, clock):
     width = np.full(n_rows, max(options.candidates, 2 * problem.evaluators_per_proposal))
     cand = np.zeros(affinity.shape, dtype=bool)
     _add_top(cand, affinity, np.arange(n_rows), width)
-    clock.lap("candidates")
+    clock.lap("candidates", f"{int(width[0])} per proposal")
     # an expert never takes more than the proposals it may evaluate: cap its units there
     unit_cap = np.minimum(index.free, (affinity >= 0).sum(axis=0))
-    rounds = 0
+    rounds = widenings = 0
     while True:
         flow = _solve_flow(index, affinity, cand, problem.load_penalty, unit_cap)
-        clock.lap("solve")
+        clock.lap("solve", f"{len(flow.pair_rows)} arcs, {flow.shipped} evaluations placed")
         if flow.shipped < int(index.need.sum()):
+            widenings += 1
+            if widenings > 64:  # doubling reaches every column long before this
+                raise RuntimeError("candidate lists stopped growing")
             stuck = _blocked_rows(flow, index.need, n_cols)
             open_rows = stuck[cand[stuck].sum(axis=1) < eligible[stuck]]
             if open_rows.size == 0:
                 return _infeasible(problem, index, stuck, flow, clock)
             width[open_rows] *= 2  # the cut may be an artefact of missing arcs: widen
             _add_top(cand, affinity, open_rows, width)
-            clock.lap("candidates")
+            clock.lap("candidates", f"sparse graph infeasible: widened {open_rows.size} lists")
             continue
         rounds += 1
-        u, v = _potentials(flow, affinity, n_rows, n_cols)
+        u, v = _lift(*_potentials(flow, affinity, n_rows, n_cols), flow, affinity)
         clock.lap("duals")
         pair_part, add_rows, add_cols = _price(affinity, u, v, cand, width.min())
         units_part = _units_part(flow, v)
         bound = int(index.need @ u) + pair_part + units_part
-        clock.lap("pricing")
+        clock.lap("pricing", f"round {rounds}: flow value {-flow.cost}, "
+                             f"bound {bound}, {add_rows.size} improving pairs outside")
         chosen = flow.pair_flow > 0
         out_of_time = options.time_limit is not None and clock.total() > options.time_limit
         if add_rows.size == 0 or rounds >= options.max_rounds or out_of_time:
-            clock.note(rounds=rounds, arcs=int(len(flow.pair_rows)),
-                       flow_cost=-flow.cost)
+            clock.note(rounds=rounds, widenings=widenings, arcs=int(len(flow.pair_rows)))
             return flow.pair_rows[chosen], flow.pair_cols[chosen], bound
         cand[add_rows, add_cols] = True
 
@@ -404,41 +440,42 @@ def _infeasible(problem, index, stuck_rows, flow, clock) -> AssignmentResult:
     return AssignmentResult("infeasible", diagnosis=(message,), stats=clock.stats())
 
 
-def _result(problem, model, index, affinity, rows, cols, bound, clock, status):
-    """Assemble the result: every pair, the objective from scratch, the gap."""
+def _result(problem, index, affinity, rows, cols, kept_value, bound, clock, status):
+    """Assemble the result: every pair, the objective, the gap.
+
+    New pairs are valued from the matrix the solver optimised, kept pairs as the bound's
+    constant was, so objective and bound are computed from the same numbers.
+    """
     new_pairs = [(problem.experts[index.cols[c]].id, problem.proposals[index.rows[r]].id)
                  for r, c in zip(rows.tolist(), cols.tolist())]
-    p_pos = {p.id: i for i, p in enumerate(problem.proposals)}
-    e_pos = {e.id: j for j, e in enumerate(problem.experts)}
     pairs = sorted(set(new_pairs) | problem.fixed)
-    values = model.pairs(np.array([p_pos[p] for _, p in pairs], dtype=np.int64),
-                         np.array([e_pos[e] for e, _ in pairs], dtype=np.int64))
-    total = int(values.sum())
+    total = kept_value + int(affinity[rows, cols].astype(np.int64).sum())
     loads = Counter(e for e, _ in pairs)
     cost = sum(load_cost(n, problem.load_penalty) for n in loads.values())
     objective = total - cost
-    if bound is not None and bound < objective:
+    if bound < objective:
         raise RuntimeError(f"bound {bound} below objective {objective}: certification bug")
-    gap = 0.0 if bound is None or bound == objective else \
-        (bound - objective) / max(abs(bound), 1)
+    gap = (bound - objective) / max(abs(bound), 1)
     clock.lap("result")
     return AssignmentResult(
         status=status or ("optimal" if gap == 0 else "feasible"),
         pairs=tuple(pairs), new_pairs=tuple(sorted(new_pairs)), total_affinity=total,
-        load_cost=cost, objective=objective, bound=objective if bound is None else bound,
-        gap=gap, stats=clock.stats())
+        load_cost=cost, objective=objective, bound=bound, gap=gap, stats=clock.stats())
 
 
 class _Clock:
     """Wall-clock laps for the result's ``stats`` (seconds per phase, summed)."""
 
-    def __init__(self):
+    def __init__(self, progress: Callable[[str], None] | None = None):
         self._start = self._last = time.perf_counter()
         self._laps: dict[str, float] = {}
+        self._progress = progress
 
-    def lap(self, name: str):
+    def lap(self, name: str, detail: str = ""):
         now = time.perf_counter()
         self._laps[f"{name}_s"] = self._laps.get(f"{name}_s", 0.0) + now - self._last
+        if self._progress:
+            self._progress(f"{name} {now - self._last:.2f} s" + (f": {detail}" if detail else ""))
         self._last = now
 
     def note(self, **values):
@@ -450,105 +487,3 @@ class _Clock:
     def stats(self) -> dict:
         return {**self._laps, "total_s": self.total(),
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-
-
-# ------------------------------------------------------------------------ isolation
-def solve_assignment_isolated(problem: AssignmentProblem,
-                              options: SolverOptions = SolverOptions(), *,
-                              timeout: float = 600.0,
-                              command: list[str] | None = None) -> AssignmentResult:
-    """Solve in a child process; any failure of the child becomes an ``error`` result.
-
-    ``command`` replaces the worker command line (tests use it to simulate crashes).
-    """
-    payload = json.dumps({"protocol": PROTOCOL, "problem": encode_problem(problem),
-                          "options": asdict(options)}).encode()
-    argv = command or [sys.executable, "-m", WORKER_MODULE]
-    try:
-        done = subprocess.run(argv, input=payload, capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return _error(f"solver gave no answer within {timeout:g} s and was stopped")
-    except OSError as exc:
-        return _error(f"solver could not be started: {exc}")
-    if done.returncode != 0:
-        return _error(f"solver process {_exit_reason(done.returncode)}"
-                      f"{_tail(done.stderr)}")
-    try:
-        reply = json.loads(done.stdout)
-        if reply.get("protocol") != PROTOCOL:
-            raise ValueError(f"protocol {reply.get('protocol')!r}")
-        return decode_result(reply["result"])
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        return _error(f"solver returned an unreadable answer ({exc}){_tail(done.stderr)}")
-
-
-def _exit_reason(code: int) -> str:
-    if code < 0:
-        try:
-            return f"was killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"was killed by signal {-code}"
-    return f"exited with status {code}"
-
-
-def _tail(stderr: bytes, limit: int = 400) -> str:
-    text = stderr.decode(errors="replace").strip()
-    return f": {text[-limit:]}" if text else ""
-
-
-def _error(message: str) -> AssignmentResult:
-    return AssignmentResult("error", error=message)
-
-
-# ------------------------------------------------------------------------ wire form
-def encode_problem(problem: AssignmentProblem) -> dict:
-    """JSON-ready form of a problem (the worker's input)."""
-    return {
-        "proposals": [asdict(p) for p in problem.proposals],
-        "experts": [asdict(e) for e in problem.experts],
-        "evaluators_per_proposal": problem.evaluators_per_proposal,
-        "conflicts": sorted(problem.conflicts),
-        "excluded": sorted(problem.excluded),
-        "fixed": sorted(problem.fixed),
-        "load_penalty": problem.load_penalty,
-        "weights": asdict(problem.weights),
-    }
-
-
-def decode_problem(data: dict) -> AssignmentProblem:
-    """Inverse of :func:`encode_problem`."""
-    def pairs(key):
-        return frozenset((e, p) for e, p in data.get(key, ()))
-
-    return AssignmentProblem(
-        proposals=tuple(ProposalToAssign(**{**p, "integration_areas": tuple(p["integration_areas"]),
-                                            "consortium": tuple(p["consortium"])})
-                        for p in data["proposals"]),
-        experts=tuple(Expert(**{**e, "expertise_areas": tuple(e["expertise_areas"]),
-                                "keywords": tuple(e["keywords"])})
-                      for e in data["experts"]),
-        evaluators_per_proposal=data["evaluators_per_proposal"],
-        conflicts=pairs("conflicts"), excluded=pairs("excluded"), fixed=pairs("fixed"),
-        load_penalty=data["load_penalty"], weights=AffinityWeights(**data["weights"]))
-
-
-def encode_result(result: AssignmentResult) -> dict:
-    """JSON-ready form of a result (the worker's output)."""
-    return {**asdict(result), "pairs": [list(p) for p in result.pairs],
-            "new_pairs": [list(p) for p in result.new_pairs], "stats": dict(result.stats)}
-
-
-def decode_result(data: dict) -> AssignmentResult:
-    """Inverse of :func:`encode_result`; raises on a malformed answer."""
-    if data["status"] not in ("optimal", "feasible", "infeasible", "error"):
-        raise ValueError(f"unknown status {data['status']!r}")
-    return AssignmentResult(
-        status=data["status"],
-        pairs=tuple((str(e), str(p)) for e, p in data["pairs"]),
-        new_pairs=tuple((str(e), str(p)) for e, p in data["new_pairs"]),
-        total_affinity=int(data["total_affinity"]), load_cost=int(data["load_cost"]),
-        objective=int(data["objective"]),
-        bound=None if data["bound"] is None else int(data["bound"]),
-        gap=None if data["gap"] is None else float(data["gap"]),
-        diagnosis=tuple(str(m) for m in data["diagnosis"]), error=str(data["error"]),
-        stats=dict(data["stats"]))

@@ -1,24 +1,177 @@
-"""Child process that runs one assignment solve: JSON problem on stdin, JSON result on
-stdout (``python -m services.evaluation.adapters.solver_worker``).
+"""The solver's child process, and the parent side that talks to it.
 
-Started by :func:`services.evaluation.adapters.solver.solve_assignment_isolated`, so that
-an abort inside OR-Tools kills this process and not the evaluation service. An exception
-in Python is reported as an ``error`` result (exit status 0, traceback on stderr); only a
-crash leaves the parent without an answer, which it reports itself.
+:func:`solve_assignment_isolated` is what the evaluation service calls: it starts
+``python -m services.evaluation.adapters.solver_worker``, writes the problem as JSON to
+its stdin and reads the result as JSON from its stdout, under a timeout. OR-Tools has been
+seen to abort the whole process on some inputs; here that kills the child only, and a
+dead, hung or babbling child becomes an ``error`` result, never an exception or a dead
+service. :mod:`subprocess` (not multiprocessing) because the service runs under
+eventlet's monkey patch, which makes the pipes cooperative: other green threads run while
+the child works.
+
+In the child, an exception in Python is reported as an ``error`` result (exit status 0,
+traceback on stderr); only a real crash leaves the parent without an answer.
 """
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
 import traceback
+from dataclasses import asdict, fields
 
-from services.evaluation.adapters.solver import (
-    PROTOCOL, SolverOptions, decode_problem, encode_result, solve_assignment)
-from services.evaluation.domain.assignment import AssignmentResult
+from services.evaluation.adapters.solver import SolverOptions, solve_assignment
+from services.evaluation.domain.affinity import AffinityWeights
+from services.evaluation.domain.assignment import (
+    AssignmentProblem, AssignmentResult, ProposalToAssign)
+from services.evaluation.domain.experts import Expert
+
+WORKER_MODULE = "services.evaluation.adapters.solver_worker"
+PROTOCOL = 1  # bumped when the wire form changes
 
 
+# ------------------------------------------------------------------------ parent side
+def solve_assignment_isolated(problem: AssignmentProblem,
+                              options: SolverOptions = SolverOptions(), *,
+                              timeout: float = 600.0,
+                              command: list[str] | None = None) -> AssignmentResult:
+    """Solve in a child process; any failure of the child becomes an ``error`` result.
+
+    ``command`` replaces the worker command line (tests use it to simulate crashes).
+    """
+    payload = json.dumps({"protocol": PROTOCOL, "problem": encode_problem(problem),
+                          "options": asdict(options)}).encode()
+    argv = command or [sys.executable, "-m", WORKER_MODULE]
+    try:
+        child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+    except OSError as exc:
+        return _error(f"solver could not be started: {exc}")
+    with child:
+        try:
+            stdout, stderr = child.communicate(payload, timeout=timeout)
+        except Exception as exc:  # noqa: BLE001 - see below
+            # under eventlet's monkey patch the stdlib communicate raises the original
+            # TimeoutExpired, not the green module's class of the same name: match by name
+            child.kill()
+            child.communicate()
+            if type(exc).__name__ == "TimeoutExpired":
+                return _error(f"solver gave no answer within {timeout:g} s and was stopped")
+            return _error(f"talking to the solver process failed: {exc!r}")
+    if child.returncode != 0:
+        return _error(f"solver process {_exit_reason(child.returncode)}{_tail(stderr)}")
+    try:
+        reply = json.loads(stdout)
+        if reply.get("protocol") != PROTOCOL:
+            raise ValueError(f"protocol {reply.get('protocol')!r}")
+        return decode_result(reply["result"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return _error(f"solver returned an unreadable answer ({exc}){_tail(stderr)}")
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+def _tail(stderr: bytes, limit: int = 400) -> str:
+    text = stderr.decode(errors="replace").strip()
+    return f": {text[-limit:]}" if text else ""
+
+
+def _error(message: str) -> AssignmentResult:
+    return AssignmentResult("error", error=message)
+
+
+# ------------------------------------------------------------------------ wire form
+def encode_problem(problem: AssignmentProblem) -> dict:
+    """JSON-ready form of a problem (the worker's input).
+
+    Conflicted and excluded pairs (about a million in a large call) travel as two flat
+    lists of positions in ``proposals``/``experts``, which JSON writes and reads several
+    times faster than a million two-string lists. Pairs naming someone not in the
+    problem are dropped: they cannot affect the solve. Kept pairs travel by id, so the
+    worker can still report a kept pair that names an unknown party.
+    """
+    return {
+        "proposals": [_fields(p) for p in problem.proposals],
+        "experts": [_fields(e) for e in problem.experts],
+        "evaluators_per_proposal": problem.evaluators_per_proposal,
+        "conflicts": _positions(problem, problem.conflicts),
+        "excluded": _positions(problem, problem.excluded),
+        "fixed": sorted(problem.fixed),
+        "load_penalty": problem.load_penalty,
+        "weights": asdict(problem.weights),
+    }
+
+
+_EXPERT_TUPLES = ("expertise_areas", "keywords", "languages")
+
+
+def decode_problem(data: dict) -> AssignmentProblem:
+    """Inverse of :func:`encode_problem`."""
+    proposals = tuple(
+        ProposalToAssign(**{**p, "integration_areas": tuple(p["integration_areas"]),
+                            "consortium": tuple(p["consortium"])})
+        for p in data["proposals"])
+    experts = tuple(Expert(**{**e, **{key: tuple(e[key]) for key in _EXPERT_TUPLES}})
+                    for e in data["experts"])
+
+    def pairs(key):
+        e_ids, p_ids = [e.id for e in experts], [p.id for p in proposals]
+        return frozenset(zip(map(e_ids.__getitem__, data[key]["experts"]),
+                             map(p_ids.__getitem__, data[key]["proposals"])))
+
+    return AssignmentProblem(
+        proposals=proposals, experts=experts,
+        evaluators_per_proposal=data["evaluators_per_proposal"],
+        conflicts=pairs("conflicts"), excluded=pairs("excluded"),
+        fixed=frozenset((e, p) for e, p in data["fixed"]),
+        load_penalty=data["load_penalty"], weights=AffinityWeights(**data["weights"]))
+
+
+def _fields(record) -> dict:
+    # shallow on purpose: asdict() deep-copies every tuple of every record
+    return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
+def _positions(problem: AssignmentProblem, pairs) -> dict:
+    e_pos = {e.id: i for i, e in enumerate(problem.experts)}
+    p_pos = {p.id: i for i, p in enumerate(problem.proposals)}
+    known = [(e_pos[e], p_pos[p]) for e, p in pairs if e in e_pos and p in p_pos]
+    return {"experts": [e for e, _ in known], "proposals": [p for _, p in known]}
+
+
+def encode_result(result: AssignmentResult) -> dict:
+    """JSON-ready form of a result (the worker's output)."""
+    return {**asdict(result), "pairs": [list(p) for p in result.pairs],
+            "new_pairs": [list(p) for p in result.new_pairs], "stats": dict(result.stats)}
+
+
+def decode_result(data: dict) -> AssignmentResult:
+    """Inverse of :func:`encode_result`; raises on a malformed answer."""
+    if data["status"] not in ("optimal", "feasible", "infeasible", "error"):
+        raise ValueError(f"unknown status {data['status']!r}")
+    return AssignmentResult(
+        status=data["status"],
+        pairs=tuple((str(e), str(p)) for e, p in data["pairs"]),
+        new_pairs=tuple((str(e), str(p)) for e, p in data["new_pairs"]),
+        total_affinity=int(data["total_affinity"]), load_cost=int(data["load_cost"]),
+        objective=int(data["objective"]),
+        bound=None if data["bound"] is None else int(data["bound"]),
+        gap=None if data["gap"] is None else float(data["gap"]),
+        diagnosis=tuple(str(m) for m in data["diagnosis"]), error=str(data["error"]),
+        stats=dict(data["stats"]))
+
+
+# ------------------------------------------------------------------------ child side
 def run(raw: bytes) -> dict:
-    """Solve the request in ``raw`` and return the reply document."""
+    """Solve the request in ``raw`` and return the reply document (never raises)."""
     try:
         request = json.loads(raw)
         if request.get("protocol") != PROTOCOL:

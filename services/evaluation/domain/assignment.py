@@ -12,9 +12,11 @@ The objective (what "optimal" means; the solver adapter optimises exactly this):
                 new assignments go to active experts only, kept assignments stay.
 
 The penalty is convex in an expert's load: the j-th assignment of an expert costs
-``load_penalty * (j - 1)``, so for the same total affinity the solver prefers the most
-even spread of work, and trades at most that much affinity for evening it out.
-``load_penalty = 0`` maximises affinity alone. Affinity is defined in :mod:`.affinity`.
+``load_penalty * (j - 1)`` points. Moving one proposal from an expert with load ``a`` to
+one with load ``b < a - 1`` saves ``load_penalty * (a - 1 - b)`` points, so the solver
+makes that move whenever it loses fewer affinity points; with equal affinities loads
+differ by at most one. ``load_penalty = 0`` maximises affinity alone. Affinity (0..1000
+by default) is defined in :mod:`services.evaluation.domain.affinity`.
 
 Pairs are ``(expert_id, proposal_id)`` throughout.
 """
@@ -23,10 +25,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import chain
 
-from shared.calls.model import EvaluationRules
-
-from .affinity import AffinityWeights
+from services.evaluation.domain.affinity import AffinityWeights
+from services.evaluation.domain.experts import Expert
 
 Pair = tuple[str, str]  # (expert_id, proposal_id)
 
@@ -42,20 +45,10 @@ class ProposalToAssign:
     topic: str
     integration_areas: tuple[str, ...] = ()
     abstract: str = ""
-    consortium: tuple[str, ...] = ()  # organisation ids of applicant and co-applicants
-
-
-@dataclass(frozen=True)
-class Expert:
-    """An expert of the pool; ``max_load`` counts every assignment, kept ones included."""
-
-    id: str
-    organisation: str
-    country: str = ""
-    expertise_areas: tuple[str, ...] = ()
-    keywords: tuple[str, ...] = ()
-    max_load: int = 0
-    active: bool = True
+    # organisation ids of applicant and co-applicants: what the conflict rules
+    # (:func:`.conflicts.conflict_pairs`) look at; the assignment itself only sees the
+    # resulting pairs
+    consortium: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,9 +56,11 @@ class AssignmentProblem:
     """One assignment to compute: proposals, pool, k, pairs that may not be made and
     pairs that are already made.
 
-    ``conflicts`` are conflicts of interest (the automatic rules, see
-    :func:`automatic_conflicts`, plus declared ones); ``excluded`` are other pairs never to
-    make (an expert declined the proposal); ``fixed`` are kept assignments.
+    ``experts`` are the pool's :class:`.experts.Expert` records (``max_load`` counts kept
+    assignments too; inactive experts get no new assignment). ``conflicts`` are conflicts
+    of interest, from :func:`.conflicts.conflict_pairs` (rules plus declarations);
+    ``excluded`` are other pairs never to make (an expert declined the proposal);
+    ``fixed`` are kept assignments.
     """
 
     proposals: tuple[ProposalToAssign, ...]
@@ -90,7 +85,7 @@ class AssignmentProblem:
         for name in ("conflicts", "excluded", "fixed"):
             object.__setattr__(self, name, frozenset(getattr(self, name)))
 
-    @property
+    @cached_property  # computed once: checks test membership for every pair
     def forbidden(self) -> frozenset[Pair]:
         """Pairs the solver may never make: conflicts of interest and refusals."""
         return self.conflicts | self.excluded
@@ -121,36 +116,6 @@ class AssignmentResult:
     @property
     def ok(self) -> bool:
         return self.status in ("optimal", "feasible")
-
-
-# ------------------------------------------------------------------------ conflicts
-def automatic_conflicts(proposals: Iterable[ProposalToAssign], experts: Iterable[Expert],
-                        rules: Iterable[str] = ("same_organisation",)) -> frozenset[Pair]:
-    """Conflicts the call's rules derive from the data (``EvaluationRules.conflict_rules``).
-
-    ``same_organisation``: an expert never evaluates a proposal of a consortium that
-    includes the expert's organisation. Unknown rule ids raise, so a misspelt rule in a
-    call file cannot silently drop a conflict check.
-    """
-    rules = tuple(rules)
-    unknown = sorted(set(rules) - {"same_organisation"})
-    if unknown:
-        raise ValueError(f"unknown conflict rules: {', '.join(unknown)}")
-    conflicts: set[Pair] = set()
-    if "same_organisation" in rules:
-        by_organisation: dict[str, list[str]] = defaultdict(list)
-        for expert in experts:
-            by_organisation[expert.organisation].append(expert.id)
-        for proposal in proposals:
-            for organisation in set(proposal.consortium):
-                conflicts.update((e, proposal.id) for e in by_organisation.get(organisation, ()))
-    return frozenset(conflicts)
-
-
-def rules_conflicts(rules: EvaluationRules, proposals: Iterable[ProposalToAssign],
-                    experts: Iterable[Expert]) -> frozenset[Pair]:
-    """:func:`automatic_conflicts` with the rules a call's evaluation section names."""
-    return automatic_conflicts(proposals, experts, rules.conflict_rules)
 
 
 # ------------------------------------------------------------------------ counting
@@ -188,6 +153,7 @@ def violations(problem: AssignmentProblem, pairs: Iterable[Pair]) -> list[str]:
     """
     pairs = list(pairs)
     found: list[str] = []
+    forbidden = problem.forbidden
     experts = {e.id: e for e in problem.experts}
     proposal_ids = {p.id for p in problem.proposals}
     for pair, n in Counter(pairs).items():
@@ -197,7 +163,7 @@ def violations(problem: AssignmentProblem, pairs: Iterable[Pair]) -> list[str]:
     for expert_id, proposal_id in sorted(unique):
         if expert_id not in experts or proposal_id not in proposal_ids:
             found.append(f"pair ({expert_id}, {proposal_id}) names an unknown party")
-        elif (expert_id, proposal_id) in problem.forbidden:
+        elif (expert_id, proposal_id) in forbidden:
             found.append(f"expert {expert_id} assigned to conflicted proposal {proposal_id}")
         elif (expert_id, proposal_id) not in problem.fixed and not experts[expert_id].active:
             found.append(f"inactive expert {expert_id} assigned to proposal {proposal_id}")
@@ -237,18 +203,23 @@ def diagnose(problem: AssignmentProblem) -> tuple[Shortfall, ...]:
     Kept assignments that break the rules come first (nothing else is checked then);
     then each proposal, each topic and the whole call: a set S of proposals needs
     ``sum(need)`` evaluations and can get at most ``sum over experts of
-    min(remaining load, proposals of S the expert may evaluate)``. These are necessary
-    conditions; the solver proves sufficiency and, when they pass but no assignment
-    exists, names the blocking group with :func:`group_shortfall`.
+    min(remaining load, proposals of S the expert may evaluate)`` (Hall's condition).
+    A wider set is named only for a shortfall of its own: topics are checked as if each
+    short proposal needed only what it can get, and the call only when no topic is short.
+    These are necessary conditions; the solver proves sufficiency and, when they pass
+    but no assignment exists, names the blocking group with :func:`group_shortfall`.
     """
     kept = _kept_problems(problem)
     if kept:
         return kept
     counts = _Counts(problem)
     found = [s for p in problem.proposals if (s := counts.proposal(p.id))]
+    for shortfall in found:  # don't blame the topic for what the proposal already says
+        counts.need[shortfall.subject] = shortfall.available
     topics = sorted({p.topic for p in problem.proposals})
-    found += [s for t in topics if (s := counts.topic(t))]
-    if len(topics) > 1 and (s := counts.call()):
+    short_topics = [s for t in topics if (s := counts.topic(t))]
+    found += short_topics
+    if len(topics) > 1 and not short_topics and (s := counts.call()):
         found.append(s)
     return tuple(found)
 
@@ -267,14 +238,13 @@ class _Counts:
         self.topic_of = {p.id: p.topic for p in problem.proposals}
         self.open = [e for e, r in self.remaining.items() if r > 0]
         # pairs an expert with free load may not take: forbidden, or already kept
-        self.blocked: dict[str, set[str]] = defaultdict(set)
+        by_expert: dict[str, set[str]] = defaultdict(set)
         for expert_id, proposal_id in problem.forbidden | problem.fixed:
-            if self.remaining.get(expert_id, 0) > 0 and proposal_id in self.need:
-                self.blocked[expert_id].add(proposal_id)
-        self.blocked_count = Counter()
-        for expert_id, proposal_ids in self.blocked.items():
-            for proposal_id in proposal_ids:
-                self.blocked_count[proposal_id] += 1
+            by_expert[expert_id].add(proposal_id)
+        # filtered per expert, not per pair: a large call has ~10^6 conflicted pairs
+        known = self.need.keys()
+        self.blocked = {e: by_expert[e] & known for e in self.open if e in by_expert}
+        self.blocked_count = Counter(chain.from_iterable(self.blocked.values()))
 
     def proposal(self, proposal_id: str) -> Shortfall | None:
         need = self.need[proposal_id]

@@ -20,10 +20,14 @@ all below it go to the reserve list. ``skip_to_fit``: one that does not fit goes
 reserve list, later ones that fit are still funded. Ranks are merit ranks among the passing
 proposals (1..n), in either list. Failing proposals are rejected with their failed
 thresholds, ordered by total descending then proposal id.
+
+A ranking forced at the end of the evaluation period may hold proposals whose evaluation
+never completed: they are rejected with the single failed "threshold"
+:data:`EVALUATION_INCOMPLETE`, a total of 0 and no scores, after the evaluated ones.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Iterable, Mapping
@@ -35,6 +39,7 @@ from shared.events.catalogue import RankingPublished
 
 BUDGET_RULES = ("strict_rank", "skip_to_fit")
 CENT = Decimal("0.01")
+EVALUATION_INCOMPLETE = "evaluation_incomplete"
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,7 @@ class RankingEntry:
             "proposal_id": c.proposal_id, "rank": self.rank, "total": self.total,
             "scores": dict(c.scores), "tie_break": self.tie_break,
             "requested_grant": c.requested_grant, "total_eligible_costs": c.total_eligible_costs,
-            "duration_months": c.duration_months, "acronym": c.acronym,
+            "grant_amount": self.grant, "duration_months": c.duration_months, "acronym": c.acronym,
             "contact_emails": list(c.contact_emails),
             "participants": [dict(p) for p in c.participants],
             "failed_thresholds": list(self.failed_thresholds),
@@ -193,14 +198,16 @@ def _validate(topic: Topic, candidates: list[Candidate], rules: EvaluationRules)
 
 
 def rank_topic(topic: Topic, candidates: Iterable[Candidate], rules: EvaluationRules,
-               grant_rules: GrantRules) -> TopicRanking:
+               grant_rules: GrantRules, incomplete: Iterable[Candidate] = ()) -> TopicRanking:
     """Rank one topic's evaluated proposals and split them into main, reserve, rejected.
 
     Pass/fail is re-derived from the scores with :func:`consensus.check_thresholds`, so the
-    ranking always agrees with the rules it is given.
+    ranking always agrees with the rules it is given. ``incomplete`` are proposals whose
+    evaluation did not complete (their ``scores`` are ignored): rejected, last.
     """
     candidates = list(candidates)
-    _validate(topic, candidates, rules)
+    incomplete = [replace(c, scores={}) for c in incomplete]
+    _validate(topic, candidates + incomplete, rules)
     checks = {c.proposal_id: check_thresholds(c.scores, rules) for c in candidates}
     passing = [c for c in candidates if checks[c.proposal_id].passed]
     main, reserve = [], []
@@ -220,6 +227,10 @@ def rank_topic(topic: Topic, candidates: Iterable[Candidate], rules: EvaluationR
                       failed_thresholds=checks[c.proposal_id].failed)
          for c in candidates if not checks[c.proposal_id].passed),
         key=lambda e: (-e.total, e.proposal_id))
+    rejected += [RankingEntry(c, Decimal(0), grant_amount(c.requested_grant,
+                                                          c.total_eligible_costs, grant_rules),
+                              failed_thresholds=(EVALUATION_INCOMPLETE,))
+                 for c in sorted(incomplete, key=lambda c: c.proposal_id)]
     return TopicRanking(topic.id, topic.budget, tuple(main), tuple(reserve), tuple(rejected),
                         sum((e.grant for e in main), Decimal(0)))
 

@@ -210,6 +210,13 @@ class GrantFile:
         return None
 
     @property
+    def readers(self) -> tuple[str, ...]:
+        """Who may read the file: the coordinator, the proposal's contacts and each
+        beneficiary's contact (every party to the grant agreement)."""
+        return unique_emails((self.coordinator_email, *self.contact_emails,
+                              *(b.contact_email for b in self.beneficiaries)))
+
+    @property
     def freed_budget(self) -> Decimal:
         """What this file gives back to the topic: all of it once declined, else nothing."""
         return self.max_grant if self.state is State.DECLINED else Decimal("0.00")

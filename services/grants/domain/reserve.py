@@ -27,6 +27,29 @@ from services.grants.domain.money import as_money, maximum_grant
 from services.grants.domain.terms import Candidate
 
 
+def check_ranking(ranking: RankingPublished) -> None:
+    """Refuse a ranking no ledger can be opened from, naming every problem: main and
+    reserve entries need a rank and positive amounts, and a proposal appears once."""
+    problems, seen = [], set()
+    for list_name in ("main", "reserve", "rejected"):
+        for entry in getattr(ranking, list_name):
+            pid = entry.get("proposal_id")
+            if pid in seen:
+                problems.append(f"{list_name}: proposal {pid} is listed twice")
+            seen.add(pid)
+            if list_name == "rejected":
+                continue
+            if entry.get("rank") is None:
+                problems.append(f"{list_name}: proposal {pid} has no rank")
+            for amount in ("requested_grant", "total_eligible_costs"):
+                if not as_money(entry[amount]) > 0:
+                    problems.append(f"{list_name}: proposal {pid} has {amount} "
+                                    f"{entry[amount]}, not a positive amount")
+    if problems:
+        raise GrantError(f"ranking {ranking.event_id} of topic {ranking.topic_id} cannot "
+                         "open a grant ledger: " + "; ".join(problems))
+
+
 @dataclass(eq=False)
 class TopicLedger:
     call_id: str

@@ -132,10 +132,15 @@ def project_start_date(signature_deadline: datetime) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
-def invitation_time(call: Call, ranking_published_at: datetime) -> datetime:
+def invitation_time(call: Call, ranking_published_at: datetime,
+                    stage_reached_at: datetime | None = None) -> datetime:
     """When main-list proposals are invited: at the information-to-applicants stage or at
-    the ranking, whichever is later. A call without that stage invites on ranking."""
+    the ranking, whichever is later. ``stage_reached_at`` is the instant a received
+    ``timetable_stage_reached`` gave for the stage (it wins over the call document, which
+    may have been read before an amendment); a call without that stage invites on ranking."""
     require_aware("ranking_published_at", ranking_published_at)
+    if stage_reached_at is not None:
+        return max(utc(stage_reached_at), utc(ranking_published_at))
     try:
         stage_at = call.stage(INFORMATION_STAGE).starts_at
     except KeyError:
@@ -143,6 +148,8 @@ def invitation_time(call: Call, ranking_published_at: datetime) -> datetime:
     return max(stage_at, ranking_published_at)
 
 
-def invitation_due(call: Call, ranking_published_at: datetime, now: datetime) -> bool:
+def invitation_due(call: Call, ranking_published_at: datetime, now: datetime,
+                   stage_reached_at: datetime | None = None) -> bool:
     """True once ``now`` has reached :func:`invitation_time`."""
-    return require_aware("now", now) >= invitation_time(call, ranking_published_at)
+    return utc(require_aware("now", now)) >= utc(
+        invitation_time(call, ranking_published_at, stage_reached_at))

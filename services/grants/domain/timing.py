@@ -85,7 +85,11 @@ class ProposalClock:
         self.withdrawn = True
 
     def letter_delivered(self, at: datetime) -> None:
-        self.informed_at = self.informed_at or require_aware("at", at)
+        """A result letter reached one of the proposal's contacts; the earliest counts
+        (deliveries to several contacts may be reported in any order)."""
+        require_aware("at", at)
+        if self.informed_at is None or utc(at) < utc(self.informed_at):
+            self.informed_at = at
 
     def invited(self) -> None:
         self.grant_expected = True
@@ -96,6 +100,27 @@ class ProposalClock:
 
     def grant_signed(self, at: datetime) -> None:
         self.signed_at = self.signed_at or require_aware("at", at)
+
+    @property
+    def time_to_inform(self) -> Elapsed | None:
+        """Deadline to the first result letter, once it was delivered."""
+        return self._since_deadline(self.informed_at)
+
+    @property
+    def time_to_grant(self) -> Elapsed | None:
+        """Deadline to the grant's signature, once it was signed."""
+        return self._since_deadline(self.signed_at)
+
+    def _since_deadline(self, at: datetime | None) -> Elapsed | None:
+        if at is None:
+            return None
+        # a fact reported before the deadline (clock skew between services) counts as 0
+        return elapsed(self.deadline, max(utc(at), utc(self.deadline)), self.timezone)
+
+    def limit(self, measure: str, rules: GrantRules) -> datetime:
+        """The instant after which ``measure`` (tti or ttg) breaches the call's target."""
+        months = {TTI: rules.tti_target_months, TTG: rules.ttg_target_months}[measure]
+        return add_months(self.deadline, months, self.timezone)
 
     def check(self, now: datetime, rules: GrantRules) -> list[TimeTargetBreached]:
         """The breaches found by ``now`` not reported before (and mark them reported)."""
@@ -122,4 +147,4 @@ class ProposalClock:
         return TimeTargetBreached(
             call_id=self.call_id, correlation_id=self.proposal_id, occurred_at=now,
             proposal_id=self.proposal_id, measure=measure, target_months=target_months,
-            days=elapsed(self.deadline, until, self.timezone).days)
+            days=elapsed(self.deadline, until, self.timezone).days, limit_at=utc(limit))

@@ -2,7 +2,15 @@
 
 Built from the events the notifications service saw that day (including its own
 notification_delivered / notification_failed and the time_target_breached alerts) and
-the dead letters operations has to look at. One message per operations address per day.
+the dead letters waiting in the dead-letter queue when the digest is made (what operations
+has to look at now, whenever it died: the queue's timestamps are wall-clock instants, which
+a simulated call clock cannot be compared with). One message per operations address per
+day.
+
+Which days get one (:func:`digest_days`): every day on which the call saw events, once it
+is over in the call's time zone; a quiet day only while the call's timetable runs (an
+empty digest then says the system is alive and nothing is stuck). After a long outage or a
+jump of the simulated clock only the most recent days are caught up.
 """
 from __future__ import annotations
 
@@ -12,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
+from shared.calls.model import Call, milestones
 from shared.events import Event, NotificationDelivered, NotificationFailed, TimeTargetBreached
 
 from services.notifications.domain import notification as n
@@ -53,7 +62,8 @@ def day_window(on: date, timezone: str) -> tuple[datetime, datetime]:
 def build_digest(on: date, timezone: str, events: Iterable[Event],
                  dead_letters: Iterable[DeadLetter]) -> Digest:
     """Count what falls on ``on`` in ``timezone``; anything outside the day is ignored,
-    so the caller may pass a wider slice. Pass one call's events for a per-call digest."""
+    so the caller may pass a wider slice. Pass one call's events for a per-call digest,
+    and the dead letters waiting now (all of them are listed)."""
     start, end = day_window(on, timezone)
     todays = [e for e in events if start <= e.occurred_at < end]
     delivered = [e for e in todays if isinstance(e, NotificationDelivered)]
@@ -64,9 +74,32 @@ def build_digest(on: date, timezone: str, events: Iterable[Event],
         delivered=dict(sorted(Counter(e.template for e in delivered).items())),
         failed=dict(sorted(Counter(e.template for e in failed).items())),
         failures=tuple(failed),
-        dead_letters=tuple(sorted((d for d in dead_letters if start <= d.dead_at < end),
-                                  key=lambda d: (d.dead_at, d.event_id))),
+        dead_letters=tuple(sorted(dead_letters, key=lambda d: (d.dead_at, d.event_id))),
         breaches=tuple(e for e in todays if isinstance(e, TimeTargetBreached)))
+
+
+def reports_quiet_days(call: Call, on: date) -> bool:
+    """Whether ``on`` gets a digest even without events: while the timetable runs (from
+    its first milestone to its last, in the call's time zone)."""
+    points = milestones(call)
+    if not points:
+        return False
+    start, end = day_window(on, call.timezone)
+    return points[0].at < end and start <= points[-1].at
+
+
+def digest_days(today: date, last_done: date | None, active_days: Iterable[date],
+                call: Call, most: int = 7) -> list[date]:
+    """The days whose digest is due on ``today`` (the call's local date), oldest first:
+    days with events after ``last_done`` and before today, and yesterday if quiet days
+    are reported and the service already knew the call then (no digest for a day before
+    the first event it saw); at most the ``most`` latest."""
+    days = {d for d in active_days if d < today and (last_done is None or d > last_done)}
+    start = last_done + timedelta(days=1) if last_done else min(days, default=None)
+    yesterday = today - timedelta(days=1)
+    if start is not None and yesterday >= start and reports_quiet_days(call, yesterday):
+        days.add(yesterday)
+    return sorted(days)[-most:]
 
 
 def digest_notifications(digest: Digest, call_id: str,

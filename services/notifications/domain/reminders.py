@@ -74,6 +74,22 @@ def due_reminders(assignments: Iterable[Assignment], call: Call, now: datetime,
     return reminders
 
 
+def next_reminder_at(assignment: Assignment,
+                     offsets_days: Sequence[int] = DEFAULT_OFFSETS_DAYS) -> datetime | None:
+    """The instant from which the next reminder of ``assignment`` may fall due, or None
+    when none will: after the ``d``-day reminder only more urgent ones remain, and a
+    reminder whose instant is not after the assignment is never sent. The service keeps
+    this per assignment so each clock tick reads only the assignments with one due."""
+    if assignment.finalised or assignment.released:
+        return None
+    sent = min(assignment.reminded_days, default=None)
+    instants = [assignment.due_at - timedelta(days=d) for d in offsets_days
+                if sent is None or d < sent]
+    if assignment.assigned_at is not None:
+        instants = [at for at in instants if at > assignment.assigned_at]
+    return min(instants, default=None)
+
+
 def _most_urgent_due(assignment: Assignment, now: datetime,
                      offsets_days: Sequence[int]) -> int | None:
     if assignment.finalised or assignment.released or now >= assignment.due_at:

@@ -43,6 +43,12 @@ def route(event: Event, call: Call, operations: Sequence[str] = ()) -> list[Noti
                          proposal_id=getattr(event, "proposal_id", None))
 
 
+def may_notify(event: Event) -> bool:
+    """Whether events of this type ever cause a message when handled (then the handler
+    needs the event's call)."""
+    return type(event) in _PLANNERS
+
+
 def notifications(event: Event, recipients: Recipients, template: str,
                   context: dict[str, Any], *, proposal_id: str | None = None,
                   dedupe_id: str | None = None) -> list[Notification]:

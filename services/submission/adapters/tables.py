@@ -1,27 +1,104 @@
-"""The submission service's own tables (SQLAlchemy Core)."""
+"""The submission service's own tables (SQLAlchemy Core).
+
+The initial migration (``migrations/versions/0001_initial.py``) creates these tables
+explicitly; this module is what the code queries. Keep both in step.
+"""
 import sqlalchemy as sa
 
 from shared.db.types import UtcDateTime
 
 metadata = sa.MetaData()
 
+#: every published version of every call, as loaded (wire form and source text)
+calls = sa.Table(
+    "calls", metadata,
+    sa.Column("call_id", sa.String(80), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),  # of the canonical wire form
+    sa.Column("document", sa.JSON(), nullable=False),  # shared.calls.loader.call_to_wire
+    sa.Column("source", sa.Text(), nullable=False),  # the YAML text as loaded
+    sa.Column("changes", sa.JSON(), nullable=False),  # diff_calls against the previous one
+    sa.Column("loaded_at", UtcDateTime(), nullable=False),
+    sa.Column("loaded_by", sa.String(320), nullable=False),
+)
+
+#: one row per proposal: its state and the working copy (what the next submission sends)
 proposals = sa.Table(
     "proposals", metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("call_id", sa.String(80), nullable=False),
     sa.Column("topic_id", sa.String(80), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("data", sa.JSON(), nullable=False),
-    sa.Column("owner_email", sa.String(320), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("content", sa.JSON(), nullable=False),
+    sa.Column("latest_version", sa.Integer(), nullable=False),  # 0: never submitted
+    sa.Column("frozen_version", sa.Integer(), nullable=True),
+    sa.Column("withdrawn_at", UtcDateTime(), nullable=True),
+    sa.Column("withdraw_reason", sa.Text(), nullable=True),
+    sa.Column("screening", sa.JSON(), nullable=True),
+    sa.Column("screened_at", UtcDateTime(), nullable=True),
+    sa.Column("created_by", sa.String(320), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
+sa.Index("ix_proposals_topic", proposals.c.call_id, proposals.c.topic_id, proposals.c.state)
 
+#: who may see and change a proposal: the contact email of each participant (lower case)
+proposal_contacts = sa.Table(
+    "proposal_contacts", metadata,
+    sa.Column("proposal_id", sa.String(40), sa.ForeignKey("proposals.id"), primary_key=True),
+    sa.Column("email", sa.String(320), primary_key=True),
+)
+sa.Index("ix_proposal_contacts_email", proposal_contacts.c.email)
+
+#: every submission received, immutable
 proposal_versions = sa.Table(
     "proposal_versions", metadata,
     sa.Column("proposal_id", sa.String(40), sa.ForeignKey("proposals.id"), primary_key=True),
     sa.Column("version", sa.Integer(), primary_key=True),
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("received_at", UtcDateTime(), nullable=False),
-    sa.Column("data", sa.JSON(), nullable=False),
+    sa.Column("content", sa.JSON(), nullable=False),
+)
+
+#: the bytes of uploaded parts, addressed by their SHA-256 (kept for every version)
+parts = sa.Table(
+    "parts", metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("size", sa.Integer(), nullable=False),
+    sa.Column("data", sa.LargeBinary(), nullable=False),
+    sa.Column("stored_at", UtcDateTime(), nullable=False),
+)
+
+#: topics whose deadline closed, with the manifest published in deadline_closed
+closed_topics = sa.Table(
+    "closed_topics", metadata,
+    sa.Column("call_id", sa.String(80), primary_key=True),
+    sa.Column("topic_id", sa.String(80), primary_key=True),
+    sa.Column("call_version", sa.Integer(), nullable=False),
+    sa.Column("deadline", UtcDateTime(), nullable=False),
+    sa.Column("closed_at", UtcDateTime(), nullable=False),
+    sa.Column("manifest", sa.JSON(), nullable=False),
+    sa.Column("manifest_hash", sa.String(64), nullable=False),
+    sa.Column("screened_at", UtcDateTime(), nullable=True),  # every proposal screened
+)
+
+#: timetable milestones that fired (the primary key makes each fire once)
+fired_milestones = sa.Table(
+    "fired_milestones", metadata,
+    sa.Column("call_id", sa.String(80), primary_key=True),
+    sa.Column("milestone", sa.String(120), primary_key=True),
+    sa.Column("stage", sa.String(120), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
+    sa.Column("call_version", sa.Integer(), nullable=False),
+    sa.Column("fired_at", UtcDateTime(), nullable=False),
+)
+
+#: topics whose ranking evaluation published (withdrawal ends there)
+rankings = sa.Table(
+    "rankings", metadata,
+    sa.Column("call_id", sa.String(80), primary_key=True),
+    sa.Column("topic_id", sa.String(80), primary_key=True),
+    sa.Column("published_at", UtcDateTime(), nullable=False),
+    sa.Column("event_id", sa.String(36), nullable=False),
 )

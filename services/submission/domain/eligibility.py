@@ -166,8 +166,7 @@ def check_max_duration(params, proposal: FrozenProposal, ctx: RuleContext) -> Fo
 
 def _project_key(proposal: FrozenProposal) -> tuple[str, str]:
     # the same project: same coordinator organisation and acronym, however spelt/cased
-    return (proposal.content.coordinator.organisation_id.strip().casefold(),
-            " ".join(proposal.content.acronym.split()).casefold())
+    return proposal.project_key
 
 
 def check_single_topic(params, proposal: FrozenProposal, ctx: RuleContext) -> Found:

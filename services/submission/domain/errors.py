@@ -14,6 +14,15 @@ class InvalidTransition(SubmissionError):
     """The proposal's state does not allow the command (e.g. resubmitting a withdrawn one)."""
 
 
+class WithdrawalClosed(InvalidTransition):
+    """Withdrawal asked for after the topic's ranking was published."""
+
+
+class CallVersionRefused(SubmissionError):
+    """A call document that may not replace the published one (same version with other
+    content, an older version, or a change the timetable no longer allows)."""
+
+
 class InvalidProposal(SubmissionError, ValueError):
     """Proposal data that breaks a form rule (a float amount, an unknown field...)."""
 

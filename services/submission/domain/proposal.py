@@ -10,6 +10,7 @@ SHA-256 and size only.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from services.submission.domain.canonical import sha256_hex
 from services.submission.domain.deadline import is_closed, is_on_time, require_aware, utc_iso
-from services.submission.domain.errors import DeadlinePassed, InvalidProposal, InvalidTransition
+from services.submission.domain.errors import (DeadlinePassed, InvalidProposal,
+                                               InvalidTransition, WithdrawalClosed)
 from shared.events import Event, ProposalScreened, ProposalSubmitted, ProposalWithdrawn
 
 if TYPE_CHECKING:  # only for annotations: screening imports this module
@@ -69,6 +71,7 @@ class Part:
     name: str
     sha256: str
     size: int
+    filename: str = ""  # as the applicant uploaded it; not part of the content hash
 
     def __post_init__(self):
         if not _SHA256.match(self.sha256 or ""):
@@ -188,6 +191,14 @@ class FrozenProposal:
     def content(self) -> ProposalContent:
         return self.version.content
 
+    @functools.cached_property
+    def project_key(self) -> tuple[str, str]:
+        """What makes two proposals the same project (``single_topic``): the coordinator
+        organisation and the acronym, ignoring case and spacing. Cached: screening a
+        call compares every proposal with every other one."""
+        return (self.content.coordinator.organisation_id.strip().casefold(),
+                " ".join(self.content.acronym.split()).casefold())
+
     @classmethod
     def of(cls, proposal_id: str, call_id: str, topic_id: str, content: ProposalContent,
            received_at: datetime, number: int = 1) -> "FrozenProposal":
@@ -250,10 +261,17 @@ class Proposal:
         self._require(State.SUBMITTED, doing="resubmit")
         return self._receive(received_at, deadline)
 
-    def withdraw(self, *, now: datetime, reason: str = "") -> None:
+    def withdraw(self, *, now: datetime, reason: str = "",
+                 ranking_published: bool = False) -> None:
         """Withdraw for good (before or after the deadline). Others hear of it only if
-        something was ever submitted."""
+        something was ever submitted. Once the topic's ranking is published it is too
+        late: a main-list coordinator declines the grant instead (WithdrawalClosed)."""
         self._require(State.DRAFT, State.SUBMITTED, State.FROZEN, doing="withdraw")
+        if ranking_published:
+            raise WithdrawalClosed(
+                f"cannot withdraw proposal {self.id}: the ranking of topic {self.topic_id} "
+                "is published; a coordinator on the main list declines the grant instead "
+                "(grant preparation)")
         self.state, self.withdrawn_at = State.WITHDRAWN, require_aware(now, "now")
         if self.versions:
             self.events.append(ProposalWithdrawn(
@@ -334,8 +352,12 @@ class Proposal:
         if latest is not None and is_on_time(received_at, latest.received_at):
             # versions are numbered in receipt order; a clock going back would break that
             raise InvalidTransition("receipt time is earlier than the previous version's")
-        content_hash = self.content.content_hash(self.call_id, self.topic_id)
-        version = Version(len(self.versions) + 1, self.content, content_hash, received_at)
+        unchanged = latest is not None and latest.content is self.content
+        content_hash = latest.content_hash if unchanged else \
+            self.content.content_hash(self.call_id, self.topic_id)
+        # numbered from the latest version, so an adapter may load only that one
+        number = latest.number + 1 if latest is not None else 1
+        version = Version(number, self.content, content_hash, received_at)
         self.versions.append(version)
         self.state = State.SUBMITTED
         self.events.append(ProposalSubmitted(

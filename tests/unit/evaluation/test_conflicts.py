@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from services.evaluation.domain.conflicts import (
-    Consortium, DeclarationError, Participant, Visibility, VisibilityError, check_conflict,
+    CONFLICT_RULES, Consortium, DeclarationError, Participant, Visibility, VisibilityError, check_conflict,
     conflict_pairs,
     declare_by_expert, declare_by_operations, unknown_conflict_rules, visibility_for,
     visible_records)
@@ -203,3 +203,23 @@ def test_guard_never_leaks_and_never_hides_a_clear_proposal(orgs_per_bid, own_or
     for record in records:
         ids = set(record.get("proposal_ids") or [record["proposal_id"]])
         assert (record in shown) == ids.issubset(clear)
+
+
+_ORGS = st.sampled_from(["ORG-A", "org-a ", "ORG-B", "ORG-C"])
+_COUNTRIES = st.sampled_from(["GR", "EL", "BE", "GB", "UK", "IT"])
+
+
+@given(st.lists(st.tuples(_ORGS, _COUNTRIES), min_size=1, max_size=5),
+       st.lists(st.lists(st.tuples(_ORGS, _COUNTRIES), min_size=1, max_size=4),
+                min_size=1, max_size=4),
+       st.sets(st.sampled_from(list(CONFLICT_RULES))),
+       st.sets(st.tuples(st.integers(0, 4), st.integers(0, 3)), max_size=3))
+def test_conflict_pairs_joins_keys_to_the_same_pairs_as_asking_each_pair(
+        pool, bids, rule_ids, declared_pairs):
+    experts = [expert(org=o, country=c, id=f"E-{i}") for i, (o, c) in enumerate(pool)]
+    consortia = [consortium(f"P-{j}", parts[0], *parts[1:]) for j, parts in enumerate(bids)]
+    declared = [declare_by_operations(f"E-{e}", f"P-{p}", "known link", operator="ops", now=NOW)
+                for e, p in declared_pairs]
+    brute = {(e.id, c.proposal_id) for e in experts for c in consortia
+             if check_conflict(e, c, rules(*rule_ids), declared).conflicted}
+    assert conflict_pairs(experts, consortia, rules(*rule_ids), declared) == brute

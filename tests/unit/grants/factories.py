@@ -1,4 +1,5 @@
-"""A realistic AMIF-2018-AG-INTE-1 call and ranking entries for the grants domain tests."""
+"""A realistic AMIF-2018-AG-INTE-1 call for the grants domain tests; ranking entries come
+from tests.support.grants_events (shared with the handler and integration tests)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -6,11 +7,10 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from shared.calls.model import (Call, Criterion, EvaluationRules, GrantRules, Stage, Topic)
-from shared.events import RankingPublished
+from tests.support.grants_events import RANKED_AT, entry, ranking  # noqa: F401
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 AUTHORITY = "grants-authority@home-affairs.example.eu"
-RANKED_AT = datetime(2019, 6, 20, 10, 0, tzinfo=timezone.utc)
 INFORMED_AT = datetime(2019, 7, 1, 9, 0, tzinfo=BRUSSELS)
 
 
@@ -36,39 +36,3 @@ def make_call(**grant_rules) -> Call:
             criteria=(Criterion("relevance", "Relevance", Decimal(30), Decimal(21)),),
             overall_threshold=Decimal(70), tie_break=("relevance",)),
         grants=GrantRules(**rules))
-
-
-def entry(proposal_id: str, rank: int, requested: str, costs: str | None = None,
-          duration: int = 36) -> dict:
-    """A ranking entry as ``RankingEntrySchema`` loads it."""
-    costs = costs or str(Decimal(requested) / Decimal("0.8"))
-    acronym = f"NET-{proposal_id}"
-    return {
-        "proposal_id": proposal_id, "rank": rank, "total": Decimal("80"),
-        "scores": {"relevance": Decimal("25")}, "tie_break": None,
-        "requested_grant": Decimal(requested), "total_eligible_costs": Decimal(costs),
-        "duration_months": duration, "acronym": acronym,
-        "contact_emails": [f"office@{proposal_id.lower()}.example.org",
-                           f"Coord@{proposal_id.lower()}.example.org"],
-        "participants": [
-            {"role": "coordinator", "legal_name": f"City of {proposal_id}",
-             "organisation_id": f"PIC-{proposal_id}-1", "country": "IT",
-             "entity_type": "public_body", "local_or_regional_authority": True,
-             "experienced_in_integration": True,
-             "contact_email": f"coord@{proposal_id.lower()}.example.org"},
-            {"role": "co_applicant", "legal_name": f"Region of {proposal_id}",
-             "organisation_id": f"PIC-{proposal_id}-2", "country": "DE",
-             "entity_type": "public_body", "local_or_regional_authority": True,
-             "experienced_in_integration": False,
-             "contact_email": f"partner@{proposal_id.lower()}.example.org"},
-        ],
-        "failed_thresholds": [],
-    }
-
-
-def ranking(main: list[dict], reserve: list[dict], budget: str = "6000000") -> RankingPublished:
-    return RankingPublished(
-        call_id="AMIF-2018-AG-INTE", correlation_id="AMIF-2018-AG-INTE-1",
-        occurred_at=RANKED_AT, topic_id="AMIF-2018-AG-INTE-1", budget=Decimal(budget),
-        main=main, reserve=reserve, rejected=[],
-        funded_total=sum((e["requested_grant"] for e in main), Decimal(0)))

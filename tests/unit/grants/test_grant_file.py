@@ -236,3 +236,15 @@ def test_deadlines_compare_instants_not_wall_clock_in_the_autumn_fold(call):
     with pytest.raises(DeadlinePassed):
         grant.confirm_data(after_fold)
     assert grant.missed_deadline(after_fold) == "preparation_deadline_missed"
+
+
+def test_a_received_stage_event_sets_the_invitation_instant_over_the_call_document(call):
+    announced = datetime(2019, 7, 2, 8, 0, tzinfo=timezone.utc)  # e.g. after an amendment
+    assert invitation_time(call, RANKED_AT, announced) == announced
+    assert not invitation_due(call, RANKED_AT, INFORMED_AT, announced)
+    assert invitation_due(call, RANKED_AT, announced, announced)
+
+
+def test_every_party_to_the_agreement_may_read_the_file(call):
+    assert open_file(call).readers == ("coord@p1.example.org", "office@p1.example.org",
+                                       "partner@p1.example.org")

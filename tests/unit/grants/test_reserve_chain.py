@@ -160,3 +160,17 @@ def test_chain_never_overcommits_and_leaves_no_waiting_reserve_that_fits(
     assert len(promoted_so_far) == len(set(promoted_so_far))
     ranks = {c.proposal_id: c.rank for c in ledger.reserve}
     assert set(promoted_so_far) <= set(ranks)
+
+
+def test_a_ranking_that_cannot_open_a_ledger_is_refused_naming_every_problem():
+    from services.grants.domain.reserve import check_ranking
+    unranked = {**M("M1", 1, "1000000"), "rank": None}
+    free = {**M("R1", 2, "1000000"), "requested_grant": Decimal("0")}
+    twice = M("M1", 3, "500000")
+    with pytest.raises(GrantError) as refused:
+        check_ranking(ranking([unranked], [free, twice], "1000000"))
+    message = str(refused.value)
+    assert "main: proposal M1 has no rank" in message
+    assert "reserve: proposal R1 has requested_grant 0" in message
+    assert "reserve: proposal M1 is listed twice" in message
+    check_ranking(ranking([M("M1", 1, "1000000")], [M("R1", 2, "900000")], "1000000"))

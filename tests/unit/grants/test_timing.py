@@ -105,3 +105,20 @@ def test_assumed_call_timetable_breaches_tti_for_every_letter_sent_at_informatio
     c.letter_delivered(datetime(2019, 7, 1, 10, 0, tzinfo=BRUSSELS))
     [breach] = c.check(datetime(2019, 7, 1, 10, 5, tzinfo=BRUSSELS), RULES)
     assert breach.measure == "tti" and breach.days == 150
+
+
+def test_the_earliest_letter_counts_whatever_order_deliveries_are_reported_in():
+    c = clock()
+    first, second = (datetime(2019, 6, 3, h, 0, tzinfo=BRUSSELS) for h in (9, 11))
+    c.letter_delivered(second)
+    c.letter_delivered(first)
+    c.letter_delivered(second)
+    assert c.informed_at == first
+    assert c.time_to_inform == time_to_inform(DEADLINE, first, TZ)
+    assert c.time_to_grant is None
+    assert (c.limit("tti", RULES), c.limit("ttg", RULES)) == (TTI_LIMIT, TTG_LIMIT)
+
+
+def test_a_breach_names_the_instant_the_target_fell_due():
+    [breach] = clock().check(TTI_LIMIT + timedelta(days=1), RULES)
+    assert breach.limit_at == TTI_LIMIT

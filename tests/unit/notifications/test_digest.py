@@ -1,9 +1,9 @@
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from shared.events import NotificationDelivered, NotificationFailed
 from services.notifications.adapters.rendering import render
-from services.notifications.domain.digest import (DeadLetter, build_digest,
-                                                  digest_notifications)
+from services.notifications.domain.digest import (DeadLetter, build_digest, digest_days,
+                                                  digest_notifications, reports_quiet_days)
 
 from . import factories as f
 
@@ -49,8 +49,13 @@ def test_digest_counts_only_the_day_in_the_call_time_zone():
                              "time_target_breached": 1}
     assert digest.delivered == {"grant_signed": 1, "result_letter": 2}
     assert digest.failed == {"screening_result": 1}
-    assert [d.event_id for d in digest.dead_letters] == ["e-1"]
     assert [b.measure for b in digest.breaches] == ["tti"]
+
+
+def test_digest_lists_every_dead_letter_waiting_whenever_it_died():
+    """The queue's timestamps are wall-clock; what matters is what still waits."""
+    digest = build_digest(DAY, "Europe/Brussels", [], list(reversed(DEAD)))
+    assert [d.event_id for d in digest.dead_letters] == ["e-1", "e-2"]  # oldest first
 
 
 def test_digest_goes_once_per_operations_address_and_renders(call):
@@ -62,7 +67,7 @@ def test_digest_goes_once_per_operations_address_and_renders(call):
                             "daily_digest")
     rendered = render(notes[0].template, notes[0].context)
     assert rendered.subject == (f"[{f.CALL_ID}] Daily digest for 30 June 2019: 5 events, "
-                                "1 failed notifications, 1 dead letters, 1 breaches")
+                                "1 failed notifications, 2 dead letters, 1 breaches")
     for fact in ("550 mailbox unavailable", "bounced@nowhere.example", "KeyError: 'topic'",
                  "grants.evaluation_completed.dlq", "proposal P-0042: time to inform 149 days",
                  "result_letter"):
@@ -74,3 +79,48 @@ def test_an_empty_day_renders_too():
     [note] = digest_notifications(digest, f.CALL_ID, f.OPS[:1])
     body = render(note.template, note.context).body
     assert "EVENTS SEEN: 0" in body and "DEAD LETTERS: 0" in body
+
+
+# the factory call's timetable runs from the deadline (31 Jan 2019) to 31 July 2019
+IN_TIMETABLE, AFTER = date(2019, 3, 10), date(2019, 9, 10)
+
+
+def test_quiet_days_are_reported_only_while_the_timetable_runs(call):
+    assert reports_quiet_days(call, date(2019, 1, 31))
+    assert reports_quiet_days(call, IN_TIMETABLE)
+    assert reports_quiet_days(call, date(2019, 7, 31))
+    assert not reports_quiet_days(call, date(2019, 1, 30))
+    assert not reports_quiet_days(call, AFTER)
+
+
+def test_yesterday_is_due_once_and_today_never(call):
+    today = IN_TIMETABLE
+    yesterday, before = today - timedelta(days=1), today - timedelta(days=2)
+    assert digest_days(today, before, [], call) == [yesterday]
+    assert digest_days(today, yesterday, [], call) == []
+    assert digest_days(today, before, [today], call) == [yesterday]  # today is not over
+    assert digest_days(today, None, [today - timedelta(days=5)], call) == \
+        [today - timedelta(days=5), yesterday]
+
+
+def test_no_digest_for_days_before_the_service_saw_the_call(call):
+    today = IN_TIMETABLE
+    assert digest_days(today, None, [], call) == []
+    assert digest_days(today, None, [today], call) == []  # first events today: tomorrow
+
+
+def test_active_days_since_the_last_digest_are_caught_up_oldest_first(call):
+    today = AFTER
+    active = [today - timedelta(days=n) for n in (1, 3, 9, 30)]
+    assert digest_days(today, today - timedelta(days=10), active, call) == \
+        [today - timedelta(days=9), today - timedelta(days=3), today - timedelta(days=1)]
+    # after the timetable a quiet yesterday gets nothing
+    assert digest_days(today, today - timedelta(days=2), [], call) == []
+
+
+def test_a_long_gap_catches_up_only_the_latest_days(call):
+    today = IN_TIMETABLE
+    active = [today - timedelta(days=n) for n in range(2, 40)]
+    days = digest_days(today, None, active, call, most=7)
+    assert len(days) == 7 and days[-1] == today - timedelta(days=1)
+    assert days == sorted(days)

@@ -2,7 +2,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from services.notifications.domain.reminders import Assignment, due_reminders
+from services.notifications.domain.reminders import Assignment, due_reminders, next_reminder_at
 
 from . import factories as f
 
@@ -72,3 +72,28 @@ def test_nothing_after_the_due_instant(call):
 def test_naive_now_is_refused(call):
     with pytest.raises(ValueError):
         due_reminders([assignment()], call, datetime(2019, 3, 1))
+
+
+def test_next_reminder_instant_follows_what_was_sent():
+    week, two_days = DUE - timedelta(days=7), DUE - timedelta(days=2)
+    assert next_reminder_at(assignment()) == week
+    assert next_reminder_at(assignment(reminded_days=frozenset({7}))) == two_days
+    assert next_reminder_at(assignment(reminded_days=frozenset({2}))) is None
+    late = datetime(2019, 2, 28, 10, 0, tzinfo=f.BRUSSELS)  # after the 7-day instant
+    assert next_reminder_at(assignment(assigned_at=late)) == two_days
+    assert next_reminder_at(assignment(released=True)) is None
+
+
+def test_a_reminder_is_never_due_before_its_next_instant(call):
+    """The service reads only assignments whose next instant has come: nothing is missed."""
+    current = assignment()
+    now = datetime(2019, 2, 10, 9, 0, tzinfo=f.BRUSSELS)
+    while now < DUE:
+        due = due_reminders([current], call, now)
+        instant = next_reminder_at(current)
+        assert not due or (instant is not None and instant <= now)
+        for reminder in due:
+            current = Assignment(**{**vars(current), "reminded_days":
+                                    current.reminded_days | {reminder.days_before}})
+        now += timedelta(hours=1)
+    assert current.reminded_days == {7, 2}

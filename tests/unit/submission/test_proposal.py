@@ -216,3 +216,30 @@ def test_contacts_are_every_participant_case_insensitively():
     assert not proposal.is_contact("someone@else.eu")
     proposal.edit(now=BEFORE, deadline=DEADLINE, co_applicants=(participant("Bologna", "IT"),))
     assert not proposal.is_contact("team@lyon.fr")
+
+
+# ----------------------------------------------------------------------- adapter-facing
+def test_withdrawal_is_refused_once_the_ranking_is_published_and_nothing_changes():
+    from services.submission.domain.errors import WithdrawalClosed
+    proposal = submitted()
+    proposal.pull_events()
+    with pytest.raises(WithdrawalClosed, match="declines the grant"):
+        proposal.withdraw(now=AFTER, ranking_published=True)
+    assert proposal.state is State.SUBMITTED and proposal.events == []
+
+
+def test_a_proposal_rebuilt_with_only_its_latest_version_numbers_the_next_one():
+    first = submitted()
+    stored = Proposal(first.id, first.call_id, first.topic_id, first.content, State.SUBMITTED,
+                      versions=(first.versions[-1],))
+    second = stored.resubmit(received_at=ON_TIME, deadline=DEADLINE)
+    assert second.version == 2
+    assert second.content_hash == first.versions[0].content_hash  # content unchanged
+
+
+def test_a_part_file_name_is_not_part_of_the_content_hash():
+    import dataclasses
+    named = content(parts=(dataclasses.replace(part("part_a"), filename="a.pdf"),
+                           part("part_b"), part("budget")))
+    assert named.content_hash(CALL.id, TOPIC_1) == content().content_hash(CALL.id, TOPIC_1)
+    assert named != content()  # but it is a change of the working copy

@@ -1,0 +1,303 @@
+"""Submission rush: many concurrent applicants submitting and resubmitting through the
+HTTP API in the last seconds before the deadline, then the deadline closes.
+
+The real submission service runs as its own process (nameko, PostgreSQL, RabbitMQ, a
+fresh vhost and database) on a simulated clock that runs at real speed and reaches the
+deadline ``--rush-seconds`` after the rush starts. Each client process drives its share
+of the applicants, one keep-alive HTTP connection each, from one selector loop (light
+on the machine: the clients share its cores with the service, PostgreSQL and RabbitMQ).
+Every applicant owns a few drafts
+(created before the rush, not measured) and submits them round-robin until the service
+answers 409 "deadline passed". The service's own timer then closes the topic; the
+benchmark reads the manifest and checks it against every receipt it was given.
+
+``lost`` counts proposals whose last accepted receipt is not what the manifest lists
+(must be 0); ``late_accepted`` counts receipts at or after the deadline (must be 0).
+Throughput is accepted submissions per second of the rush; latencies are of accepted
+submissions. The last line printed is one JSON object.
+
+    python bench/submission_rush.py [--clients 32] [--proposals-per-client 4]
+        [--rush-seconds 20] [--processes 2] [--workers 64]
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import resource
+import selectors
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+UTC = timezone.utc
+CALL_ID = "AMIF-2018-AG-INTE"
+TOPIC = f"{CALL_ID}-1"
+DEADLINE = datetime(2019, 1, 31, 16, 0, tzinfo=UTC)
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection with a bearer token."""
+
+    def __init__(self, port: int, token: str):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        payload = json.dumps(body) if body is not None else ""
+        self.conn.request(method, path, body=payload, headers=self.headers)
+        response = self.conn.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+
+
+def applicant_email(process: int, thread: int) -> str:
+    return f"applicant-{process}-{thread}@bench.example.eu"
+
+
+def token(email: str, role: str = "applicant") -> str:
+    from shared.auth import DEFAULT_DEV_SECRET, issue_token
+    return issue_token(DEFAULT_DEV_SECRET, email, role)
+
+
+# --------------------------------------------------------------------------- clients
+class Applicant:
+    """One applicant's keep-alive connection during the rush (one request in flight)."""
+
+    def __init__(self, port: int, email: str, proposal_ids: list[str]):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.setblocking(False)
+        auth = f"Authorization: Bearer {token(email)}\r\n"
+        self.requests = [(pid, (f"POST /proposals/{pid}/submit HTTP/1.1\r\nHost: bench\r\n"
+                                f"{auth}Content-Length: 0\r\n\r\n").encode())
+                         for pid in proposal_ids]
+        self.sent = 0
+        self.buffer = b""
+        self.started = 0.0
+        self.done = False
+
+    def send_next(self) -> None:
+        self.current, request = self.requests[self.sent % len(self.requests)]
+        self.sent += 1
+        self.started = time.perf_counter()
+        self.sock.sendall(request)
+
+    def receive(self) -> tuple | None:
+        """The outcome once a whole response is in, else None."""
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the service closed the connection")
+        self.buffer += chunk
+        head, sep, rest = self.buffer.partition(b"\r\n\r\n")
+        if not sep:
+            return None
+        length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        if len(rest) < length:
+            return None
+        elapsed = time.perf_counter() - self.started
+        self.buffer = rest[length:]
+        status = int(head.split(b" ", 2)[1])
+        body = json.loads(rest[:length])
+        return (self.current, status, body.get("version"), body.get("content_hash"),
+                body.get("received_at"), body.get("error"), elapsed, time.time())
+
+
+def client_process(index: int, port: int, count: int, per_client: int, start_at: float,
+                   stop_at: float, out) -> None:
+    """Create the drafts (not measured), wait for the start, rush, report every outcome."""
+    from tests.support.submission_data import participant, proposal_body
+
+    applicants = []
+    for n in range(count):
+        email = applicant_email(index, n)
+        setup = Client(port, token(email))
+        coordinator = participant(f"City{index}x{n}", "BE", email=email, experienced=True)
+        ids = []
+        for k in range(per_client):
+            status, body = setup.request("POST", "/proposals", proposal_body(
+                coordinator, acronym=f"R{index}A{n}N{k}"))
+            assert status == 201, body
+            ids.append(body["id"])
+        setup.conn.close()
+        applicants.append(Applicant(port, email, ids))
+    selector = selectors.DefaultSelector()
+    time.sleep(max(0.0, start_at - time.time()))
+    for applicant in applicants:
+        selector.register(applicant.sock, selectors.EVENT_READ, applicant)
+        applicant.send_next()
+    results, active = [], len(applicants)
+    while active and time.time() < stop_at:
+        for key, _ in selector.select(timeout=1.0):
+            applicant = key.data
+            outcome = applicant.receive()
+            if outcome is None:
+                continue
+            results.append(outcome)
+            if outcome[1] == 409 and outcome[5] == "deadline_passed":
+                selector.unregister(applicant.sock)
+                applicant.sock.close()
+                active -= 1
+            else:
+                applicant.send_next()
+    out.send(results)
+    out.close()
+
+
+# --------------------------------------------------------------------------- service
+def start_service(amqp_uri: str, databases, run_dir: Path, clock_path: Path, workers: int):
+    from grantflow.processes import ServiceProcess
+    from grantflow.topology import declare_all
+    from shared.config import service_config
+    from tests.support.infra import free_port
+
+    declare_all(amqp_uri, services=["submission"])
+    port = free_port()
+    config = service_config(
+        "submission", AMQP_URI=amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{port}",
+        DATABASE_URL=databases.url("submission"), VAR_DIR=str(run_dir),
+        CLOCK=f"file:{clock_path}", max_workers=workers,
+        DB_POOL={"size": 16, "max_overflow": 8})
+    config["LOGGING"]["root"]["level"] = "WARNING"
+    process = ServiceProcess("submission", config, run_dir).start()
+    process.wait_healthy()
+    return process, port
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def check_manifest(outcomes: list[tuple], manifest: list[dict]) -> dict:
+    """Compare the receipts the clients got with the published manifest."""
+    last: dict[str, tuple] = {}
+    late = 0
+    for proposal_id, status, version, content_hash, received_at, *_ in outcomes:
+        if status != 200:
+            continue
+        if datetime.fromisoformat(received_at) >= DEADLINE:
+            late += 1
+        if proposal_id not in last or version > last[proposal_id][0]:
+            last[proposal_id] = (version, content_hash, received_at)
+    listed = {e["proposal_id"]: (e["version"], e["content_hash"], e["received_at"])
+              for e in manifest}
+    lost = sum(1 for pid, receipt in last.items() if listed.get(pid) != receipt)
+    unreceipted = sum(1 for pid, entry in listed.items()
+                      if pid in last and entry[0] > last[pid][0])
+    return {"lost": lost, "late_accepted": late, "unreceipted_in_manifest": unreceipted,
+            "proposals_with_receipts": len(last), "manifest_entries": len(manifest)}
+
+
+def run(args) -> dict:
+    from shared.clock import SimulatedClock
+    from tests.support.infra import Databases, Vhost
+    from tests.support.submission_data import call_yaml
+
+    vhost, databases = Vhost().create(), Databases()
+    tmp = tempfile.TemporaryDirectory()
+    run_dir = Path(tmp.name)
+    clock = SimulatedClock(run_dir / "clock.json")
+    clock.set(DEADLINE - timedelta(hours=1))  # stands still while drafts are made
+    process = None
+    try:
+        process, port = start_service(vhost.amqp_uri, databases, run_dir, clock.path,
+                                      args.workers)
+        ops = Client(port, token("ops@bench.example.eu", "operations"))
+        status, body = ops.request("POST", "/calls", {"yaml": call_yaml()})
+        assert status == 201, body
+        per_process = args.clients // args.processes
+        setup_seconds = 5 + args.clients * args.proposals_per_client / 40
+        start_at = time.time() + setup_seconds
+        stop_at = start_at + args.rush_seconds + 30  # safety net; clients stop at the 409
+        pipes, procs = [], []
+        for index in range(args.processes):
+            receiver, sender = multiprocessing.Pipe(duplex=False)
+            proc = multiprocessing.Process(target=client_process, args=(
+                index, port, per_process, args.proposals_per_client, start_at, stop_at,
+                sender))
+            proc.start()
+            pipes.append(receiver)
+            procs.append(proc)
+        print(f"{args.processes * per_process} applicants x {args.proposals_per_client} drafts; "
+              f"rush of {args.rush_seconds}s starts in {setup_seconds:.0f}s (service pid "
+              f"{process.pid()})", flush=True)
+        time.sleep(max(0.0, start_at - time.time() - 0.2))
+        # the simulated clock runs at real speed from here and reaches the deadline on time
+        clock.set(DEADLINE - timedelta(seconds=args.rush_seconds + 0.2), rate=1.0)
+        deadline_wall = start_at + args.rush_seconds
+        time.sleep(max(0.0, start_at - time.time()))
+        cpu_before = cpu_seconds(process.pid())
+        time.sleep(max(0.0, deadline_wall - time.time()))
+        service_cpu = cpu_seconds(process.pid()) - cpu_before
+        outcomes = [row for pipe in pipes for row in pipe.recv()]
+        for proc in procs:
+            proc.join()
+        manifest, closed_after = None, None
+        while time.time() < deadline_wall + 120:
+            status, body = ops.request("GET", f"/calls/{CALL_ID}/topics/{TOPIC}/manifest")
+            if status == 200:
+                manifest, closed_after = body, time.time() - deadline_wall
+                break
+            time.sleep(0.2)
+        assert manifest is not None, "the topic never closed"
+    finally:
+        if process is not None:
+            process.stop()
+        vhost.delete()
+        databases.drop_all()
+        tmp.cleanup()
+    accepted = [o for o in outcomes if o[1] == 200]
+    refused = [o for o in outcomes if o[1] == 409 and o[5] == "deadline_passed"]
+    errors = [o for o in outcomes if o[1] != 200 and o not in refused]
+    in_rush = [o for o in accepted if o[7] <= deadline_wall]
+    latencies = [o[6] * 1000 for o in accepted]
+    return {"submissions_per_s": round(len(in_rush) / args.rush_seconds, 1),
+            "p50_ms": round(percentile(latencies, 0.50), 1),
+            "p99_ms": round(percentile(latencies, 0.99), 1),
+            "mean_ms": round(statistics.fmean(latencies), 1),
+            **check_manifest(outcomes, manifest["manifest"]),
+            "accepted": len(accepted), "refused_after_deadline": len(refused),
+            "errors": len(errors), "clients": args.processes * per_process,
+            "proposals": args.processes * per_process * args.proposals_per_client,
+            "rush_seconds": args.rush_seconds,
+            "manifest_after_deadline_s": round(closed_after, 2),
+            "service_cpu_ms_per_submission": round(service_cpu * 1000 / max(1, len(in_rush)), 2),
+            "load_average_1m": round(os.getloadavg()[0], 2),
+            "service_workers": args.workers,
+            "bench_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                                       / 1024, 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--proposals-per-client", type=int, default=4)
+    parser.add_argument("--rush-seconds", type=float, default=20)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=64)
+    args = parser.parse_args()
+    figures = run(args)
+    print(f"{figures['submissions_per_s']} submissions/s, p50 {figures['p50_ms']} ms, "
+          f"p99 {figures['p99_ms']} ms, lost {figures['lost']}", flush=True)
+    print(json.dumps(figures))
+    return 0 if figures["lost"] == 0 and figures["late_accepted"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,239 @@
+"""``grantflow call validate | load | list | show | timetable | manifest | tick``.
+
+``validate`` reads the file locally (no service needed) and lists every problem with its
+path and line. The others talk to the submission service at
+``shared.config.base_url("submission")`` (or ``--url``, or ``GRANTFLOW_SUBMISSION_URL``)
+with the bearer token of ``--token``, else ``GRANTFLOW_TOKEN``, else an operations token
+signed with the configured secret. Exit codes: 0 ok, 1 failure (not found, conflict,
+refused), 2 bad input (invalid file or request), 3 service down.
+
+:class:`SubmissionClient` is also what ``grantflow proposal`` uses.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import requests
+
+from shared.auth import DEFAULT_DEV_SECRET, issue_token
+from shared.config import base_url, env
+
+OK, FAILURE, BAD_INPUT, DOWN = 0, 1, 2, 3
+
+
+class SubmissionClient:
+    """JSON over HTTP to the submission service; every request returns an exit code and
+    prints the error (with each field and rule) when refused."""
+
+    def __init__(self, args):
+        self.url = (getattr(args, "url", None) or env("SUBMISSION_URL")
+                    or base_url("submission")).rstrip("/")
+        self.token = getattr(args, "token", None) or os.environ.get("GRANTFLOW_TOKEN") or \
+            issue_token(env("AUTH_SECRET", DEFAULT_DEV_SECRET), "operations@grantflow.example",
+                        "operations")
+        self.as_json = getattr(args, "json", False)
+
+    def call(self, method: str, path: str, show=None, **kwargs) -> int:
+        """Send a request; print the response with ``show`` (or as JSON with --json)."""
+        code, data = self.fetch(method, path, **kwargs)
+        if code == OK:
+            if self.as_json or show is None:
+                print(json.dumps(data, indent=2))
+            else:
+                show(data)
+        return code
+
+    def fetch(self, method: str, path: str, **kwargs) -> tuple[int, dict | list | None]:
+        url = self.url + path
+        try:
+            response = requests.request(method, url, timeout=120, headers={
+                "Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}, **kwargs)
+        except requests.RequestException as exc:
+            print(f"submission service not reachable at {url}: {exc}", file=sys.stderr)
+            return DOWN, None
+        try:
+            data = response.json()
+        except ValueError:
+            data = {"message": response.text[:500]}
+        if response.status_code >= 400:
+            return refused(response.status_code, data), data
+        return OK, data
+
+
+def refused(status: int, data) -> int:
+    """Print a refusal with every field and rule; its exit code."""
+    data = data if isinstance(data, dict) else {"message": str(data)}
+    print(f"error {status}: {data.get('message', data)}", file=sys.stderr)
+    for error in data.get("errors") or []:
+        if isinstance(error, dict):
+            line = f" (line {error['line']})" if error.get("line") else ""
+            print(f"  {error.get('field')}: {error.get('rule')}{line}", file=sys.stderr)
+    if status in (400, 413, 422):
+        return BAD_INPUT
+    if status in (502, 503, 504):
+        return DOWN
+    return FAILURE
+
+
+def connection_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", help="submission service base URL (default: from config)")
+    common.add_argument("--token", help="bearer token (default: $GRANTFLOW_TOKEN, else an "
+                                        "operations token)")
+    common.add_argument("--json", action="store_true", help="print the JSON response")
+    return common
+
+
+def register(subparsers) -> None:
+    common = connection_options()
+    group = subparsers.add_parser("call", help="call files and published calls")
+    sub = group.add_subparsers(dest="action", required=True)
+
+    validate = sub.add_parser("validate", help="list every problem of a call file (offline)")
+    validate.add_argument("file", type=Path)
+    validate.set_defaults(func=cmd_validate)
+
+    load = sub.add_parser("load", parents=[common],
+                          help="publish a call file (a higher version is an amendment)")
+    load.add_argument("file", type=Path)
+    load.set_defaults(func=cmd_load)
+
+    listing = sub.add_parser("list", parents=[common], help="published calls")
+    listing.set_defaults(func=cmd_list)
+
+    show = sub.add_parser("show", parents=[common], help="a published call and its versions")
+    show.add_argument("call_id")
+    show.add_argument("--version", type=int)
+    show.set_defaults(func=cmd_show)
+
+    table = sub.add_parser("timetable", parents=[common],
+                           help="each milestone (UTC and local), fired or not")
+    table.add_argument("call_id")
+    table.set_defaults(func=cmd_timetable)
+
+    manifest = sub.add_parser("manifest", parents=[common], help="a topic's closing manifest")
+    manifest.add_argument("call_id")
+    manifest.add_argument("topic_id")
+    manifest.set_defaults(func=cmd_manifest)
+
+    tick = sub.add_parser("tick", parents=[common],
+                          help="fire every due timetable milestone now")
+    tick.set_defaults(func=cmd_tick)
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_validate(args) -> int:
+    from services.submission.domain.eligibility import ensure_known_rules
+    from services.submission.domain.errors import UnknownRule
+    from shared.calls.loader import load_call_file
+    from shared.calls.schema import InvalidCall
+
+    try:
+        call = load_call_file(args.file)
+        ensure_known_rules(call)
+    except InvalidCall as exc:
+        print(f"{args.file}: {len(exc.problems)} problem(s)")
+        for problem in exc.problems:
+            print(f"  {problem}")
+        return BAD_INPUT
+    except UnknownRule as exc:
+        print(f"{args.file}: {exc}")
+        return BAD_INPUT
+    print(f"{args.file}: valid: call {call.id} version {call.version}, {len(call.topics)} "
+          f"topic(s), deadline {call.local(call.deadline).isoformat()} ({call.timezone})")
+    return OK
+
+
+def cmd_load(args) -> int:
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        return BAD_INPUT
+    return SubmissionClient(args).call(
+        "POST", "/calls", _print_loaded, data=text.encode("utf-8"),
+        headers={"Content-Type": "application/yaml"})
+
+
+def cmd_list(args) -> int:
+    return SubmissionClient(args).call("GET", "/calls", _print_calls)
+
+
+def cmd_show(args) -> int:
+    params = {"version": args.version} if args.version else None
+    return SubmissionClient(args).call("GET", f"/calls/{args.call_id}", _print_call,
+                                       params=params)
+
+
+def cmd_timetable(args) -> int:
+    return SubmissionClient(args).call("GET", f"/calls/{args.call_id}/timetable",
+                                       _print_timetable)
+
+
+def cmd_manifest(args) -> int:
+    return SubmissionClient(args).call(
+        "GET", f"/calls/{args.call_id}/topics/{args.topic_id}/manifest", _print_manifest)
+
+
+def cmd_tick(args) -> int:
+    return SubmissionClient(args).call("POST", "/timetable/tick", _print_tick)
+
+
+# --------------------------------------------------------------------------- output
+def _print_loaded(data: dict) -> None:
+    print(f"call {data['call_id']} version {data['version']}: {data['status']} "
+          f"(content hash {data['content_hash']})")
+    for change in data["changes"]:
+        print(f"  - {change}")
+    if data["notified"]:
+        print(f"  {data['notified']} registered applicant(s) will be told")
+
+
+def _print_calls(data: list) -> None:
+    if not data:
+        print("no call is published")
+    for call in data:
+        closed = sum(t["closed"] for t in call["topics"])
+        print(f"{call['call_id']:22} v{call['version']:<3} deadline {call['deadline_local']} "
+              f"({call['timezone']})  topics {len(call['topics'])}, closed {closed}  "
+              f"{call['title']}")
+
+
+def _print_call(data: dict) -> None:
+    _print_calls([data])
+    for topic in data["topics"]:
+        state = f"closed, manifest {topic['manifest_hash']}" if topic["closed"] else "open"
+        print(f"  {topic['id']:22} budget {topic['budget']:>14}  {state}  {topic['title']}")
+    for version in data["versions"]:
+        print(f"  version {version['version']} loaded {version['loaded_at']} by "
+              f"{version['loaded_by']}")
+        for change in version["changes"]:
+            print(f"    - {change}")
+
+
+def _print_timetable(data: dict) -> None:
+    print(f"call {data['call_id']} v{data['call_version']} at {data['now']}: current stage "
+          f"{data['current_stage'] or '(not open yet)'}")
+    for m in data["milestones"]:
+        state = f"fired {m['fired_at']}" if m["fired"] else ("due" if m["due"] else "")
+        print(f"  {m['key']:26} {m['at']}  {m['at_local']}  {state}")
+
+
+def _print_manifest(data: dict) -> None:
+    print(f"{data['call_id']} / {data['topic_id']}: closed {data['closed_at']} (deadline "
+          f"{data['deadline']}), {len(data['manifest'])} proposal(s), manifest hash "
+          f"{data['manifest_hash']}")
+    for entry in data["manifest"]:
+        print(f"  {entry['proposal_id']:16} v{entry['version']:<3} {entry['content_hash']}  "
+              f"{entry['received_at']}")
+
+
+def _print_tick(data: dict) -> None:
+    if not data["fired"]:
+        print(f"{data['now']}: nothing due")
+    for fired in data["fired"]:
+        print(f"{fired['call_id']}: {fired['milestone']} ({fired['at']}) fired")

@@ -1,0 +1,90 @@
+"""``grantflow demo`` and ``grantflow scenario run``: whole calls through the real services."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    demo = subparsers.add_parser(
+        "demo", help="replay AMIF-2018-AG-INTE end to end on a fresh private stack")
+    demo.add_argument("--proposals", type=int, default=200)
+    demo.add_argument("--experts", type=int, default=80)
+    demo.add_argument("--seed", type=int, default=2019)
+    demo.add_argument("--json", default="var/demo-report.json", help="where to write the report")
+    demo.add_argument("--keep-running", action="store_true",
+                      help="leave the services up afterwards (to look at the operations page)")
+    demo.set_defaults(func=cmd_demo)
+
+    scenario = subparsers.add_parser("scenario", help="scenario files (docs/scenarios.md)")
+    sub = scenario.add_subparsers(dest="action", required=True)
+    run = sub.add_parser("run", help="run a scenario against the running services")
+    run.add_argument("file")
+    run.add_argument("--json", help="write the report here")
+    run.add_argument("--seed", type=int, default=0)
+    run.set_defaults(func=cmd_scenario_run)
+    check = sub.add_parser("validate", help="check a scenario file")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_scenario_validate)
+
+
+def cmd_demo(args) -> int:
+    from grantflow.demo import DemoError, run_demo
+    if args.proposals < 1 or args.experts < 1:
+        print("grantflow demo: --proposals and --experts must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        report = run_demo(args.proposals, args.experts, args.seed, args.json, args.keep_running)
+    except DemoError as exc:
+        print(f"grantflow demo: {exc}", file=sys.stderr)
+        return 3
+    unfinished = [p["id"] for p in report["proposals"] if not p.get("final_state")]
+    if unfinished:
+        print(f"grantflow demo: {len(unfinished)} proposal(s) did not reach a final state: "
+              f"{', '.join(unfinished[:10])}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_scenario_validate(args) -> int:
+    from grantflow.scenario.loader import InvalidScenario, load_scenario_file
+    try:
+        scenario = load_scenario_file(args.file)
+    except (InvalidScenario, OSError) as exc:
+        for problem in getattr(exc, "problems", [str(exc)]):
+            print(f"{args.file}: {problem}", file=sys.stderr)
+        return 2
+    print(f"{args.file}: valid ({len(scenario.proposals)} proposals, "
+          f"{len(scenario.experts)} experts)")
+    return 0
+
+
+def cmd_scenario_run(args) -> int:
+    import requests
+
+    from grantflow.scenario.environment import Environment
+    from grantflow.scenario.loader import InvalidScenario, load_scenario_file
+    from grantflow.scenario.runner import ScenarioRunner
+    from grantflow.scenario.summary import check_expectations, print_summary
+    try:
+        scenario = load_scenario_file(args.file)
+    except (InvalidScenario, OSError) as exc:
+        for problem in getattr(exc, "problems", [str(exc)]):
+            print(f"{args.file}: {problem}", file=sys.stderr)
+        return 2
+    try:
+        report = ScenarioRunner(scenario, Environment.from_env(), progress=print,
+                                seed=args.seed).run()
+    except requests.ConnectionError as exc:
+        print(f"grantflow scenario run: a service is not reachable ({exc}); "
+              "start them with `grantflow up` (GRANTFLOW_CLOCK=simulated)", file=sys.stderr)
+        return 3
+    print_summary(report, print)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2, default=str))
+        print(f"JSON report written to {args.json}")
+    failures = check_expectations(scenario, report)
+    for failure in failures:
+        print(f"expectation not met: {failure}", file=sys.stderr)
+    return 1 if failures else 0

@@ -1,0 +1,361 @@
+"""``grantflow experts | assignments | reports | ranking``: the evaluation service.
+
+Talks to the evaluation service at ``shared.config.base_url("evaluation")`` (or ``--url``,
+or ``GRANTFLOW_EVALUATION_URL``). Token: ``--token``, else ``$GRANTFLOW_TOKEN``, else a
+development token signed with the configured secret: an evaluator token for ``--as EMAIL``
+(``reports`` commands), an applicant token for ``ranking summary --as EMAIL``, an
+operations token otherwise. Exit codes: 0 ok, 1 refused (401/403/404/409), 2 bad input
+(400/422, or a file that cannot be read), 3 the service is down.
+
+Examples::
+
+    grantflow experts import experts.csv
+    grantflow assignments run AMIF-2018-AG-INTE
+    grantflow assignments loads
+    grantflow reports mine --as anna.expert@example.org
+    grantflow reports submit P-1A2B3C report.json --final --as anna.expert@example.org
+    grantflow reports conflict P-1A2B3C --reason "former employer" --as anna.expert@example.org
+    grantflow ranking publish AMIF-2018-AG-INTE AMIF-2018-AG-INTE-1 --force
+    grantflow ranking summary P-1A2B3C --html > summary.html
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import requests
+
+from grantflow.commands.calls import BAD_INPUT, DOWN, OK, refused
+from shared.auth import DEFAULT_DEV_SECRET, issue_token
+from shared.config import base_url, env
+
+OPERATIONS_EMAIL = "operations@grantflow.example"
+
+
+# --------------------------------------------------------------------------- HTTP
+def _token(args, role_for_as: str) -> str:
+    explicit = getattr(args, "token", None) or os.environ.get("GRANTFLOW_TOKEN")
+    if explicit:
+        return explicit
+    secret = env("AUTH_SECRET", DEFAULT_DEV_SECRET)
+    email = getattr(args, "as_email", None)
+    return issue_token(secret, email, role_for_as) if email else \
+        issue_token(secret, OPERATIONS_EMAIL, "operations")
+
+
+def fetch(args, method: str, path: str, role_for_as: str = "evaluator",
+          **kwargs) -> tuple[int, object]:
+    url = (args.url or env("EVALUATION_URL") or base_url("evaluation")).rstrip("/") + path
+    try:
+        response = requests.request(method, url, timeout=300, headers={
+            "Authorization": f"Bearer {_token(args, role_for_as)}",
+            **kwargs.pop("headers", {})}, **kwargs)
+    except requests.RequestException as exc:
+        print(f"the evaluation service does not answer at {url}: {exc}", file=sys.stderr)
+        return DOWN, None
+    if response.status_code < 400 and not response.headers.get(
+            "Content-Type", "").startswith("application/json"):
+        return OK, response.text
+    try:
+        data = response.json()
+    except ValueError:
+        data = {"message": response.text[:500] or response.reason}
+    if response.status_code >= 400:
+        return refused(response.status_code, data), data
+    return OK, data
+
+
+def show(args, method: str, path: str, printer=None, role_for_as: str = "evaluator",
+         **kwargs) -> int:
+    code, data = fetch(args, method, path, role_for_as, **kwargs)
+    if code == OK:
+        if isinstance(data, str):
+            sys.stdout.write(data)
+        elif args.json or printer is None:
+            print(json.dumps(data, indent=2))
+        else:
+            printer(data)
+    return code
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"cannot read {path}: {exc}", file=sys.stderr)
+        return None
+
+
+# --------------------------------------------------------------------------- parsers
+def register(subparsers) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", help="evaluation service base URL (default: from config)")
+    common.add_argument("--token", help="bearer token (default: $GRANTFLOW_TOKEN)")
+    common.add_argument("--json", action="store_true", help="print the JSON response")
+    acting = argparse.ArgumentParser(add_help=False, parents=[common])
+    acting.add_argument("--as", dest="as_email", metavar="EMAIL",
+                        help="act as this person (a development token)")
+    _experts(subparsers, common)
+    _assignments(subparsers, common)
+    _reports(subparsers, acting)
+    _ranking(subparsers, common, acting)
+
+
+def _command(sub, name, help_text, func, parent, *arguments):
+    parser = sub.add_parser(name, help=help_text, parents=[parent])
+    for args, kwargs in arguments:
+        parser.add_argument(*args, **kwargs)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def _arg(*args, **kwargs):
+    return args, kwargs
+
+
+def _experts(subparsers, common) -> None:
+    sub = subparsers.add_parser("experts", help="the expert pool (operations)") \
+        .add_subparsers(dest="action", required=True)
+    _command(sub, "import", "import experts from a CSV or JSON file (all or nothing)",
+             cmd_experts_import, common, _arg("file", type=Path))
+    _command(sub, "list", "every expert with current load", cmd_experts_list, common)
+    _command(sub, "show", "one expert and their assignments",
+             lambda a: show(a, "GET", f"/experts/{a.expert_id}"), common, _arg("expert_id"))
+    _command(sub, "edit", "change fields: --set max_load=5 --set keywords='a;b'",
+             cmd_experts_edit, common, _arg("expert_id"),
+             _arg("--set", action="append", default=[], metavar="FIELD=VALUE"))
+    for name in ("deactivate", "reactivate"):
+        _command(sub, name, f"{name} an expert", cmd_experts_active(name), common,
+                 _arg("expert_id"))
+
+
+def _assignments(subparsers, common) -> None:
+    sub = subparsers.add_parser("assignments", help="assignment runs, repairs, loads "
+                                                    "(operations)") \
+        .add_subparsers(dest="action", required=True)
+    _command(sub, "run", "assign the topics waiting for it (optimal min-cost flow)",
+             cmd_run, common, _arg("call_id"),
+             _arg("--topic", action="append", dest="topics", metavar="TOPIC_ID"))
+    _command(sub, "repair", "refill every proposal short of evaluators",
+             lambda a: show(a, "POST", f"/calls/{a.call_id}/assignment/repair", _print_run),
+             common, _arg("call_id"))
+    _command(sub, "list", "active assignments",
+             lambda a: show(a, "GET", "/assignments", _print_assignments,
+                            params={"topic_id": a.topic, "expert_id": a.expert}),
+             common, _arg("--topic"), _arg("--expert"))
+    _command(sub, "loads", "load per expert and topic",
+             lambda a: show(a, "GET", "/loads", _print_loads), common)
+    _command(sub, "runs", "the latest assignment runs and their diagnoses",
+             lambda a: show(a, "GET", "/assignment-runs", _print_runs), common)
+    _command(sub, "override", "release and/or assign named experts, with a reason",
+             cmd_override, common, _arg("proposal_id"),
+             _arg("--release", action="append", default=[], metavar="EXPERT_ID"),
+             _arg("--assign", action="append", default=[], metavar="EXPERT_ID"),
+             _arg("--reason", required=True))
+    _command(sub, "extra", "one more evaluator for a proposal with a flagged spread",
+             lambda a: show(a, "POST", f"/proposals/{a.proposal_id}/extra-evaluator",
+                            _print_run), common, _arg("proposal_id"))
+    _command(sub, "conflict", "record a conflict of interest on any pair",
+             lambda a: show(a, "POST", "/conflicts", json={
+                 "expert_id": a.expert, "proposal_id": a.proposal, "reason": a.reason}),
+             common, _arg("--expert", required=True), _arg("--proposal", required=True),
+             _arg("--reason", required=True))
+    _command(sub, "conflicts", "declared conflicts",
+             lambda a: show(a, "GET", "/conflicts",
+                            params={"proposal_id": a.proposal, "expert_id": a.expert}),
+             common, _arg("--proposal"), _arg("--expert"))
+    _command(sub, "proposal", "a proposal's evaluation: assignments, reports, consensus",
+             lambda a: show(a, "GET", f"/proposals/{a.proposal_id}/evaluation"), common,
+             _arg("proposal_id"))
+
+
+def _reports(subparsers, acting) -> None:
+    sub = subparsers.add_parser("reports", help="an evaluator's assignments and reports "
+                                                "(--as EMAIL)") \
+        .add_subparsers(dest="action", required=True)
+    _command(sub, "mine", "my assignments",
+             lambda a: show(a, "GET", "/me/assignments", _print_mine), acting)
+    _command(sub, "show", "one assigned proposal and my report",
+             lambda a: show(a, "GET", f"/me/assignments/{a.proposal_id}"), acting,
+             _arg("proposal_id"))
+    _command(sub, "submit", "save a report from a JSON file ({criteria: {id: {score, "
+                            "comment}}}); --final makes it final",
+             cmd_report_submit, acting, _arg("proposal_id"), _arg("file", type=Path),
+             _arg("--final", action="store_true"),
+             _arg("--consensus", action="store_true", help="the rapporteur's report"))
+    _command(sub, "finalise", "make the saved report final (no edits after)",
+             lambda a: show(a, "POST", f"/me/assignments/{a.proposal_id}/"
+                                       f"{'consensus-report' if a.consensus else 'report'}/final"),
+             acting, _arg("proposal_id"), _arg("--consensus", action="store_true"))
+    _command(sub, "conflict", "declare a conflict of interest on an assigned proposal",
+             lambda a: show(a, "POST", f"/me/assignments/{a.proposal_id}/conflict",
+                            json={"reason": a.reason}),
+             acting, _arg("proposal_id"), _arg("--reason", required=True))
+    _command(sub, "decline", "decline an assignment",
+             lambda a: show(a, "POST", f"/me/assignments/{a.proposal_id}/decline",
+                            json={"reason": a.reason}),
+             acting, _arg("proposal_id"), _arg("--reason", default=""))
+    _command(sub, "note", "record a consensus note (operations, or the rapporteur)",
+             lambda a: show(a, "POST", f"/proposals/{a.proposal_id}/consensus-note",
+                            json={"text": a.text}),
+             acting, _arg("proposal_id"), _arg("--text", required=True))
+
+
+def _ranking(subparsers, common, acting) -> None:
+    sub = subparsers.add_parser("ranking", help="topics, rankings, summary reports") \
+        .add_subparsers(dest="action", required=True)
+    _command(sub, "topics", "each topic's assignment and ranking status",
+             lambda a: show(a, "GET", f"/calls/{a.call_id}/topics", _print_topics), common,
+             _arg("call_id"))
+    _command(sub, "show", "a published ranking",
+             lambda a: show(a, "GET", f"/calls/{a.call_id}/topics/{a.topic_id}/ranking",
+                            _print_ranking), common, _arg("call_id"), _arg("topic_id"))
+    _command(sub, "publish", "publish a topic's ranking (--force: rank now, rejecting the "
+                             "proposals not evaluated)",
+             lambda a: show(a, "POST", f"/calls/{a.call_id}/topics/{a.topic_id}/ranking",
+                            _print_ranking, json={"force": a.force}),
+             common, _arg("call_id"), _arg("topic_id"), _arg("--force", action="store_true"))
+    _command(sub, "summary", "a proposal's evaluation summary report (--html for the document)",
+             lambda a: show(a, "GET", f"/proposals/{a.proposal_id}/summary"
+                                      f"{'.html' if a.html else ''}", role_for_as="applicant"),
+             acting, _arg("proposal_id"), _arg("--html", action="store_true"))
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_experts_import(args) -> int:
+    text = _read(args.file)
+    if text is None:
+        return BAD_INPUT
+    if args.file.suffix.lower() == ".csv":
+        return show(args, "POST", "/experts/import", _print_import, data=text.encode(),
+                    headers={"Content-Type": "text/csv"})
+    try:
+        records = json.loads(text)
+    except ValueError as exc:
+        print(f"{args.file} is not JSON (or name it .csv): {exc}", file=sys.stderr)
+        return BAD_INPUT
+    body = {"experts": records} if isinstance(records, list) else records
+    return show(args, "POST", "/experts/import", _print_import, json=body)
+
+
+def cmd_experts_list(args) -> int:
+    def printer(experts):
+        for e in experts:
+            state = "" if e["active"] else "  (inactive)"
+            print(f"{e['id']:12} {e['name'][:28]:28} {e['email'][:34]:34} {e['organisation_id']:12}"
+                  f" load {e['load']}/{e['max_load']}{state}")
+        print(f"{len(experts)} expert(s)")
+    return show(args, "GET", "/experts", printer)
+
+
+def cmd_experts_edit(args) -> int:
+    changes = {}
+    for item in args.set:
+        field, sep, value = item.partition("=")
+        if not sep:
+            print(f"--set {item}: write FIELD=VALUE", file=sys.stderr)
+            return BAD_INPUT
+        changes[field.strip()] = value
+    if not changes:
+        print("nothing to change: give --set FIELD=VALUE", file=sys.stderr)
+        return BAD_INPUT
+    return show(args, "PATCH", f"/experts/{args.expert_id}", json=changes)
+
+
+def cmd_experts_active(action: str):
+    return lambda args: show(args, "POST", f"/experts/{args.expert_id}/{action}")
+
+
+def cmd_run(args) -> int:
+    return show(args, "POST", f"/calls/{args.call_id}/assignment", _print_run,
+                json={"topics": args.topics} if args.topics else {})
+
+
+def cmd_override(args) -> int:
+    return show(args, "POST", f"/proposals/{args.proposal_id}/override", json={
+        "release": args.release, "assign": args.assign, "reason": args.reason})
+
+
+def cmd_report_submit(args) -> int:
+    text = _read(args.file)
+    if text is None:
+        return BAD_INPUT
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        print(f"{args.file} is not JSON: {exc}", file=sys.stderr)
+        return BAD_INPUT
+    if not isinstance(body, dict):
+        print(f"{args.file}: a JSON object with 'criteria' is expected", file=sys.stderr)
+        return BAD_INPUT
+    if args.final:
+        body["final"] = True
+    kind = "consensus-report" if args.consensus else "report"
+    return show(args, "PUT", f"/me/assignments/{args.proposal_id}/{kind}", json=body)
+
+
+# --------------------------------------------------------------------------- printing
+def _print_import(data) -> None:
+    print(f"added {len(data['added'])}, updated {len(data['updated'])}, unchanged "
+          f"{len(data['unchanged'])}; assignments released: {len(data['released'])}")
+
+
+def _print_run(data) -> None:
+    print(f"{data['kind']} run: {data['status']}, {len(data['assigned'])} assignment(s)"
+          + (f", objective {data['objective']}" if data.get("objective") is not None else ""))
+    for pair in data["assigned"]:
+        print(f"  {pair['proposal_id']:16} <- {pair['expert_id']}")
+    for failure in data["failed"]:
+        for line in failure["diagnosis"]:
+            print(f"  {failure['subject']}: {line}")
+
+
+def _print_assignments(rows) -> None:
+    for a in rows:
+        print(f"{a['proposal_id']:16} {a['expert_id']:12} {a['reason']:8} due {a['due_at']}")
+    print(f"{len(rows)} active assignment(s)")
+
+
+def _print_loads(rows) -> None:
+    for r in rows:
+        topics = ", ".join(f"{t}: {n}" for t, n in sorted(r["by_topic"].items()))
+        print(f"{r['expert_id']:12} {r['load']:3}/{r['max_load']:<3} final reports "
+              f"{r['final_reports']:3}  {topics}{'' if r['active'] else '  (inactive)'}")
+
+
+def _print_runs(rows) -> None:
+    for r in rows:
+        print(f"{r['started_at']} {r['kind']:8} {r['status']:11} {r['assigned']:4} assigned"
+              f"  by {r['triggered_by']}")
+        for line in r["diagnosis"]:
+            print(f"    {line}")
+
+
+def _print_mine(rows) -> None:
+    for a in rows:
+        role = " (rapporteur)" if a["rapporteur"] else ""
+        print(f"{a['proposal_id']:16} {a['acronym'][:20]:20} due {a['due_at']}  report "
+              f"{a['report_status']}{role}")
+    print(f"{len(rows)} assignment(s)")
+
+
+def _print_topics(rows) -> None:
+    for t in rows:
+        ranked = f"ranked {t['ranked_at']}" if t["ranked_at"] else "not ranked"
+        print(f"{t['topic_id']:22} {t['assignment_status']:10} {t['evaluated']:4} evaluated, "
+              f"{len(t['incomplete'])} incomplete, {ranked}")
+        for line in t["assignment_diagnosis"]:
+            print(f"    {line}")
+
+
+def _print_ranking(data) -> None:
+    print(f"{data['topic_id']}: budget {data['budget']}, funded {data['funded_total']}")
+    for name in ("main", "reserve", "rejected"):
+        for e in data[name]:
+            rank = e["rank"] if e["rank"] is not None else "-"
+            extra = f" failed: {', '.join(e['failed_thresholds'])}" if e["failed_thresholds"] else ""
+            print(f"  {name:8} {rank!s:>3} {e['proposal_id']:16} {e['acronym'][:18]:18} "
+                  f"total {e['total']:>6} grant {e.get('grant_amount') or '-'}{extra}")

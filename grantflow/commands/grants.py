@@ -1,0 +1,187 @@
+"""``grantflow grants ...``: grant preparation files, signatures, payments, TTI/TTG.
+
+Talks to the grants service over HTTP at ``shared.config.base_url("grants")`` (or
+``--url``). Token: ``--token``, else ``$GRANTFLOW_TOKEN``, else a development token signed
+with the configured secret: an applicant token for ``--as EMAIL`` (the coordinator's
+commands), an operations token (the granting authority) otherwise.
+Exit codes: 0 ok, 1 refused (401/403/404/409, or a server error), 2 bad input (400/422),
+3 the service is down.
+
+Examples::
+
+    grantflow grants list --topic AMIF-2018-AG-INTE-1 --state invited
+    grantflow grants confirm GRANT-P-1234 --as coordinator@city.example.eu
+    grantflow grants decline GRANT-P-1234 --as coordinator@city.example.eu --reason "..."
+    grantflow grants authority-sign GRANT-P-1234
+    grantflow grants timing --call AMIF-2018-AG-INTE
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Callable
+
+import requests
+
+from shared.auth import DEFAULT_DEV_SECRET, issue_token
+from shared.config import base_url, env
+
+STATES = ("invited", "data_confirmed", "coordinator_signed", "signed", "declined")
+OPERATIONS_EMAIL = "operations@grantflow.example"
+
+
+def register(subparsers) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", help="grants service base URL (default: from config)")
+    common.add_argument("--token", help="bearer token (default: $GRANTFLOW_TOKEN)")
+    common.add_argument("--as", dest="as_email", metavar="EMAIL",
+                        help="act as this applicant (a development token), e.g. a coordinator")
+    common.add_argument("--json", action="store_true", help="print the JSON response")
+    group = subparsers.add_parser("grants", help="grant preparation, signatures, TTI/TTG")
+    sub = group.add_subparsers(dest="action", required=True)
+
+    def command(name: str, help_text: str, func: Callable, grant_id: bool = True):
+        parser = sub.add_parser(name, parents=[common], help=help_text)
+        if grant_id:
+            parser.add_argument("grant_id", help="e.g. GRANT-<proposal id>")
+        parser.set_defaults(func=func)
+        return parser
+
+    listing = command("list", "files, by topic and rank (operations)", cmd_list, False)
+    listing.add_argument("--call", dest="call_id")
+    listing.add_argument("--topic", dest="topic_id")
+    listing.add_argument("--state", choices=STATES)
+    command("mine", "the files of the --as applicant", cmd_mine, False)
+    command("show", "one file with its next step", cmd_show)
+    command("confirm", "coordinator: confirm the grant data", cmd_step("confirm"))
+    command("sign", "coordinator: sign the grant agreement", cmd_step("sign"))
+    decline = command("decline", "coordinator: decline the grant", cmd_decline)
+    decline.add_argument("--reason", required=True, help="why, in the coordinator's words")
+    command("authority-sign", "granting authority: countersign", cmd_step("authority-sign"))
+    command("payments", "the payment orders of a file (operations)", cmd_payments)
+    timing = command("timing", "time to inform / time to grant per proposal", cmd_timing,
+                     False)
+    timing.add_argument("--call", dest="call_id")
+    timing.add_argument("--proposal", dest="proposal_id")
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_list(args) -> int:
+    query = {k: v for k in ("call_id", "topic_id", "state") if (v := getattr(args, k))}
+    return request(args, "GET", "/grants", print_files, params=query)
+
+
+def cmd_mine(args) -> int:
+    return request(args, "GET", "/grants/mine", print_files)
+
+
+def cmd_show(args) -> int:
+    return request(args, "GET", f"/grants/{args.grant_id}", print_file)
+
+
+def cmd_step(step: str) -> Callable:
+    def run(args) -> int:
+        return request(args, "POST", f"/grants/{args.grant_id}/{step}", print_file, json={})
+    return run
+
+
+def cmd_decline(args) -> int:
+    return request(args, "POST", f"/grants/{args.grant_id}/decline", print_file,
+                   json={"reason": args.reason})
+
+
+def cmd_payments(args) -> int:
+    def show(data):
+        for order in data["payment_orders"] or [{"kind": "(none yet)", "amount": "",
+                                                 "ordered_at": ""}]:
+            print(f"{data['grant_id']}  {order['kind']:14} {order['amount']:>14}  "
+                  f"{order['ordered_at']}")
+    return request(args, "GET", f"/grants/{args.grant_id}/payments", show)
+
+
+def cmd_timing(args) -> int:
+    query = {k: v for k in ("call_id", "proposal_id") if (v := getattr(args, k))}
+    return request(args, "GET", "/timing", print_timing, params=query)
+
+
+# --------------------------------------------------------------------------- output
+def print_files(data: dict) -> None:
+    print(f"{len(data['grants'])} grant file(s)")
+    for g in data["grants"]:
+        step = g["next_step"]
+        due = f"next: {step['party']} {step['action']} by {step['due_at'] or '-'}" if step \
+            else (g["end_reason"] or "")
+        print(f"{g['grant_id']:22} {g['topic_id']:22} rank {g['rank']:<3} {g['state']:19}"
+              f" {g['max_grant']:>13}  {due}")
+
+
+def print_file(g: dict) -> None:
+    for name in ("grant_id", "proposal_id", "acronym", "topic_id", "rank", "state",
+                 "end_reason", "decline_note", "max_grant", "requested_grant",
+                 "prefinancing_rate", "duration_months", "start_date", "coordinator_email",
+                 "invited_at", "preparation_deadline", "signature_deadline",
+                 "data_confirmed_at", "coordinator_signed_at", "authority_signed_at",
+                 "ended_at"):
+        if g.get(name) not in (None, ""):
+            print(f"{name + ':':24}{g[name]}")
+    if g.get("promoted_from_reserve"):
+        print(f"{'promoted_from_reserve:':24}yes")
+    step = g.get("next_step")
+    if step:
+        print(f"{'next step:':24}{step['party']}: {step['description']} "
+              f"(POST {step['path']}) by {step['due_at'] or '-'}")
+    for order in g.get("payment_orders") or []:
+        print(f"{'payment order:':24}{order['kind']} {order['amount']} at {order['ordered_at']}")
+
+
+def print_timing(data: dict) -> None:
+    def measure(m: dict) -> str:
+        value = f"{m['days']}d/{m['months']}m" if m["days"] is not None else "running"
+        return value + (" BREACHED" if m["breached"] else "")
+
+    print(f"{'proposal':14} {'time to inform':22} {'time to grant':22}")
+    for p in data["proposals"]:
+        ttg = measure(p["ttg"]) if p["ttg"]["expected"] else "-"
+        tti = "withdrawn" if p["withdrawn"] else measure(p["tti"])
+        print(f"{p['proposal_id']:14} {tti:22} {ttg:22}")
+
+
+# --------------------------------------------------------------------------- HTTP
+def bearer(args) -> str:
+    if args.token or os.environ.get("GRANTFLOW_TOKEN"):
+        return args.token or os.environ["GRANTFLOW_TOKEN"]
+    secret = env("AUTH_SECRET", DEFAULT_DEV_SECRET)
+    if args.as_email:
+        return issue_token(secret, args.as_email, "applicant")
+    return issue_token(secret, OPERATIONS_EMAIL, "operations")
+
+
+def request(args, method: str, path: str, show: Callable[[dict], None], **kwargs) -> int:
+    url = (args.url or base_url("grants")).rstrip("/") + path
+    try:
+        response = requests.request(method, url, timeout=30,
+                                    headers={"Authorization": f"Bearer {bearer(args)}"},
+                                    **kwargs)
+    except requests.RequestException as exc:
+        print(f"the grants service does not answer at {url}: {exc}", file=sys.stderr)
+        return 3
+    try:
+        data = response.json()
+    except ValueError:
+        data = {"message": response.text[:300] or response.reason}
+    if response.status_code in (502, 503, 504):
+        print(f"the grants service is unavailable ({response.status_code})", file=sys.stderr)
+        return 3
+    if response.status_code >= 400:
+        print(f"{response.status_code} {data.get('error', '')}: {data.get('message', data)}",
+              file=sys.stderr)
+        for error in data.get("errors") or []:
+            print(f"  {error.get('field')}: {error.get('rule')}", file=sys.stderr)
+        return 2 if response.status_code in (400, 422) else 1
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        show(data)
+    return 0

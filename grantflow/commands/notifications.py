@@ -1,0 +1,154 @@
+"""``grantflow notifications list | show | resend | letters``: the delivery log over HTTP.
+
+Talks to the notifications service at ``shared.config.base_url("notifications")`` (or
+``--url``) with the bearer token of ``--token``, else ``GRANTFLOW_TOKEN``, else an
+operations token signed with the configured secret. Exit codes: 0 ok, 1 failure (not
+found, conflict, refused), 2 bad input, 3 service down.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import requests
+
+from shared.auth import DEFAULT_DEV_SECRET, issue_token
+from shared.config import base_url, env
+
+OK, FAILURE, BAD_INPUT, DOWN = 0, 1, 2, 3
+STATUSES = ("queued", "sending", "sent", "failed")
+
+
+def register(subparsers) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", help="notifications service base URL (default: from config)")
+    common.add_argument("--token", help="bearer token (default: $GRANTFLOW_TOKEN, else an "
+                                        "operations token)")
+    common.add_argument("--json", action="store_true", help="print the JSON response")
+    group = subparsers.add_parser("notifications", help="messages sent, failed, resent")
+    sub = group.add_subparsers(dest="action", required=True)
+
+    listing = sub.add_parser("list", parents=[common], help="deliveries, oldest first")
+    listing.add_argument("--proposal", dest="proposal_id")
+    listing.add_argument("--recipient")
+    listing.add_argument("--status", choices=STATUSES)
+    listing.add_argument("--template")
+    listing.add_argument("--call", dest="call_id")
+    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--offset", type=int, default=0)
+    listing.set_defaults(func=cmd_list)
+
+    show = sub.add_parser("show", parents=[common], help="one delivery with its text")
+    show.add_argument("notification_id")
+    show.set_defaults(func=cmd_show)
+
+    resend = sub.add_parser("resend", parents=[common],
+                            help="send a sent or failed message again, as a new delivery")
+    resend.add_argument("notification_id")
+    resend.add_argument("--reason", help="why (kept with the new delivery)")
+    resend.set_defaults(func=cmd_resend)
+
+    letters = sub.add_parser("letters", parents=[common],
+                             help="each proposal's result letter: outcome, pending, sent")
+    letters.add_argument("--call", dest="call_id", default="AMIF-2018-AG-INTE")
+    letters.set_defaults(func=cmd_letters)
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_list(args) -> int:
+    params = {name: getattr(args, name) for name in
+              ("proposal_id", "recipient", "status", "template", "call_id", "limit", "offset")
+              if getattr(args, name) is not None}
+    return _call(args, "GET", "/notifications", _print_list, params=params)
+
+
+def cmd_show(args) -> int:
+    return _call(args, "GET", f"/notifications/{args.notification_id}", _print_detail)
+
+
+def cmd_resend(args) -> int:
+    body = {"reason": args.reason} if args.reason else {}
+    return _call(args, "POST", f"/notifications/{args.notification_id}/resend",
+                 lambda data: print(f"resend queued as {data['id']} (resend of "
+                                    f"{data['resend_of']}) to {data['recipient']}"), json=body)
+
+
+def cmd_letters(args) -> int:
+    return _call(args, "GET", "/letters", _print_letters, params={"call_id": args.call_id})
+
+
+# --------------------------------------------------------------------------- output
+def _print_list(data: dict) -> None:
+    shown = len(data["items"])
+    print(f"{shown} of {data['total']} notification(s)"
+          + (f" from offset {data['offset']}" if data["offset"] else ""))
+    for row in data["items"]:
+        when = row["sent_at"] or row["failed_at"] or row["created_at"]
+        print(f"{row['id']}  {row['status']:7} {row['template']:30} {row['recipient']:36} "
+              f"{row['proposal_id'] or '-':12} tries {row['attempts']}  {when}")
+        if row["last_error"]:
+            print(f"    {row['last_error']}")
+
+
+def _print_detail(data: dict) -> None:
+    for name in ("id", "status", "template", "recipient", "role", "proposal_id", "call_id",
+                 "source_event_type", "source_event_id", "message_id", "attempts",
+                 "created_at", "sent_at", "failed_at", "last_error", "resend_of",
+                 "requested_by", "note"):
+        if data.get(name) not in (None, ""):
+            print(f"{name + ':':19}{data[name]}")
+    if data.get("resends"):
+        print(f"{'resends:':19}{', '.join(data['resends'])}")
+    print(f"\nSubject: {data['subject'] or '(not rendered)'}\n")
+    print(data["body"] or "")
+
+
+def _print_letters(data: dict) -> None:
+    state = "released" if data["released"] else "not released yet"
+    print(f"call {data['call_id']}: result letters {state}")
+    for p in data["proposals"]:
+        sent = ", ".join(f"{d['recipient']} {d['status']}" for d in p["deliveries"]) or "-"
+        outcome = "withdrawn" if p["withdrawn"] else (p["outcome"] or "-")
+        print(f"{p['proposal_id']:12} {p['acronym'] or '-':16} {outcome:13} "
+              f"{('pending: ' + p['pending']) if p['pending'] else sent}")
+
+
+# --------------------------------------------------------------------------- HTTP
+def token(explicit: str | None) -> str:
+    return explicit or os.environ.get("GRANTFLOW_TOKEN") or issue_token(
+        env("AUTH_SECRET", DEFAULT_DEV_SECRET), "operations@grantflow.example", "operations")
+
+
+def _call(args, method: str, path: str, show, **kwargs) -> int:
+    url = (args.url or base_url("notifications")).rstrip("/") + path
+    try:
+        response = requests.request(method, url, timeout=30, headers={
+            "Authorization": f"Bearer {token(args.token)}"}, **kwargs)
+    except requests.RequestException as exc:
+        print(f"notifications service not reachable at {url}: {exc}", file=sys.stderr)
+        return DOWN
+    try:
+        data = response.json()
+    except ValueError:
+        data = {"message": response.text[:500]}
+    if response.status_code >= 400:
+        return _refused(response.status_code, data)
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        show(data)
+    return OK
+
+
+def _refused(status: int, data: dict) -> int:
+    print(f"error {status}: {data.get('message', data)}", file=sys.stderr)
+    for error in data.get("errors") or []:
+        if isinstance(error, dict):
+            print(f"  {error.get('field')}: {error.get('rule')}", file=sys.stderr)
+    if status in (400, 422):
+        return BAD_INPUT
+    if status in (502, 503, 504):
+        return DOWN
+    return FAILURE

@@ -1,0 +1,369 @@
+"""Loading and saving the evaluation service's state (SQLAlchemy Core on its own tables).
+
+Functions take the unit of work and run inside the caller's transaction; none commits.
+Rows become domain objects here (experts, reports, declarations, consensus results, calls)
+and back, with Decimals as text inside JSON columns.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from decimal import Decimal
+from typing import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from services.evaluation.adapters.tables import (
+    assignments, calls, declarations, experts, pool_revision, proposals, reports, stages,
+    topics)
+from services.evaluation.domain.conflicts import Consortium, DeclaredConflict
+from services.evaluation.domain.consensus import ConsensusNote, ConsensusResult, Spread
+from services.evaluation.domain.experts import Expert
+from services.evaluation.domain.planning import ProposalState
+from services.evaluation.domain.reports import Report
+from shared.calls.loader import call_from_wire
+from shared.calls.model import Call
+
+_CALL_CACHE: dict[tuple[str, int], Call] = {}
+
+
+def _one(uow, query):
+    return uow.session.execute(query).one_or_none()
+
+
+def _insert_missing(uow, table: sa.Table, **values) -> None:
+    """Insert unless the key exists: two consumers creating the same row at once (a
+    screening and its manifest) must not fail each other with a unique violation."""
+    dialect = uow.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    uow.session.execute(insert(table).values(**values).on_conflict_do_nothing())
+
+
+# ------------------------------------------------------------------ calls and stages
+def load_call(uow, call_id: str) -> Call | None:
+    """Our latest copy of a call (parsed once per version and process)."""
+    row = _one(uow, sa.select(calls.c.version, calls.c.document).where(calls.c.call_id == call_id))
+    if row is None:
+        return None
+    key = (call_id, row.version)
+    if key not in _CALL_CACHE:
+        _CALL_CACHE[key] = call_from_wire(row.document)
+    return _CALL_CACHE[key]
+
+
+def save_call(uow, call: Call, document: dict, now: datetime) -> bool:
+    """Keep ``call`` if it is newer than our copy; returns whether it was stored."""
+    row = _one(uow, sa.select(calls.c.version).where(calls.c.call_id == call.id).with_for_update())
+    if row is not None and row.version >= call.version:
+        return False
+    values = dict(version=call.version, document=document, updated_at=now)
+    if row is None:
+        uow.session.execute(calls.insert().values(call_id=call.id, **values))
+    else:
+        uow.session.execute(calls.update().where(calls.c.call_id == call.id).values(**values))
+    _CALL_CACHE[(call.id, call.version)] = call
+    return True
+
+
+def call_ids(uow) -> list[str]:
+    return list(uow.session.execute(sa.select(calls.c.call_id).order_by(calls.c.call_id)).scalars())
+
+
+def stage_reached(uow, call_id: str, stage: str) -> bool:
+    return _one(uow, sa.select(stages.c.at).where(stages.c.call_id == call_id,
+                                                  stages.c.stage == stage)) is not None
+
+
+def record_stage(uow, call_id: str, stage: str, at: datetime) -> bool:
+    if stage_reached(uow, call_id, stage):
+        return False
+    _insert_missing(uow, stages, call_id=call_id, stage=stage, at=at)
+    return True
+
+
+# ------------------------------------------------------------------ topics
+def topic_row(uow, call_id: str, topic_id: str, lock: bool = False):
+    query = sa.select(topics).where(topics.c.call_id == call_id, topics.c.topic_id == topic_id)
+    return _one(uow, query.with_for_update() if lock else query)
+
+
+def ensure_topic(uow, call_id: str, topic_id: str):
+    row = topic_row(uow, call_id, topic_id)
+    if row is None:
+        _insert_missing(uow, topics, call_id=call_id, topic_id=topic_id,
+                        assignment_status="pending")
+        row = topic_row(uow, call_id, topic_id)
+    return row
+
+
+def update_topic(uow, call_id: str, topic_id: str, **values) -> None:
+    uow.session.execute(topics.update().where(topics.c.call_id == call_id,
+                                              topics.c.topic_id == topic_id).values(**values))
+
+
+def topic_rows(uow, call_id: str | None = None) -> list:
+    query = sa.select(topics).order_by(topics.c.call_id, topics.c.topic_id)
+    if call_id is not None:
+        query = query.where(topics.c.call_id == call_id)
+    return list(uow.session.execute(query))
+
+
+# ------------------------------------------------------------------ proposals
+def proposal_row(uow, proposal_id: str, lock: bool = False):
+    query = sa.select(proposals).where(proposals.c.proposal_id == proposal_id)
+    return _one(uow, query.with_for_update() if lock else query)
+
+
+def ensure_proposal(uow, proposal_id: str, call_id: str, topic_id: str):
+    """The proposal's row, created if new, locked for the caller's transaction."""
+    row = proposal_row(uow, proposal_id, lock=True)
+    if row is None:
+        _insert_missing(uow, proposals, proposal_id=proposal_id, call_id=call_id,
+                        topic_id=topic_id)
+        row = proposal_row(uow, proposal_id, lock=True)
+    return row
+
+
+def update_proposal(uow, proposal_id: str, **values) -> None:
+    uow.session.execute(proposals.update().where(proposals.c.proposal_id == proposal_id)
+                        .values(**values))
+
+
+def topic_proposals(uow, call_id: str, topic_id: str) -> list:
+    return list(uow.session.execute(sa.select(proposals).where(
+        proposals.c.call_id == call_id, proposals.c.topic_id == topic_id)
+        .order_by(proposals.c.proposal_id)))
+
+
+def proposal_state(row) -> ProposalState:
+    return ProposalState(row.proposal_id, bool(row.in_manifest), bool(row.screened),
+                         bool(row.eligible), row.withdrawn_at is not None,
+                         row.completed_at is not None)
+
+
+def consortium(row) -> Consortium:
+    return Consortium.from_snapshot(row.proposal_id, row.snapshot or {"participants": []})
+
+
+def is_contact(row, email: str) -> bool:
+    return email.lower() in {e.lower() for e in (row.contact_emails or ())}
+
+
+# ------------------------------------------------------------------ experts
+def row_to_expert(row) -> Expert:
+    return Expert(id=row.id, name=row.name, email=row.email, country=row.country,
+                  organisation_id=row.organisation_id,
+                  expertise_areas=tuple(row.expertise_areas), max_load=row.max_load,
+                  keywords=tuple(row.keywords), languages=tuple(row.languages),
+                  active=bool(row.active))
+
+
+def _expert_values(expert: Expert) -> dict:
+    return dict(name=expert.name, email=expert.email, country=expert.country,
+                organisation_id=expert.organisation_id,
+                expertise_areas=list(expert.expertise_areas), keywords=list(expert.keywords),
+                languages=list(expert.languages), max_load=expert.max_load,
+                active=expert.active)
+
+
+def all_experts(uow) -> list[Expert]:
+    return [row_to_expert(r) for r in uow.session.execute(sa.select(experts).order_by(experts.c.id))]
+
+
+def expert_by_id(uow, expert_id: str, lock: bool = False) -> Expert | None:
+    query = sa.select(experts).where(experts.c.id == expert_id)
+    row = _one(uow, query.with_for_update() if lock else query)
+    return None if row is None else row_to_expert(row)
+
+
+def expert_by_email(uow, email: str) -> Expert | None:
+    row = _one(uow, sa.select(experts).where(experts.c.email == email.lower()))
+    return None if row is None else row_to_expert(row)
+
+
+def insert_expert(uow, expert: Expert, now: datetime) -> None:
+    uow.session.execute(experts.insert().values(id=expert.id, created_at=now, updated_at=now,
+                                                **_expert_values(expert)))
+
+
+def update_expert(uow, expert: Expert, now: datetime) -> None:
+    uow.session.execute(experts.update().where(experts.c.id == expert.id).values(
+        updated_at=now, **_expert_values(expert)))
+
+
+# ------------------------------------------------------------------ assignments
+def active_assignments(uow, *, proposal_ids: Iterable[str] | None = None,
+                       expert_id: str | None = None) -> list:
+    query = sa.select(assignments).where(assignments.c.status == "active")
+    if proposal_ids is not None:
+        query = query.where(assignments.c.proposal_id.in_(list(proposal_ids)))
+    if expert_id is not None:
+        query = query.where(assignments.c.expert_id == expert_id)
+    return list(uow.session.execute(query.order_by(assignments.c.proposal_id,
+                                                   assignments.c.expert_id)))
+
+
+def assignment_row(uow, proposal_id: str, expert_id: str):
+    return _one(uow, sa.select(assignments).where(assignments.c.proposal_id == proposal_id,
+                                                  assignments.c.expert_id == expert_id))
+
+
+def released_pairs(uow, proposal_ids: Iterable[str]) -> set[tuple[str, str]]:
+    rows = uow.session.execute(sa.select(assignments.c.expert_id, assignments.c.proposal_id)
+                               .where(assignments.c.status == "released",
+                                      assignments.c.proposal_id.in_(list(proposal_ids))))
+    return {(r.expert_id, r.proposal_id) for r in rows}
+
+
+def active_loads(uow) -> Counter:
+    rows = uow.session.execute(sa.select(assignments.c.expert_id, assignments.c.proposal_id)
+                               .where(assignments.c.status == "active"))
+    return Counter(r.expert_id for r in rows)
+
+
+def add_assignment(uow, *, proposal_id: str, expert_id: str, topic_id: str, reason: str,
+                   now: datetime, due_at: datetime, note: str | None = None) -> None:
+    values = dict(topic_id=topic_id, status="active", reason=reason, assigned_at=now,
+                  due_at=due_at, released_at=None, release_reason=None, note=note)
+    if assignment_row(uow, proposal_id, expert_id) is None:
+        uow.session.execute(assignments.insert().values(proposal_id=proposal_id,
+                                                        expert_id=expert_id, **values))
+    else:  # a pair released for a reason that no longer holds (operations' override)
+        uow.session.execute(assignments.update().where(
+            assignments.c.proposal_id == proposal_id,
+            assignments.c.expert_id == expert_id).values(**values))
+
+
+def release_assignment(uow, proposal_id: str, expert_id: str, reason: str, now: datetime,
+                       note: str | None = None) -> None:
+    uow.session.execute(assignments.update().where(
+        assignments.c.proposal_id == proposal_id, assignments.c.expert_id == expert_id)
+        .values(status="released", released_at=now, release_reason=reason, note=note))
+
+
+# ------------------------------------------------------------------ declarations
+def _declaration(row) -> DeclaredConflict:
+    return DeclaredConflict(row.expert_id, row.proposal_id, row.source, row.reason,
+                            row.declared_by, row.declared_at)
+
+
+def declarations_for(uow, *, proposal_ids: Iterable[str] | None = None,
+                     expert_id: str | None = None) -> list[DeclaredConflict]:
+    query = sa.select(declarations).order_by(declarations.c.declared_at)
+    if proposal_ids is not None:
+        query = query.where(declarations.c.proposal_id.in_(list(proposal_ids)))
+    if expert_id is not None:
+        query = query.where(declarations.c.expert_id == expert_id)
+    return [_declaration(r) for r in uow.session.execute(query)]
+
+
+def save_declaration(uow, declared: DeclaredConflict) -> bool:
+    exists = _one(uow, sa.select(declarations.c.source).where(
+        declarations.c.expert_id == declared.expert_id,
+        declarations.c.proposal_id == declared.proposal_id))
+    if exists is not None:
+        return False  # declarations are never lifted nor rewritten
+    uow.session.execute(declarations.insert().values(
+        expert_id=declared.expert_id, proposal_id=declared.proposal_id, source=declared.source,
+        reason=declared.reason, declared_by=declared.declared_by,
+        declared_at=declared.declared_at))
+    return True
+
+
+# ------------------------------------------------------------------ reports
+def _report(row) -> Report:
+    return Report(row.proposal_id, row.expert_id,
+                  {k: Decimal(v) for k, v in row.scores.items()}, dict(row.comments),
+                  row.updated_at, row.kind, bool(row.final), row.finalised_at)
+
+
+def reports_for(uow, proposal_id: str, expert_id: str | None = None) -> list[Report]:
+    query = sa.select(reports).where(reports.c.proposal_id == proposal_id)
+    if expert_id is not None:
+        query = query.where(reports.c.expert_id == expert_id)
+    return [_report(r) for r in uow.session.execute(query.order_by(reports.c.expert_id,
+                                                                   reports.c.kind))]
+
+
+def report_of(uow, proposal_id: str, expert_id: str, kind: str) -> Report | None:
+    return next((r for r in reports_for(uow, proposal_id, expert_id) if r.kind == kind), None)
+
+
+def save_report(uow, report: Report, existed: bool) -> None:
+    values = dict(scores={k: str(v) for k, v in report.scores.items()},
+                  comments=dict(report.comments), final=report.final,
+                  updated_at=report.updated_at, finalised_at=report.finalised_at)
+    key = dict(proposal_id=report.proposal_id, expert_id=report.expert_id, kind=report.kind)
+    if existed:
+        uow.session.execute(reports.update().where(*(reports.c[k] == v for k, v in key.items()))
+                            .values(**values))
+    else:
+        uow.session.execute(reports.insert().values(**key, **values))
+
+
+# ------------------------------------------------------------------ consensus
+def consensus_to_json(result: ConsensusResult) -> dict:
+    return {"proposal_id": result.proposal_id, "method": result.method,
+            "scores": {k: str(v) for k, v in result.scores.items()},
+            "comments": dict(result.comments), "total": str(result.total),
+            "failed_thresholds": list(result.failed_thresholds),
+            "spread": str(result.spread.value), "spread_threshold": str(result.spread.threshold),
+            "resolutions": list(result.resolutions), "report_count": result.report_count}
+
+
+def consensus_from_json(data: dict) -> ConsensusResult:
+    return ConsensusResult(
+        data["proposal_id"], data["method"], {k: Decimal(v) for k, v in data["scores"].items()},
+        dict(data["comments"]), Decimal(data["total"]), tuple(data["failed_thresholds"]),
+        Spread(Decimal(data["spread"]), Decimal(data["spread_threshold"])),
+        tuple(data["resolutions"]), int(data["report_count"]))
+
+
+def note_to_json(note: ConsensusNote) -> dict:
+    return {"text": note.text, "recorded_by": note.recorded_by,
+            "recorded_at": note.recorded_at.isoformat()}
+
+
+def note_from_json(proposal_id: str, data: dict | None) -> ConsensusNote | None:
+    if not data:
+        return None
+    return ConsensusNote(proposal_id, data["text"], data["recorded_by"],
+                         datetime.fromisoformat(data["recorded_at"]))
+
+
+# ------------------------------------------------------------------ revision
+def revision(uow, lock: bool = False) -> int:
+    query = sa.select(pool_revision.c.value).where(pool_revision.c.id == 1)
+    row = _one(uow, query.with_for_update() if lock else query)
+    return 0 if row is None else row.value
+
+
+def bump_revision(uow) -> int:
+    """Record that something a solve depends on changed (experts, pairs, declarations)."""
+    updated = uow.session.execute(pool_revision.update().where(pool_revision.c.id == 1)
+                                  .values(value=pool_revision.c.value + 1)).rowcount
+    if not updated:
+        uow.session.execute(pool_revision.insert().values(id=1, value=1))
+    return revision(uow)
+
+
+def short_proposals(uow, call_id: str, current_revision: int, evaluators: int) -> list[str]:
+    """Proposals under evaluation with fewer active evaluators than they need, not tried
+    since the pool last changed (the sweeper's repair list)."""
+    active = (sa.select(sa.func.count()).select_from(assignments)
+              .where(assignments.c.proposal_id == proposals.c.proposal_id,
+                     assignments.c.status == "active").scalar_subquery())
+    rows = uow.session.execute(
+        sa.select(proposals.c.proposal_id, proposals.c.target_evaluators, active.label("active"))
+        .join(topics, sa.and_(topics.c.call_id == proposals.c.call_id,
+                              topics.c.topic_id == proposals.c.topic_id))
+        .where(proposals.c.call_id == call_id, topics.c.assignment_status == "assigned",
+               topics.c.ranked_at.is_(None), proposals.c.in_manifest.is_(True),
+               proposals.c.eligible.is_(True), proposals.c.withdrawn_at.is_(None),
+               proposals.c.completed_at.is_(None),
+               sa.or_(proposals.c.repair_attempt_revision.is_(None),
+                      proposals.c.repair_attempt_revision != current_revision))
+        .order_by(proposals.c.proposal_id))
+    return [r.proposal_id for r in rows if r.active < (r.target_evaluators or evaluators)]

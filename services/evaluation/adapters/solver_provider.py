@@ -1,0 +1,53 @@
+"""The assignment solver as a nameko dependency: each solve runs in a child process
+(:func:`.solver_worker.solve_assignment_isolated`), so an abort inside OR-Tools, a runaway solve
+or an out-of-memory kill costs one ``error`` result, never the service.
+
+Config key ``ASSIGNMENT_SOLVER``: ``timeout`` (seconds, default 600), ``candidates``,
+``max_rounds``, ``time_limit`` (see :class:`.solver.SolverOptions`), ``isolated`` (default
+true; false solves in the service process, for debugging only), ``command`` (the worker's
+command line; tests replace it with one that crashes).
+
+One solve at a time per process (``lock``): the machine's cores are better spent on one
+solve than shared by two that would mostly redo each other's work.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from nameko.extensions import DependencyProvider
+
+from services.evaluation.adapters.solver import SolverOptions, solve_assignment
+from services.evaluation.adapters.solver_worker import solve_assignment_isolated
+from services.evaluation.domain.assignment import AssignmentProblem, AssignmentResult
+
+
+@dataclass
+class Solver:
+    """What handlers use: ``solve(problem)`` and the per-process ``lock``."""
+
+    options: SolverOptions = field(default_factory=SolverOptions)
+    timeout: float = 600.0
+    isolated: bool = True
+    command: list[str] | None = None
+    # threading.Lock is green under eventlet's monkey patch (nameko run patches first)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def solve(self, problem: AssignmentProblem) -> AssignmentResult:
+        if not self.isolated:
+            return solve_assignment(problem, self.options)
+        return solve_assignment_isolated(problem, self.options, timeout=self.timeout,
+                                         command=self.command)
+
+
+class SolverProvider(DependencyProvider):
+    def setup(self):
+        config = dict(self.container.config.get("ASSIGNMENT_SOLVER") or {})
+        options = {k: config.pop(k) for k in ("candidates", "max_rounds", "time_limit")
+                   if k in config}
+        self.solver = Solver(SolverOptions(**options), timeout=float(config.get("timeout", 600)),
+                             isolated=bool(config.get("isolated", True)),
+                             command=config.get("command"))
+
+    def get_dependency(self, worker_ctx):
+        return self.solver

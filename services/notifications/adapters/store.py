@@ -1,0 +1,175 @@
+"""What the service remembers besides the delivery log: calls, letter facts, assignments,
+the events seen (for the digest). Functions over a SQLAlchemy session; no commits here."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from services.notifications.adapters.tables import (assignment_ends, assignments, calls,
+                                                    digests, letter_facts, letter_releases,
+                                                    seen_events)
+from services.notifications.domain.letters import LetterFacts
+from services.notifications.domain.reminders import Assignment, next_reminder_at
+from shared.calls.loader import call_from_wire
+from shared.calls.model import Call
+from shared.events import Event, dump, load
+
+_CALLS: dict[tuple[str, int], Call] = {}  # parsed calls by (id, version): parsing validates
+
+
+def insert_new(session: Session, table: sa.Table, values: dict) -> bool:
+    """Insert ``values`` unless a row with the same key exists; True if inserted."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return session.execute(insert(table).values(**values).on_conflict_do_nothing()).rowcount == 1
+
+
+# --------------------------------------------------------------------------- calls
+def save_call(session: Session, call_id: str, version: int, document: dict,
+              now: datetime) -> bool:
+    """Keep ``document`` if it is a newer version than the one kept; True if kept."""
+    if insert_new(session, calls, dict(call_id=call_id, version=version, document=document,
+                                       updated_at=now)):
+        return True
+    return session.execute(calls.update().where(calls.c.call_id == call_id,
+                                                 calls.c.version < version)
+                           .values(version=version, document=document,
+                                   updated_at=now)).rowcount == 1
+
+
+def load_call(session: Session, call_id: str, lock: bool = False) -> Call | None:
+    """The latest version kept of ``call_id``. ``lock`` takes the call's row lock (on
+    PostgreSQL) so handlers of one call's letters do not interleave."""
+    query = sa.select(calls.c.version, calls.c.document).where(calls.c.call_id == call_id)
+    if lock:
+        query = query.with_for_update()
+    row = session.execute(query).first()
+    if row is None:
+        return None
+    key = (call_id, row.version)
+    if key not in _CALLS:
+        _CALLS[key] = call_from_wire(row.document)
+    return _CALLS[key]
+
+
+def call_ids(session: Session) -> list[str]:
+    return list(session.execute(sa.select(calls.c.call_id).order_by(calls.c.call_id)).scalars())
+
+
+# --------------------------------------------------------------------------- letters
+def load_facts(session: Session, *, call_id: str | None = None,
+               proposal_ids: Iterable[str] | None = None) -> dict[str, LetterFacts]:
+    query = sa.select(letter_facts.c.facts)
+    if call_id is not None:
+        query = query.where(letter_facts.c.call_id == call_id)
+    if proposal_ids is not None:
+        query = query.where(letter_facts.c.proposal_id.in_(sorted(set(proposal_ids))))
+    found = (LetterFacts.from_record(record) for record in session.execute(query).scalars())
+    return {facts.proposal_id: facts for facts in found}
+
+
+def save_facts(session: Session, changed: dict[str, LetterFacts], now: datetime) -> None:
+    for proposal_id, facts in sorted(changed.items()):
+        values = dict(call_id=facts.call_id, facts=facts.as_record(), updated_at=now)
+        if not insert_new(session, letter_facts, dict(proposal_id=proposal_id, **values)):
+            session.execute(letter_facts.update()
+                            .where(letter_facts.c.proposal_id == proposal_id).values(**values))
+
+
+def release(session: Session, call_id: str, event_id: str, at: datetime) -> bool:
+    """Record that the call's letters are released; False if they already were."""
+    return insert_new(session, letter_releases, dict(call_id=call_id, event_id=event_id,
+                                                     released_at=at))
+
+
+def released(session: Session, call_id: str) -> bool:
+    return session.execute(sa.select(letter_releases.c.call_id).where(
+        letter_releases.c.call_id == call_id)).first() is not None
+
+
+# --------------------------------------------------------------------------- assignments
+def add_assignment(session: Session, assignment: Assignment,
+                   offsets_days: Sequence[int]) -> None:
+    """Track an assignment (once); closed at once if its end was seen before it."""
+    ended = session.execute(sa.select(sa.func.count()).select_from(assignment_ends).where(
+        assignment_ends.c.proposal_id == assignment.proposal_id,
+        assignment_ends.c.expert_id == assignment.expert_id,
+        assignment_ends.c.occurred_at >= assignment.assigned_at)).scalar() > 0
+    insert_new(session, assignments, dict(
+        assigned_event_id=assignment.assigned_event_id, call_id=assignment.call_id,
+        proposal_id=assignment.proposal_id, expert_id=assignment.expert_id,
+        assigned_at=assignment.assigned_at, due_at=assignment.due_at,
+        remind_from=next_reminder_at(assignment, offsets_days), closed=ended,
+        reminded_days=[], record={"topic_id": assignment.topic_id,
+                                  "acronym": assignment.acronym,
+                                  "expert_name": assignment.expert_name,
+                                  "expert_email": assignment.expert_email}))
+
+
+def end_assignments(session: Session, event_id: str, proposal_id: str, expert_id: str,
+                    at: datetime) -> None:
+    """A release or final report: closes the expert's assignments made up to ``at``, and
+    is kept for an assignment that arrives after it."""
+    insert_new(session, assignment_ends, dict(event_id=event_id, proposal_id=proposal_id,
+                                              expert_id=expert_id, occurred_at=at))
+    session.execute(assignments.update().where(
+        assignments.c.proposal_id == proposal_id, assignments.c.expert_id == expert_id,
+        assignments.c.assigned_at <= at).values(closed=True))
+
+
+def assignments_to_remind(session: Session, now: datetime) -> list[Assignment]:
+    """Open assignments whose next reminder may be due at ``now``."""
+    rows = session.execute(sa.select(assignments).where(
+        assignments.c.closed.is_(False), assignments.c.remind_from <= now,
+        assignments.c.due_at > now).order_by(assignments.c.due_at))
+    return [Assignment(assigned_event_id=r.assigned_event_id, call_id=r.call_id,
+                       proposal_id=r.proposal_id, expert_id=r.expert_id, due_at=r.due_at,
+                       assigned_at=r.assigned_at, reminded_days=frozenset(r.reminded_days),
+                       **r.record) for r in rows]
+
+
+def record_reminded(session: Session, assignment: Assignment, days: int,
+                    offsets_days: Sequence[int]) -> None:
+    reminded = replace(assignment, reminded_days=assignment.reminded_days | {days})
+    session.execute(assignments.update().where(
+        assignments.c.assigned_event_id == assignment.assigned_event_id).values(
+        reminded_days=sorted(reminded.reminded_days),
+        remind_from=next_reminder_at(reminded, offsets_days)))
+
+
+# --------------------------------------------------------------------------- digest
+def record_seen(session: Session, event: Event) -> None:
+    insert_new(session, seen_events, dict(event_id=event.event_id, call_id=event.call_id,
+                                          event_type=event.event_type(),
+                                          occurred_at=event.occurred_at, payload=dump(event)))
+
+
+def seen_instants(session: Session, call_id: str, start: datetime | None,
+                  end: datetime) -> list[datetime]:
+    query = sa.select(seen_events.c.occurred_at).where(seen_events.c.call_id == call_id,
+                                                       seen_events.c.occurred_at < end)
+    if start is not None:
+        query = query.where(seen_events.c.occurred_at >= start)
+    return list(session.execute(query).scalars())
+
+
+def seen_between(session: Session, call_id: str, start: datetime, end: datetime) -> list[Event]:
+    payloads = session.execute(sa.select(seen_events.c.payload).where(
+        seen_events.c.call_id == call_id, seen_events.c.occurred_at >= start,
+        seen_events.c.occurred_at < end).order_by(seen_events.c.occurred_at)).scalars()
+    return [load(payload) for payload in payloads]
+
+
+def last_digest_day(session: Session, call_id: str) -> date | None:
+    return session.execute(sa.select(sa.func.max(digests.c.day)).where(
+        digests.c.call_id == call_id)).scalar()
+
+
+def mark_digested(session: Session, call_id: str, day: date, at: datetime) -> bool:
+    return insert_new(session, digests, dict(call_id=call_id, day=day, made_at=at))

@@ -1,0 +1,16 @@
+"""Handlers of the notifications service: one module per kind of work.
+
+- :mod:`.events`: what each integration event causes (``on_event``);
+- :mod:`.schedule`: reminders and the daily digest, on the service clock;
+- :mod:`.delivery`: the delivery log: queue once, send over SMTP with retries;
+- :mod:`.queries`: the HTTP API's reads and the resend command.
+"""
+from services.notifications.handlers.delivery import dispatch_due, queue
+from services.notifications.handlers.events import CallNotKnownYet, on_event
+from services.notifications.handlers.queries import (get_notification, letters_of_call,
+                                                     list_notifications, resend)
+from services.notifications.handlers.schedule import send_digests, send_reminders
+
+__all__ = ["dispatch_due", "queue", "CallNotKnownYet", "on_event", "get_notification",
+           "letters_of_call", "list_notifications", "resend", "send_digests",
+           "send_reminders"]

@@ -1,0 +1,37 @@
+"""The HTTP API's request schemas: a ValidationError is a 422 naming field and rule."""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from services.notifications.domain.delivery import STATUSES
+from services.notifications.domain.notification import TEMPLATES
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class ListQuery(_Strict):
+    """``GET /notifications`` query parameters."""
+
+    proposal_id = fields.String(validate=validate.Length(min=1, max=40))
+    recipient = fields.Email()
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    template = fields.String(validate=validate.OneOf(TEMPLATES))
+    call_id = fields.String(validate=validate.Length(min=1, max=80))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class LettersQuery(_Strict):
+    """``GET /letters`` query parameters."""
+
+    call_id = fields.String(required=True, validate=validate.Length(min=1, max=80))
+
+
+class ResendBody(_Strict):
+    """``POST /notifications/<id>/resend`` body (optional)."""
+
+    reason = fields.String(load_default=None, allow_none=True,
+                           validate=validate.Length(max=500))

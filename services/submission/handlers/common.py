@@ -1,0 +1,73 @@
+"""What every handler of the submission service shares: domain refusals as HTTP errors,
+access to proposals, and the JSON views of proposals."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime
+
+from services.submission.adapters.serialization import content_to_json, screening_to_json
+from services.submission.domain.deadline import utc_iso
+from services.submission.domain.errors import (CallVersionRefused, DeadlinePassed,
+                                               InvalidProposal, InvalidTransition,
+                                               WithdrawalClosed)
+from services.submission.domain.proposal import Proposal
+from shared.web import ApiError, Conflict, NotFound, Unprocessable
+
+
+class PayloadTooLarge(ApiError):
+    status, code = 413, "payload_too_large"
+
+
+@contextmanager
+def refusals():
+    """Turn the domain's refusals into HTTP errors (the unit of work rolls back, so
+    nothing is half-written)."""
+    try:
+        yield
+    except WithdrawalClosed as exc:
+        raise Conflict(str(exc), code="withdrawal_closed") from None
+    except DeadlinePassed as exc:
+        raise Conflict(str(exc), code="deadline_passed") from None
+    except InvalidTransition as exc:
+        raise Conflict(str(exc), code="invalid_state") from None
+    except CallVersionRefused as exc:
+        raise Conflict(str(exc), code="call_version_refused") from None
+    except InvalidProposal as exc:
+        raise Unprocessable(str(exc), errors=[{"field": "_body", "rule": str(exc)}]) from None
+
+
+def invalid(field: str, rule: str) -> Unprocessable:
+    return Unprocessable(f"{field}: {rule}", errors=[{"field": field, "rule": rule}])
+
+
+def require_visible(proposal: Proposal | None, principal, proposal_id: str) -> Proposal:
+    """The proposal if the caller may see it; an unknown proposal and somebody else's
+    look the same (404), so ids cannot be probed."""
+    if proposal is None or not (principal.is_operations or proposal.is_contact(principal.email)):
+        raise NotFound(f"no proposal {proposal_id}", code="proposal_not_found")
+    return proposal
+
+
+def iso(moment: datetime | None) -> str | None:
+    return utc_iso(moment) if moment is not None else None
+
+
+def version_infos(rows: list[dict]) -> list[dict]:
+    return [{**row, "received_at": iso(row["received_at"])} for row in rows]
+
+
+def proposal_view(proposal: Proposal, *, versions: list[dict], deadline: datetime,
+                  created_by: str) -> dict:
+    """``ProposalSchema``: the working copy (the frozen version once frozen), the
+    version history and the screening outcome."""
+    return {"id": proposal.id, "call_id": proposal.call_id, "topic_id": proposal.topic_id,
+            "state": proposal.state.value, **content_to_json(proposal.content),
+            "contact_emails": proposal.contact_emails, "deadline": utc_iso(deadline),
+            "versions": version_infos(versions),
+            "has_unsubmitted_changes": proposal.has_unsubmitted_changes,
+            "frozen_version": proposal.frozen_version.number
+            if proposal.frozen_version else None,
+            "withdrawn_at": iso(proposal.withdrawn_at),
+            "screening": screening_to_json(proposal.screening)
+            if proposal.screening is not None else None,
+            "created_by": created_by}

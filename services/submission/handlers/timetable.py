@@ -1,0 +1,185 @@
+"""The timetable driver: fires each due milestone of each call once, in time order.
+
+At ``submission_deadline`` the work is, in this order, each step its own transaction(s):
+
+1. close each topic (one transaction per topic): wait for the submissions in flight,
+   freeze every proposal at its last on-time version, store the manifest and publish
+   ``deadline_closed``;
+2. screen each closed topic's frozen proposals (one transaction per topic; every
+   topic is closed first because ``single_topic`` compares a proposal with the whole
+   call) and publish ``proposal_screened`` per proposal;
+3. record the milestone and publish ``timetable_stage_reached``: the stage event comes
+   last, so whoever reacts to it finds every topic closed and screened.
+
+Each step re-reads what is already done under the call's lock, so a crash half-way is
+resumed by the next tick and nothing happens twice; on PostgreSQL the lock also makes
+replicas take turns, and the primary keys (closed topic, fired milestone) would refuse
+a second copy even without it. The newest call version decides what has not fired.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from services.submission.adapters import locks
+from services.submission.adapters.call_store import CallStore
+from services.submission.adapters.repository import ProposalRepository
+from services.submission.adapters.tables import closed_topics, fired_milestones
+from services.submission.domain.deadline import is_closed, utc_iso
+from services.submission.domain.manifest import close_topic
+from services.submission.domain.proposal import State
+from services.submission.domain.screening import screen
+from services.submission.domain.timetable import DEADLINE, due_milestones
+from shared.calls.model import Call, Milestone
+from shared.events import TimetableStageReached
+
+_log = logging.getLogger(__name__)
+
+#: a guard against a livelock (e.g. amendments racing a tick); the next tick goes on
+MAX_STEPS_PER_CALL = 50
+
+
+def fire_due_milestones(uow, now: datetime) -> list[dict]:
+    """Fire every due milestone of every call; returns what this call fired (another
+    replica may have fired the rest)."""
+    with uow:
+        call_ids = [p.call.id for p in CallStore(uow.session).all_current()]
+    fired: list[dict] = []
+    for call_id in call_ids:
+        fired += fire_call(uow, call_id, now)
+    return fired
+
+
+def _fired_keys(session, call_id: str) -> set[str]:
+    return set(session.execute(sa.select(fired_milestones.c.milestone).where(
+        fired_milestones.c.call_id == call_id)).scalars())
+
+
+def _next_due(session, call_id: str, now: datetime) -> tuple[Call, Milestone | None]:
+    call = CallStore(session).current(call_id).call
+    due = due_milestones(call, _fired_keys(session, call_id), now)
+    return call, (due[0] if due else None)
+
+
+def fire_call(uow, call_id: str, now: datetime) -> list[dict]:
+    fired = []
+    for _ in range(MAX_STEPS_PER_CALL):
+        with uow:
+            _, milestone = _next_due(uow.session, call_id, now)
+        if milestone is None:
+            return fired
+        if milestone.key == DEADLINE:
+            close_topics(uow, call_id, now)
+            screen_topics(uow, call_id, now)
+        recorded = _record(uow, call_id, milestone.key, now)
+        if recorded is not None:
+            fired.append(recorded)
+    _log.warning("timetable of %s: still due milestones after %d steps; next tick goes on",
+                 call_id, MAX_STEPS_PER_CALL)
+    return fired
+
+
+def _closed_rows(session, call_id: str) -> dict:
+    return {row.topic_id: row for row in session.execute(
+        sa.select(closed_topics.c.topic_id, closed_topics.c.screened_at).where(
+            closed_topics.c.call_id == call_id))}
+
+
+def _record(uow, call_id: str, key: str, now: datetime) -> dict | None:
+    """Record ``key`` as fired and publish the stage event, if it is still the next due
+    milestone (and, for the deadline, every topic is closed and screened)."""
+    with uow:
+        locks.call_exclusive(uow.session, call_id)
+        call, milestone = _next_due(uow.session, call_id, now)
+        if milestone is None or milestone.key != key:
+            return None  # fired meanwhile, or an amendment moved it: re-plan
+        if key == DEADLINE:
+            closed = _closed_rows(uow.session, call_id)
+            if any(t.id not in closed or closed[t.id].screened_at is None for t in call.topics):
+                return None  # a topic was added meanwhile: close and screen it first
+        uow.session.execute(fired_milestones.insert().values(
+            call_id=call_id, milestone=key, stage=milestone.stage, at=milestone.at,
+            call_version=call.version, fired_at=now))
+        uow.add_events(TimetableStageReached(
+            call_id=call_id, correlation_id=call_id, occurred_at=now, stage=key,
+            label=milestone.label, at=milestone.at, call_version=call.version))
+        uow.commit()
+    _log.info("timetable of %s: %s (%s) fired", call_id, key, utc_iso(milestone.at))
+    return {"call_id": call_id, "milestone": key, "at": utc_iso(milestone.at),
+            "fired_at": utc_iso(now)}
+
+
+def close_topics(uow, call_id: str, now: datetime) -> list[str]:
+    """Close every topic not closed yet, one transaction each; returns those closed."""
+    with uow:
+        call = CallStore(uow.session).current(call_id).call
+        todo = [t.id for t in call.topics if t.id not in _closed_rows(uow.session, call_id)]
+    return [topic_id for topic_id in todo if close_one_topic(uow, call_id, topic_id, now)]
+
+
+def close_one_topic(uow, call_id: str, topic_id: str, now: datetime) -> bool:
+    with uow:
+        locks.call_exclusive(uow.session, call_id)
+        if topic_id in _closed_rows(uow.session, call_id):
+            return False
+        call = CallStore(uow.session).current(call_id).call
+        if not is_closed(now, call.deadline):
+            return False  # an amendment moved the deadline later
+        repo = ProposalRepository(uow.session)
+        proposals = repo.for_topic(call_id, topic_id, lock=True)  # waits for submissions
+        submitted = [p for p in proposals if p.state is State.SUBMITTED]
+        event = close_topic(call, topic_id, proposals, now=now)
+        for proposal in submitted:
+            if proposal.state is State.FROZEN:
+                repo.save(proposal, now=now)
+        uow.session.execute(closed_topics.insert().values(
+            call_id=call_id, topic_id=topic_id, call_version=call.version,
+            deadline=call.deadline, closed_at=now, manifest=event.manifest,
+            manifest_hash=event.manifest_hash))
+        uow.add_events(event)
+        uow.commit()
+    _log.info("topic %s of %s closed: %d proposal(s) in the manifest %s", topic_id, call_id,
+              len(event.manifest), event.manifest_hash)
+    return True
+
+
+def screen_topics(uow, call_id: str, now: datetime) -> list[str]:
+    """Screen each closed topic not screened yet, once every topic of the call is closed
+    (``single_topic`` compares a proposal with the whole call)."""
+    with uow:
+        call = CallStore(uow.session).current(call_id).call
+        closed = _closed_rows(uow.session, call_id)
+    if any(t.id not in closed for t in call.topics):
+        return []
+    todo = [t for t, row in closed.items() if row.screened_at is None]
+    return [topic_id for topic_id in todo if screen_one_topic(uow, call_id, topic_id, now)]
+
+
+def screen_one_topic(uow, call_id: str, topic_id: str, now: datetime) -> bool:
+    with uow:
+        locks.call_exclusive(uow.session, call_id)
+        done = uow.session.execute(sa.select(closed_topics.c.screened_at).where(
+            closed_topics.c.call_id == call_id, closed_topics.c.topic_id == topic_id)).scalar()
+        if done is not None:
+            return False
+        call = CallStore(uow.session).current(call_id).call
+        repo = ProposalRepository(uow.session)
+        everyone = repo.frozen_of_call(call_id)
+        frozen = [p.frozen() for p in everyone]
+        count = 0
+        for proposal, view in zip(everyone, frozen):
+            if proposal.topic_id != topic_id or proposal.screening is not None:
+                continue
+            others = [f for f in frozen if f.proposal_id != proposal.id]
+            proposal.record_screening(screen(call, view, others), now=now)
+            repo.save(proposal, now=now)
+            uow.add_events(*proposal.pull_events())
+            count += 1
+        uow.session.execute(closed_topics.update().where(
+            closed_topics.c.call_id == call_id, closed_topics.c.topic_id == topic_id)
+            .values(screened_at=now))
+        uow.commit()
+    _log.info("topic %s of %s screened: %d proposal(s)", topic_id, call_id, count)
+    return True

@@ -1,0 +1,328 @@
+"""Request and response schemas of the submission HTTP API (marshmallow).
+
+Requests are loaded with these schemas (a ValidationError becomes a 422 naming each
+field path and rule); responses are built by the handlers as plain dicts and documented
+here for the OpenAPI document (unit tests check the handlers' dicts against them).
+Money travels as text with at most two decimals ("800000.00"); whole numbers are
+accepted too, JSON numbers with a fraction are not (they may already have lost cents).
+"""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from shared.events import schemas as events
+
+_CENT = Decimal("0.01")
+_MAX_AMOUNT = Decimal("1000000000000.00")  # far above any call, and within every column
+_ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
+                      error="must be an identifier (letters, digits, '_', '-', '.')")
+
+
+class MoneyField(fields.Field):
+    """EUR amount: text such as "800000.00" or a whole number; >= 0, at most 2 decimals."""
+
+    default_error_messages = {
+        "invalid": 'must be an amount as text with at most two decimals, e.g. "800000.00"',
+        "fraction_number": 'must be text such as "800000.50": a JSON number with a '
+                           "fraction may already have lost cents",
+        "places": "must have at most two decimals",
+        "negative": "must not be negative",
+        "too_large": f"must be at most {_MAX_AMOUNT:,}",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs) -> Decimal:
+        if isinstance(value, float):
+            raise self.make_error("fraction_number")
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise self.make_error("invalid")
+        try:
+            amount = Decimal(value.strip() if isinstance(value, str) else value)
+        except InvalidOperation:
+            raise self.make_error("invalid") from None
+        if not amount.is_finite():
+            raise self.make_error("invalid")
+        if abs(amount) > _MAX_AMOUNT:
+            raise self.make_error("too_large")
+        if amount != amount.quantize(_CENT):
+            raise self.make_error("places")
+        if amount < 0:
+            raise self.make_error("negative")
+        return amount.quantize(_CENT)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else str(value)
+
+
+class _Request(Schema):
+    class Meta:
+        unknown = RAISE  # a misspelt field is an error, not silently ignored
+        ordered = True
+
+
+def _no_nul(text: str) -> None:
+    if "\x00" in text:
+        raise ValidationError("must not contain NUL characters")
+
+
+def _text(maximum: int, minimum: int = 1, **kwargs) -> fields.String:
+    return fields.String(validate=[validate.Length(
+        min=minimum, max=maximum,
+        error=f"must be {minimum} to {maximum} characters" if minimum else
+        f"must be at most {maximum} characters"), _no_nul], **kwargs)
+
+
+def _email(**kwargs) -> fields.Email:
+    return fields.Email(validate=validate.Length(max=254, error="must be at most 254 "
+                                                                "characters"), **kwargs)
+
+
+class ParticipantSchema(_Request):
+    legal_name = _text(300, required=True)
+    organisation_id = _text(100, required=True)
+    country = fields.String(required=True, validate=validate.Regexp(
+        r"^[A-Z]{2}$", error="must be an ISO 3166-1 alpha-2 code in capitals, e.g. BE"))
+    entity_type = _text(80, required=True)
+    local_or_regional_authority = fields.Boolean(required=True)
+    experienced_in_integration = fields.Boolean(required=True)
+    contact_email = _email(required=True)
+
+
+class PartUploadSchema(_Request):
+    """A part sent inside a JSON body, its bytes in base64."""
+
+    name = fields.String(required=True, validate=_ID)
+    filename = _text(255, minimum=0, load_default="")
+    content_base64 = fields.String(required=True)
+
+
+def _form_fields(create: bool) -> dict:
+    """The form's fields: required (or defaulted) on creation, all optional in a patch
+    (absent means unchanged)."""
+    req = {"required": True} if create else {}
+
+    def default(value):
+        return {"load_default": value} if create else {}
+
+    return {
+        "acronym": _text(40, **req),
+        "title": _text(500, **req),
+        "abstract": _text(20_000, minimum=0, **default("")),
+        "coordinator": fields.Nested(ParticipantSchema, **req),
+        "co_applicants": fields.List(fields.Nested(ParticipantSchema),
+                                     validate=validate.Length(max=100), **default(list)),
+        "integration_areas": fields.List(fields.String(validate=_ID), **default(list)),
+        "duration_months": fields.Integer(strict=True, validate=validate.Range(
+            min=1, max=600, error="must be a whole number of months from 1 to 600"), **req),
+        "total_eligible_costs": MoneyField(**req),
+        "requested_grant": MoneyField(**req),
+        "parts": fields.List(fields.Nested(PartUploadSchema), **default(list)),
+    }
+
+
+def _fixed(value) -> None:
+    raise ValidationError("cannot be changed: create a new proposal for another call or "
+                          "topic (and withdraw this one)")
+
+
+ProposalCreateSchema = _Request.from_dict({
+    "call_id": fields.String(required=True, validate=_ID),
+    "topic_id": fields.String(required=True, validate=_ID),
+    **_form_fields(create=True),
+}, name="ProposalCreateSchema")
+ProposalCreateSchema.__doc__ = "A new draft: the form, and optionally its parts."
+
+ProposalPatchSchema = _Request.from_dict({
+    "call_id": fields.Raw(validate=_fixed),
+    "topic_id": fields.Raw(validate=_fixed),
+    **_form_fields(create=False),
+}, name="ProposalPatchSchema")
+ProposalPatchSchema.__doc__ = ("Fields to change (any subset); `parts` given here are "
+                               "added or replaced by name.")
+
+
+class WithdrawSchema(_Request):
+    reason = _text(2000, minimum=0, load_default="")
+
+
+class CallLoadSchema(_Request):
+    """POST /calls with a JSON body; the YAML text may also be sent as the raw body."""
+
+    yaml = fields.String(required=True, validate=validate.Length(min=1, error="is empty"))
+
+
+# ----------------------------------------------------------------------- responses
+class ErrorItemSchema(Schema):
+    field = fields.String(required=True)
+    rule = fields.String(required=True)
+    line = fields.Integer(allow_none=True)
+
+
+class ErrorSchema(Schema):
+    error = fields.String(required=True)
+    message = fields.String(required=True)
+    errors = fields.List(fields.Nested(ErrorItemSchema))
+
+
+class ReceiptSchema(events.ManifestEntrySchema):
+    """What (re)submission answers: exactly the entry the closing manifest will list for
+    the proposal if this version is its last one before the deadline (received_at is ISO
+    8601 UTC with microseconds)."""
+
+
+class PartInfoSchema(Schema):
+    name = fields.String(required=True)
+    filename = fields.String(required=True)
+    sha256 = fields.String(required=True)
+    size = fields.Integer(required=True)
+
+
+class VersionInfoSchema(events.ManifestEntrySchema):
+    class Meta:
+        exclude = ("proposal_id",)
+
+
+class RuleOutcomeSchema(events.RuleOutcomeSchema):
+    severity = fields.String(required=True)
+
+
+class ScreeningSchema(Schema):
+    proposal_id = fields.String(required=True)
+    topic_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    admissible = fields.Boolean(required=True)
+    eligible = fields.Boolean(required=True)
+    failed_rules = fields.List(fields.Nested(RuleOutcomeSchema), required=True)
+    warnings = fields.List(fields.Nested(RuleOutcomeSchema), required=True)
+
+
+class ContentSchema(events.ProposalSnapshotSchema):
+    """The form as stored: the snapshot other services get, with the coordinator and
+    co-applicants apart, and the parts."""
+
+    class Meta:
+        exclude = ("participants",)
+
+    coordinator = fields.Nested(ParticipantSchema, required=True)
+    co_applicants = fields.List(fields.Nested(ParticipantSchema), required=True)
+    parts = fields.List(fields.Nested(PartInfoSchema), required=True)
+
+
+class ProposalSchema(ContentSchema):
+    id = fields.String(required=True)
+    call_id = fields.String(required=True)
+    topic_id = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(
+        ["draft", "submitted", "withdrawn", "frozen"]))
+    contact_emails = fields.List(fields.String(), required=True)
+    deadline = fields.String(required=True)
+    versions = fields.List(fields.Nested(VersionInfoSchema), required=True)
+    has_unsubmitted_changes = fields.Boolean(required=True)
+    frozen_version = fields.Integer(allow_none=True, required=True)
+    withdrawn_at = fields.String(allow_none=True, required=True)
+    screening = fields.Nested(ScreeningSchema, allow_none=True, required=True)
+    created_by = fields.String(required=True)
+
+
+class ProposalSummarySchema(Schema):
+    id = fields.String(required=True)
+    call_id = fields.String(required=True)
+    topic_id = fields.String(required=True)
+    state = fields.String(required=True)
+    acronym = fields.String(required=True)
+    title = fields.String(required=True)
+    latest_version = fields.Integer(required=True)
+    frozen_version = fields.Integer(allow_none=True, required=True)
+    updated_at = fields.String(required=True)
+
+
+class VersionSchema(ContentSchema, ReceiptSchema):
+    """One submitted version: its receipt and its content as received."""
+
+
+class CallLoadedSchema(Schema):
+    call_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["published", "unchanged"]))
+    content_hash = fields.String(required=True)
+    changes = fields.List(fields.String(), required=True)
+    notified = fields.Integer(required=True)
+
+
+class TopicInfoSchema(Schema):
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    budget = fields.String(required=True)
+    closed = fields.Boolean(required=True)
+    manifest_hash = fields.String(allow_none=True, required=True)
+
+
+class CallSummarySchema(Schema):
+    id = fields.String(required=True)
+    call_id = fields.String(required=True)  # the same as id
+    version = fields.Integer(required=True)
+    title = fields.String(required=True)
+    timezone = fields.String(required=True)
+    deadline_utc = fields.String(required=True)
+    deadline_local = fields.String(required=True)
+    topics = fields.List(fields.Nested(TopicInfoSchema), required=True)
+
+
+class CallVersionInfoSchema(Schema):
+    version = fields.Integer(required=True)
+    title = fields.String(required=True)
+    content_hash = fields.String(required=True)
+    changes = fields.List(fields.String(), required=True)
+    loaded_at = fields.String(required=True)
+    loaded_by = fields.String(required=True)
+
+
+class CallSchema(CallSummarySchema):
+    content_hash = fields.String(required=True)
+    call = fields.Dict(required=True)  # the wire form (calls/README.md, "Wire form")
+    versions = fields.List(fields.Nested(CallVersionInfoSchema), required=True)
+
+
+class MilestoneSchema(Schema):
+    key = fields.String(required=True)
+    label = fields.String(required=True)
+    stage = fields.String(required=True)
+    at = fields.String(required=True)  # UTC
+    at_local = fields.String(required=True)
+    due = fields.Boolean(required=True)
+    fired = fields.Boolean(required=True)
+    fired_at = fields.String(allow_none=True, required=True)
+    fired_with_version = fields.Integer(allow_none=True, required=True)
+
+
+class TimetableSchema(Schema):
+    call_id = fields.String(required=True)
+    call_version = fields.Integer(required=True)
+    timezone = fields.String(required=True)
+    now = fields.String(required=True)
+    current_stage = fields.String(allow_none=True, required=True)
+    milestones = fields.List(fields.Nested(MilestoneSchema), required=True)
+
+
+class ManifestSchema(Schema):
+    call_id = fields.String(required=True)
+    topic_id = fields.String(required=True)
+    call_version = fields.Integer(required=True)
+    deadline = fields.String(required=True)
+    closed_at = fields.String(required=True)
+    manifest = fields.List(fields.Nested(events.ManifestEntrySchema), required=True)
+    manifest_hash = fields.String(required=True)
+    screened = fields.Boolean(required=True)
+
+
+class FiredSchema(Schema):
+    call_id = fields.String(required=True)
+    milestone = fields.String(required=True)
+    at = fields.String(required=True)
+    fired_at = fields.String(required=True)
+
+
+class TickSchema(Schema):
+    now = fields.String(required=True)
+    fired = fields.List(fields.Nested(FiredSchema), required=True)

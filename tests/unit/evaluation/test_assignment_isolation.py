@@ -1,0 +1,128 @@
+"""The solver in a child process: same answers as in process, and a dead, hung or
+babbling child is a clean ``error`` result, never an exception in the caller."""
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from services.evaluation.adapters import solver_worker
+from services.evaluation.adapters.solver import SolverOptions, solve_assignment
+from services.evaluation.adapters.solver_worker import (
+    PROTOCOL, decode_problem, decode_result, encode_problem, encode_result,
+    solve_assignment_isolated)
+
+from .test_assignment_support import random_problem
+
+
+def python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+FEASIBLE_SEED = next(s for s in range(100) if solve_assignment(random_problem(s)).ok
+                     and random_problem(s).fixed)
+INFEASIBLE_SEED = next(s for s in range(100)
+                       if solve_assignment(random_problem(s)).status == "infeasible")
+
+
+def test_wire_forms_round_trip():
+    prob = random_problem(FEASIBLE_SEED)
+    assert decode_problem(json.loads(json.dumps(encode_problem(prob)))) == prob
+    stray = replace(prob, conflicts=prob.conflicts | {("E-404", "P-0"), ("E-0", "P-404")})
+    assert decode_problem(json.loads(json.dumps(encode_problem(stray)))) == prob
+    result = solve_assignment(prob)
+    again = decode_result(json.loads(json.dumps(encode_result(result))))
+    assert (again.status, again.pairs, again.objective, again.bound) == \
+        (result.status, result.pairs, result.objective, result.bound)
+
+
+@pytest.mark.parametrize("seed", [FEASIBLE_SEED, INFEASIBLE_SEED])
+def test_the_worker_process_gives_the_in_process_answer(seed):
+    prob = random_problem(seed)
+    here = solve_assignment(prob, SolverOptions(candidates=1))
+    there = solve_assignment_isolated(prob, SolverOptions(candidates=1), timeout=120)
+    assert (there.status, there.pairs, there.new_pairs, there.objective, there.bound,
+            there.diagnosis) == (here.status, here.pairs, here.new_pairs, here.objective,
+                                 here.bound, here.diagnosis)
+
+
+@pytest.mark.parametrize("code,expected", [
+    ("import os; os.abort()", "solver process was killed by SIGABRT"),
+    ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
+     "solver process was killed by SIGKILL"),
+    ("import sys; sys.stderr.write('Check failed: flow ok'); sys.exit(3)",
+     "solver process exited with status 3: Check failed: flow ok"),
+])
+def test_a_dead_child_becomes_an_error_result(code, expected):
+    result = solve_assignment_isolated(random_problem(1), command=python(code), timeout=60)
+    assert result.status == "error" and not result.ok
+    assert result.error == expected
+    assert result.pairs == ()
+
+
+@pytest.mark.parametrize("output", [
+    "this is not json",
+    json.dumps({"protocol": PROTOCOL + 1, "result": {}}),
+    json.dumps({"protocol": PROTOCOL, "result": {"status": "optimal"}}),
+    json.dumps({"protocol": PROTOCOL, "result": {"status": "splendid", "pairs": []}}),
+    json.dumps([1, 2, 3]),
+    "",
+])
+def test_a_garbled_answer_becomes_an_error_result(output):
+    code = f"import sys; sys.stdin.read(); sys.stdout.write({output!r})"
+    result = solve_assignment_isolated(random_problem(1), command=python(code), timeout=60)
+    assert result.status == "error"
+    assert result.error.startswith("solver returned an unreadable answer")
+
+
+def test_a_hung_child_is_stopped_at_the_timeout():
+    result = solve_assignment_isolated(random_problem(1), timeout=0.5,
+                                       command=python("import time; time.sleep(30)"))
+    assert result.status == "error"
+    assert result.error == "solver gave no answer within 0.5 s and was stopped"
+
+
+def test_a_child_that_cannot_start_becomes_an_error_result():
+    result = solve_assignment_isolated(random_problem(1), command=["/nonexistent/python"])
+    assert result.status == "error" and result.error.startswith("solver could not be started")
+
+
+def test_the_worker_turns_a_python_failure_into_an_error_answer():
+    reply = solver_worker.run(b'{"protocol": 1, "problem": {"proposals": "nonsense"}}')
+    assert reply["protocol"] == PROTOCOL
+    result = decode_result(reply["result"])
+    assert result.status == "error" and result.error.startswith("TypeError")
+    assert decode_result(solver_worker.run(b"\x00garbage")["result"]).status == "error"
+
+
+EVENTLET_SCRIPT = r"""
+import eventlet
+eventlet.monkey_patch()  # as the nameko service runs
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from evaluation.test_assignment_support import random_problem
+from services.evaluation.adapters.solver_worker import solve_assignment_isolated
+ticks = []
+def ticker():
+    while True:
+        ticks.append(time.monotonic())
+        eventlet.sleep(0.05)
+eventlet.spawn(ticker)
+hung = solve_assignment_isolated(random_problem(1), timeout=1,
+                                 command=[sys.executable, "-c", "import time; time.sleep(30)"])
+solved = solve_assignment_isolated(random_problem(1), timeout=120)
+print(json.dumps({"hung": hung.error, "solved": solved.status, "ticks": len(ticks)}))
+"""
+
+
+def test_under_eventlet_a_timeout_is_an_error_result_and_the_hub_keeps_running():
+    tests_unit = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-c", EVENTLET_SCRIPT, tests_unit],
+                          capture_output=True, timeout=300, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["hung"] == "solver gave no answer within 1 s and was stopped"
+    assert report["solved"] in ("optimal", "infeasible")
+    assert report["ticks"] >= 15  # other green threads ran while the children worked

@@ -1,0 +1,95 @@
+"""Reminders and the daily digest on the service clock: due once, never twice."""
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+from services.notifications.domain.digest import DeadLetter
+from services.notifications.handlers import send_digests, send_reminders
+from shared.events import EvaluationReportSubmitted
+from shared.events.base import new_event_id
+
+from . import factories as f
+from services.notifications.adapters.mailer import PermanentMailError
+
+from .service_support import (FakeDeadLetters, FakeMailer, call_published, deliver, handle,
+                              rows, settings)
+
+DUE = datetime(2019, 3, 3, 17, 0, tzinfo=f.BRUSSELS)
+EXPERT = "m.schmidt@experts.example.eu"
+
+
+def remind(uows, now):
+    return send_reminders(uows(), now, settings())
+
+
+def test_reminders_seven_and_two_days_before_each_once(uows):
+    handle(uows, call_published())
+    handle(uows, f.assigned())
+    assert remind(uows, DUE - timedelta(days=8)) == 0
+    assert remind(uows, DUE - timedelta(days=7)) == 1
+    assert remind(uows, DUE - timedelta(days=6)) == 0
+    assert remind(uows, DUE - timedelta(days=2)) == 1
+    assert remind(uows, DUE - timedelta(hours=1)) == 0
+    reminders = rows(uows, template="evaluation_reminder")
+    assert [(r.recipient, r.context["days_before"]) for r in reminders] == [(EXPERT, 7),
+                                                                          (EXPERT, 2)]
+    assert "2 days" in reminders[1].subject
+
+
+def test_a_service_back_after_days_sends_only_the_most_urgent(uows):
+    handle(uows, call_published())
+    handle(uows, f.assigned())
+    assert remind(uows, DUE - timedelta(days=1)) == 1
+    assert remind(uows, DUE - timedelta(hours=2)) == 0
+    assert [r.context["days_before"] for r in rows(uows, template="evaluation_reminder")] == [2]
+
+
+def test_released_or_finished_assignments_get_no_reminder_whatever_the_order(uows):
+    handle(uows, call_published())
+    released_first = f.released()  # arrives before the assignment it ends
+    handle(uows, released_first)
+    handle(uows, replace(f.assigned(), occurred_at=released_first.occurred_at
+                         - timedelta(days=140)))
+    other = replace(f.assigned(), event_id=new_event_id(), expert_id="EX-8",
+                    expert_email="other@experts.example.eu")
+    handle(uows, other)
+    handle(uows, EvaluationReportSubmitted(**f.envelope(at=DUE - timedelta(days=10)),
+                                           proposal_id="P-0042", topic_id=f.TOPIC,
+                                           expert_id="EX-8", total=f.SCORES["quality"],
+                                           final=True))
+    for days in (7, 2):
+        assert remind(uows, DUE - timedelta(days=days)) == 0
+
+
+def digest(uows, now, letters=()):
+    return send_digests(uows(), now, settings(), FakeDeadLetters(letters))
+
+
+def test_a_day_with_events_gets_one_digest_per_operations_address_once(uows):
+    handle(uows, call_published())
+    handle(uows, f.submitted())  # 31 January 2019, 16:59:58 Brussels
+    refused = PermanentMailError("550 5.1.1 no such user")
+    deliver(uows, FakeMailer(failures={"office@comune.example.it": refused}),
+            datetime(2019, 1, 31, 17, 30, tzinfo=f.BRUSSELS))
+    after = datetime(2019, 2, 1, 0, 30, tzinfo=f.BRUSSELS)
+    letter = DeadLetter("evt-submission-all--grants.x", "proposal_screened", "e-1",
+                        "KeyError: 'topic'", datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert digest(uows, after, [letter]) == 2  # the publication day and 31 January
+    assert digest(uows, after + timedelta(hours=5)) == 0
+    made = {r.context["day"]: r for r in rows(uows, template="daily_digest")}
+    assert set(made) == {"26 July 2018", "31 January 2019"}
+    january = made["31 January 2019"]
+    assert january.recipient == "ops@grantflow.example.eu"
+    assert "proposal_submitted" in january.body and "EVENTS SEEN: 3" in january.body
+    # our own outcomes that day, read from the delivery log
+    assert "NOTIFICATIONS DELIVERED: 1" in january.body
+    assert "NOTIFICATIONS FAILED: 1" in january.body and "550 5.1.1 no such user" in january.body
+    assert "KeyError: 'topic'" in january.body and "DEAD LETTERS: 1" in january.body
+
+
+def test_a_quiet_day_in_the_timetable_is_digested_too(uows):
+    handle(uows, call_published())
+    assert digest(uows, datetime(2019, 3, 11, 8, 0, tzinfo=f.BRUSSELS)) == 2
+    quiet = [r for r in rows(uows, template="daily_digest")
+             if r.context["day"] == "10 March 2019"]
+    assert quiet and "EVENTS SEEN: 0" in quiet[0].body
+    assert digest(uows, datetime(2019, 3, 11, 23, 0, tzinfo=f.BRUSSELS)) == 0

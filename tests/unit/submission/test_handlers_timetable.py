@@ -1,0 +1,191 @@
+"""The timetable driver on a real SQLite unit of work: each milestone once, in order;
+the deadline closes every topic with a manifest and screens every frozen proposal."""
+from datetime import datetime, timedelta
+
+import pytest
+
+from services.submission import handlers
+from services.submission.domain.manifest import manifest_hash
+from services.submission.handlers import timetable as driver
+from tests.support.submission_data import (BRUSSELS, DEADLINE, UTC, amended_yaml,
+                                           participant, proposal_body)
+
+from .conftest import OPS, applicant, events
+from .handler_steps import create, submit, tick
+
+pytestmark = pytest.mark.usefixtures("published")
+
+CALL_ID = "AMIF-2018-AG-INTE"
+TOPICS = [f"{CALL_ID}-{n}" for n in range(1, 6)]
+ALL_MILESTONES = ["publication", "submission_deadline", "evaluation_start", "evaluation_end",
+                  "information_to_applicants", "grant_preparation_start",
+                  "grant_preparation_end", "signature_start", "signature_end"]
+
+
+def stage_events(uows) -> list[str]:
+    return [e["stage"] for e in events(uows, "timetable_stage_reached")]
+
+
+def test_each_due_milestone_fires_once_in_time_order_over_a_jump(uows):
+    assert tick(uows, datetime(2019, 1, 15, tzinfo=UTC)) == ["publication"]
+    assert tick(uows, datetime(2019, 1, 20, tzinfo=UTC)) == []
+    # the clock jumps over five milestones: each fires, oldest first
+    assert tick(uows, datetime(2019, 9, 1, tzinfo=UTC)) == ALL_MILESTONES[1:6]
+    assert tick(uows, datetime(2019, 9, 1, tzinfo=UTC)) == []
+    assert tick(uows, datetime(2020, 6, 1, tzinfo=UTC)) == ALL_MILESTONES[6:]
+    assert stage_events(uows) == ALL_MILESTONES
+    event = events(uows, "timetable_stage_reached")[1]
+    assert (event["correlation_id"], event["call_version"], event["label"]) == \
+        (CALL_ID, 1, "Submission deadline")
+    assert event["at"] == "2019-01-31T16:00:00+00:00"
+
+
+def test_a_milestone_fires_at_its_instant_not_a_microsecond_before(uows):
+    assert tick(uows, DEADLINE - timedelta(microseconds=1)) == ["publication"]
+    assert tick(uows, DEADLINE) == ["submission_deadline"]
+
+
+def test_at_the_deadline_topics_close_then_proposals_are_screened_then_the_stage(uows, clock):
+    ids = [create(uows, clock, proposal_body(topic_id=topic))["id"] for topic in TOPICS[:2]]
+    receipts = [submit(uows, clock, proposal_id) for proposal_id in ids]
+    create(uows, clock)  # a draft: never in a manifest
+    tick(uows, DEADLINE)
+    kinds = [e["event_type"] for e in events(uows)
+             if e["event_type"] in ("deadline_closed", "proposal_screened",
+                                    "timetable_stage_reached")]
+    assert kinds == ["timetable_stage_reached"] + ["deadline_closed"] * 5 + \
+        ["proposal_screened"] * 2 + ["timetable_stage_reached"]
+    closed = {e["topic_id"]: e for e in events(uows, "deadline_closed")}
+    assert set(closed) == set(TOPICS)
+    for receipt, topic in zip(receipts, TOPICS):
+        entries = closed[topic]["manifest"]
+        assert entries == [{"proposal_id": receipt["proposal_id"], "version": 1,
+                            "content_hash": receipt["content_hash"],
+                            "received_at": receipt["received_at"]}]
+        assert closed[topic]["manifest_hash"] == manifest_hash(entries)
+    assert closed[TOPICS[4]]["manifest"] == []
+    for proposal_id in ids:
+        assert handlers.get(uows(), OPS, proposal_id)["state"] == "frozen"
+
+
+def test_the_manifest_lists_the_last_version_received_before_the_deadline(uows, clock):
+    ids = [create(uows, clock)["id"] for _ in range(4)]
+    last = {}
+    for round_ in range(3):
+        clock.set(DEADLINE - timedelta(minutes=10 - round_))
+        for proposal_id in ids[: 4 - round_]:
+            last[proposal_id] = submit(uows, clock, proposal_id)
+    handlers.withdraw(uows(), applicant(), ids[3], "", clock.now())
+    tick(uows, DEADLINE)
+    [closed] = [e for e in events(uows, "deadline_closed") if e["topic_id"] == TOPICS[0]]
+    expected = sorted(({"proposal_id": r["proposal_id"], "version": r["version"],
+                        "content_hash": r["content_hash"], "received_at": r["received_at"]}
+                       for pid, r in last.items() if pid != ids[3]),
+                      key=lambda e: e["proposal_id"])
+    assert closed["manifest"] == expected
+    assert {e["proposal_id"]: e["version"] for e in expected} == \
+        {ids[0]: 3, ids[1]: 3, ids[2]: 2}
+
+
+def test_screening_names_every_failed_rule_with_its_values(uows, clock):
+    cases = {
+        "danish": proposal_body(co_applicants=[participant("Aarhus", "DK"),
+                                               participant("Lyon", "FR")]),
+        "uk_2019": proposal_body(co_applicants=[participant("Leeds", "GB"),
+                                                participant("Lyon", "FR")]),
+        "one_state": proposal_body(co_applicants=[participant("Liege", "BE"),
+                                                  participant("Namur", "BE")]),
+        "three": proposal_body(),
+        "cap_exactly": proposal_body(total_eligible_costs="900000.00",
+                                     requested_grant="810000.00"),
+        "over_cap": proposal_body(total_eligible_costs="900000.00",
+                                  requested_grant="810000.01"),
+        "no_budget": proposal_body(part_names=("part_a", "part_b")),
+        "two_entities": proposal_body(co_applicants=[participant("Lyon", "FR")]),
+    }
+    ids = {}
+    for name, body in cases.items():
+        body["acronym"] = name.upper().replace("_", "")
+        ids[name] = create(uows, clock, body)["id"]
+        submit(uows, clock, ids[name])
+    tick(uows, DEADLINE)
+    screened = {e["proposal_id"]: e for e in events(uows, "proposal_screened")}
+    assert set(screened) == set(ids.values())
+
+    def failed(name):
+        return [(f["rule"], f["kind"]) for f in screened[ids[name]]["failed_rules"]]
+
+    assert failed("danish") == [("participating_country", "eligibility")]
+    danish = screened[ids["danish"]]["failed_rules"][0]
+    assert danish["values"]["entities"][0]["country"] == "DK"
+    assert "Aarhus" in danish["message"]
+    for fine in ("uk_2019", "three", "cap_exactly"):
+        assert failed(fine) == [] and screened[ids[fine]]["eligible"], fine
+    assert failed("one_state") == [("min_member_states", "eligibility")]
+    assert failed("over_cap") == [("cofinancing_rate", "eligibility")]
+    assert screened[ids["over_cap"]]["failed_rules"][0]["values"]["max_grant"] == "810000.0000"
+    assert failed("no_budget") == [("required_parts", "admissibility")]
+    assert not screened[ids["no_budget"]]["admissible"]
+    assert failed("two_entities") == [("min_entities", "eligibility")]
+    snapshot = screened[ids["three"]]["proposal"]
+    assert [p["organisation_id"] for p in snapshot["participants"]] == \
+        ["ORG-GHENT", "ORG-LYON", "ORG-BOLOGNA"]
+    assert snapshot["requested_grant"] == "800000.00"
+    view = handlers.get(uows(), OPS, ids["danish"])
+    assert view["screening"]["failed_rules"][0]["rule"] == "participating_country"
+
+
+def crashing_on(call_number: int, step):
+    """``step`` (a driver step taking (uow, call_id, topic_id, now)) that dies like a
+    killed process on its ``call_number``-th call, before doing anything."""
+    calls = []
+
+    def step_or_crash(uow, call_id, topic_id, now):
+        calls.append(topic_id)
+        if len(calls) == call_number:
+            raise RuntimeError("power cut")
+        return step(uow, call_id, topic_id, now)
+    return step_or_crash
+
+
+def test_a_crash_half_way_through_the_deadline_resumes_without_doing_anything_twice(
+        uows, clock, monkeypatch):
+    ids = [create(uows, clock, proposal_body(topic_id=t))["id"] for t in TOPICS[:3]]
+    for proposal_id in ids:
+        submit(uows, clock, proposal_id)
+    real_close, real_screen = driver.close_one_topic, driver.screen_one_topic
+
+    monkeypatch.setattr(driver, "close_one_topic", crashing_on(3, real_close))
+    with pytest.raises(RuntimeError):
+        tick(uows, DEADLINE)
+    assert len(events(uows, "deadline_closed")) == 2
+    assert "submission_deadline" not in stage_events(uows)
+
+    monkeypatch.setattr(driver, "close_one_topic", real_close)
+    monkeypatch.setattr(driver, "screen_one_topic", crashing_on(2, real_screen))
+    with pytest.raises(RuntimeError):
+        tick(uows, DEADLINE)
+    assert len(events(uows, "deadline_closed")) == 5
+    assert len(events(uows, "proposal_screened")) == 1
+
+    monkeypatch.setattr(driver, "screen_one_topic", real_screen)
+    assert tick(uows, DEADLINE + timedelta(minutes=1)) == ["submission_deadline"]
+    assert sorted(e["topic_id"] for e in events(uows, "deadline_closed")) == TOPICS
+    assert sorted(e["proposal_id"] for e in events(uows, "proposal_screened")) == sorted(ids)
+    assert stage_events(uows) == ["publication", "submission_deadline"]
+
+
+def test_an_amendment_moving_the_deadline_before_it_fired_is_followed(uows, clock):
+    proposal_id = create(uows, clock)["id"]
+    status, _ = handlers.load_call(uows(), OPS, amended_yaml(2, deadline="2019-01-31 20:00"),
+                                   clock.now())
+    assert status == 201
+    assert tick(uows, DEADLINE) == ["publication"]  # the old instant is gone
+    clock.set(datetime(2019, 1, 31, 19, 30, tzinfo=BRUSSELS))
+    receipt = submit(uows, clock, proposal_id)
+    assert tick(uows, datetime(2019, 1, 31, 20, 0, tzinfo=BRUSSELS)) == ["submission_deadline"]
+    [closed] = [e for e in events(uows, "deadline_closed") if e["topic_id"] == TOPICS[0]]
+    assert closed["manifest"][0]["content_hash"] == receipt["content_hash"]
+    assert closed["deadline"] == "2019-01-31T19:00:00+00:00"
+    stage = events(uows, "timetable_stage_reached")[-1]
+    assert (stage["call_version"], stage["at"]) == (2, "2019-01-31T19:00:00+00:00")
