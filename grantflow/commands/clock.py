@@ -110,7 +110,7 @@ def cmd_advance(args) -> int:
         return 0
 
     def report(step):
-        fired = ", ".join(f.get("key", str(f)) if isinstance(f, dict) else str(f) for f in step.fired)
+        fired = ", ".join(f.get("milestone", str(f)) if isinstance(f, dict) else str(f) for f in step.fired)
         print(f"{step.at.isoformat()}  {fired or '-':50} settled in {step.settle_seconds:.1f}s")
 
     try:

@@ -63,7 +63,7 @@ class ScenarioRunner:
 
     def _on_step(self, step) -> None:
         for fired in step.fired:
-            key = fired.get("key") if isinstance(fired, dict) else str(fired)
+            key = fired.get("milestone") if isinstance(fired, dict) else str(fired)
             self.say(f"  {self._elapsed()}  {step.at.astimezone(self.call.zone):%Y-%m-%d %H:%M} "
                      f"{key}")
 
@@ -117,6 +117,7 @@ class ScenarioRunner:
             for outcome in self._parallel(lambda item: self._act(*item), by_instant[instant]):
                 done += 1
                 refused += not outcome
+        self._settle()
         self.say(f"{self._elapsed()} {done} applicant actions ({refused} refused, e.g. late)")
 
     def _act(self, spec: ProposalSpec, action) -> bool:
@@ -170,7 +171,8 @@ class ScenarioRunner:
                     work.append((assignment, experts[assignment["expert_id"]],
                                  index == 0 and proposal_id not in released))
             outcomes = self._parallel(lambda item: self._evaluate(*item), work)
-            released |= {proposal_id for proposal_id, kind in outcomes if kind != "report"}
+            released |= {proposal_id for proposal_id, kind in outcomes
+                         if kind in ("conflict", "decline")}
             for proposal_id in spreads:
                 self._resolve_spread(proposal_id)
             self._settle()
@@ -197,8 +199,13 @@ class ScenarioRunner:
             return proposal_id, "decline"
         criteria = {c.id: {"score": str(score), "comment": _comment(c.title, score, c.max_points)}
                     for c, score in self._scores(behaviour).items()}
-        self.people.must("evaluation", "PUT", f"{base}/report",
-                         json={"criteria": criteria, "final": False}, **evaluator)
+        saved = self.people.call("evaluation", "PUT", f"{base}/report",
+                                 json={"criteria": criteria, "final": False}, **evaluator)
+        if saved.status == 404:  # released meanwhile (the proposal was withdrawn)
+            return proposal_id, "released"
+        if not saved.ok:
+            raise ScenarioError(f"report on {proposal_id} by {expert['email']} refused: "
+                                f"{saved.status} {saved.body}")
         self.people.must("evaluation", "POST", f"{base}/report/final", json={}, **evaluator)
         return proposal_id, "report"
 

@@ -10,6 +10,7 @@ document (docs/scenarios.md), validated by the same loader as a scenario file.
 from __future__ import annotations
 
 import random
+import unicodedata
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from zoneinfo import ZoneInfo
@@ -75,7 +76,8 @@ class _Generator:
         else:
             name = self.rng.choice(NGO_NAMES).format(city)
             entity_type, lra = "non_profit_private", False
-        slug = "".join(ch for ch in name.lower() if ch.isalnum())[:18]
+        ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+        slug = "".join(ch for ch in ascii_name.lower() if ch.isalnum())[:18]
         return {"legal_name": name, "organisation_id": f"PIC-{9000000 + self.organisations}",
                 "country": country, "entity_type": entity_type,
                 "local_or_regional_authority": lra,
@@ -161,7 +163,7 @@ class _Generator:
         if applicant_organisations and self.rng.random() < 0.03:
             # some experts work for an applicant organisation: automatic conflicts of interest
             organisation = self.rng.choice(applicant_organisations)["organisation_id"]
-        return {"name": f"{first} {last}", "email": f"{first}.{last}.{index}@experts.example".lower(),
+        return {"id": f"EXP-{index:04d}", "name": f"{first} {last}", "email": f"{first}.{last}.{index}@experts.example".lower(),
                 "country": self.rng.choice(PARTICIPATING), "organisation_id": organisation,
                 "expertise_areas": areas, "keywords": keywords,
                 "max_load": self.rng.randint(6, 12), "languages": ["en"]}
