@@ -157,6 +157,8 @@ def load_scenario_text(text: str) -> Scenario:
         raise InvalidScenario([f"not valid YAML: {exc}"]) from None
     if not isinstance(raw, dict):
         raise InvalidScenario(["a scenario is a YAML mapping"])
+    # ``x-...`` keys hold YAML anchors shared by the proposals (as in Compose files)
+    raw = {key: value for key, value in raw.items() if not str(key).startswith("x-")}
     try:
         data = ScenarioSchema().load(raw)
     except ValidationError as exc:
