@@ -115,6 +115,12 @@ class ServiceProcess:
         except requests.RequestException:
             return False
 
+    def terminate(self) -> None:
+        """Ask the process to shut down (SIGTERM) without waiting for it."""
+        pid = self.pid()
+        if pid is not None and self.is_alive():
+            os.kill(pid, signal.SIGTERM)
+
     def stop(self, timeout: float = 20.0) -> None:
         pid = self.pid()
         if pid is None or not self.is_alive():
@@ -125,6 +131,8 @@ class ServiceProcess:
         while time.monotonic() < deadline and self.is_alive():
             time.sleep(0.1)
         if self.is_alive():
+            print(f"{self.name} did not stop within {timeout:.0f}s of SIGTERM: killed",
+                  file=sys.stderr)
             os.kill(pid, signal.SIGKILL)
         self.wait_dead()
         self._forget()
@@ -158,3 +166,11 @@ class ServiceProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def stop_all(processes: list[ServiceProcess], timeout: float = 20.0) -> None:
+    """Stop several processes at once: all are asked first, then each is waited for."""
+    for proc in processes:
+        proc.terminate()
+    for proc in processes:
+        proc.stop(timeout)

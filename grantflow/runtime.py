@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from kombu import Connection
 
-from grantflow.processes import ServiceProcess
+from grantflow.processes import ServiceProcess, stop_all
 from grantflow.topology import declare_all
 from shared.clock import SimulatedClock
 from shared.config import (DEFAULT_AMQP_URI, SERVICES, clock_setting, env, retry_delays_ms,
@@ -69,9 +69,6 @@ def up(names=None) -> list[tuple[ServiceProcess, bool]]:
 
 
 def down(names=None) -> list[ServiceProcess]:
-    stopped = []
-    for proc in processes(names):
-        if proc.is_alive():
-            proc.stop()
-            stopped.append(proc)
-    return stopped
+    running = [proc for proc in processes(names) if proc.is_alive()]
+    stop_all(running)
+    return running

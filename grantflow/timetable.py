@@ -17,6 +17,9 @@ from grantflow.settle import wait_until_settled
 from shared.clock import SimulatedClock
 
 
+MAX_TICK_ROUNDS = 10
+
+
 @dataclass(frozen=True)
 class Milestone:
     call_id: str
@@ -69,14 +72,31 @@ class TimetableDriver:
 
     # ------------------------------------------------------------------ driving
     def tick(self) -> list:
+        """Fire what is due, then let every other service do its clock-driven work now."""
         response = requests.post(self.submission_url + "/timetable/tick", headers=self.headers,
                                  timeout=300)
         response.raise_for_status()
+        self._tick_services()
         return response.json().get("fired", [])
 
+    def _tick_services(self) -> None:
+        for url in self.service_urls.values():
+            if url.rstrip("/") != self.submission_url:
+                requests.post(f"{url.rstrip('/')}/clock/tick", headers=self.headers,
+                              timeout=300).raise_for_status()
+
     def settle(self) -> float:
-        return wait_until_settled(self.amqp_uri, self.service_urls,
-                                  retry_delays_ms=self.retry_delays_ms)
+        """Tick every service and wait for the traffic to stop, again while a round caused
+        any (an event can enable clock work, e.g. a ranking that is due an invitation)."""
+        waited = 0.0
+        for _ in range(MAX_TICK_ROUNDS):
+            seconds, active = wait_until_settled(self.amqp_uri, self.service_urls,
+                                                 retry_delays_ms=self.retry_delays_ms)
+            waited += seconds
+            if not active:
+                return waited
+            self._tick_services()
+        return waited
 
     def advance_to(self, target: datetime, on_step: Callable[[Step], None] | None = None) -> list[Step]:
         current = self.clock.now()

@@ -11,11 +11,17 @@ from shared.web import api, json_response, metrics_response
 
 
 class ContainerStats(DependencyProvider):
-    """How many workers are running besides the one asking (for /health)."""
+    """How much work is in hand besides the request asking (for /health): running workers,
+    and messages taken off the broker whose worker has not started yet."""
 
     def get_dependency(self, worker_ctx):
         container = self.container
-        return lambda: max(0, len(container._worker_threads) - 1)
+
+        def busy() -> int:
+            receiving = sum(1 for name in container._managed_threads.values()
+                            if name and "handle_message" in name)
+            return max(0, len(container._worker_threads) - 1) + receiving
+        return busy
 
 
 class ServiceBase:
@@ -25,6 +31,16 @@ class ServiceBase:
     @api("GET", "/metrics", public=True)
     def metrics(self, request):
         return metrics_response()
+
+    @api("POST", "/clock/tick", roles=("operations",))
+    def clock_tick(self, request, principal):
+        """Do now what this service's timers do with the clock. The timetable driver calls
+        it right after moving the simulated clock, so a replay need not wait for timers."""
+        self.on_clock_tick()
+        return json_response({"service": self.name, "ticked_at": self.clock.now().isoformat()})
+
+    def on_clock_tick(self) -> None:
+        """Services with clock-driven timers override this to run them."""
 
     @api("GET", "/health", public=True)
     def health(self, request):

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from marshmallow import ValidationError
 from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import HttpOnlyProtocol, WebServer
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -116,7 +117,21 @@ def validation_errors(exc: ValidationError) -> list[dict]:
     return flat
 
 
+#: idle kept-alive client connections close after this long, so stopping a service never
+#: waits on a browser or client that keeps a connection open
+KEEPALIVE_IDLE_SECONDS = 5
+
+
+class GrantflowWebServer(WebServer):
+    def get_wsgi_server(self, sock, wsgi_app, protocol=HttpOnlyProtocol, debug=False):
+        server = super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)
+        server.keepalive = KEEPALIVE_IDLE_SECONDS
+        return server
+
+
 class ApiRoute(HttpRequestHandler):
+    server = GrantflowWebServer()
+
     def __init__(self, method: str, url: str, roles: tuple[str, ...] | None = None,
                  public: bool = False, **kwargs):
         # a refused request is the caller's error, not ours: nameko logs these as warnings

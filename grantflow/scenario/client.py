@@ -40,11 +40,19 @@ class People:
         self.secret = secret
         self._tokens: dict[tuple[str, str], str] = {}
         self._local = threading.local()
+        self._sessions: list[requests.Session] = []
 
     def _session(self) -> requests.Session:
         if not hasattr(self._local, "session"):
             self._local.session = requests.Session()
+            self._sessions.append(self._local.session)
         return self._local.session
+
+    def close(self) -> None:
+        """Close the kept-alive connections (a service stops only when its clients left)."""
+        for session in self._sessions:
+            session.close()
+        self._sessions.clear()
 
     def token(self, role: str, email: str) -> str:
         key = (role, email)

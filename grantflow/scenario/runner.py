@@ -75,12 +75,16 @@ class ScenarioRunner:
 
     # ------------------------------------------------------------------ phases
     def run(self) -> dict:
-        self.prepare()
-        self.applicants()
-        self.evaluation()
-        self.grants()
-        self.finish()
-        return self.report()
+        try:
+            self.prepare()
+            self.applicants()
+            self.evaluation()
+            self.grants()
+            self.finish()
+            return self.report()
+        finally:
+            self.pool.shutdown()
+            self.people.close()
 
     def prepare(self) -> None:
         publication = self.call.stage("publication").starts_at

@@ -52,6 +52,9 @@ class EvaluationService(ServiceBase):
     def sweep(self):
         h.assigning.sweep(self.uow, self.solver, self.clock)
 
+    def on_clock_tick(self):
+        self.sweep()
+
     # ------------------------------------------------------------ experts (operations)
     @api("POST", "/experts/import", roles=OPS)
     def import_experts(self, request, principal):

@@ -60,6 +60,9 @@ class GrantsService(ServiceBase):
     def tick(self):
         handlers.tick(self.uow, self.clock, self.settings.authority_email)
 
+    def on_clock_tick(self):
+        self.tick()
+
     # ------------------------------------------------------------------ coordinator
     @api("GET", "/grants/mine", roles=APPLICANT)
     def my_grants(self, request, principal):

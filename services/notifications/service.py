@@ -54,6 +54,9 @@ class NotificationsService(ServiceBase):
         handlers.send_reminders(self.uow, now, self.settings)
         handlers.send_digests(self.uow, now, self.settings, self.dead_letters)
 
+    def on_clock_tick(self):
+        self.on_clock()
+
     # ------------------------------------------------------------------ HTTP
     @api("GET", "/notifications", roles=READERS)
     def list_notifications(self, request, principal):

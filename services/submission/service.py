@@ -77,6 +77,9 @@ class SubmissionService(ServiceBase):
     def drive_timetable(self):
         handlers.fire_due_milestones(self.uow, self.clock.now())
 
+    def on_clock_tick(self):
+        self.drive_timetable()
+
     # ------------------------------------------------------------------ proposals
     @api("POST", "/proposals", roles=APPLICANTS)
     @doc("Create a draft", body=s.ProposalCreateSchema, response=s.ProposalSchema,

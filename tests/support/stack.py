@@ -7,7 +7,7 @@ from pathlib import Path
 
 import requests
 
-from grantflow.processes import ServiceProcess
+from grantflow.processes import ServiceProcess, stop_all
 from grantflow.topology import declare_all
 from shared.clock import SimulatedClock
 from shared.auth import DEFAULT_DEV_SECRET, issue_token
@@ -104,8 +104,7 @@ class Stack:
         return self.start(name, env=env).processes[name]
 
     def stop_all(self) -> None:
-        for proc in self.processes.values():
-            proc.stop()
+        stop_all(list(self.processes.values()))
 
     def api(self, name: str, role: str = "operations", email: str = "ops@grantflow.test") -> Api:
         return Api(self.url(name), issue_token(DEFAULT_DEV_SECRET, email, role))
