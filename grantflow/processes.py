@@ -47,6 +47,7 @@ class ServiceProcess:
     process: subprocess.Popen | None = None
     #: "module:Class" to run instead of the service's own class (benchmarks)
     service_class: str | None = None
+    _terminated: int | None = None  # the pid SIGTERM was sent to
 
     @property
     def config_path(self) -> Path:
@@ -116,17 +117,20 @@ class ServiceProcess:
             return False
 
     def terminate(self) -> None:
-        """Ask the process to shut down (SIGTERM) without waiting for it."""
+        """Ask the process to shut down (SIGTERM) without waiting for it. Only once: nameko
+        stops its extensions again on a second SIGTERM, and a timer stopped twice raises and
+        leaves the process hanging."""
         pid = self.pid()
-        if pid is not None and self.is_alive():
+        if pid is not None and self.is_alive() and self._terminated != pid:
             os.kill(pid, signal.SIGTERM)
+            self._terminated = pid
 
     def stop(self, timeout: float = 20.0) -> None:
         pid = self.pid()
         if pid is None or not self.is_alive():
             self._forget()
             return
-        os.kill(pid, signal.SIGTERM)
+        self.terminate()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.is_alive():
             time.sleep(0.1)

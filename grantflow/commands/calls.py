@@ -1,95 +1,30 @@
 """``grantflow call validate | load | list | show | timetable | manifest | tick``.
 
 ``validate`` reads the file locally (no service needed) and lists every problem with its
-path and line. The others talk to the submission service at
-``shared.config.base_url("submission")`` (or ``--url``, or ``GRANTFLOW_SUBMISSION_URL``)
+path and line. The others talk to the submission service through :mod:`grantflow.http`:
+at ``--url``, else ``GRANTFLOW_SUBMISSION_URL``, else ``shared.config.base_url("submission")``,
 with the bearer token of ``--token``, else ``GRANTFLOW_TOKEN``, else an operations token
 signed with the configured secret. Exit codes: 0 ok, 1 failure (not found, conflict,
-refused), 2 bad input (invalid file or request), 3 service down.
+refused), 2 bad input (invalid file or request, 400/413/422), 3 service down.
 
-:class:`SubmissionClient` is also what ``grantflow proposal`` uses.
+:func:`submission` is also what ``grantflow proposal`` uses.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
-import requests
-
-from shared.auth import DEFAULT_DEV_SECRET, issue_token
-from shared.config import base_url, env
-
-OK, FAILURE, BAD_INPUT, DOWN = 0, 1, 2, 3
+from grantflow.http import (BAD_INPUT, OK, UPLOAD_INPUT_STATUSES, Client,
+                            connection_options)
 
 
-class SubmissionClient:
-    """JSON over HTTP to the submission service; every request returns an exit code and
-    prints the error (with each field and rule) when refused."""
-
-    def __init__(self, args):
-        self.url = (getattr(args, "url", None) or env("SUBMISSION_URL")
-                    or base_url("submission")).rstrip("/")
-        self.token = getattr(args, "token", None) or os.environ.get("GRANTFLOW_TOKEN") or \
-            issue_token(env("AUTH_SECRET", DEFAULT_DEV_SECRET), "operations@grantflow.example",
-                        "operations")
-        self.as_json = getattr(args, "json", False)
-
-    def call(self, method: str, path: str, show=None, **kwargs) -> int:
-        """Send a request; print the response with ``show`` (or as JSON with --json)."""
-        code, data = self.fetch(method, path, **kwargs)
-        if code == OK:
-            if self.as_json or show is None:
-                print(json.dumps(data, indent=2))
-            else:
-                show(data)
-        return code
-
-    def fetch(self, method: str, path: str, **kwargs) -> tuple[int, dict | list | None]:
-        url = self.url + path
-        try:
-            response = requests.request(method, url, timeout=120, headers={
-                "Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}, **kwargs)
-        except requests.RequestException as exc:
-            print(f"submission service not reachable at {url}: {exc}", file=sys.stderr)
-            return DOWN, None
-        try:
-            data = response.json()
-        except ValueError:
-            data = {"message": response.text[:500]}
-        if response.status_code >= 400:
-            return refused(response.status_code, data), data
-        return OK, data
-
-
-def refused(status: int, data) -> int:
-    """Print a refusal with every field and rule; its exit code."""
-    data = data if isinstance(data, dict) else {"message": str(data)}
-    print(f"error {status}: {data.get('message', data)}", file=sys.stderr)
-    for error in data.get("errors") or []:
-        if isinstance(error, dict):
-            line = f" (line {error['line']})" if error.get("line") else ""
-            print(f"  {error.get('field')}: {error.get('rule')}{line}", file=sys.stderr)
-    if status in (400, 413, 422):
-        return BAD_INPUT
-    if status in (502, 503, 504):
-        return DOWN
-    return FAILURE
-
-
-def connection_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", help="submission service base URL (default: from config)")
-    common.add_argument("--token", help="bearer token (default: $GRANTFLOW_TOKEN, else an "
-                                        "operations token)")
-    common.add_argument("--json", action="store_true", help="print the JSON response")
-    return common
+def submission(args) -> Client:
+    """The submission service (a call file or a part over the size limit is bad input)."""
+    return Client(args, "submission", timeout=120, bad_input=UPLOAD_INPUT_STATUSES)
 
 
 def register(subparsers) -> None:
-    common = connection_options()
+    common = connection_options("submission")
     group = subparsers.add_parser("call", help="call files and published calls")
     sub = group.add_subparsers(dest="action", required=True)
 
@@ -154,33 +89,31 @@ def cmd_load(args) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         print(f"cannot read {args.file}: {exc}", file=sys.stderr)
         return BAD_INPUT
-    return SubmissionClient(args).call(
+    return submission(args).call(
         "POST", "/calls", _print_loaded, data=text.encode("utf-8"),
         headers={"Content-Type": "application/yaml"})
 
 
 def cmd_list(args) -> int:
-    return SubmissionClient(args).call("GET", "/calls", _print_calls)
+    return submission(args).call("GET", "/calls", _print_calls)
 
 
 def cmd_show(args) -> int:
     params = {"version": args.version} if args.version else None
-    return SubmissionClient(args).call("GET", f"/calls/{args.call_id}", _print_call,
-                                       params=params)
+    return submission(args).call("GET", f"/calls/{args.call_id}", _print_call, params=params)
 
 
 def cmd_timetable(args) -> int:
-    return SubmissionClient(args).call("GET", f"/calls/{args.call_id}/timetable",
-                                       _print_timetable)
+    return submission(args).call("GET", f"/calls/{args.call_id}/timetable", _print_timetable)
 
 
 def cmd_manifest(args) -> int:
-    return SubmissionClient(args).call(
+    return submission(args).call(
         "GET", f"/calls/{args.call_id}/topics/{args.topic_id}/manifest", _print_manifest)
 
 
 def cmd_tick(args) -> int:
-    return SubmissionClient(args).call("POST", "/timetable/tick", _print_tick)
+    return submission(args).call("POST", "/timetable/tick", _print_tick)
 
 
 # --------------------------------------------------------------------------- output

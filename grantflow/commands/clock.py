@@ -76,12 +76,10 @@ def cmd_set(args) -> int:
 
 
 def driver(clock: SimulatedClock):
+    from grantflow.http import dev_token
     from grantflow.timetable import TimetableDriver
-    from shared.auth import DEFAULT_DEV_SECRET, issue_token
     from shared.config import DEFAULT_AMQP_URI, SERVICES, base_url, env
-    token = issue_token(env("AUTH_SECRET", DEFAULT_DEV_SECRET), "operations@grantflow.example",
-                        "operations")
-    return TimetableDriver(clock, base_url("submission"), token, env("AMQP_URI", DEFAULT_AMQP_URI),
+    return TimetableDriver(clock, base_url("submission"), dev_token(), env("AMQP_URI", DEFAULT_AMQP_URI),
                            {name: base_url(name) for name in SERVICES})
 
 

@@ -1,11 +1,11 @@
 """``grantflow experts | assignments | reports | ranking``: the evaluation service.
 
-Talks to the evaluation service at ``shared.config.base_url("evaluation")`` (or ``--url``,
-or ``GRANTFLOW_EVALUATION_URL``). Token: ``--token``, else ``$GRANTFLOW_TOKEN``, else a
+Talks to the evaluation service through :mod:`grantflow.http` at ``--url``, else
+``GRANTFLOW_EVALUATION_URL``, else ``shared.config.base_url("evaluation")``. Token: ``--token``, else ``$GRANTFLOW_TOKEN``, else a
 development token signed with the configured secret: an evaluator token for ``--as EMAIL``
 (``reports`` commands), an applicant token for ``ranking summary --as EMAIL``, an
 operations token otherwise. Exit codes: 0 ok, 1 refused (401/403/404/409), 2 bad input
-(400/422, or a file that cannot be read), 3 the service is down.
+(400/413/422, or a file that cannot be read), 3 the service is down.
 
 Examples::
 
@@ -20,65 +20,20 @@ Examples::
 """
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-import requests
-
-from grantflow.commands.calls import BAD_INPUT, DOWN, OK, refused
-from shared.auth import DEFAULT_DEV_SECRET, issue_token
-from shared.config import base_url, env
-
-OPERATIONS_EMAIL = "operations@grantflow.example"
+from grantflow.http import BAD_INPUT, UPLOAD_INPUT_STATUSES, Client, connection_options
 
 
 # --------------------------------------------------------------------------- HTTP
-def _token(args, role_for_as: str) -> str:
-    explicit = getattr(args, "token", None) or os.environ.get("GRANTFLOW_TOKEN")
-    if explicit:
-        return explicit
-    secret = env("AUTH_SECRET", DEFAULT_DEV_SECRET)
-    email = getattr(args, "as_email", None)
-    return issue_token(secret, email, role_for_as) if email else \
-        issue_token(secret, OPERATIONS_EMAIL, "operations")
-
-
-def fetch(args, method: str, path: str, role_for_as: str = "evaluator",
-          **kwargs) -> tuple[int, object]:
-    url = (args.url or env("EVALUATION_URL") or base_url("evaluation")).rstrip("/") + path
-    try:
-        response = requests.request(method, url, timeout=300, headers={
-            "Authorization": f"Bearer {_token(args, role_for_as)}",
-            **kwargs.pop("headers", {})}, **kwargs)
-    except requests.RequestException as exc:
-        print(f"the evaluation service does not answer at {url}: {exc}", file=sys.stderr)
-        return DOWN, None
-    if response.status_code < 400 and not response.headers.get(
-            "Content-Type", "").startswith("application/json"):
-        return OK, response.text
-    try:
-        data = response.json()
-    except ValueError:
-        data = {"message": response.text[:500] or response.reason}
-    if response.status_code >= 400:
-        return refused(response.status_code, data), data
-    return OK, data
-
-
 def show(args, method: str, path: str, printer=None, role_for_as: str = "evaluator",
          **kwargs) -> int:
-    code, data = fetch(args, method, path, role_for_as, **kwargs)
-    if code == OK:
-        if isinstance(data, str):
-            sys.stdout.write(data)
-        elif args.json or printer is None:
-            print(json.dumps(data, indent=2))
-        else:
-            printer(data)
-    return code
+    """Call the evaluation service and print the answer; ``--as EMAIL`` acts with a
+    ``role_for_as`` token. A text answer (the HTML summary) is written as it is."""
+    return Client(args, "evaluation", as_role=role_for_as, timeout=300,
+                  bad_input=UPLOAD_INPUT_STATUSES).call(method, path, printer, **kwargs)
 
 
 def _read(path: Path) -> str | None:
@@ -91,13 +46,8 @@ def _read(path: Path) -> str | None:
 
 # --------------------------------------------------------------------------- parsers
 def register(subparsers) -> None:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", help="evaluation service base URL (default: from config)")
-    common.add_argument("--token", help="bearer token (default: $GRANTFLOW_TOKEN)")
-    common.add_argument("--json", action="store_true", help="print the JSON response")
-    acting = argparse.ArgumentParser(add_help=False, parents=[common])
-    acting.add_argument("--as", dest="as_email", metavar="EMAIL",
-                        help="act as this person (a development token)")
+    common = connection_options("evaluation")
+    acting = connection_options("evaluation", as_help="act as this person (a development token)")
     _experts(subparsers, common)
     _assignments(subparsers, common)
     _reports(subparsers, acting)

@@ -1,9 +1,10 @@
 """``grantflow grants ...``: grant preparation files, signatures, payments, TTI/TTG.
 
-Talks to the grants service over HTTP at ``shared.config.base_url("grants")`` (or
-``--url``). Token: ``--token``, else ``$GRANTFLOW_TOKEN``, else a development token signed
-with the configured secret: an applicant token for ``--as EMAIL`` (the coordinator's
-commands), an operations token (the granting authority) otherwise.
+Talks to the grants service through :mod:`grantflow.http` at ``--url``, else
+``GRANTFLOW_GRANTS_URL``, else ``shared.config.base_url("grants")``. Token: ``--token``,
+else ``$GRANTFLOW_TOKEN``, else a development token signed with the configured secret: an
+applicant token for ``--as EMAIL`` (the coordinator's commands), an operations token (the
+granting authority) otherwise.
 Exit codes: 0 ok, 1 refused (401/403/404/409, or a server error), 2 bad input (400/422),
 3 the service is down.
 
@@ -17,28 +18,16 @@ Examples::
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import sys
 from typing import Callable
 
-import requests
-
-from shared.auth import DEFAULT_DEV_SECRET, issue_token
-from shared.config import base_url, env
+from grantflow.http import Client, connection_options
 
 STATES = ("invited", "data_confirmed", "coordinator_signed", "signed", "declined")
-OPERATIONS_EMAIL = "operations@grantflow.example"
 
 
 def register(subparsers) -> None:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", help="grants service base URL (default: from config)")
-    common.add_argument("--token", help="bearer token (default: $GRANTFLOW_TOKEN)")
-    common.add_argument("--as", dest="as_email", metavar="EMAIL",
-                        help="act as this applicant (a development token), e.g. a coordinator")
-    common.add_argument("--json", action="store_true", help="print the JSON response")
+    common = connection_options(
+        "grants", as_help="act as this applicant (a development token), e.g. a coordinator")
     group = subparsers.add_parser("grants", help="grant preparation, signatures, TTI/TTG")
     sub = group.add_subparsers(dest="action", required=True)
 
@@ -68,28 +57,33 @@ def register(subparsers) -> None:
 
 
 # --------------------------------------------------------------------------- commands
+def client(args) -> Client:
+    """The grants service; ``--as EMAIL`` acts as that applicant (e.g. a coordinator)."""
+    return Client(args, "grants", as_role="applicant")
+
+
 def cmd_list(args) -> int:
     query = {k: v for k in ("call_id", "topic_id", "state") if (v := getattr(args, k))}
-    return request(args, "GET", "/grants", print_files, params=query)
+    return client(args).call("GET", "/grants", print_files, params=query)
 
 
 def cmd_mine(args) -> int:
-    return request(args, "GET", "/grants/mine", print_files)
+    return client(args).call("GET", "/grants/mine", print_files)
 
 
 def cmd_show(args) -> int:
-    return request(args, "GET", f"/grants/{args.grant_id}", print_file)
+    return client(args).call("GET", f"/grants/{args.grant_id}", print_file)
 
 
 def cmd_step(step: str) -> Callable:
     def run(args) -> int:
-        return request(args, "POST", f"/grants/{args.grant_id}/{step}", print_file, json={})
+        return client(args).call("POST", f"/grants/{args.grant_id}/{step}", print_file, json={})
     return run
 
 
 def cmd_decline(args) -> int:
-    return request(args, "POST", f"/grants/{args.grant_id}/decline", print_file,
-                   json={"reason": args.reason})
+    return client(args).call("POST", f"/grants/{args.grant_id}/decline", print_file,
+                             json={"reason": args.reason})
 
 
 def cmd_payments(args) -> int:
@@ -98,12 +92,12 @@ def cmd_payments(args) -> int:
                                                  "ordered_at": ""}]:
             print(f"{data['grant_id']}  {order['kind']:14} {order['amount']:>14}  "
                   f"{order['ordered_at']}")
-    return request(args, "GET", f"/grants/{args.grant_id}/payments", show)
+    return client(args).call("GET", f"/grants/{args.grant_id}/payments", show)
 
 
 def cmd_timing(args) -> int:
     query = {k: v for k in ("call_id", "proposal_id") if (v := getattr(args, k))}
-    return request(args, "GET", "/timing", print_timing, params=query)
+    return client(args).call("GET", "/timing", print_timing, params=query)
 
 
 # --------------------------------------------------------------------------- output
@@ -146,42 +140,3 @@ def print_timing(data: dict) -> None:
         ttg = measure(p["ttg"]) if p["ttg"]["expected"] else "-"
         tti = "withdrawn" if p["withdrawn"] else measure(p["tti"])
         print(f"{p['proposal_id']:14} {tti:22} {ttg:22}")
-
-
-# --------------------------------------------------------------------------- HTTP
-def bearer(args) -> str:
-    if args.token or os.environ.get("GRANTFLOW_TOKEN"):
-        return args.token or os.environ["GRANTFLOW_TOKEN"]
-    secret = env("AUTH_SECRET", DEFAULT_DEV_SECRET)
-    if args.as_email:
-        return issue_token(secret, args.as_email, "applicant")
-    return issue_token(secret, OPERATIONS_EMAIL, "operations")
-
-
-def request(args, method: str, path: str, show: Callable[[dict], None], **kwargs) -> int:
-    url = (args.url or base_url("grants")).rstrip("/") + path
-    try:
-        response = requests.request(method, url, timeout=30,
-                                    headers={"Authorization": f"Bearer {bearer(args)}"},
-                                    **kwargs)
-    except requests.RequestException as exc:
-        print(f"the grants service does not answer at {url}: {exc}", file=sys.stderr)
-        return 3
-    try:
-        data = response.json()
-    except ValueError:
-        data = {"message": response.text[:300] or response.reason}
-    if response.status_code in (502, 503, 504):
-        print(f"the grants service is unavailable ({response.status_code})", file=sys.stderr)
-        return 3
-    if response.status_code >= 400:
-        print(f"{response.status_code} {data.get('error', '')}: {data.get('message', data)}",
-              file=sys.stderr)
-        for error in data.get("errors") or []:
-            print(f"  {error.get('field')}: {error.get('rule')}", file=sys.stderr)
-        return 2 if response.status_code in (400, 422) else 1
-    if args.json:
-        print(json.dumps(data, indent=2))
-    else:
-        show(data)
-    return 0

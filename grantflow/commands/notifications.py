@@ -1,32 +1,20 @@
 """``grantflow notifications list | show | resend | letters``: the delivery log over HTTP.
 
-Talks to the notifications service at ``shared.config.base_url("notifications")`` (or
-``--url``) with the bearer token of ``--token``, else ``GRANTFLOW_TOKEN``, else an
-operations token signed with the configured secret. Exit codes: 0 ok, 1 failure (not
-found, conflict, refused), 2 bad input, 3 service down.
+Talks to the notifications service through :mod:`grantflow.http` at ``--url``, else
+``GRANTFLOW_NOTIFICATIONS_URL``, else ``shared.config.base_url("notifications")``, with
+the bearer token of ``--token``, else ``GRANTFLOW_TOKEN``, else an operations token signed
+with the configured secret. Exit codes: 0 ok, 1 failure (not found, conflict, refused),
+2 bad input, 3 service down.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import sys
+from grantflow.http import Client, connection_options
 
-import requests
-
-from shared.auth import DEFAULT_DEV_SECRET, issue_token
-from shared.config import base_url, env
-
-OK, FAILURE, BAD_INPUT, DOWN = 0, 1, 2, 3
 STATUSES = ("queued", "sending", "sent", "failed")
 
 
 def register(subparsers) -> None:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", help="notifications service base URL (default: from config)")
-    common.add_argument("--token", help="bearer token (default: $GRANTFLOW_TOKEN, else an "
-                                        "operations token)")
-    common.add_argument("--json", action="store_true", help="print the JSON response")
+    common = connection_options("notifications")
     group = subparsers.add_parser("notifications", help="messages sent, failed, resent")
     sub = group.add_subparsers(dest="action", required=True)
 
@@ -57,26 +45,33 @@ def register(subparsers) -> None:
 
 
 # --------------------------------------------------------------------------- commands
+def client(args) -> Client:
+    return Client(args, "notifications")
+
+
 def cmd_list(args) -> int:
     params = {name: getattr(args, name) for name in
               ("proposal_id", "recipient", "status", "template", "call_id", "limit", "offset")
               if getattr(args, name) is not None}
-    return _call(args, "GET", "/notifications", _print_list, params=params)
+    return client(args).call("GET", "/notifications", _print_list, params=params)
 
 
 def cmd_show(args) -> int:
-    return _call(args, "GET", f"/notifications/{args.notification_id}", _print_detail)
+    return client(args).call("GET", f"/notifications/{args.notification_id}",
+                             _print_detail)
 
 
 def cmd_resend(args) -> int:
     body = {"reason": args.reason} if args.reason else {}
-    return _call(args, "POST", f"/notifications/{args.notification_id}/resend",
-                 lambda data: print(f"resend queued as {data['id']} (resend of "
-                                    f"{data['resend_of']}) to {data['recipient']}"), json=body)
+    return client(args).call("POST", f"/notifications/{args.notification_id}/resend",
+                             lambda data: print(f"resend queued as {data['id']} (resend of "
+                                                f"{data['resend_of']}) to {data['recipient']}"),
+                             json=body)
 
 
 def cmd_letters(args) -> int:
-    return _call(args, "GET", "/letters", _print_letters, params={"call_id": args.call_id})
+    return client(args).call("GET", "/letters", _print_letters,
+                             params={"call_id": args.call_id})
 
 
 # --------------------------------------------------------------------------- output
@@ -113,42 +108,3 @@ def _print_letters(data: dict) -> None:
         outcome = "withdrawn" if p["withdrawn"] else (p["outcome"] or "-")
         print(f"{p['proposal_id']:12} {p['acronym'] or '-':16} {outcome:13} "
               f"{('pending: ' + p['pending']) if p['pending'] else sent}")
-
-
-# --------------------------------------------------------------------------- HTTP
-def token(explicit: str | None) -> str:
-    return explicit or os.environ.get("GRANTFLOW_TOKEN") or issue_token(
-        env("AUTH_SECRET", DEFAULT_DEV_SECRET), "operations@grantflow.example", "operations")
-
-
-def _call(args, method: str, path: str, show, **kwargs) -> int:
-    url = (args.url or base_url("notifications")).rstrip("/") + path
-    try:
-        response = requests.request(method, url, timeout=30, headers={
-            "Authorization": f"Bearer {token(args.token)}"}, **kwargs)
-    except requests.RequestException as exc:
-        print(f"notifications service not reachable at {url}: {exc}", file=sys.stderr)
-        return DOWN
-    try:
-        data = response.json()
-    except ValueError:
-        data = {"message": response.text[:500]}
-    if response.status_code >= 400:
-        return _refused(response.status_code, data)
-    if args.json:
-        print(json.dumps(data, indent=2))
-    else:
-        show(data)
-    return OK
-
-
-def _refused(status: int, data: dict) -> int:
-    print(f"error {status}: {data.get('message', data)}", file=sys.stderr)
-    for error in data.get("errors") or []:
-        if isinstance(error, dict):
-            print(f"  {error.get('field')}: {error.get('rule')}", file=sys.stderr)
-    if status in (400, 422):
-        return BAD_INPUT
-    if status in (502, 503, 504):
-        return DOWN
-    return FAILURE

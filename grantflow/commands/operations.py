@@ -8,46 +8,28 @@
     grantflow ops rebuild CALL_ID         rebuild the call's projections from its timeline
     grantflow ops page-url                a link to the operations page that carries a token
 
-They talk to the operations service over HTTP (``--url``, default from the configuration)
-with ``--token``, else ``GRANTFLOW_TOKEN``, else an operations token signed with the
-configured secret. Exit codes: 0 ok, 1 failure, 2 bad input (unknown id, refused token),
+They talk to the operations service through :mod:`grantflow.http` (``--url``, else
+``GRANTFLOW_OPERATIONS_URL``, else from the configuration) with ``--token``, else
+``GRANTFLOW_TOKEN``, else an operations token signed with the configured secret. Exit codes: 0 ok, 1 failure, 2 bad input (unknown id, refused token),
 3 the service is down.
 """
 from __future__ import annotations
 
 import json
-import os
 import sys
 from urllib.parse import quote
 
-import requests
-
-from shared.auth import DEFAULT_DEV_SECRET, issue_token
-from shared.config import base_url, env
-
-CLI_EMAIL = "ops-cli@grantflow.local"
-
-
-class ServiceDown(Exception):
-    pass
-
-
-class Failed(Exception):
-    def __init__(self, code: int, message: str):
-        super().__init__(message)
-        self.code = code
+from grantflow.http import FAILURE, OK, Client, connection_options, print_json
 
 
 def register(subparsers) -> None:
     ops = subparsers.add_parser("ops", help="the operations service: status, proposals, report")
     sub = ops.add_subparsers(dest="action", required=True)
 
+    connection = connection_options("operations", json_flag=False)
+
     def command(name, func, help_text):
-        parser = sub.add_parser(name, help=help_text)
-        parser.add_argument("--url", help="operations service base URL "
-                                          f"(default {base_url('operations')})")
-        parser.add_argument("--token", help="bearer token (default: GRANTFLOW_TOKEN, else an "
-                                            "operations token from the configured secret)")
+        parser = sub.add_parser(name, parents=[connection], help=help_text)
         parser.set_defaults(func=func)
         return parser
 
@@ -71,52 +53,8 @@ def register(subparsers) -> None:
 
 
 # ------------------------------------------------------------------ HTTP
-def _token(args) -> str:
-    return args.token or os.environ.get("GRANTFLOW_TOKEN") or issue_token(
-        env("AUTH_SECRET", DEFAULT_DEV_SECRET), CLI_EMAIL, "operations")
-
-
-def _base(args) -> str:
-    return (args.url or base_url("operations")).rstrip("/")
-
-
-def _get(args, path: str, method: str = "GET", timeout: float = 30):
-    url = _base(args) + path
-    try:
-        response = requests.request(method, url, timeout=timeout,
-                                    headers={"Authorization": f"Bearer {_token(args)}"})
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise ServiceDown(f"the operations service at {_base(args)} does not answer: "
-                          f"{type(exc).__name__}") from None
-    try:
-        body = response.json()
-    except ValueError:
-        body = {"message": response.text[:200]}
-    if response.status_code >= 500:
-        raise Failed(1, f"operations answered {response.status_code}: {body.get('message')}")
-    if response.status_code >= 400:
-        details = "; ".join(f"{e['field']}: {e['rule']}" for e in body.get("errors") or [])
-        raise Failed(2, f"{body.get('message', response.status_code)}"
-                        + (f" ({details})" if details else ""))
-    return body
-
-
-def _run(action):
-    def wrapped(args) -> int:
-        try:
-            return action(args) or 0
-        except ServiceDown as exc:
-            print(exc, file=sys.stderr)
-            return 3
-        except Failed as exc:
-            print(exc, file=sys.stderr)
-            return exc.code
-    wrapped.__doc__ = action.__doc__
-    return wrapped
-
-
-def _print_json(data) -> None:
-    print(json.dumps(data, indent=2, sort_keys=False))
+def _client(args) -> Client:
+    return Client(args, "operations")
 
 
 def _money(value) -> str:
@@ -128,35 +66,42 @@ def _when(iso: str | None) -> str:
 
 
 # ------------------------------------------------------------------ commands
-@_run
+def _rows(args, path: str, key: str, empty: str, line) -> int:
+    """GET a list (``body[key]``): as JSON with --json, then one ``line(row)`` per row."""
+    code, body = _client(args).fetch("GET", path)
+    if code != OK:
+        return code
+    rows = body[key]
+    if args.json:
+        print_json(rows)
+        return OK
+    if not rows:
+        print(empty)
+    for row in rows:
+        print(line(row))
+    return OK
+
+
 def cmd_calls(args) -> int:
-    calls = _get(args, "/calls")["calls"]
-    if args.json:
-        _print_json(calls)
-    elif not calls:
-        print("operations has heard of no call yet")
-    for call in calls:
+    def line(call):
         stage = call["current_stage"]["label"] if call["current_stage"] else "no stage reached"
-        print(f"{call['id']:24} v{call['version'] or '?'}  {call['proposals']:5} proposals  "
-              f"{stage}  {call['title'] or ''}")
-    return 0
+        return (f"{call['id']:24} v{call['version'] or '?'}  {call['proposals']:5} proposals  "
+                f"{stage}  {call['title'] or ''}")
+    return _rows(args, "/calls", "calls", "operations has heard of no call yet", line)
 
 
-@_run
 def cmd_status(args) -> int:
-    call_id = args.call
+    client, call_id = _client(args), args.call
     if call_id is None:
-        calls = _get(args, "/calls")["calls"]
-        if not calls:
-            raise Failed(1, "operations has heard of no call yet")
-        call_id = calls[0]["id"]
-    overview = _get(args, f"/calls/{quote(call_id, safe='')}/overview")
-    if args.json:
-        _print_json(overview)
-        return 0
-    for line in status_lines(overview):
-        print(line)
-    return 0
+        code, body = client.fetch("GET", "/calls")
+        if code != OK:
+            return code
+        if not body["calls"]:
+            print("operations has heard of no call yet", file=sys.stderr)
+            return FAILURE
+        call_id = body["calls"][0]["id"]
+    return client.call("GET", f"/calls/{quote(call_id, safe='')}/overview",
+                       lambda overview: print("\n".join(status_lines(overview))))
 
 
 def status_lines(overview: dict) -> list[str]:
@@ -188,12 +133,12 @@ def status_lines(overview: dict) -> list[str]:
     return lines
 
 
-@_run
 def cmd_proposal(args) -> int:
-    detail = _get(args, f"/proposals/{quote(args.proposal_id, safe='')}")
-    if args.json:
-        _print_json(detail)
-        return 0
+    return _client(args).call("GET", f"/proposals/{quote(args.proposal_id, safe='')}",
+                              print_proposal)
+
+
+def print_proposal(detail: dict) -> None:
     final = f" (final: {detail['final_state']})" if detail["final_state"] else ""
     print(f"{detail['id']}  {detail['acronym'] or ''}  topic {detail['topic'] or '?'}  "
           f"call {detail['call_id']}")
@@ -209,46 +154,36 @@ def cmd_proposal(args) -> int:
     print("timeline (UTC):")
     for entry in detail["timeline"]:
         print(f"  {_when(entry['occurred_at'])}  {entry['event_type']:28} {entry['summary']}")
-    return 0
 
 
-@_run
 def cmd_report(args) -> int:
-    report = _get(args, f"/calls/{quote(args.call_id, safe='')}/report")
-    if args.output:
+    def save(report):
         with open(args.output, "w", encoding="utf-8") as handle:
             json.dump(report, handle, indent=2)
         print(f"report of {args.call_id}: {len(report['proposals'])} proposals -> {args.output}")
-    else:
-        _print_json(report)
-    return 0
+    # without --output the report is printed as JSON
+    return _client(args).call("GET", f"/calls/{quote(args.call_id, safe='')}/report",
+                              save if args.output else None)
 
 
-@_run
 def cmd_loads(args) -> int:
-    path = "/loads" + (f"?call_id={quote(args.call, safe='')}" if args.call else "")
-    experts = _get(args, path)["experts"]
-    if args.json:
-        _print_json(experts)
-    elif not experts:
-        print("no evaluator is assigned")
-    for e in experts:
+    def line(e):
         topics = ", ".join(f"{t}: {n}" for t, n in e["by_topic"].items()) or "-"
-        print(f"{e['expert_id']:16} {e['name'] or '':28} current {e['current']:3}  "
-              f"reports due {e['reports_due']:3}  released {e['released']:3}  {topics}")
-    return 0
+        return (f"{e['expert_id']:16} {e['name'] or '':28} current {e['current']:3}  "
+                f"reports due {e['reports_due']:3}  released {e['released']:3}  {topics}")
+    path = "/loads" + (f"?call_id={quote(args.call, safe='')}" if args.call else "")
+    return _rows(args, path, "experts", "no evaluator is assigned", line)
 
 
-@_run
 def cmd_rebuild(args) -> int:
-    result = _get(args, f"/calls/{quote(args.call_id, safe='')}/rebuild", method="POST",
-                  timeout=600)
-    print(f"rebuilt {result['call_id']}: {result['events']} events replayed, "
-          f"{result['proposals']} proposals")
-    return 0
+    return _client(args).call(
+        "POST", f"/calls/{quote(args.call_id, safe='')}/rebuild",
+        lambda result: print(f"rebuilt {result['call_id']}: {result['events']} events "
+                             f"replayed, {result['proposals']} proposals"), timeout=600)
 
 
 def cmd_page_url(args) -> int:
     """The page reads the token from the fragment, which browsers never send to a server."""
-    print(f"{_base(args)}/#token={_token(args)}")
+    client = _client(args)
+    print(f"{client.url}/#token={client.token}")
     return 0

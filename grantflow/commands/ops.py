@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from grantflow.http import dev_token
 from grantflow.topology import declare_all
-from shared.auth import DEFAULT_DEV_SECRET, ROLES, issue_token
+from shared.auth import ROLES
 from shared.config import DEFAULT_AMQP_URI, env, retry_delays_ms
 from shared.messaging import dlq
 
@@ -39,8 +40,7 @@ def _amqp_uri() -> str:
 
 
 def cmd_token_issue(args) -> int:
-    print(issue_token(env("AUTH_SECRET", DEFAULT_DEV_SECRET), args.email, args.role,
-                      ttl=timedelta(days=args.days)))
+    print(dev_token(args.email, args.role, ttl=timedelta(days=args.days)))
     return 0
 
 

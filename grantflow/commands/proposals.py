@@ -14,12 +14,12 @@ import json
 import sys
 from pathlib import Path
 
-from grantflow.commands.calls import (BAD_INPUT, FAILURE, OK, SubmissionClient,
-                                      connection_options)
+from grantflow.commands.calls import submission
+from grantflow.http import BAD_INPUT, FAILURE, OK, connection_options
 
 
 def register(subparsers) -> None:
-    common = connection_options()
+    common = connection_options("submission")
     group = subparsers.add_parser("proposal", help="proposals: drafts, parts, submission")
     sub = group.add_subparsers(dest="action", required=True)
 
@@ -107,25 +107,25 @@ def cmd_create(args) -> int:
     if body is None or parts is None:
         return BAD_INPUT
     body["parts"] = [*body.get("parts", []), *parts]
-    return SubmissionClient(args).call("POST", "/proposals", _print_proposal, json=body)
+    return submission(args).call("POST", "/proposals", _print_proposal, json=body)
 
 
 def cmd_list(args) -> int:
     params = {k: getattr(args, k) for k in ("call_id", "topic_id", "state", "limit", "offset")
               if getattr(args, k) is not None}
-    return SubmissionClient(args).call("GET", "/proposals", _print_list, params=params)
+    return submission(args).call("GET", "/proposals", _print_list, params=params)
 
 
 def cmd_show(args) -> int:
-    return SubmissionClient(args).call("GET", f"/proposals/{args.proposal_id}", _print_proposal)
+    return submission(args).call("GET", f"/proposals/{args.proposal_id}", _print_proposal)
 
 
 def cmd_edit(args) -> int:
     body = _read_json(args.file)
     if body is None:
         return BAD_INPUT
-    return SubmissionClient(args).call("PATCH", f"/proposals/{args.proposal_id}",
-                                       _print_proposal, json=body)
+    return submission(args).call("PATCH", f"/proposals/{args.proposal_id}", _print_proposal,
+                                 json=body)
 
 
 def cmd_attach(args) -> int:
@@ -134,20 +134,20 @@ def cmd_attach(args) -> int:
     except OSError as exc:
         print(f"cannot read {args.path}: {exc}", file=sys.stderr)
         return BAD_INPUT
-    return SubmissionClient(args).call(
+    return submission(args).call(
         "PUT", f"/proposals/{args.proposal_id}/parts/{args.name}", _print_proposal, data=data,
         params={"filename": args.path.name},
         headers={"Content-Type": "application/octet-stream"})
 
 
 def cmd_submit(args) -> int:
-    return SubmissionClient(args).call("POST", f"/proposals/{args.proposal_id}/submit",
-                                       _print_receipt)
+    return submission(args).call("POST", f"/proposals/{args.proposal_id}/submit",
+                                 _print_receipt)
 
 
 def cmd_withdraw(args) -> int:
-    return SubmissionClient(args).call("POST", f"/proposals/{args.proposal_id}/withdraw",
-                                       _print_proposal, json={"reason": args.reason})
+    return submission(args).call("POST", f"/proposals/{args.proposal_id}/withdraw",
+                                 _print_proposal, json={"reason": args.reason})
 
 
 def cmd_verify(args) -> int:
@@ -157,7 +157,7 @@ def cmd_verify(args) -> int:
     if receipt is None or not {"proposal_id", "content_hash", "version"} <= set(receipt):
         print("the receipt must hold proposal_id, version and content_hash", file=sys.stderr)
         return BAD_INPUT
-    code, manifest = SubmissionClient(args).fetch(
+    code, manifest = submission(args).fetch(
         "GET", f"/calls/{args.call_id}/topics/{args.topic_id}/manifest")
     if code != OK:
         return code

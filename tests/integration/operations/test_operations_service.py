@@ -100,7 +100,7 @@ def _cli_reads_the_same(stack, tmp_path, capsys, report):
     assert f"{len(call_events())} events replayed" in capsys.readouterr().out
     assert _outcomes(stack.api("operations").get(f"/calls/{CALL_ID}/report").json()) == \
         _outcomes(report)
-    assert cli.main(["ops", "proposal", "P-NOPE", "--url", url]) == 2
+    assert cli.main(["ops", "proposal", "P-NOPE", "--url", url]) == 1
     assert "proposal_id: unknown proposal" in capsys.readouterr().err
     assert cli.main(["ops", "status", "--url", f"http://127.0.0.1:{free_port()}"]) == 3
 

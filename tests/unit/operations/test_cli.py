@@ -66,8 +66,9 @@ def test_status_prints_the_current_stage_and_counts(fake_url, capsys, monkeypatc
     assert authenticate(DEFAULT_DEV_SECRET, FakeOperations.seen_tokens[-1]).role == "operations"
 
 
-def test_an_unknown_id_is_bad_input_and_names_the_field(fake_url, capsys):
-    assert cli.main(["ops", "proposal", "P-1", "--url", fake_url, "--token", "t"]) == 2
+def test_an_unknown_id_is_a_refusal_and_names_the_field(fake_url, capsys):
+    # exit codes are the same in every command group: 404 is a refusal (1), not bad input
+    assert cli.main(["ops", "proposal", "P-1", "--url", fake_url, "--token", "t"]) == 1
     assert "proposal_id: unknown proposal" in capsys.readouterr().err
     assert FakeOperations.seen_tokens[-1] == "Bearer t"
 

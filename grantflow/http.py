@@ -1,0 +1,144 @@
+"""HTTP plumbing of the ``grantflow`` commands that talk to a service.
+
+One :class:`Client` per command run picks the bearer token (:func:`bearer`) and the base URL
+(:func:`service_url`), sends the request with ``requests``, maps the answer to an exit code
+and prints either the JSON (``--json``) or the command's own view. A refusal is printed with
+the ``error`` and ``message`` of the JSON error body and each ``field: rule`` of its
+``errors`` (with ``(line N)`` where the service names one).
+
+Exit codes (see :mod:`grantflow.cli`): 0 ok; 2 bad input (400/422 unless the command says
+otherwise); 3 the service is down (it does not answer, or answers 502/503/504); 1 any other
+refusal or error (401/403/404/409/413, 500...).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Callable, Collection
+
+import requests
+
+from shared.auth import DEFAULT_DEV_SECRET, issue_token
+from shared.config import base_url, env
+
+OK, FAILURE, BAD_INPUT, DOWN = 0, 1, 2, 3
+#: answers that mean the input was wrong; commands that upload files add 413 (too large)
+INPUT_STATUSES = (400, 422)
+UPLOAD_INPUT_STATUSES = (400, 413, 422)
+#: answers of a proxy or service that is down or not ready
+DOWN_STATUSES = (502, 503, 504)
+OPERATIONS_EMAIL = "operations@grantflow.example"
+
+
+def dev_token(email: str = OPERATIONS_EMAIL, role: str = "operations", **kwargs) -> str:
+    """A development token signed with the configured secret (``GRANTFLOW_AUTH_SECRET``);
+    ``kwargs`` go to :func:`shared.auth.issue_token` (``ttl``)."""
+    return issue_token(env("AUTH_SECRET", DEFAULT_DEV_SECRET), email, role, **kwargs)
+
+
+def bearer(args, as_role: str | None = None) -> str:
+    """``--token``, else ``$GRANTFLOW_TOKEN``, else a development token: an ``as_role``
+    token for ``--as EMAIL`` where the command offers ``--as``, an operations token otherwise."""
+    explicit = getattr(args, "token", None) or os.environ.get("GRANTFLOW_TOKEN")
+    if explicit:
+        return explicit
+    email = getattr(args, "as_email", None)
+    return dev_token(email, as_role) if email and as_role else dev_token()
+
+
+def service_url(args, service: str) -> str:
+    """``--url``, else ``$GRANTFLOW_<SERVICE>_URL``, else ``shared.config.base_url(service)``;
+    without a trailing slash."""
+    return (getattr(args, "url", None) or env(f"{service.upper()}_URL")
+            or base_url(service)).rstrip("/")
+
+
+def connection_options(service: str, *, as_help: str | None = None,
+                       json_flag: bool = True) -> argparse.ArgumentParser:
+    """The parent parser of a command talking to ``service``: ``--url``, ``--token``, with
+    ``as_help`` ``--as EMAIL`` (``args.as_email``), with ``json_flag`` ``--json``."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--url", help=f"{service} service base URL (default: "
+                                       f"$GRANTFLOW_{service.upper()}_URL, else from config)")
+    options.add_argument("--token", help="bearer token (default: $GRANTFLOW_TOKEN, else a "
+                                         "development token)")
+    if as_help:
+        options.add_argument("--as", dest="as_email", metavar="EMAIL", help=as_help)
+    if json_flag:
+        options.add_argument("--json", action="store_true", help="print the JSON response")
+    return options
+
+
+def print_json(data) -> None:
+    print(json.dumps(data, indent=2))
+
+
+class Client:
+    """JSON over HTTP to one service for one command run (``args`` are its parsed options).
+
+    ``as_role``: the role of the development token for ``--as EMAIL``; ``timeout``: seconds
+    per request unless a call passes its own; ``bad_input`` and ``down``: the statuses
+    that exit 2 and 3 (every other status from 400 on exits 1).
+    """
+
+    def __init__(self, args, service: str, *, as_role: str | None = None,
+                 timeout: float = 30, bad_input: Collection[int] = INPUT_STATUSES,
+                 down: Collection[int] = DOWN_STATUSES):
+        self.service = service
+        self.url = service_url(args, service)
+        self.token = bearer(args, as_role)
+        self.as_json = getattr(args, "json", False)
+        self.timeout, self.bad_input, self.down = timeout, bad_input, down
+
+    def call(self, method: str, path: str, show: Callable | None = None, **kwargs) -> int:
+        """Send a request; print the answer with ``show`` (as JSON with --json or without
+        ``show``; a text answer as it is); the exit code."""
+        code, data = self.fetch(method, path, **kwargs)
+        if code == OK:
+            if isinstance(data, str):
+                sys.stdout.write(data)
+            elif self.as_json or show is None:
+                print_json(data)
+            else:
+                show(data)
+        return code
+
+    def fetch(self, method: str, path: str, **kwargs) -> tuple[int, object]:
+        """Send a request (``kwargs`` go to ``requests``); the exit code and the decoded
+        answer (a str for a successful answer that is not JSON). A refusal is printed."""
+        url = self.url + path
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            response = requests.request(method, url, headers=headers, **kwargs)
+        except requests.RequestException as exc:
+            print(f"the {self.service} service is not reachable: it does not answer at {url} "
+                  f"({exc})", file=sys.stderr)
+            return DOWN, None
+        status = response.status_code
+        if status < 400 and not response.headers.get("Content-Type", "").startswith(
+                "application/json"):
+            return OK, response.text
+        try:
+            data = response.json()
+        except ValueError:
+            data = {"message": response.text[:500] or response.reason}
+        if status >= 400:
+            return self.refused(status, data), data
+        return OK, data
+
+    def refused(self, status: int, data) -> int:
+        """Print a refusal with its error, message and every field and rule; its exit code."""
+        data = data if isinstance(data, dict) else {"message": str(data)}
+        error = f" {data['error']}" if data.get("error") else ""
+        print(f"the {self.service} service answered {status}{error}: "
+              f"{data.get('message', data)}", file=sys.stderr)
+        for item in data.get("errors") or []:
+            if isinstance(item, dict):
+                line = f" (line {item['line']})" if item.get("line") else ""
+                print(f"  {item.get('field')}: {item.get('rule')}{line}", file=sys.stderr)
+        if status in self.bad_input:
+            return BAD_INPUT
+        return DOWN if status in self.down else FAILURE
