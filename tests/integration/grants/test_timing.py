@@ -50,6 +50,8 @@ def test_tti_and_ttg_on_a_replayed_timetable_with_one_breach_of_each(stack):
             letter_delivered("M2", letters_at + timedelta(minutes=1),
                              recipient="office@m2.example.org"))
     eventually(lambda: all(timing(stack)[p]["tti"]["informed_at"] for p in ("M1", "M2")))
+    eventually(lambda: all(authority.get(f"/grants/GRANT-{p}").status_code == 200
+                           for p in ("M1", "M2")), message="the main list is invited")
 
     stack.clock.set(INFORMATION_AT + timedelta(days=10))
     for pid in ("M1", "M2"):
