@@ -3,22 +3,27 @@
 (a) raw broker: a py-amqp publisher sends persistent messages on a confirm-mode channel,
     awaiting confirms once per window of 500, while a consumer process with prefetch 1000
     acks them (cumulatively, every 100): the fastest durable way this broker moves them.
-(b) Grantflow: a producer process commits state changes with their events through the
-    unit of work (one transaction per change, from concurrent green threads), the outbox
-    relay publishes them in confirmed batches, and the real operations service consumes
-    them with its idempotent handler, each effect in its own transaction.
+(b) Grantflow: a producer process (run like a service, under eventlet) commits state
+    changes with their events through the unit of work from concurrent green threads, the
+    outbox relay publishes them in confirmed batches, and a consumer service receives them
+    through the real ``@subscribe`` entrypoint and ``UnitOfWork.consume``: processed-event
+    claim, effect and commit in one transaction (bench/sink: the smallest effect, so this
+    measures the plumbing, not one service's business logic). Three variants:
+    ``commands`` (one event per transaction, one transaction per event on the consumer:
+    the headline), ``commands-batched-consumer`` (the consumer applies up to 100 events
+    per transaction) and ``bulk`` (50 events per producer transaction, as when a topic
+    closes and its proposals are screened).
 
-Both use the same payload (a real ``proposal_submitted`` event, ~600 bytes), a fresh vhost
+Same payload everywhere (a real ``proposal_submitted`` event, ~600 bytes), a fresh vhost
 and fresh PostgreSQL databases. The last line printed is one JSON object.
 
-    python bench/pipeline.py [--events 20000] [--producers 16] [--workers 64]
+    python bench/pipeline.py [--events 10000] [--producers 16] [--workers 64] [--only V]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -128,7 +133,8 @@ def measure_raw(amqp_uri: str, count: int) -> dict:
 
 
 # --------------------------------------------------------------------------- grantflow
-def grantflow_producer(amqp_uri: str, db_url: str, count: int, producers: int) -> None:
+def grantflow_producer(amqp_uri: str, db_url: str, count: int, producers: int,
+                       per_transaction: int = 1) -> None:
     """Runs under eventlet like a service: unit of work + outbox + relay."""
     import eventlet
     eventlet.monkey_patch()
@@ -156,20 +162,23 @@ def grantflow_producer(amqp_uri: str, db_url: str, count: int, producers: int) -
     relay_thread = eventlet.spawn(relay.run_forever)
 
     def produce(indexes):
-        for index in indexes:
+        indexes = list(indexes)
+        for start in range(0, len(indexes), per_transaction):
             uow = UnitOfWork(session_factory, "submission", on_commit=relay.wake)
             now = datetime.now(timezone.utc)
             with uow:
-                uow.session.execute(versions.insert().values(proposal_id=f"P-{index:08d}",
-                                                             received_at=now))
-                uow.add_events(ProposalSubmitted(
-                    call_id="AMIF-2018-AG-INTE", correlation_id=f"P-{index:08d}",
-                    occurred_at=now, proposal_id=f"P-{index:08d}",
-                    topic_id="AMIF-2018-AG-INTE-1", version=1, content_hash="9f2c" * 16,
-                    received_at=now, acronym="CITYNET",
-                    title="Cities learning integration from each other across the Union",
-                    applicant_name="Ville de Lyon",
-                    contact_emails=["coordinator@lyon.example.eu", "partner@graz.example.at"]))
+                for index in indexes[start:start + per_transaction]:
+                    uow.session.execute(versions.insert().values(
+                        proposal_id=f"P-{index:08d}", received_at=now))
+                    uow.add_events(ProposalSubmitted(
+                        call_id="AMIF-2018-AG-INTE", correlation_id=f"P-{index:08d}",
+                        occurred_at=now, proposal_id=f"P-{index:08d}",
+                        topic_id="AMIF-2018-AG-INTE-1", version=1, content_hash="9f2c" * 16,
+                        received_at=now, acronym="CITYNET",
+                        title="Cities learning integration from each other across the Union",
+                        applicant_name="Ville de Lyon",
+                        contact_emails=["coordinator@lyon.example.eu",
+                                        "partner@graz.example.at"]))
                 uow.commit()
 
     start = time.time()
@@ -188,6 +197,14 @@ def grantflow_producer(amqp_uri: str, db_url: str, count: int, producers: int) -
           flush=True)
 
 
+# (label, consumer, events per producer transaction); the first is the headline figure:
+# one event per command and the default (unbatched) consumer, as the services run today
+VARIANTS = [
+    ("commands", "sink", 1),
+    ("commands-batched-consumer", "sink-batched", 1),
+    ("bulk", "sink-batched", 50),  # like closing a topic: many events in one transaction
+]
+
 CONSUMERS = {
     # name: (service class, table its effect lands in)
     "sink": ("bench.sink.service:BenchSink", "received"),
@@ -197,7 +214,8 @@ CONSUMERS = {
 
 
 def measure_grantflow(amqp_uri: str, databases, count: int, producers: int, workers: int,
-                      run_dir: Path, consumer_kind: str = "sink") -> dict:
+                      run_dir: Path, consumer_kind: str = "sink", per_transaction: int = 1,
+                      label: str = "") -> dict:
     import importlib
 
     import sqlalchemy as sa
@@ -215,7 +233,7 @@ def measure_grantflow(amqp_uri: str, databases, count: int, producers: int, work
     with Connection(amqp_uri) as conn:  # the consumer's queues exist before anything is sent
         t.declare(conn.default_channel, [t.consumer_queue(p, e, cls.name, m)
                                          for p, e, m in subscriptions(cls)])
-    database = databases.url(f"{consumer_kind.replace('-', '_')}")
+    database = databases.url(label or consumer_kind.replace('-', '_'))
     config = service_config(
         "operations", AMQP_URI=amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}",
         DATABASE_URL=database, VAR_DIR=str(run_dir), CLOCK="wall",
@@ -227,8 +245,8 @@ def measure_grantflow(amqp_uri: str, databases, count: int, producers: int, work
         consumer.wait_healthy()
         producer = subprocess.run(
             [sys.executable, __file__, "--role", "grantflow-producer", "--amqp-uri", amqp_uri,
-             "--db-url", databases.url(f"producer_{consumer_kind.replace('-', '_')}"),
-             "--events", str(count),
+             "--db-url", databases.url(f"producer_{label or consumer_kind.replace('-', '_')}"),
+             "--events", str(count), "--per-transaction", str(per_transaction),
              "--producers", str(producers)], capture_output=True, text=True)
         if producer.returncode:
             raise RuntimeError(producer.stderr[-3000:])
@@ -263,11 +281,13 @@ def measure_grantflow(amqp_uri: str, databases, count: int, producers: int, work
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--events", type=int, default=10000)
     parser.add_argument("--producers", type=int, default=16)
     parser.add_argument("--workers", type=int, default=64)
-    parser.add_argument("--consumer", choices=sorted(CONSUMERS), default="sink",
-                        help="the consuming service (sink: minimal effect, the plumbing alone)")
+    parser.add_argument("--only", choices=[label for label, _, _ in VARIANTS],
+                        help="measure one variant only")
+    parser.add_argument("--per-transaction", type=int, default=1,
+                        help="events each producer transaction writes (1: one command each)")
     parser.add_argument("--role", default="main")
     parser.add_argument("--amqp-uri")
     parser.add_argument("--db-url")
@@ -280,38 +300,51 @@ def main() -> int:
         raw_publisher(args.amqp_uri, "bench.raw", args.events)
         return 0
     if args.role == "grantflow-producer":
-        grantflow_producer(args.amqp_uri, args.db_url, args.events, args.producers)
+        grantflow_producer(args.amqp_uri, args.db_url, args.events, args.producers,
+                           args.per_transaction)
         return 0
 
     from tests.support.infra import Databases, Vhost
     import resource
     vhost, databases = Vhost().create(), Databases()
+    variants = {}
     try:
         print(f"raw broker: {args.events} persistent messages, confirms per 500 ...", flush=True)
         raw = measure_raw(vhost.amqp_uri, args.events)
         print(f"  {raw['msgs_per_s']:.0f} msg/s", flush=True)
-        print(f"grantflow: {args.events} state changes -> outbox -> relay -> broker -> "
-              f"{args.consumer} consumer ({args.workers} workers) ...", flush=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            grantflow = measure_grantflow(vhost.amqp_uri, databases, args.events,
-                                          args.producers, args.workers, Path(tmp), args.consumer)
-        print(f"  {grantflow['events_per_s']:.0f} events/s end to end "
-              f"(producer commits {grantflow['producer_commits_per_s']:.0f}/s, "
-              f"p50 latency {grantflow['latency_p50_ms']:.0f} ms, "
-              f"p99 {grantflow['latency_p99_ms']:.0f} ms)", flush=True)
+        for label, consumer, per_tx in VARIANTS:
+            if args.only and label != args.only:
+                continue
+            print(f"grantflow [{label}]: {args.events} events, {per_tx} per producer "
+                  f"transaction -> outbox -> relay -> broker -> {consumer} consumer ...",
+                  flush=True)
+            with tempfile.TemporaryDirectory() as tmp:
+                result = measure_grantflow(vhost.amqp_uri, databases, args.events,
+                                           args.producers, args.workers, Path(tmp), consumer,
+                                           per_tx, label.replace("-", "_"))
+            variants[label] = result
+            print(f"  {result['events_per_s']:.0f} events/s end to end (producer commits "
+                  f"{result['producer_commits_per_s']:.0f} events/s, p50 latency "
+                  f"{result['latency_p50_ms']:.0f} ms, p99 {result['latency_p99_ms']:.0f} ms, "
+                  f"lost {args.events - result['consumed']}, duplicates {result['duplicates']})",
+                  flush=True)
     finally:
         vhost.delete()
         databases.drop_all()
+    headline = variants.get("commands") or next(iter(variants.values()))
     print(json.dumps({
         "raw_broker_msgs_per_s": round(raw["msgs_per_s"], 1),
-        "grantflow_events_per_s": round(grantflow["events_per_s"], 1),
-        "ratio": round(grantflow["events_per_s"] / raw["msgs_per_s"], 3),
+        "grantflow_events_per_s": round(headline["events_per_s"], 1),
+        "ratio": round(headline["events_per_s"] / raw["msgs_per_s"], 3),
         "events": args.events,
-        "lost": args.events - grantflow["consumed"],
-        "duplicates": grantflow["duplicates"],
-        "producer_commits_per_s": round(grantflow["producer_commits_per_s"], 1),
-        "latency_p50_ms": round(grantflow["latency_p50_ms"], 1),
-        "latency_p99_ms": round(grantflow["latency_p99_ms"], 1),
+        "lost": sum(args.events - v["consumed"] for v in variants.values()),
+        "duplicates": sum(v["duplicates"] for v in variants.values()),
+        "variants": {label: {"events_per_s": round(v["events_per_s"], 1),
+                             "ratio": round(v["events_per_s"] / raw["msgs_per_s"], 3),
+                             "producer_events_per_s": round(v["producer_commits_per_s"], 1),
+                             "latency_p50_ms": round(v["latency_p50_ms"], 1),
+                             "latency_p99_ms": round(v["latency_p99_ms"], 1)}
+                     for label, v in variants.items()},
         "bench_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }))
     return 0

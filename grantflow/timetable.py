@@ -79,24 +79,31 @@ class TimetableDriver:
         self._tick_services()
         return response.json().get("fired", [])
 
-    def _tick_services(self) -> None:
+    def _tick_services(self) -> int:
+        """Every service's clock work (submission: fire due milestones); how much was done."""
+        worked = 0
         for url in self.service_urls.values():
-            if url.rstrip("/") != self.submission_url:
-                requests.post(f"{url.rstrip('/')}/clock/tick", headers=self.headers,
-                              timeout=300).raise_for_status()
+            response = requests.post(f"{url.rstrip('/')}/clock/tick", headers=self.headers,
+                                     timeout=300)
+            response.raise_for_status()
+            worked += response.json().get("worked", 0)
+        return worked
 
     def settle(self) -> float:
-        """Tick every service and wait for the traffic to stop, again while a round caused
-        any (an event can enable clock work, e.g. a ranking that is due an invitation)."""
-        waited = 0.0
+        """Wait for the traffic to stop, then tick every service again, until a round
+        publishes nothing: an event can enable clock work (the stage that starts the
+        evaluation makes the next sweep assign experts), and that work may only run at
+        this instant, before the clock moves on."""
+        waited, published = 0.0, None
         for _ in range(MAX_TICK_ROUNDS):
-            seconds, active = wait_until_settled(self.amqp_uri, self.service_urls,
-                                                 retry_delays_ms=self.retry_delays_ms)
+            seconds, now_published = wait_until_settled(self.amqp_uri, self.service_urls,
+                                                         retry_delays_ms=self.retry_delays_ms)
             waited += seconds
-            if not active:
+            if now_published == published:
                 return waited
+            published = now_published
             self._tick_services()
-        return waited
+        raise TimeoutError(f"still busy after {MAX_TICK_ROUNDS} rounds of clock work")
 
     def advance_to(self, target: datetime, on_step: Callable[[Step], None] | None = None) -> list[Step]:
         current = self.clock.now()

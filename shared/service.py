@@ -36,11 +36,14 @@ class ServiceBase:
     def clock_tick(self, request, principal):
         """Do now what this service's timers do with the clock. The timetable driver calls
         it right after moving the simulated clock, so a replay need not wait for timers."""
-        self.on_clock_tick()
-        return json_response({"service": self.name, "ticked_at": self.clock.now().isoformat()})
+        worked = self.on_clock_tick()
+        return json_response({"service": self.name, "ticked_at": self.clock.now().isoformat(),
+                              "worked": int(worked or 0)})
 
-    def on_clock_tick(self) -> None:
-        """Services with clock-driven timers override this to run them."""
+    def on_clock_tick(self) -> int:
+        """Services with clock-driven timers override this to run them; returns how much
+        work was done (0: nothing was due)."""
+        return 0
 
     @api("GET", "/health", public=True)
     def health(self, request):

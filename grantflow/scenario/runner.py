@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import random
+import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -46,7 +47,9 @@ class ScenarioRunner:
             self.people.token("operations", "operations@grantflow.example"),
             environment.amqp_uri, environment.service_urls, environment.retry_delays_ms)
         self.pool = ThreadPoolExecutor(max_workers=workers)
-        self.rng = random.Random(seed)
+        self.seed = seed
+        self._reports: dict[str, int] = defaultdict(int)
+        self._reports_lock = threading.Lock()
         self.ids: dict[str, str] = {}  # scenario ref -> proposal id
         self.refs: dict[str, str] = {}  # proposal id -> ref
         self.actions: dict[str, list] = defaultdict(list)  # ref -> what the applicant did
@@ -201,8 +204,14 @@ class ScenarioRunner:
             self.people.must("evaluation", "POST", f"{base}/decline",
                              json={"reason": "not available in this period"}, **evaluator)
             return proposal_id, "decline"
+        # the n-th report on a proposal always gets the same scores, whoever the solver
+        # picked and whatever the thread order, so a seed gives the same outcome every run
+        with self._reports_lock:
+            nth = self._reports[proposal_id]
+            self._reports[proposal_id] += 1
+        rng = random.Random(f"{self.seed}:{self.refs.get(proposal_id)}:{nth}")
         criteria = {c.id: {"score": str(score), "comment": _comment(c.title, score, c.max_points)}
-                    for c, score in self._scores(behaviour).items()}
+                    for c, score in self._scores(behaviour, rng).items()}
         saved = self.people.call("evaluation", "PUT", f"{base}/report",
                                  json={"criteria": criteria, "final": False}, **evaluator)
         if saved.status == 404:  # released meanwhile (the proposal was withdrawn)
@@ -213,7 +222,7 @@ class ScenarioRunner:
         self.people.must("evaluation", "POST", f"{base}/report/final", json={}, **evaluator)
         return proposal_id, "report"
 
-    def _scores(self, behaviour) -> dict:
+    def _scores(self, behaviour, rng: random.Random) -> dict:
         quality = behaviour.quality if behaviour else 75.0
         spread = behaviour.spread if behaviour else 3.0
         explicit = behaviour.scores if behaviour else {}
@@ -223,7 +232,7 @@ class ScenarioRunner:
             if criterion.id in explicit:
                 value = float(explicit[criterion.id])
             else:
-                value = maximum * quality / 100 + self.rng.uniform(-spread, spread) * maximum / 100
+                value = maximum * quality / 100 + rng.uniform(-spread, spread) * maximum / 100
             value = min(maximum, max(0.0, value))
             scores[criterion] = Decimal(str(value * 2)).quantize(Decimal("1"),
                                                                   rounding=ROUND_HALF_UP) / 2

@@ -50,10 +50,10 @@ class EvaluationService(ServiceBase):
 
     @timer(interval=1.0)
     def sweep(self):
-        h.assigning.sweep(self.uow, self.solver, self.clock)
+        self.on_clock_tick()
 
     def on_clock_tick(self):
-        self.sweep()
+        return len(h.assigning.sweep(self.uow, self.solver, self.clock))
 
     # ------------------------------------------------------------ experts (operations)
     @api("POST", "/experts/import", roles=OPS)

@@ -58,10 +58,11 @@ class GrantsService(ServiceBase):
 
     @timer(interval=1)
     def tick(self):
-        handlers.tick(self.uow, self.clock, self.settings.authority_email)
+        self.on_clock_tick()
 
     def on_clock_tick(self):
-        self.tick()
+        report = handlers.tick(self.uow, self.clock, self.settings.authority_email)
+        return report.invited_topics + report.expired_files + report.breaches
 
     # ------------------------------------------------------------------ coordinator
     @api("GET", "/grants/mine", roles=APPLICANT)

@@ -50,12 +50,12 @@ class NotificationsService(ServiceBase):
 
     @timer(interval=1.0)
     def on_clock(self):
-        now = self.clock.now()
-        handlers.send_reminders(self.uow, now, self.settings)
-        handlers.send_digests(self.uow, now, self.settings, self.dead_letters)
+        self.on_clock_tick()
 
     def on_clock_tick(self):
-        self.on_clock()
+        now = self.clock.now()
+        return (handlers.send_reminders(self.uow, now, self.settings)
+                + handlers.send_digests(self.uow, now, self.settings, self.dead_letters))
 
     # ------------------------------------------------------------------ HTTP
     @api("GET", "/notifications", roles=READERS)

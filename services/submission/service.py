@@ -75,10 +75,10 @@ class SubmissionService(ServiceBase):
 
     @timer(interval=1.0)
     def drive_timetable(self):
-        handlers.fire_due_milestones(self.uow, self.clock.now())
+        self.on_clock_tick()
 
     def on_clock_tick(self):
-        self.drive_timetable()
+        return len(handlers.fire_due_milestones(self.uow, self.clock.now()))
 
     # ------------------------------------------------------------------ proposals
     @api("POST", "/proposals", roles=APPLICANTS)

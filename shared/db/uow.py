@@ -117,18 +117,26 @@ class UnitOfWork:
         failpoint("consumer.after_commit", event.event_type())
         return result
 
-    def consume_batch(self, events: list[Event], handler: Callable[..., object]) -> int:
+    def consume_batch(self, events: list[Event], handler: Callable[..., object],
+                      prepare: Callable[..., object] | None = None) -> int:
         """Like :meth:`consume` for many events in one transaction: events already
         processed are skipped, the others are applied in order and committed together with
-        their processed-event rows. Returns how many were applied."""
+        their processed-event rows. ``prepare(uow, fresh_events)`` runs first, e.g. to take
+        every lock the batch needs in one fixed order. Returns how many were applied."""
         if self.consumer is None:
             raise RuntimeError("consume_batch() is for event handler workers only")
         with self:
-            fresh = [event for event in events if self._claim(event)]
-            for _ in range(len(events) - len(fresh)):
-                EVENTS_CONSUMED.labels(self.service_name, "batch", "duplicate").inc()
+            fresh = []
+            for event in events:
+                if self._claim(event):
+                    fresh.append(event)
+                else:
+                    EVENTS_CONSUMED.labels(self.service_name, event.event_type(),
+                                           "duplicate").inc()
             self._consuming = True
             try:
+                if prepare is not None and fresh:
+                    prepare(self, fresh)
                 for event in fresh:
                     fault("consumer.raise", event.event_type())
                     handler(self, event)

@@ -51,6 +51,14 @@ def on_event(uow, event, now: datetime) -> None:
     project(repo, event, now)
 
 
+def lock_calls(uow, events) -> None:
+    """Take the lock of every call a batch concerns, in one order for everybody, so that
+    batches of several calls never deadlock each other."""
+    repo = Projections(uow.session)
+    for call_id in sorted({event.call_id for event in events}):
+        repo.lock_call(call_id)
+
+
 def project(repo: Projections, event, now: datetime) -> None:
     """Apply one event to the projections (the call's lock is held)."""
     facts = facts_of(event)
