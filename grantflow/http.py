@@ -49,10 +49,9 @@ def bearer(args, as_role: str | None = None) -> str:
 
 
 def service_url(args, service: str) -> str:
-    """``--url``, else ``$GRANTFLOW_<SERVICE>_URL``, else ``shared.config.base_url(service)``;
-    without a trailing slash."""
-    return (getattr(args, "url", None) or env(f"{service.upper()}_URL")
-            or base_url(service)).rstrip("/")
+    """``--url``, else ``shared.config.base_url(service)`` (which reads
+    ``$GRANTFLOW_<SERVICE>_URL``); without a trailing slash."""
+    return (getattr(args, "url", None) or base_url(service)).rstrip("/")
 
 
 def connection_options(service: str, *, as_help: str | None = None,

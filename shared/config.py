@@ -14,6 +14,7 @@ Environment (all optional):
   GRANTFLOW_AUTH_SECRET        secret for development tokens
   GRANTFLOW_SMTP_HOST/PORT     127.0.0.1 / 1025
   GRANTFLOW_HOST               127.0.0.1 (address the HTTP APIs bind to)
+  GRANTFLOW_<SVC>_URL          where a tool reaches a service (default http://127.0.0.1:<port>)
   GRANTFLOW_GRANTS_AUTHORITY_EMAIL   who signs for the granting authority (signature requests)
   GRANTFLOW_NOTIFY_OPERATIONS  comma-separated addresses of the operations team (digests, alerts)
 """
@@ -66,7 +67,9 @@ def retry_delays_ms() -> list[int]:
 
 
 def base_url(service: str) -> str:
-    return f"http://{env('HOST', '127.0.0.1')}:{HTTP_PORTS[service]}"
+    """Where a service answers: ``GRANTFLOW_<SERVICE>_URL``, else this host's port for it."""
+    return (env(f"{service.upper()}_URL")
+            or f"http://{env('HOST', '127.0.0.1')}:{HTTP_PORTS[service]}").rstrip("/")
 
 
 def service_config(service: str, **overrides) -> dict:

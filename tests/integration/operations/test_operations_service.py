@@ -50,9 +50,13 @@ def test_two_replicas_project_a_call_published_out_of_order_and_twice(stack, tmp
 
     publish(stack.vhost.amqp_uri, shuffled)
 
-    report = eventually(lambda: (lambda r: _outcomes(r) == EXPECTED and r)(
-        ops.get(f"/calls/{CALL_ID}/report").json()), timeout=60,
-        message="every proposal reaches its expected state")
+    def report_when_expected():
+        answer = ops.get(f"/calls/{CALL_ID}/report")  # 404 until the call's first event
+        return answer.status_code == 200 and _outcomes(answer.json()) == EXPECTED and \
+            answer.json()
+
+    report = eventually(report_when_expected, timeout=60,
+                        message="every proposal reaches its expected state")
     eventually(lambda: scalar(stack, "operations", "SELECT count(*) FROM processed_events")
                == len(events), message="every event processed")
     # each event had its effect exactly once, though both replicas consumed concurrently
