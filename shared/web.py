@@ -117,9 +117,9 @@ def validation_errors(exc: ValidationError) -> list[dict]:
     return flat
 
 
-#: idle kept-alive client connections close after this long, so stopping a service never
-#: waits on a browser or client that keeps a connection open
-KEEPALIVE_IDLE_SECONDS = 5
+#: idle kept-alive client connections are closed after this long (eventlet's default keeps
+#: them forever); the same idle timeout as nginx's default
+KEEPALIVE_IDLE_SECONDS = 75
 
 
 class GrantflowWebServer(WebServer):
