@@ -34,16 +34,6 @@ class _Strict(Schema):
         unknown = RAISE
 
 
-class ParticipantSchema(_Strict):
-    legal_name = fields.String(required=True)
-    organisation_id = fields.String(required=True)
-    country = fields.String(required=True)
-    entity_type = fields.String(required=True)
-    local_or_regional_authority = fields.Boolean(required=True)
-    experienced_in_integration = fields.Boolean(required=True)
-    contact_email = fields.Email(required=True)
-
-
 class ActionSchema(_Strict):
     at = fields.Raw(required=True)
     do = fields.String(required=True, validate=validate.OneOf(APPLICANT_ACTIONS))
@@ -75,8 +65,10 @@ class ProposalSchema(_Strict):
     duration_months = fields.Integer(required=True)
     total_eligible_costs = fields.Decimal(required=True, as_string=True)
     requested_grant = fields.Decimal(required=True, as_string=True)
-    coordinator = fields.Nested(ParticipantSchema, required=True)
-    co_applicants = fields.List(fields.Nested(ParticipantSchema), load_default=list)
+    # participants are the submission API's business: it validates them (field by field)
+    # when the runner creates the draft; here they only need to be there
+    coordinator = fields.Dict(required=True)
+    co_applicants = fields.List(fields.Dict(), load_default=list)
     parts = fields.List(fields.String(), load_default=lambda: ["part_a", "part_b", "budget"])
     actions = fields.List(fields.Nested(ActionSchema), required=True)
     evaluation = fields.Nested(EvaluationSchema, load_default=dict)

@@ -1,0 +1,97 @@
+"""Scenario files as data: validation that names every problem, call overrides, the
+synthetic demo's determinism, and the expectation checks the scenario tests rely on."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grantflow.scenario.loader import InvalidScenario, deep_merge, load_scenario_text
+from grantflow.scenario.summary import check_expectations
+from grantflow.scenario.synthetic import synthetic_document, synthetic_scenario
+
+HAPPY = Path(__file__).resolve().parents[3] / "scenarios" / "happy-path.yaml"
+
+
+def happy() -> dict:
+    return yaml.safe_load(HAPPY.read_text())
+
+
+def test_every_problem_is_reported_with_its_path():
+    document = happy()
+    document["proposals"][0]["actions"][0]["do"] = "teleport"
+    document["proposals"][1]["actions"][0]["at"] = "the day after tomorrow"
+    document["proposals"][2]["grant"] = "maybe"
+    del document["proposals"][2]["acronym"]
+    with pytest.raises(InvalidScenario) as invalid:
+        load_scenario_text(yaml.safe_dump(document))
+    problems = "\n".join(invalid.value.problems)
+    assert "proposals[0].actions[0].do" in problems
+    assert "proposals[2].grant" in problems
+    assert "proposals[2].acronym" in problems
+    with pytest.raises(InvalidScenario) as invalid:  # then the instant, once the rest is right
+        document = happy()
+        document["proposals"][1]["actions"][0]["at"] = "the day after tomorrow"
+        load_scenario_text(yaml.safe_dump(document))
+    assert invalid.value.problems == [
+        "proposals[1].actions[0].at: not an instant: 'the day after tomorrow'"]
+
+
+def test_expectations_must_name_known_proposals():
+    document = happy()
+    document["expect"]["nobody"] = {"final_state": "rejected"}
+    with pytest.raises(InvalidScenario, match="unknown proposals: nobody"):
+        load_scenario_text(yaml.safe_dump(document))
+
+
+def test_local_instants_are_read_in_the_calls_time_zone():
+    scenario = load_scenario_text(HAPPY.read_text())
+    submitted = scenario.proposal("good-a").actions[0].at
+    assert submitted.utcoffset().total_seconds() == 3600  # Brussels in January
+
+
+def test_overrides_address_list_items_by_id():
+    call = {"topics": [{"id": "T1", "budget": 1}, {"id": "T2", "budget": 2}], "budget": 3}
+    merged = deep_merge(call, {"topics": {"T2": {"budget": 5}}, "budget": 6})
+    assert merged == {"topics": [{"id": "T1", "budget": 1}, {"id": "T2", "budget": 5}],
+                      "budget": 6}
+    with pytest.raises(InvalidScenario, match="no list item with id 'T9'"):
+        deep_merge(call, {"topics": {"T9": {"budget": 5}}})
+
+
+def test_the_demo_is_the_same_for_a_seed_and_different_for_another():
+    assert synthetic_document(60, 20, 7) == synthetic_document(60, 20, 7)
+    assert synthetic_document(60, 20, 7) != synthetic_document(60, 20, 8)
+
+
+def test_the_demo_has_late_ineligible_and_incomplete_applicants():
+    scenario = synthetic_scenario(400, 80, 2019)
+    countries = [{p["country"] for p in [s.content["coordinator"], *s.content["co_applicants"]]}
+                 for s in scenario.proposals]
+    assert any("DK" in found for found in countries)  # a Danish partner
+    assert any(len(found) == 1 for found in countries)  # a one-country consortium
+    assert any(float(s.content["requested_grant"]) > 0.9 * float(s.content["total_eligible_costs"])
+               for s in scenario.proposals)  # over 90 %
+    assert any("part_b" not in s.parts for s in scenario.proposals)  # a missing part
+    assert any(a.do == "withdraw" for s in scenario.proposals for a in s.actions)
+    deadline = scenario.proposals[0].actions[0].at.replace(month=1, day=31, hour=17, minute=0)
+    assert any(s.actions[0].at >= deadline for s in scenario.proposals)  # late
+
+
+def test_expectations_report_what_differs():
+    scenario = load_scenario_text(HAPPY.read_text())
+    report = {"proposals": [
+        {"ref": "good-a", "final_state": "grant_signed", "rank": 1, "list": "main",
+         "total_score": "92.00"},
+        {"ref": "good-b", "final_state": "declined", "rank": 2, "list": "main",
+         "total_score": "83.00"},
+        {"ref": "good-c", "final_state": "reserve", "rank": 3, "list": "reserve",
+         "total_score": "77.5"}],
+        "notifications": {"europe@lyon.example": [
+            {"template": "submission_receipt", "status": "sent"}] * 2 + [
+            {"template": "result_letter", "status": "sent"}] * 2 + [
+            {"template": "grant_signed", "status": "sent"}],
+            "ana@experts.example": [{"template": "evaluator_assigned", "status": "sent"}]}}
+    assert check_expectations(scenario, report) == [
+        "good-b: final_state 'declined' (expected 'grant_signed')",
+        "good-c: total_score 77.5 (expected 77.00)",
+        "ana@experts.example: 1 x evaluator_assigned (expected 2)"]
