@@ -47,10 +47,18 @@ def _expert_or_any(value: str) -> None:
         raise ValidationError("must be an expert's email or 'any'")
 
 
+def _score_sets(value) -> None:
+    sets = value if isinstance(value, list) else [value]
+    if not sets or not all(isinstance(item, dict) and all(
+            isinstance(score, (int, float)) for score in item.values()) for item in sets):
+        raise ValidationError("must map criterion ids to points, or be a list of such maps")
+
+
 class EvaluationSchema(_Strict):
     quality = fields.Float(load_default=75.0, validate=validate.Range(0, 100))
     spread = fields.Float(load_default=3.0, validate=validate.Range(0, 100))
-    scores = fields.Dict(keys=fields.String(), values=fields.Float(), load_default=dict)
+    # one set of scores for every evaluator, or a list: the n-th report gets the n-th set
+    scores = fields.Raw(load_default=dict, validate=_score_sets)
     conflicts = fields.List(fields.String(validate=_expert_or_any), load_default=list)
     declines = fields.List(fields.String(validate=_expert_or_any), load_default=list)
 
@@ -179,7 +187,8 @@ def load_scenario_text(text: str) -> Scenario:
             actions=tuple(sorted(actions, key=lambda a: a.at)),
             evaluation=EvaluationBehaviour(
                 quality=evaluation.get("quality", 75.0), spread=evaluation.get("spread", 3.0),
-                scores=evaluation.get("scores", {}),
+                scores=tuple(scores if isinstance(scores := evaluation.get("scores", {}), list)
+                             else [scores] if scores else []),
                 conflicts=tuple(evaluation.get("conflicts", ())),
                 declines=tuple(evaluation.get("declines", ()))),
             grant=p["grant"]))

@@ -17,7 +17,7 @@ class Action:
 class EvaluationBehaviour:
     quality: float = 75.0
     spread: float = 3.0
-    scores: dict = field(default_factory=dict)
+    scores: tuple[dict, ...] = ()  # exact points: the n-th report takes scores[n % len]
     conflicts: tuple[str, ...] = ()
     declines: tuple[str, ...] = ()
 

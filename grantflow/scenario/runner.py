@@ -211,7 +211,7 @@ class ScenarioRunner:
             self._reports[proposal_id] += 1
         rng = random.Random(f"{self.seed}:{self.refs.get(proposal_id)}:{nth}")
         criteria = {c.id: {"score": str(score), "comment": _comment(c.title, score, c.max_points)}
-                    for c, score in self._scores(behaviour, rng).items()}
+                    for c, score in self._scores(behaviour, rng, nth).items()}
         saved = self.people.call("evaluation", "PUT", f"{base}/report",
                                  json={"criteria": criteria, "final": False}, **evaluator)
         if saved.status == 404:  # released meanwhile (the proposal was withdrawn)
@@ -222,10 +222,11 @@ class ScenarioRunner:
         self.people.must("evaluation", "POST", f"{base}/report/final", json={}, **evaluator)
         return proposal_id, "report"
 
-    def _scores(self, behaviour, rng: random.Random) -> dict:
+    def _scores(self, behaviour, rng: random.Random, nth: int) -> dict:
         quality = behaviour.quality if behaviour else 75.0
         spread = behaviour.spread if behaviour else 3.0
-        explicit = behaviour.scores if behaviour else {}
+        explicit = behaviour.scores[nth % len(behaviour.scores)] \
+            if behaviour and behaviour.scores else {}
         scores = {}
         for criterion in self.call.evaluation.criteria:
             maximum = float(criterion.max_points)
@@ -243,7 +244,7 @@ class ScenarioRunner:
         for proposal_id in self.ids.values():
             answer = self.people.call("evaluation", "GET", f"/proposals/{proposal_id}/evaluation")
             if answer.ok and isinstance(answer.body, dict) and \
-                    answer.body.get("status") == "needs_spread_resolution":
+                    answer.body.get("consensus_state") == "needs_spread_resolution":
                 found.append(proposal_id)
         return found
 
