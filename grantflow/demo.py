@@ -20,7 +20,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import requests
-import sqlalchemy as sa
 
 DEMO_ENV = {
     "GRANTFLOW_VAR": "var/demo",
@@ -57,7 +56,7 @@ def reset(say) -> None:
     """Stop the demo's services and empty its vhost, databases and directory."""
     from grantflow import runtime
     from shared.config import SERVICES, database_url, var_dir
-    from shared.db.engine import normalise_url
+    from shared.db.engine import drop_postgres_databases
 
     runtime.down()
     stop_mail_server()
@@ -75,15 +74,10 @@ def reset(say) -> None:
     except requests.RequestException as exc:
         raise DemoError(f"RabbitMQ's management API does not answer at {RABBIT_API} ({exc}); "
                         "`make demo` enables it (rabbitmq-plugins enable rabbitmq_management)")
-    urls = [database_url(name) for name in SERVICES]
-    if all(urls):
-        admin = sa.create_engine(normalise_url(urls[0]).set(database="postgres"),
-                                 isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-        with admin.connect() as conn:
-            for url in urls:
-                name = normalise_url(url).database
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    url = database_url(SERVICES[0])
+    if url:  # PostgreSQL (the SQLite files go with the directory below)
+        prefix = os.environ["GRANTFLOW_DB_PREFIX"].replace("_", "\\_")  # LIKE's "_" is a wildcard
+        drop_postgres_databases(url, f"{prefix}\\_%")
     shutil.rmtree(var_dir(), ignore_errors=True)
     var_dir().mkdir(parents=True)
     say(f"reset: vhost {vhost}, databases {os.environ['GRANTFLOW_DB_PREFIX']}_*, {var_dir()}")
@@ -168,5 +162,5 @@ def run_demo(proposals: int, experts: int, seed: int, json_path: str | None,
 
 
 def _count_mail(directory: str) -> int:
-    path = Path(directory) / "messages.jsonl"
-    return sum(1 for _ in path.open()) if path.exists() else 0
+    from grantflow.devsmtp import read_messages
+    return len(read_messages(directory))

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import socket
-from datetime import datetime, timezone
 
 from kombu import Connection
 
 from grantflow.processes import ServiceProcess, stop_all
 from grantflow.topology import declare_all
-from shared.clock import SimulatedClock
+from shared.clock import ensure_simulated_clock
 from shared.config import (DEFAULT_AMQP_URI, SERVICES, clock_setting, env, retry_delays_ms,
                            service_config, var_dir)
 
@@ -38,12 +37,8 @@ def port_free(address: str) -> bool:
 
 
 def ensure_clock() -> None:
-    """A simulated clock starts at the wall time unless someone has set it already."""
-    setting = clock_setting()
-    if setting.startswith("file:"):
-        clock = SimulatedClock(setting[len("file:"):])
-        if not clock.path.exists():
-            clock.set(datetime.now(timezone.utc))
+    """A simulated clock starts at the wall time, standing still, unless already set."""
+    ensure_simulated_clock(clock_setting())
 
 
 def up(names=None) -> list[tuple[ServiceProcess, bool]]:

@@ -89,6 +89,8 @@ class SimulatedClock(Clock):
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".clock-")
         with os.fdopen(fd, "w") as handle:
             handle.write(state.to_json())
+        # readable by every service process, whichever user moved the clock (compose)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, self.path)
         self._cache = None
         return state
@@ -102,6 +104,19 @@ class SimulatedClock(Clock):
 
 class ClockNotSet(RuntimeError):
     pass
+
+
+def ensure_simulated_clock(setting: str, now: datetime | None = None,
+                           rate: float = 0.0) -> Path | None:
+    """With a simulated clock (``file:PATH``), create its file at ``now`` (the wall time)
+    unless someone has set it already, so every service answers /health from its first
+    start. Returns the file's path, or None with the wall clock."""
+    if not setting.startswith("file:"):
+        return None
+    clock = SimulatedClock(setting[len("file:"):])
+    if not clock.path.exists():
+        clock.set(now or datetime.now(UTC), rate=rate)
+    return clock.path
 
 
 def clock_from_setting(setting: str | None) -> Clock:

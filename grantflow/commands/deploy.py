@@ -21,12 +21,13 @@ import re
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import yaml
 from kombu.exceptions import OperationalError
 
+from shared.clock import ensure_simulated_clock
 from shared.config import SERVICE_CLASSES, service_config
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DOWN = 0, 1, 2, 3
@@ -153,19 +154,9 @@ def declare_topology(wait: float, sleep=time.sleep, monotonic=time.monotonic) ->
 
 
 def ensure_clock(setting: str, now: datetime | None = None) -> Path | None:
-    """With the simulated clock, create its file at the current time (running at wall-clock
-    rate) unless it exists, so every service answers /health from its first start.
-    The file is made world-readable: in compose the host's CLI and the containers share it."""
-    from shared.clock import SimulatedClock
-
-    if not setting.startswith("file:"):
-        return None
-    path = Path(setting[len("file:"):])
-    if path.exists():
-        return path
-    SimulatedClock(path).set(now or datetime.now(timezone.utc), rate=1.0)
-    os.chmod(path, 0o644)
-    return path
+    """A container stack's simulated clock starts at the current time running at
+    wall-clock rate (shared.clock.ensure_simulated_clock), unless it exists."""
+    return ensure_simulated_clock(setting, now, rate=1.0)
 
 
 @reports_errors("prepare")

@@ -75,3 +75,19 @@ def ensure_postgres_database(url: URL) -> None:
                         raise
     finally:
         admin.dispose()
+
+
+def drop_postgres_databases(url: str | URL, pattern: str) -> list[str]:
+    """Drop every database whose name matches the SQL LIKE ``pattern``, sessions and all
+    (a fresh demo, a finished test); returns their names."""
+    admin = sa.create_engine(normalise_url(url).set(database="postgres"),
+                             isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            names = conn.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE :p"),
+                                 {"p": pattern}).scalars().all()
+            for name in names:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        return list(names)
+    finally:
+        admin.dispose()

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import requests
 import sqlalchemy as sa
 
-from shared.db.engine import normalise_url
+from shared.db.engine import drop_postgres_databases, normalise_url
 
 RABBIT_API = os.environ.get("GRANTFLOW_TEST_RABBIT_API", "http://guest:guest@127.0.0.1:15672/api")
 RABBIT_HOST = os.environ.get("GRANTFLOW_TEST_RABBIT_HOST", "127.0.0.1:5672")
@@ -72,14 +72,7 @@ class Databases:
         return sa.create_engine(normalise_url(self.url(service)), poolclass=sa.pool.NullPool)
 
     def drop_all(self) -> None:
-        admin = sa.create_engine(normalise_url(f"{PG_URL}/postgres"), isolation_level="AUTOCOMMIT",
-                                 poolclass=sa.pool.NullPool)
-        with admin.connect() as conn:
-            names = conn.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE :p"),
-                                 {"p": f"{self.prefix}_%"}).scalars().all()
-            for name in names:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_postgres_databases(PG_URL, f"{self.prefix}_%")
 
 
 class SmtpServer:
