@@ -209,7 +209,6 @@ CONSUMERS = {
     # name: (service class, table its effect lands in)
     "sink": ("bench.sink.service:BenchSink", "received"),
     "sink-batched": ("bench.sink.service:BatchedBenchSink", "received"),
-    "operations": ("services.operations.service:OperationsService", "timeline"),
 }
 
 

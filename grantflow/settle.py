@@ -38,8 +38,13 @@ class Snapshot:
         return ", ".join(parts) or "quiet"
 
 
-def snapshot(amqp_uri: str, service_urls: dict[str, str], retry_delays_ms=()) -> Snapshot:
-    names = [q.name for q in consumer_queues()] + [f"grantflow.delay.{ms}ms" for ms in retry_delays_ms]
+def queue_names(retry_delays_ms=()) -> list[str]:
+    """Every queue an event can wait in: the consumers' and the retry delays'."""
+    return [q.name for q in consumer_queues()] + [f"grantflow.delay.{ms}ms"
+                                                  for ms in retry_delays_ms]
+
+
+def snapshot(amqp_uri: str, service_urls: dict[str, str], names: list[str]) -> Snapshot:
     queued = {}
     with Connection(amqp_uri) as conn:
         channel = conn.channel()
@@ -64,21 +69,20 @@ def snapshot(amqp_uri: str, service_urls: dict[str, str], retry_delays_ms=()) ->
 
 def wait_until_settled(amqp_uri: str, service_urls: dict[str, str], timeout: float = 300,
                        quiet_checks: int = 2, interval: float = 0.25,
-                       retry_delays_ms=()) -> tuple[float, bool]:
+                       retry_delays_ms=()) -> float:
     """Block until ``quiet_checks`` consecutive snapshots are quiet; returns the seconds
-    waited and whether any activity was seen meanwhile.
+    waited.
 
     The driver has already run every service's clock-driven work (``/clock/tick``), so
     what remains is event traffic: a few consecutive quiet snapshots suffice."""
     started = time.monotonic()
+    names = queue_names(retry_delays_ms)
     streak = 0
-    active = False
     last = None
     while time.monotonic() - started < timeout:
-        last = snapshot(amqp_uri, service_urls, retry_delays_ms)
+        last = snapshot(amqp_uri, service_urls, names)
         streak = streak + 1 if last.quiet else 0
-        active = active or not last.quiet
         if streak >= quiet_checks:
-            return time.monotonic() - started, active
+            return time.monotonic() - started
         time.sleep(interval)
     raise TimeoutError(f"the pipeline did not settle within {timeout:.0f}s: {last.describe()}")

@@ -80,9 +80,12 @@ class TimetableDriver:
         return response.json().get("fired", [])
 
     def _tick_services(self) -> int:
-        """Every service's clock work (submission: fire due milestones); how much was done."""
+        """Every other service's clock work; how much was done. Submission's clock work is
+        firing milestones, which ``tick`` asks for by name (it reports what fired)."""
         worked = 0
         for url in self.service_urls.values():
+            if url.rstrip("/") == self.submission_url:
+                continue
             response = requests.post(f"{url.rstrip('/')}/clock/tick", headers=self.headers,
                                      timeout=300)
             response.raise_for_status()
@@ -90,20 +93,21 @@ class TimetableDriver:
         return worked
 
     def settle(self) -> float:
-        """Wait for the traffic to stop, then tick every service again, until a round
-        publishes nothing: an event can enable clock work (the stage that starts the
-        evaluation makes the next sweep assign experts), and that work may only run at
-        this instant, before the clock moves on."""
-        waited, published = 0.0, None
+        """Wait for the traffic to stop, then tick the services again until a tick finds
+        nothing to do: an event can enable clock work (the stage that opens evaluation lets
+        the next sweep assign experts), which must happen at this instant, before the clock
+        moves on. Returns the seconds waited."""
+        waited = self._wait()
         for _ in range(MAX_TICK_ROUNDS):
-            seconds, now_published = wait_until_settled(self.amqp_uri, self.service_urls,
-                                                         retry_delays_ms=self.retry_delays_ms)
-            waited += seconds
-            if now_published == published:
+            worked = self._tick_services()
+            waited += self._wait()
+            if not worked:
                 return waited
-            published = now_published
-            self._tick_services()
-        raise TimeoutError(f"still busy after {MAX_TICK_ROUNDS} rounds of clock work")
+        raise TimeoutError(f"services still found clock work after {MAX_TICK_ROUNDS} rounds")
+
+    def _wait(self) -> float:
+        return wait_until_settled(self.amqp_uri, self.service_urls,
+                                  retry_delays_ms=self.retry_delays_ms)
 
     def advance_to(self, target: datetime, on_step: Callable[[Step], None] | None = None) -> list[Step]:
         current = self.clock.now()

@@ -29,12 +29,19 @@ def smtp(tmp_path):
 
 
 @pytest.fixture
-def stack(tmp_path, vhost, databases, smtp, request):
+def stack_services():
+    """Whose queues the stack declares before anything starts (None: every service's).
+    A test package overrides it to depend on fewer services' code."""
+    return None
+
+
+@pytest.fixture
+def stack(tmp_path, vhost, databases, smtp, request, stack_services):
     """Services as processes; a test calls ``stack.start(...)`` with the ones it needs."""
     from tests.support.stack import Stack
 
     stack = Stack(tmp_path, vhost, databases, smtp)
-    stack.declare_topology()
+    stack.declare_topology(stack_services)
     yield stack
     stack.stop_all()
     if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:

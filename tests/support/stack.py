@@ -84,8 +84,8 @@ class Stack:
                           ("submission", "evaluation", "grants", "notifications", "operations")},
             **self.overrides.get(name, {}))
 
-    def declare_topology(self) -> None:
-        declare_all(self.vhost.amqp_uri, retry_delays_ms=self.RETRY_DELAYS_MS)
+    def declare_topology(self, services=None) -> None:
+        declare_all(self.vhost.amqp_uri, services=services, retry_delays_ms=self.RETRY_DELAYS_MS)
 
     def start(self, *names: str, env: dict | None = None) -> "Stack":
         started = []
