@@ -240,8 +240,11 @@ class ScenarioRunner:
         return scores
 
     def _spreads_to_resolve(self) -> list[str]:
+        """Proposals whose consensus waits on a flagged spread: only those still
+        incomplete are asked about (one request for the list, one per candidate)."""
+        topics = self.people.must("evaluation", "GET", f"/calls/{self.call.id}/topics")
         found = []
-        for proposal_id in self.ids.values():
+        for proposal_id in sorted({p for topic in topics for p in topic["incomplete"]}):
             answer = self.people.call("evaluation", "GET", f"/proposals/{proposal_id}/evaluation")
             if answer.ok and isinstance(answer.body, dict) and \
                     answer.body.get("consensus_state") == "needs_spread_resolution":
