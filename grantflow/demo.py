@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -46,10 +45,13 @@ def apply_environment() -> dict:
     return applied
 
 
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+def _port_open(host: str, port: int) -> bool:
+    from grantflow.runtime import port_free
+    return not port_free(f"{host}:{port}")
+
+
+def _smtp_host() -> str:
+    return os.environ.get("GRANTFLOW_SMTP_HOST", "127.0.0.1")
 
 
 def reset(say) -> None:
@@ -61,7 +63,7 @@ def reset(say) -> None:
     runtime.down()
     stop_mail_server()
     busy = [proc.name for proc in runtime.processes()
-            if _port_open(int(proc.config["WEB_SERVER_ADDRESS"].rsplit(":", 1)[1]))]
+            if not runtime.port_free(proc.config["WEB_SERVER_ADDRESS"])]
     if busy:
         raise DemoError(f"ports of {', '.join(busy)} are taken by another Grantflow stack: stop "
                         "it first (`grantflow down` with that stack's GRANTFLOW_VAR)")
@@ -91,21 +93,22 @@ def _mail_pid_file() -> Path:
 def start_mail_server(say) -> str:
     """The demo's local SMTP server, unless one already listens on the port."""
     from shared.config import var_dir
-    port = int(os.environ["GRANTFLOW_SMTP_PORT"])
-    if _port_open(port):
-        return f"the SMTP server already listening on 127.0.0.1:{port}"
+    host, port = _smtp_host(), int(os.environ["GRANTFLOW_SMTP_PORT"])
+    if _port_open(host, port):
+        return f"the SMTP server already listening on {host}:{port}"
     mail_dir = var_dir() / "mail"
     _mail_pid_file().parent.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen([sys.executable, "-m", "grantflow.devsmtp", "--port", str(port),
-                                "--dir", str(mail_dir)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen([sys.executable, "-m", "grantflow.devsmtp", "--host", host,
+                                "--port", str(port), "--dir", str(mail_dir)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
     _mail_pid_file().write_text(str(process.pid))
     deadline = time.monotonic() + 15
-    while not _port_open(port):
+    while not _port_open(host, port):
         if time.monotonic() > deadline or process.poll() is not None:
-            raise DemoError(f"the local SMTP server did not start on port {port}")
+            raise DemoError(f"the local SMTP server did not start on {host}:{port}")
         time.sleep(0.1)
-    say(f"local SMTP server on 127.0.0.1:{port} keeping mail in {mail_dir}")
+    say(f"local SMTP server on {host}:{port} keeping mail in {mail_dir}")
     return str(mail_dir)
 
 

@@ -14,7 +14,9 @@ Environment (all optional):
   GRANTFLOW_AUTH_SECRET        secret for development tokens
   GRANTFLOW_SMTP_HOST/PORT     127.0.0.1 / 1025
   GRANTFLOW_HOST               127.0.0.1 (address the HTTP APIs bind to)
-  GRANTFLOW_<SVC>_URL          where a tool reaches a service (default http://127.0.0.1:<port>)
+  GRANTFLOW_<SVC>_PORT         a service's HTTP port (defaults: operations 8100, submission
+                               8101, evaluation 8102, grants 8103, notifications 8104)
+  GRANTFLOW_<SVC>_URL          where a tool reaches a service (default http://HOST:<port>)
   GRANTFLOW_GRANTS_AUTHORITY_EMAIL   who signs for the granting authority (signature requests)
   GRANTFLOW_NOTIFY_OPERATIONS  comma-separated addresses of the operations team (digests, alerts)
 """
@@ -66,17 +68,36 @@ def retry_delays_ms() -> list[int]:
     return [int(d) for d in env("RETRY_DELAYS_MS", "1000,5000,30000").split(",")]
 
 
+def http_host() -> str:
+    """The address the HTTP APIs bind to and tools reach them on (``GRANTFLOW_HOST``)."""
+    return env("HOST", "127.0.0.1")
+
+
+def http_port(service: str) -> int:
+    """A service's HTTP port: ``GRANTFLOW_<SERVICE>_PORT``, else its default."""
+    text = env(f"{service.upper()}_PORT")
+    if text is None:
+        return HTTP_PORTS[service]
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise ValueError(f"GRANTFLOW_{service.upper()}_PORT must be a port number from 1 to "
+                         f"65535, not {text!r}")
+    return port
+
+
 def base_url(service: str) -> str:
     """Where a service answers: ``GRANTFLOW_<SERVICE>_URL``, else this host's port for it."""
     return (env(f"{service.upper()}_URL")
-            or f"http://{env('HOST', '127.0.0.1')}:{HTTP_PORTS[service]}").rstrip("/")
+            or f"http://{http_host()}:{http_port(service)}").rstrip("/")
 
 
 def service_config(service: str, **overrides) -> dict:
-    host = env("HOST", "127.0.0.1")
     config = {
         "AMQP_URI": env("AMQP_URI", DEFAULT_AMQP_URI),
-        "WEB_SERVER_ADDRESS": f"{host}:{HTTP_PORTS[service]}",
+        "WEB_SERVER_ADDRESS": f"{http_host()}:{http_port(service)}",
         "DATABASE_URL": database_url(service),
         "VAR_DIR": str(var_dir()),
         "CLOCK": clock_setting(),
