@@ -234,7 +234,8 @@ def measure_grantflow(amqp_uri: str, databases, count: int, producers: int, work
                                          for p, e, m in subscriptions(cls)])
     database = databases.url(label or consumer_kind.replace('-', '_'))
     config = service_config(
-        "operations", AMQP_URI=amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}",
+        "operations", ENV="development", AMQP_URI=amqp_uri,
+        WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}",
         DATABASE_URL=database, VAR_DIR=str(run_dir), CLOCK="wall",
         max_workers=workers, PREFETCH_COUNT=max(workers, 200),
         DB_POOL={"size": 10, "max_overflow": 10})

@@ -163,7 +163,8 @@ def start_service(amqp_uri: str, databases, run_dir: Path, clock_path: Path, wor
     declare_all(amqp_uri, services=["submission"])
     port = free_port()
     config = service_config(
-        "submission", AMQP_URI=amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{port}",
+        "submission", ENV="development", AMQP_URI=amqp_uri,
+        WEB_SERVER_ADDRESS=f"127.0.0.1:{port}",
         DATABASE_URL=databases.url("submission"), VAR_DIR=str(run_dir),
         CLOCK=f"file:{clock_path}", max_workers=workers,
         DB_POOL={"size": 16, "max_overflow": 8})

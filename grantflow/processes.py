@@ -36,6 +36,18 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (0600) in a directory only its owner can list
+    (0700): a service's config holds the token secret and the broker and database
+    credentials. Modes are set on create and again on existing paths."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
 @dataclass
 class ServiceProcess:
     """One service process with its config file, log file and pid file under ``run_dir``."""
@@ -80,9 +92,9 @@ class ServiceProcess:
         return pid is not None and _alive(pid)
 
     def start(self, extra_env: dict | None = None) -> "ServiceProcess":
-        for path in (self.config_path, self.log_path, self.pid_path):
+        for path in (self.log_path, self.pid_path):
             path.parent.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=True))
+        write_private(self.config_path, yaml.safe_dump(self.config, sort_keys=True))
         env = {**os.environ, **(self.env or {}), **(extra_env or {})}
         # eventlet's once-per-process deprecation notice is known; keep logs readable
         env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning,ignore::Warning:eventlet")

@@ -16,8 +16,14 @@ class NotReady(Exception):
     pass
 
 
+#: ``grantflow up`` and the demo run a local development stack unless GRANTFLOW_ENV says
+#: otherwise (deployments run ``grantflow deploy run``, production by default)
+LOCAL_ENV = "development"
+
+
 def processes(names=None) -> list[ServiceProcess]:
-    return [ServiceProcess(name, service_config(name), var_dir()) for name in (names or SERVICES)]
+    return [ServiceProcess(name, service_config(name, ENV=env("ENV", LOCAL_ENV)), var_dir())
+            for name in (names or SERVICES)]
 
 
 def check_broker(amqp_uri: str) -> None:

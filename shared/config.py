@@ -11,7 +11,15 @@ Environment (all optional):
   GRANTFLOW_<SVC>_DATABASE_URL overrides one service's database
   GRANTFLOW_CLOCK              wall | simulated (shared file GRANTFLOW_VAR/clock.json)
   GRANTFLOW_VAR                var
-  GRANTFLOW_AUTH_SECRET        secret for development tokens
+  GRANTFLOW_ENV                production (default) | development: only development accepts
+                               the public development secret (and an unset one means it),
+                               the committed broker and database defaults
+  GRANTFLOW_AUTH_SECRET        secret that signs and checks tokens (>= 32 bytes outside
+                               development; the services refuse to start otherwise)
+  GRANTFLOW_TOKEN_ISSUER/AUDIENCE   the iss/aud claims tokens carry (grantflow/grantflow-api)
+  GRANTFLOW_TOKEN_MAX_HOURS    longest token lifetime per role, e.g. "operations=8,applicant=72"
+                               (defaults: applicant and evaluator 720, operations 24)
+  GRANTFLOW_IDEMPOTENCY_HOURS  how long an Idempotency-Key and its response are kept (168)
   GRANTFLOW_SMTP_HOST/PORT     127.0.0.1 / 1025
   GRANTFLOW_HOST               127.0.0.1 (address the HTTP APIs bind to)
   GRANTFLOW_<SVC>_PORT         a service's HTTP port (defaults: operations 8100, submission
@@ -25,7 +33,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from shared.auth import DEFAULT_DEV_SECRET
 
 SERVICES = ("submission", "evaluation", "grants", "notifications", "operations")
 HTTP_PORTS = {"operations": 8100, "submission": 8101, "evaluation": 8102, "grants": 8103,
@@ -94,6 +101,36 @@ def base_url(service: str) -> str:
             or f"http://{http_host()}:{http_port(service)}").rstrip("/")
 
 
+def token_settings() -> dict:
+    """``TOKENS`` of a service's config: issuer, audience, maximum hours per role."""
+    hours = {}
+    for item in (env("TOKEN_MAX_HOURS") or "").split(","):
+        if not item.strip():
+            continue
+        role, _, value = item.partition("=")
+        try:
+            hours[role.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"GRANTFLOW_TOKEN_MAX_HOURS: {item!r} must be ROLE=HOURS, "
+                             "e.g. operations=8") from None
+    return {"issuer": env("TOKEN_ISSUER", "grantflow"),
+            "audience": env("TOKEN_AUDIENCE", "grantflow-api"), "max_hours": hours}
+
+
+def logging_config(level: str = "INFO") -> dict:
+    """Every service's LOGGING: one console handler whose filter masks e-mail addresses and
+    tokens and keeps nameko's multi-line report of a refused request out
+    (:mod:`shared.logfilter`)."""
+    return {
+        "version": 1, "disable_existing_loggers": False,
+        "filters": {"redact": {"()": "shared.logfilter.RedactingFilter"}},
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+                                 "filters": ["redact"]}},
+        "root": {"level": level, "handlers": ["console"]},
+    }
+
+
 def service_config(service: str, **overrides) -> dict:
     config = {
         "AMQP_URI": env("AMQP_URI", DEFAULT_AMQP_URI),
@@ -101,7 +138,11 @@ def service_config(service: str, **overrides) -> dict:
         "DATABASE_URL": database_url(service),
         "VAR_DIR": str(var_dir()),
         "CLOCK": clock_setting(),
-        "AUTH_SECRET": env("AUTH_SECRET", DEFAULT_DEV_SECRET),
+        "ENV": env("ENV", "production"),
+        # no default: the services refuse an empty secret outside development (shared.auth)
+        "AUTH_SECRET": env("AUTH_SECRET", ""),
+        "TOKENS": token_settings(),
+        "IDEMPOTENCY": {"ttl_hours": float(env("IDEMPOTENCY_HOURS", "168"))},
         "max_workers": int(env("MAX_WORKERS", "32")),
         "EVENT_RETRY": {"delays_ms": retry_delays_ms()},
         "OUTBOX_RELAY": {"batch_size": 500, "poll_interval": 0.5},
@@ -113,12 +154,7 @@ def service_config(service: str, **overrides) -> dict:
         "NOTIFY_OPERATIONS": [a.strip() for a in env("NOTIFY_OPERATIONS",
                                                      "operations@grantflow.example").split(",")
                               if a.strip()],
-        "LOGGING": {
-            "version": 1, "disable_existing_loggers": False,
-            "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-            "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-            "root": {"level": env("LOG_LEVEL", "INFO"), "handlers": ["console"]},
-        },
+        "LOGGING": logging_config(env("LOG_LEVEL", "INFO")),
     }
     config.update(overrides)
     return config

@@ -1,31 +1,62 @@
 """HTTP plumbing for the services' JSON APIs.
 
-``@api(method, url, roles=...)`` is nameko's ``@http`` plus three things every route needs:
-it authenticates the bearer token and passes a :class:`Principal` as ``principal=``, it
-maps errors to statuses with a JSON body that names the field and the rule (400 malformed
-JSON, 401/403 access, 404 unknown id, 409 conflict, 422 validation), and it records
-request metrics. An unexpected exception is a 500 with an error id to find in the log;
-the body never contains a traceback.
+``@api(method, url, roles=..., max_body=...)`` is nameko's ``@http`` plus what every route
+needs, in this order, before the service method runs:
+
+1. **The body, bounded** (:func:`prepare_body`): a ``Content-Length`` above the route's
+   limit is a 413 before anything is read; a chunked body (eventlet sets no
+   ``wsgi.input_terminated``, so werkzeug would read it as empty) is read here, de-chunked
+   and bounded the same way, then handed on with its length.
+2. **Text inputs** (:func:`check_text_inputs`): a NUL character or an over-long value in a
+   path value or query argument, or a digits-only query value too large for any number, is
+   a 422 naming it.
+3. **Who is asking**: the bearer token is checked (issuer, audience, lifetime: see
+   :mod:`shared.auth`) and the method gets a :class:`Principal` as ``principal=``.
+4. **Idempotency-Key** on state-changing methods (:mod:`shared.idempotency`): a repeated
+   key gets the first response again.
+
+Errors map to statuses with a JSON body that names the field and the rule (400 malformed
+JSON or JSON nested too deep, 401/403 access, 404 unknown id, 409 conflict, 411/413 body,
+422 validation); a refused request is logged as one line without its body. An unexpected
+exception is a 500 with an error id to find in the log; the body never contains a
+traceback. A service refuses to start with a secret :func:`shared.auth.check_secret`
+refuses.
 """
 from __future__ import annotations
 
+import io
 import json
 import logging
+import math
 import time
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
+from eventlet.event import Event
 from marshmallow import ValidationError
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from shared.auth import DEFAULT_DEV_SECRET, AuthError, Principal, authenticate
+from shared import idempotency
+from shared.auth import AuthError, Principal, TokenPolicy, authenticate, check_secret
+from shared.deployment import check_deployment
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
 
 _log = logging.getLogger(__name__)
+
+#: the largest request body a route accepts unless it says otherwise (413 above it)
+DEFAULT_MAX_BODY = 1024 * 1024
+#: JSON nested deeper than this is refused (400): no request of ours needs more than 6
+MAX_JSON_DEPTH = 32
+#: path values and query arguments longer than this are refused (422)
+MAX_TEXT_ARG = 1000
+#: integers in JSON bodies beyond +-2^53 (I-JSON, RFC 7493) are refused (422): no column
+#: of ours holds them and other JSON readers would round them
+MAX_JSON_INTEGER = 2 ** 53
 
 
 class ApiError(Exception):
@@ -58,8 +89,21 @@ class Conflict(ApiError):
     status, code = 409, "conflict"
 
 
+class LengthRequired(ApiError):
+    status, code = 411, "length_required"
+
+
+class PayloadTooLarge(ApiError):
+    status, code = 413, "payload_too_large"
+
+
 class Unprocessable(ApiError):
     status, code = 422, "validation_failed"
+
+
+def field_error(field: str, rule: str) -> Unprocessable:
+    """A 422 for one field (a body path, a query argument, a path value, a header)."""
+    return Unprocessable(f"{field}: {rule}", errors=[{"field": field, "rule": rule}])
 
 
 def _default(value):
@@ -81,18 +125,116 @@ def json_response(data, status: int = 200, headers: dict | None = None) -> Respo
                     mimetype="application/json")
 
 
-def json_body(request) -> dict:
-    """The request's JSON object, or a 400 naming the problem."""
-    raw = request.get_data(as_text=True)
+# ---------------------------------------------------------------------- reading requests
+def prepare_body(environ: dict, limit: int) -> None:
+    """Make the body of a WSGI request safe to read: 413 when ``Content-Length`` says it is
+    larger than ``limit`` (nothing is read); a chunked body is read here through eventlet's
+    de-chunking input, at most ``limit`` bytes (413 past that), and handed on as a plain
+    body of known length. Any other transfer coding is refused with 411."""
+    coding = environ.get("HTTP_TRANSFER_ENCODING", "").strip().lower()
+    if coding and coding != "identity":
+        if coding != "chunked":
+            raise LengthRequired(f"Transfer-Encoding {coding!r} is not supported: send a "
+                                 "Content-Length or a chunked body")
+        data = environ["wsgi.input"].read(limit + 1)
+        if len(data) > limit:
+            raise too_large(limit)
+        environ["wsgi.input"] = io.BytesIO(data)
+        environ["CONTENT_LENGTH"] = str(len(data))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        try:
+            size = int(length)
+        except ValueError:
+            raise BadRequest(f"Content-Length {length!r} is not a number",
+                             code="bad_content_length") from None
+        if size > limit:
+            raise too_large(limit)
+
+
+def too_large(limit: int, field: str = "_body") -> PayloadTooLarge:
+    rule = f"at most {limit} bytes ({limit / 1024 / 1024:g} MB)"
+    return PayloadTooLarge(f"request body too large: {rule}",
+                           errors=[{"field": field, "rule": rule}])
+
+
+def check_text_inputs(path_values: dict, args) -> None:
+    """422 naming the first path value or query argument with a NUL character, more than
+    :data:`MAX_TEXT_ARG` characters, or digits too many for any number of ours."""
+    items = [(name, value) for name, value in path_values.items() if isinstance(value, str)]
+    items += [(name, value) for name, values in args.lists() for value in values]
+    for name, value in items:
+        if "\x00" in name or "\x00" in value:
+            raise field_error(_printable(name), "must not contain NUL characters")
+        if len(value) > MAX_TEXT_ARG:
+            raise field_error(name, f"must be at most {MAX_TEXT_ARG} characters")
+        digits = value.lstrip("+-")
+        if digits.isdigit() and len(digits) > 15:
+            raise field_error(name, "number out of range (at most 15 digits)")
+
+
+def _printable(name: str) -> str:
+    return name.replace("\x00", "\\0")
+
+
+def json_body(request, max_depth: int = MAX_JSON_DEPTH) -> dict:
+    """The request's JSON object, or a 400 naming the problem (not JSON, not an object,
+    nested deeper than ``max_depth``), or a 422 naming a field holding a NUL character, a
+    non-finite number or an integer beyond +-2^53."""
+    raw = request.get_data(as_text=False)
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except ValueError as exc:
+        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except RecursionError:
+        raise _too_deep(max_depth) from None
+    except ValueError as exc:  # also UnicodeDecodeError
         raise BadRequest(f"request body is not valid JSON: {exc}", code="malformed_json")
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object", code="malformed_json")
+    check_json_values(body, max_depth)
     return body
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _too_deep(max_depth: int) -> BadRequest:
+    return BadRequest(f"request body is nested more than {max_depth} levels deep",
+                      errors=[{"field": "_body", "rule": f"at most {max_depth} levels of "
+                                                         "nesting"}], code="json_too_deep")
+
+
+def check_json_values(body, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Walk a parsed JSON value without recursion: depth (400), then NUL characters,
+    non-finite numbers and integers beyond +-2^53 (422 naming the field)."""
+    stack = [(body, "", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > max_depth:
+            raise _too_deep(max_depth)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                where = f"{path}.{key}" if path else key
+                if "\x00" in key:
+                    raise field_error(_printable(where), "must not contain NUL characters")
+                stack.append((item, where, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{index}]", depth + 1)
+                         for index, item in enumerate(value))
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise field_error(path or "_body", "must not contain NUL characters")
+        elif isinstance(value, bool):
+            continue
+        elif isinstance(value, int):
+            if abs(value) > MAX_JSON_INTEGER:
+                raise field_error(path or "_body", "number out of range (at most 2^53)")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise field_error(path or "_body", "must be a finite number")
 
 
 def validation_errors(exc: ValidationError) -> list[dict]:
@@ -130,34 +272,126 @@ class GrantflowWebServer(WebServer):
 
 
 class ApiRoute(HttpRequestHandler):
+    """``max_body``: the largest body this route reads, in bytes, or a function of the
+    container's config giving it (default :data:`DEFAULT_MAX_BODY`)."""
+
     server = GrantflowWebServer()
 
     def __init__(self, method: str, url: str, roles: tuple[str, ...] | None = None,
-                 public: bool = False, **kwargs):
+                 public: bool = False, max_body=DEFAULT_MAX_BODY, **kwargs):
         # a refused request is the caller's error, not ours: nameko logs these as warnings
         kwargs.setdefault("expected_exceptions", (ApiError, ValidationError, AuthError))
         super().__init__(method, url, **kwargs)
         self.roles = roles
         self.public = public
+        self.max_body = max_body
+
+    def setup(self):
+        super().setup()
+        config = self.container.config
+        check_deployment(config)
+        self.secret = check_secret(config.get("AUTH_SECRET"), config.get("ENV"))
+        self.policy = TokenPolicy.from_config(config)
+        self.body_limit = self.max_body(config) if callable(self.max_body) else self.max_body
+        self.keys = None
+        if self.method.upper() in idempotency.STATE_CHANGING:
+            ttl = timedelta(hours=float((config.get("IDEMPOTENCY") or {}).get("ttl_hours",
+                                                                                168)))
+            self.keys = _idempotency_store(self.container, ttl)
+
+    # ------------------------------------------------------------------ the request
+    def handle_request(self, request):
+        started = time.perf_counter()
+        request.shallow = False
+        claim = None
+        try:
+            prepare_body(request.environ, self.body_limit)
+            check_text_inputs(request.path_values, request.args)
+            request.principal = self.authorize(request)
+            claim = self.claim_key(request)
+            if claim is not None and claim.replay is not None:
+                response = replayed(claim.replay, claim.key)
+            else:
+                response = self.run_worker(request, claim)
+                if claim is not None:
+                    self.keep_response(claim, response)
+        except Exception as exc:
+            response = self.response_from_exception(exc)
+            if claim is not None and claim.replay is None:
+                self.keep_response(claim, response)
+        finally:
+            if claim is not None:
+                claim.release()  # a no-op once the response is kept
+        self.observe(request, response, started)
+        return response
+
+    def authorize(self, request) -> Principal | None:
+        if self.public:
+            return None
+        principal = authenticate(self.secret, request.headers.get("Authorization"),
+                                 self.policy)
+        if self.roles and principal.role not in self.roles:
+            raise AuthError(403, f"role {principal.role!r} may not call "
+                                 f"{self.method} {self.url} (allowed: {', '.join(self.roles)})")
+        return principal
+
+    def claim_key(self, request):
+        key = request.headers.get(idempotency.HEADER)
+        if key is None or self.keys is None:
+            return None
+        try:
+            idempotency.valid_key(key)
+        except idempotency.KeyInvalid as exc:
+            raise field_error(idempotency.HEADER, str(exc)) from None
+        principal = request.principal
+        who = f"{principal.role}:{principal.email}" if principal else "public"
+        try:
+            return self.keys.claim(who, key, request.method, request.full_path,
+                                   request.get_data(as_text=False))
+        except idempotency.KeyInProgress:
+            raise Conflict("a request with this Idempotency-Key is still in progress; "
+                           "retry when it has finished", code="idempotency_key_in_progress",
+                           errors=[{"field": idempotency.HEADER,
+                                    "rule": "in use by a request in progress"}]) from None
+        except idempotency.KeyReused:
+            raise Unprocessable("this Idempotency-Key was used for another request (method, "
+                                "path or body differ); use a new key for a new request",
+                                code="idempotency_key_reused",
+                                errors=[{"field": idempotency.HEADER,
+                                         "rule": "already used for a different request"}]
+                                ) from None
+
+    def run_worker(self, request, claim) -> Response:
+        """nameko's ``handle_request`` body, with the key's before-commit hook in the
+        worker context for the unit of work (``shared.db.provider``)."""
+        args, kwargs = self.get_entrypoint_parameters(request)
+        self.check_signature(args, kwargs)
+        context = {idempotency.BEFORE_COMMIT: claim.record_applied} if claim else {}
+        event = Event()
+        self.container.spawn_worker(self, args, kwargs, context_data=context,
+                                    handle_result=partial(self.handle_result, event))
+        return self.response_from_result(event.wait())
+
+    def keep_response(self, claim, response: Response) -> None:
+        try:
+            claim.finish(response.status_code, response.headers.get("Content-Type"),
+                         response.get_data())
+        except Exception:
+            _log.exception("could not keep the response for an Idempotency-Key")
 
     def get_entrypoint_parameters(self, request):
         args, kwargs = super().get_entrypoint_parameters(request)
         if not self.public:
-            secret = self.container.config.get("AUTH_SECRET", DEFAULT_DEV_SECRET)
-            principal = authenticate(secret, request.headers.get("Authorization"))
-            if self.roles and principal.role not in self.roles:
-                raise AuthError(403, f"role {principal.role!r} may not call "
-                                     f"{self.method} {self.url} (allowed: {', '.join(self.roles)})")
-            kwargs = {**kwargs, "principal": principal}
+            kwargs = {**kwargs, "principal": request.principal}
         return args, kwargs
 
-    def handle_request(self, request):
-        started = time.perf_counter()
-        response = super().handle_request(request)
+    def observe(self, request, response: Response, started: float) -> None:
         service = self.container.service_name
         HTTP_REQUESTS.labels(service, self.url, str(response.status_code)).inc()
         HTTP_LATENCY.labels(service, self.url).observe(time.perf_counter() - started)
-        return response
+        if 400 <= response.status_code < 500:
+            _log.info("refused %s %s: %s %s", self.method, self.url, response.status_code,
+                      _refusal_summary(response))
 
     def response_from_result(self, result):
         if isinstance(result, Response):
@@ -171,7 +405,8 @@ class ApiRoute(HttpRequestHandler):
             body = {"error": exc.code, "message": exc.message}
             if exc.errors is not None:
                 body["errors"] = exc.errors
-            return json_response(body, status=exc.status)
+            headers = {"Connection": "close"} if exc.status in (411, 413) else None
+            return json_response(body, status=exc.status, headers=headers)
         if isinstance(exc, ValidationError):
             errors = validation_errors(exc)
             return json_response({"error": "validation_failed",
@@ -190,6 +425,54 @@ class ApiRoute(HttpRequestHandler):
         return json_response({"error": "internal_error",
                               "message": f"unexpected error; quote id {error_id} to operations"},
                              status=500)
+
+
+def _refusal_summary(response: Response) -> str:
+    """``error_code (fields a, b)`` of an error response: never its message, which may quote
+    the request."""
+    try:
+        body = json.loads(response.get_data())
+        code = str(body.get("error", ""))[:60]
+        fields = [str(e.get("field", ""))[:80] for e in (body.get("errors") or [])
+                  if isinstance(e, dict)][:10]
+    except (ValueError, AttributeError):
+        return ""
+    return code + (f" (fields {', '.join(fields)})" if fields else "")
+
+
+def replayed(stored: idempotency.Stored, key: str) -> Response:
+    body = stored.body if stored.body is not None else idempotency.lost_response_body(key)
+    return Response(body, status=stored.status,
+                    content_type=stored.content_type or "application/json",
+                    headers={idempotency.REPLAYED_HEADER: "true"})
+
+
+def _idempotency_store(container, ttl: timedelta):
+    """One key store per container, on the engine of its unit-of-work provider."""
+    store = getattr(container, "_grantflow_keys", None)
+    if store is None:
+        provider = next((dep for dep in container.dependencies
+                         if hasattr(dep, "session_factory") or hasattr(dep, "migrations")),
+                        None)
+        if provider is None:
+            return None
+        store = _LazyStore(provider, ttl)
+        container._grantflow_keys = store
+    return store
+
+
+class _LazyStore:
+    """The provider's engine exists only after its own ``setup``; ask for it on first use."""
+
+    def __init__(self, provider, ttl: timedelta):
+        self.provider = provider
+        self.ttl = ttl
+        self._store = None
+
+    def claim(self, *args):
+        if self._store is None:
+            self._store = idempotency.Store(self.provider.engine, self.ttl)
+        return self._store.claim(*args)
 
 
 api = ApiRoute.decorator

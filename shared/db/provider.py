@@ -61,8 +61,11 @@ class UnitOfWorkProvider(DependencyProvider):
     def get_dependency(self, worker_ctx):
         entrypoint = worker_ctx.entrypoint
         consumer = getattr(entrypoint, "consumer_name", None)
+        # an HTTP request with an Idempotency-Key (shared.web, shared.idempotency)
+        before_commit = worker_ctx.data.get("grantflow.before_commit")
         return UnitOfWork(self.session_factory, self.container.service_name,
-                          on_commit=self._wake_relay, consumer=consumer)
+                          on_commit=self._wake_relay, consumer=consumer,
+                          before_commit=before_commit)
 
     def unit_of_work(self, consumer: str | None = None) -> UnitOfWork:
         """A unit of work outside a worker (timers, start-up tasks, tests)."""

@@ -37,8 +37,12 @@ class NestedCommit(RuntimeError):
 
 class UnitOfWork:
     def __init__(self, session_factory: sessionmaker, service_name: str,
-                 on_commit: Callable[[], None] = lambda: None, consumer: str | None = None):
+                 on_commit: Callable[[], None] = lambda: None, consumer: str | None = None,
+                 before_commit: Callable[[Session], None] | None = None):
         self._session_factory = session_factory
+        #: Idempotency-Key hook (shared.idempotency): writes the request's key in the same
+        #: transaction as the command's state change; None outside such a request
+        self._before_commit = before_commit
         self.service_name = service_name
         self._on_commit = on_commit
         self.consumer = consumer
@@ -83,6 +87,8 @@ class UnitOfWork:
                  "exchange": f"{e.producer}.events", "payload": json.dumps(dump(e)),
                  "correlation_id": e.correlation_id, "created_at": now}
                 for e in self._events])
+        if self._before_commit is not None:
+            self._before_commit(self.session)
         self.session.commit()
         wrote_events = bool(self._events)
         self._events = []

@@ -71,6 +71,8 @@ class Stack:
     def config(self, name: str) -> dict:
         return service_config(
             name,
+            ENV="development",  # the development secret below (shared.auth.check_secret)
+            AUTH_SECRET=DEFAULT_DEV_SECRET,
             AMQP_URI=self.vhost.amqp_uri,
             WEB_SERVER_ADDRESS=f"127.0.0.1:{self.port(name)}",
             DATABASE_URL=self.databases.url(name),

@@ -4,11 +4,10 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-import jwt
 import pytest
 
 from grantflow.cli import main
-from shared.auth import DEFAULT_DEV_SECRET
+from shared.auth import DEFAULT_DEV_SECRET, decode_claims
 
 FILE = {"grant_id": "GRANT-P1", "proposal_id": "P1", "acronym": "NET", "topic_id": "T1",
         "rank": 1, "state": "data_confirmed", "max_grant": "900000.00", "end_reason": None,
@@ -25,7 +24,7 @@ class Stub(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"null")
         token = self.headers["Authorization"].removeprefix("Bearer ")
-        claims = jwt.decode(token, DEFAULT_DEV_SECRET, algorithms=["HS256"])
+        claims = decode_claims(DEFAULT_DEV_SECRET, token)
         Stub.seen.append((self.command, self.path, body, claims["role"], claims["sub"]))
         status, data = Stub.replies.get((self.command, self.path.split("?")[0]), (404, {
             "error": "not_found", "message": "no such thing",

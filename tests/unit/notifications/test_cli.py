@@ -6,11 +6,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-import jwt
 import pytest
 
 from grantflow.cli import main
-from shared.auth import DEFAULT_DEV_SECRET
+from shared.auth import DEFAULT_DEV_SECRET, decode_claims
 
 ROW = {"id": "0c26", "status": "failed", "template": "submission_receipt",
        "recipient": "x@rejected.invalid", "proposal_id": "P-1", "attempts": 1,
@@ -81,7 +80,7 @@ def test_list_prints_each_delivery_with_its_reason_and_sends_an_operations_token
     method, path, query, auth = StandIn.seen[0]
     assert query == {"proposal_id": ["P-1"], "status": ["failed"], "limit": ["100"],
                      "offset": ["0"]}
-    claims = jwt.decode(auth.split()[1], DEFAULT_DEV_SECRET, algorithms=["HS256"])
+    claims = decode_claims(DEFAULT_DEV_SECRET, auth.split()[1])
     assert claims["role"] == "operations"
 
 

@@ -1,0 +1,23 @@
+"""idempotency keys: each state-changing request's Idempotency-Key and its first response
+(shared/idempotency.py)
+
+Revision ID: operations_idempotency
+Revises: 0001
+Create Date: 2026-12-10
+"""
+from alembic import op
+
+from shared.idempotency import create_table
+
+revision = "operations_idempotency"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    create_table(op)
+
+
+def downgrade():
+    op.drop_table("idempotency_keys")

@@ -1,0 +1,286 @@
+"""``Idempotency-Key`` for every state-changing HTTP request (IETF httpapi
+idempotency-key draft; Stripe's API).
+
+A client that sends the same key again (same principal) gets:
+
+* the first response (status and body) with ``Idempotent-Replayed: true`` when the method,
+  path, query and body are the same;
+* 422 ``idempotency_key_reused`` when they differ;
+* 409 ``idempotency_key_in_progress`` while the first request with the key is still running.
+
+Exactly once under crashes: the key is written *in the command's own transaction*. The
+HTTP entrypoint hands :meth:`Claim.record_applied` to the worker's unit of work (through
+the worker context, :data:`BEFORE_COMMIT`), which calls it just before it commits. So
+either the command's state change and the key commit together, or neither does; a retry
+after a crash between that commit and the response never runs the command again. The
+response itself is stored right after it is built; in the rare crash inside that window
+the retry answers 200 with ``"outcome": "applied"`` (the command was applied, its original
+response was lost) instead of running it a second time.
+
+While a request runs, its key is locked: a PostgreSQL advisory lock held by an open
+transaction (released by the server when the process dies, so no lease to wait out), or on
+SQLite (one process per service) a lock in the process. Keys and responses expire after
+``IDEMPOTENCY.ttl_hours`` of the wall clock (default 7 days); expired rows are removed as
+new keys come in.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+
+from shared.db.types import UtcDateTime
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: the worker-context key under which the unit of work finds the before-commit hook
+BEFORE_COMMIT = "grantflow.before_commit"
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:+/=\-]{1,255}$")
+KEY_RULE = "1 to 255 characters: letters, digits and . _ : + / = -"
+DEFAULT_TTL = timedelta(days=7)
+
+metadata = sa.MetaData()
+idempotency_keys = sa.Table(
+    "idempotency_keys", metadata,
+    sa.Column("principal", sa.String(330), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("method", sa.String(10), nullable=False),
+    sa.Column("path", sa.String(2000), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),  # applied | done
+    sa.Column("status", sa.Integer(), nullable=True),
+    sa.Column("content_type", sa.String(200), nullable=True),
+    sa.Column("body", sa.LargeBinary(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+)
+sa.Index("ix_idempotency_keys_expires_at", idempotency_keys.c.expires_at)
+
+
+def create_table(op) -> None:
+    """For each service's migration (spelled out, so the revision keeps creating this
+    version of the table)."""
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("principal", sa.String(330), primary_key=True),
+        sa.Column("key", sa.String(255), primary_key=True),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
+        sa.Column("method", sa.String(10), nullable=False),
+        sa.Column("path", sa.String(2000), nullable=False),
+        sa.Column("state", sa.String(10), nullable=False),
+        sa.Column("status", sa.Integer(), nullable=True),
+        sa.Column("content_type", sa.String(200), nullable=True),
+        sa.Column("body", sa.LargeBinary(), nullable=True),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("expires_at", UtcDateTime(), nullable=False),
+    )
+    op.create_index("ix_idempotency_keys_expires_at", "idempotency_keys", ["expires_at"])
+
+
+class KeyInvalid(ValueError):
+    pass
+
+
+class KeyInProgress(Exception):
+    pass
+
+
+class KeyReused(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A response to give again: status, content type, body (``None``: applied, lost)."""
+
+    status: int
+    content_type: str | None
+    body: bytes | None
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (method.upper().encode(), path.encode("utf-8", "surrogateescape"), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def valid_key(value: str) -> str:
+    if not KEY_PATTERN.match(value or ""):
+        raise KeyInvalid(KEY_RULE)
+    return value
+
+
+@dataclass
+class Claim:
+    """One request's hold on its key, from :meth:`Store.claim` to :meth:`finish`."""
+
+    store: "Store"
+    principal: str
+    key: str
+    method: str
+    path: str
+    fingerprint: str
+    replay: Stored | None = None
+    applied: bool = False
+    _connection: object = None  # PostgreSQL: the transaction holding the advisory lock
+    _local: bool = False
+    _finished: bool = field(default=False, repr=False)
+
+    # ---------------------------------------------------------------- in the command's uow
+    def record_applied(self, session) -> None:
+        """Before-commit hook: write the key in the command's transaction (once)."""
+        if self.applied:
+            return
+        now = self.store.now()
+        session.execute(idempotency_keys.insert().values(
+            principal=self.principal, key=self.key, fingerprint=self.fingerprint,
+            method=self.method, path=self.path[:2000], state="applied", created_at=now,
+            expires_at=now + self.store.ttl))
+        self.applied = True
+
+    # ---------------------------------------------------------------- after the response
+    def finish(self, status: int, content_type: str | None, body: bytes) -> None:
+        """Keep the response for replays and let go of the key. A server error before
+        anything was committed is not kept: a retry may try again."""
+        try:
+            if status < 500:
+                self._write(status, content_type, body)
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        if self._connection is not None:
+            try:
+                self._connection.commit()  # ends the transaction: the advisory lock goes
+            finally:
+                self._connection.close()
+        if self._local:
+            self.store.unlock_local((self.principal, self.key))
+
+    def _write(self, status: int, content_type: str | None, body: bytes) -> None:
+        table, now = idempotency_keys, self.store.now()
+        done = {"state": "done", "status": status, "content_type": content_type, "body": body}
+        with self.store.writer(self._connection) as conn:
+            if self.applied:
+                conn.execute(table.update().where(table.c.principal == self.principal,
+                                                  table.c.key == self.key).values(**done))
+            else:
+                conn.execute(table.insert().values(
+                    principal=self.principal, key=self.key, fingerprint=self.fingerprint,
+                    method=self.method, path=self.path[:2000], created_at=now,
+                    expires_at=now + self.store.ttl, **done))
+
+
+class Store:
+    """The keys of one service, in its own database (``engine``)."""
+
+    def __init__(self, engine, ttl: timedelta = DEFAULT_TTL, now=None):
+        self.engine = engine
+        self.ttl = ttl
+        self.now = now or (lambda: datetime.now(timezone.utc))
+        self._postgres = engine.dialect.name == "postgresql"
+        self._held: set[tuple[str, str]] = set()
+        self._guard = threading.Lock()
+        self._claims = 0
+
+    def claim(self, principal: str, key: str, method: str, path: str, body: bytes) -> Claim:
+        """Lock ``key`` for this request and say whether it has an answer already
+        (``claim.replay``). Raises :class:`KeyInProgress` or :class:`KeyReused`."""
+        claim = Claim(self, principal, key, method, path, fingerprint(method, path, body))
+        if self._postgres:
+            claim._connection = self._advisory_lock(principal, key)
+        else:
+            self._lock_local((principal, key))
+            claim._local = True
+        try:
+            claim.replay = self._lookup(claim)
+        except BaseException:
+            claim.release()
+            raise
+        return claim
+
+    def _advisory_lock(self, principal: str, key: str):
+        number = int.from_bytes(hashlib.sha256(f"{principal}\x1f{key}".encode()).digest()[:8],
+                                "big", signed=True)
+        connection = self.engine.connect()
+        try:
+            taken = connection.execute(sa.select(sa.func.pg_try_advisory_xact_lock(number))
+                                       ).scalar()
+        except BaseException:
+            connection.close()
+            raise
+        if not taken:
+            connection.rollback()
+            connection.close()
+            raise KeyInProgress(key)
+        return connection
+
+    def _lock_local(self, held: tuple[str, str]) -> None:
+        with self._guard:
+            if held in self._held:
+                raise KeyInProgress(held[1])
+            self._held.add(held)
+
+    def unlock_local(self, held: tuple[str, str]) -> None:
+        with self._guard:
+            self._held.discard(held)
+
+    def _lookup(self, claim: Claim) -> Stored | None:
+        table, now = idempotency_keys, self.now()
+        self._claims += 1
+        # deletes run in a transaction of their own: one holding a deleted row's lock until
+        # the request ends would block the command's insert of the same key
+        if self._claims % 100 == 1:  # now and then: forget expired keys
+            with self.engine.begin() as conn:
+                conn.execute(table.delete().where(table.c.expires_at < now))
+        with self.writer(claim._connection) as conn:
+            row = conn.execute(sa.select(table).where(
+                table.c.principal == claim.principal, table.c.key == claim.key)).first()
+        if row is not None and row.expires_at < now:
+            with self.engine.begin() as conn:
+                conn.execute(table.delete().where(table.c.principal == claim.principal,
+                                                  table.c.key == claim.key))
+            row = None
+        if row is None:
+            return None
+        if row.fingerprint != claim.fingerprint:
+            raise KeyReused(claim.key)
+        if row.state == "applied":
+            return Stored(200, None, None)
+        return Stored(row.status, row.content_type, row.body)
+
+    def writer(self, connection):
+        """A context giving a connection: the lock's own transaction (PostgreSQL, committed
+        with the lock's release) or a short transaction of its own (SQLite)."""
+        if connection is not None:
+            return _Borrowed(connection)
+        return self.engine.begin()
+
+
+class _Borrowed:
+    def __init__(self, connection):
+        self.connection = connection
+
+    def __enter__(self):
+        return self.connection
+
+    def __exit__(self, *exc):
+        return False
+
+
+def lost_response_body(key: str) -> bytes:
+    return json.dumps({
+        "outcome": "applied", "idempotency_key": key,
+        "message": "this request was applied; its response was lost when the service "
+                   "stopped. Read the resource to see its state."}).encode()
