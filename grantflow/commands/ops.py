@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import timedelta
 
 from grantflow.http import dev_token
@@ -17,7 +18,9 @@ def register(subparsers) -> None:
     issue = token_sub.add_parser("issue", help="print a signed token for a role and email")
     issue.add_argument("--role", required=True, choices=ROLES)
     issue.add_argument("--email", required=True)
-    issue.add_argument("--days", type=int, default=30)
+    issue.add_argument("--hours", type=float, default=None,
+                       help="lifetime (default and maximum: the role's, shared.auth)")
+    issue.add_argument("--days", type=float, default=None, help="lifetime in days")
     issue.set_defaults(func=cmd_token_issue)
 
     dead = subparsers.add_parser("dlq", help="the dead-letter queue")
@@ -40,7 +43,13 @@ def _amqp_uri() -> str:
 
 
 def cmd_token_issue(args) -> int:
-    print(dev_token(args.email, args.role, ttl=timedelta(days=args.days)))
+    ttl = timedelta(days=args.days) if args.days is not None else \
+        timedelta(hours=args.hours) if args.hours is not None else None
+    try:
+        print(dev_token(args.email, args.role, ttl=ttl))
+    except ValueError as exc:
+        print(f"grantflow token issue: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-_TEXT = dict(required=True, validate=validate.Length(min=1))
+#: every free text has a maximum length (a comment is a few paragraphs, not a book)
+MAX_COMMENT, MAX_REASON, MAX_ID = 10_000, 2_000, 80
+_TEXT = dict(required=True, validate=validate.Length(min=1, max=MAX_REASON))
+_ID = dict(required=True, validate=validate.Length(min=1, max=MAX_ID))
+_ID_LIST = dict(validate=validate.Length(max=100), load_default=list)
 
 
 class _Body(Schema):
@@ -15,12 +19,13 @@ class _Body(Schema):
 
 class CriterionEntrySchema(_Body):
     score = fields.Raw(allow_none=True)  # the domain reads numbers and says what is wrong
-    comment = fields.String(allow_none=True)
+    comment = fields.String(allow_none=True, validate=validate.Length(max=MAX_COMMENT))
 
 
 class ReportSchema(_Body):
-    criteria = fields.Dict(keys=fields.String(), values=fields.Nested(CriterionEntrySchema),
-                           required=True)
+    criteria = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=MAX_ID)),
+                           values=fields.Nested(CriterionEntrySchema), required=True,
+                           validate=validate.Length(max=50))
     final = fields.Boolean(load_default=False)
 
 
@@ -29,22 +34,22 @@ class ReasonSchema(_Body):
 
 
 class DeclineSchema(_Body):
-    reason = fields.String(load_default="")
+    reason = fields.String(load_default="", validate=validate.Length(max=MAX_REASON))
 
 
 class NoteSchema(_Body):
-    text = fields.String(**_TEXT)
+    text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_COMMENT))
 
 
 class OperationsConflictSchema(_Body):
-    expert_id = fields.String(**_TEXT)
-    proposal_id = fields.String(**_TEXT)
+    expert_id = fields.String(**_ID)
+    proposal_id = fields.String(**_ID)
     reason = fields.String(**_TEXT)
 
 
 class OverrideSchema(_Body):
-    release = fields.List(fields.String(), load_default=list)
-    assign = fields.List(fields.String(), load_default=list)
+    release = fields.List(fields.String(validate=validate.Length(min=1, max=MAX_ID)), **_ID_LIST)
+    assign = fields.List(fields.String(validate=validate.Length(min=1, max=MAX_ID)), **_ID_LIST)
     reason = fields.String(**_TEXT)
 
     @validates_schema
@@ -54,7 +59,8 @@ class OverrideSchema(_Body):
 
 
 class RunSchema(_Body):
-    topics = fields.List(fields.String(), load_default=None)
+    topics = fields.List(fields.String(validate=validate.Length(min=1, max=MAX_ID)),
+                         load_default=None, validate=validate.Length(max=100))
 
 
 class PublishRankingSchema(_Body):

@@ -21,12 +21,15 @@ class DeclineBody(_Strict):
         validate.Length(max=2000), validate.Regexp(r"(?s).*\S", error="must not be blank")])
 
 
+_ID = validate.Length(min=1, max=80)
+
+
 class GrantsQuery(_Strict):
-    call_id = fields.String(load_default=None)
-    topic_id = fields.String(load_default=None)
+    call_id = fields.String(load_default=None, validate=_ID)
+    topic_id = fields.String(load_default=None, validate=_ID)
     state = fields.String(load_default=None, validate=validate.OneOf([s.value for s in State]))
 
 
 class TimingQuery(_Strict):
-    call_id = fields.String(load_default=None)
-    proposal_id = fields.String(load_default=None)
+    call_id = fields.String(load_default=None, validate=_ID)
+    proposal_id = fields.String(load_default=None, validate=_ID)

@@ -16,12 +16,13 @@ class ListQuery(_Strict):
     """``GET /notifications`` query parameters."""
 
     proposal_id = fields.String(validate=validate.Length(min=1, max=40))
-    recipient = fields.Email()
+    recipient = fields.Email(validate=validate.Length(max=254))
     status = fields.String(validate=validate.OneOf(STATUSES))
     template = fields.String(validate=validate.OneOf(TEMPLATES))
     call_id = fields.String(validate=validate.Length(min=1, max=80))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    # bounded: an offset of 1e20 overflowed the database's integer (a 500)
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
 
 
 class LettersQuery(_Strict):

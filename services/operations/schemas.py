@@ -2,7 +2,7 @@
 field and the rule)."""
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.operations.domain.lifecycle import STATES
 
@@ -27,10 +27,21 @@ class LoadsQuerySchema(Schema):
 
 
 class ReplaySchema(Schema):
-    """Body of ``POST /dead-letters/replay``: one event id, or nothing for all."""
+    """Body of ``POST /dead-letters/replay``: one ``event_id``, or ``"all": true`` for every
+    dead letter. An empty body no longer means "all": a body lost on the way (a chunked
+    request read as empty) must not replay everything."""
 
     class Meta:
         unknown = RAISE
 
     event_id = fields.String(load_default=None, allow_none=True,
                              validate=validate.Length(min=1, max=200))
+    all = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def _one_or_all(self, data, **_):
+        if data.get("event_id") and data.get("all"):
+            raise ValidationError("give an event_id or \"all\": true, not both", "all")
+        if not data.get("event_id") and not data.get("all"):
+            raise ValidationError('required: the event_id to replay, or "all": true to replay '
+                                  "every dead letter", "event_id")

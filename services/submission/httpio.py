@@ -8,7 +8,7 @@ from marshmallow import Schema
 from werkzeug.wrappers import Response
 
 from services.submission.handlers.common import invalid
-from services.submission.handlers.proposals import too_large
+from services.submission.handlers.proposals import DEFAULT_PART_LIMIT, too_large
 from services.submission.schemas import CallLoadSchema
 from shared.web import BadRequest, json_body
 
@@ -36,18 +36,31 @@ def call_source(request) -> str:
     return text
 
 
-def raw_part(request, limit: int) -> tuple[bytes, str]:
-    """PUT /proposals/<id>/parts/<name>: the bytes of the body (refused past ``limit``
-    before reading it all) and the file name (``?filename=`` or ``X-Filename``)."""
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large("_body", limit)
-    data = request.stream.read(limit + 1)
+def part_body_limit(config: dict) -> int:
+    """The largest body of ``PUT .../parts/<name>``: one part (``SUBMISSION.part_max_bytes``)."""
+    return int((config.get("SUBMISSION") or {}).get("part_max_bytes", DEFAULT_PART_LIMIT))
+
+
+def form_body_limit(config: dict) -> int:
+    """The largest JSON body of a create or edit: the form and a few parts in base64."""
+    return 4 * (part_body_limit(config) // 3 + 1) * 4 + 1024 * 1024
+
+
+def raw_part(request, limit: int) -> tuple[bytes, str, str | None]:
+    """PUT /proposals/<id>/parts/<name>: the bytes of the body (``shared.web`` has bounded
+    it and read a chunked one already), the file name (``?filename=`` or ``X-Filename``)
+    and the declared media type (``Content-Type``)."""
+    data = request.get_data(cache=False)
     if len(data) > limit:
         raise too_large("_body", limit)
+    if not data:
+        raise invalid("_body", "a part must not be empty: send the file as the body")
     filename = request.args.get("filename") or request.headers.get("X-Filename", "")
     if len(filename) > 255 or "\x00" in filename:
         raise invalid("filename", "must be at most 255 characters, without NUL")
-    return data, filename
+    declared = request.mimetype if request.mimetype not in ("", "application/octet-stream") \
+        else None
+    return data, filename, declared
 
 
 def int_arg(request, name: str, default: int | None = None, minimum: int = 0,

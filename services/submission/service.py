@@ -81,7 +81,7 @@ class SubmissionService(ServiceBase):
         return len(handlers.fire_due_milestones(self.uow, self.clock.now()))
 
     # ------------------------------------------------------------------ proposals
-    @api("POST", "/proposals", roles=APPLICANTS)
+    @api("POST", "/proposals", roles=APPLICANTS, max_body=httpio.form_body_limit)
     @doc("Create a draft", body=s.ProposalCreateSchema, response=s.ProposalSchema,
          status=201, errors=(400, 409, 413, 422))
     def create_proposal(self, request, principal):
@@ -108,7 +108,7 @@ class SubmissionService(ServiceBase):
     def get_proposal(self, request, proposal_id, principal):
         return handlers.get(self.uow, principal, proposal_id)
 
-    @api("PATCH", "/proposals/<proposal_id>", roles=APPLICANTS)
+    @api("PATCH", "/proposals/<proposal_id>", roles=APPLICANTS, max_body=httpio.form_body_limit)
     @doc("Edit the working copy (before the deadline)", body=s.ProposalPatchSchema,
          response=s.ProposalSchema, errors=(400, 404, 409, 413, 422))
     def edit_proposal(self, request, proposal_id, principal):
@@ -135,14 +135,15 @@ class SubmissionService(ServiceBase):
     def get_version(self, request, proposal_id, number, principal):
         return handlers.version(self.uow, principal, proposal_id, number)
 
-    @api("PUT", "/proposals/<proposal_id>/parts/<name>", roles=APPLICANTS)
+    @api("PUT", "/proposals/<proposal_id>/parts/<name>", roles=APPLICANTS,
+         max_body=httpio.part_body_limit)
     @doc("Upload a part as the raw body (?filename=)", body="binary",
          response=s.ProposalSchema, errors=(404, 409, 413, 422),
          query=(("filename", "string", "the file's name"),))
     def put_part(self, request, proposal_id, name, principal):
-        data, filename = httpio.raw_part(request, self.part_limit)
+        data, filename, media_type = httpio.raw_part(request, self.part_limit)
         return handlers.put_part(self.uow, principal, proposal_id, name, data, filename,
-                                 self.clock.now())
+                                 self.clock.now(), media_type)
 
     @api("GET", "/proposals/<proposal_id>/parts/<name>", roles=APPLICANTS)
     @doc("Download a part (of the working copy, or ?version=N)", response="binary",

@@ -63,25 +63,36 @@ def _offset(moment: datetime) -> str:
     return moment.strftime("%z")[:3] + ":" + moment.strftime("%z")[3:]
 
 
+#: a call's times lie in these years (anything else is a typo, and the extremes cannot
+#: even be converted between zones)
+MIN_YEAR, MAX_YEAR = 1970, 2200
+
+
 class Time(fields.Field):
     """Loads text into a :class:`WallTime`; dumps an aware instant as ISO text in UTC."""
 
     default_error_messages = {
         "invalid": "not a valid time: write 'YYYY-MM-DD HH:MM' (call time zone) or "
                    "ISO 8601 with an offset",
+        "range": f"must be in the years {MIN_YEAR} to {MAX_YEAR}",
     }
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, WallTime):
-            return value
-        if isinstance(value, datetime):
-            return WallTime(value)
-        if not isinstance(value, str):
+            wall = value
+        elif isinstance(value, datetime):
+            wall = WallTime(value)
+        elif not isinstance(value, str):
             raise self.make_error("invalid")
-        try:
-            return parse_wall_time(value)
-        except ValueError as error:
-            raise self.make_error("invalid") from error
+        else:
+            try:
+                wall = parse_wall_time(value)
+            except ValueError as error:
+                raise self.make_error("invalid") from error
+        # the year 0001 read in a zone east of UTC is before datetime.min (a 500 once)
+        if not MIN_YEAR <= wall.value.year <= MAX_YEAR:
+            raise self.make_error("range")
+        return wall
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:

@@ -109,11 +109,17 @@ class _Invalid(Exception):
     """A field value broke a rule; the message is the rule, worded for the operator."""
 
 
+#: every free-text field of an expert is bounded (a name, an id, a keyword...)
+MAX_TEXT, MAX_ITEMS, MAX_ITEM, MAX_LOAD = 300, 100, 200, 1000
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise _Invalid("must be text")
     if not value.strip():
         raise _Invalid("must not be empty")
+    if len(value) > MAX_TEXT:
+        raise _Invalid(f"must be at most {MAX_TEXT} characters")
     return value.strip()
 
 
@@ -141,6 +147,8 @@ def _items(value: Any) -> tuple[str, ...]:
         raw = list(value)
     else:
         raise _Invalid(f"must be a list or text separated by '{LIST_SEPARATOR}'")
+    if len(raw) > MAX_ITEMS or any(len(item) > MAX_ITEM for item in raw):
+        raise _Invalid(f"must be at most {MAX_ITEMS} items of at most {MAX_ITEM} characters")
     seen: dict[str, None] = {}
     for item in raw:
         if item.strip():
@@ -170,6 +178,8 @@ def _max_load(value: Any) -> int:
         value = int(value)
     if not isinstance(value, int) or value < 1:
         raise _Invalid("must be an integer >= 1")
+    if value > MAX_LOAD:
+        raise _Invalid(f"must be at most {MAX_LOAD}")
     return value
 
 

@@ -267,7 +267,7 @@
   // ------------------------------------------------------------------ actions
   function replay(eventId, button) {
     if (button) { button.disabled = true; }
-    var body = JSON.stringify(eventId ? { event_id: eventId } : {});
+    var body = JSON.stringify(eventId ? { event_id: eventId } : { all: true });
     return api("/dead-letters/replay", { method: "POST", body: body }).then(function (result) {
       setStatus("Replayed " + result.count + " message(s) to their handlers.");
       return refresh();

@@ -13,6 +13,7 @@ from services.submission.adapters.call_store import CallStore
 from services.submission.adapters.repository import ProposalRepository
 from services.submission.adapters.serialization import content_to_json
 from services.submission.domain.deadline import utc_iso
+from services.submission.domain.part_types import mismatch
 from services.submission.domain.proposal import (Part, Participant, Proposal,
                                                  ProposalContent, State)
 from services.submission.handlers.common import (PayloadTooLarge, invalid, iso,
@@ -31,6 +32,14 @@ class Upload:
     filename: str
     data: bytes
     field: str  # where it came from, for error messages
+    media_type: str | None = None
+    content_field: str = "_body"  # where its bytes came from
+
+    def check_type(self) -> None:
+        """A part declared a PDF (by name or media type) must be a PDF, and so on."""
+        problem = mismatch(self.data, self.filename, self.media_type)
+        if problem:
+            raise invalid(self.content_field, problem)
 
     def part(self) -> Part:
         return Part(self.name, hashlib.sha256(self.data).hexdigest(), len(self.data),
@@ -66,8 +75,11 @@ def decode_uploads(uploads: list[dict], limit: int, prefix: str = "parts") -> li
             raise invalid(f"{where}.content_base64", "is not valid base64") from None
         if len(data) > limit:
             raise too_large(f"{where}.content_base64", limit)
+        if not data:
+            raise invalid(f"{where}.content_base64", "a part must not be empty")
         decoded.append(Upload(upload["name"], upload["filename"], data,
-                              f"{where}.name"))
+                              f"{where}.name", content_field=f"{where}.content_base64"))
+        decoded[-1].check_type()
     return decoded
 
 
@@ -185,9 +197,10 @@ def update(uow, principal, proposal_id: str, data: dict, now: datetime,
 
 
 def put_part(uow, principal, proposal_id: str, name: str, data: bytes, filename: str,
-             now: datetime) -> dict:
+             now: datetime, media_type: str | None = None) -> dict:
     """Add or replace one part from a raw request body."""
-    upload = Upload(name, filename, data, "name")
+    upload = Upload(name, filename, data, "name", media_type)
+    upload.check_type()
     with uow:
         repo, proposal, context, call = _load(uow, principal, proposal_id)
         _check_parts(call, [upload])
