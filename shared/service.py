@@ -4,10 +4,19 @@
 advance``, the demo) can tell when the pipeline has settled."""
 from __future__ import annotations
 
+from marshmallow import Schema, fields
 from nameko.extensions import DependencyProvider
 
+from shared import openapi
 from shared.clock import ClockNotSet, ClockProvider
+from shared.openapi import doc
 from shared.web import api, json_response, metrics_response
+
+
+class TickedSchema(Schema):
+    service = fields.String(required=True)
+    ticked_at = fields.String(required=True)
+    worked = fields.Integer(required=True)
 
 
 class ContainerStats(DependencyProvider):
@@ -29,10 +38,18 @@ class ServiceBase:
     busy_workers = ContainerStats()
 
     @api("GET", "/metrics", public=True)
+    @doc("Prometheus metrics (text exposition format)", response="text")
     def metrics(self, request):
         return metrics_response()
 
+    @api("GET", "/openapi.json", public=True)
+    @doc("This document (OpenAPI 3)", response="object")
+    def openapi_document(self, request):
+        return json_response(openapi.document(type(self)))
+
     @api("POST", "/clock/tick", roles=("operations",))
+    @doc("Run now what this service's timers do with the (simulated) clock",
+         response=TickedSchema)
     def clock_tick(self, request, principal):
         """Do now what this service's timers do with the clock. The timetable driver calls
         it right after moving the simulated clock, so a replay need not wait for timers."""
@@ -46,6 +63,8 @@ class ServiceBase:
         return 0
 
     @api("GET", "/health", public=True)
+    @doc("Alive and ready: the clock, busy workers, the outbox backlog", response="object",
+         errors=(503,))
     def health(self, request):
         try:
             now = self.clock.now()

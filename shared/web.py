@@ -37,9 +37,9 @@ from functools import partial
 from eventlet.event import Event
 from marshmallow import ValidationError
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import HttpOnlyProtocol, WebServer
+from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 from shared import idempotency
 from shared.auth import AuthError, Principal, TokenPolicy, authenticate, check_secret
@@ -264,7 +264,31 @@ def validation_errors(exc: ValidationError) -> list[dict]:
 KEEPALIVE_IDLE_SECONDS = 75
 
 
+class JsonWsgiApp(WsgiApp):
+    """nameko's WSGI app, answering an unknown path (404) or method (405) with our JSON
+    error body instead of werkzeug's HTML page."""
+
+    def __call__(self, environ, start_response):
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, values = adapter.match()
+        except HTTPException as exc:
+            if exc.code is not None and exc.code >= 400:
+                response = json_response({"error": exc.name.lower().replace(" ", "_"),
+                                          "message": exc.description}, status=exc.code,
+                                         headers={"Allow": ", ".join(exc.valid_methods)}
+                                         if getattr(exc, "valid_methods", None) else None)
+                return response(environ, start_response)
+            return exc(environ, start_response)  # a redirect (trailing slash)
+        request = Request(environ, shallow=True)
+        request.path_values = values
+        return provider.handle_request(request)(environ, start_response)
+
+
 class GrantflowWebServer(WebServer):
+    def get_wsgi_app(self):
+        return JsonWsgiApp(self)
+
     def get_wsgi_server(self, sock, wsgi_app, protocol=HttpOnlyProtocol, debug=False):
         server = super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)
         server.keepalive = KEEPALIVE_IDLE_SECONDS

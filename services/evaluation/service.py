@@ -16,9 +16,13 @@ from shared.events import (
     CallPublished, DeadlineClosed, ProposalScreened, ProposalWithdrawn, TimetableStageReached)
 from shared.messaging.consumer import subscribe
 from shared.service import ServiceBase
+from shared.openapi import doc
 from shared.web import api, json_body
 
 OPS, EVALUATOR = ("operations",), ("evaluator",)
+#: an expert file: CSV text, or JSON {"experts": [...]}; a few thousand experts fit
+EXPERT_FILE = {"application/json": {"type": "object"}, "text/csv": {"type": "string"}}
+EXPERT_FILE_LIMIT = 8 * 1024 * 1024
 h = handlers
 
 
@@ -56,7 +60,9 @@ class EvaluationService(ServiceBase):
         return len(h.assigning.sweep(self.uow, self.solver, self.clock))
 
     # ------------------------------------------------------------ experts (operations)
-    @api("POST", "/experts/import", roles=OPS)
+    @api("POST", "/experts/import", roles=OPS, max_body=EXPERT_FILE_LIMIT)
+    @doc("Import or update experts (CSV or JSON {experts: [...]})", body=EXPERT_FILE,
+         errors=(404, 409))
     def import_experts(self, request, principal):
         kind = request.content_type or ""
         body = None if kind.startswith("text/csv") else json_body(request)
@@ -64,137 +70,167 @@ class EvaluationService(ServiceBase):
         return h.experts.import_experts(self.uow, self.solver, self.clock, parsed, principal.email)
 
     @api("GET", "/experts", roles=OPS)
+    @doc("Every expert with their load", response="array")
     def list_experts(self, request, principal):
         return h.experts.list_experts(self.uow)
 
     @api("GET", "/experts/<expert_id>", roles=OPS)
+    @doc("One expert", errors=(404,))
     def get_expert(self, request, expert_id, principal):
         return h.experts.get_expert(self.uow, expert_id)
 
     @api("PATCH", "/experts/<expert_id>", roles=OPS)
+    @doc("Change an expert's fields", body="object", errors=(404, 409))
     def edit_expert(self, request, expert_id, principal):
         return h.experts.edit(self.uow, self.solver, self.clock, expert_id, json_body(request),
                               principal.email)
 
     @api("POST", "/experts/<expert_id>/deactivate", roles=OPS)
+    @doc("Stop assigning an expert (their assignments are repaired)", errors=(404, 409))
     def deactivate_expert(self, request, expert_id, principal):
         return h.experts.set_active(self.uow, self.solver, self.clock, expert_id, False,
                                     principal.email)
 
     @api("POST", "/experts/<expert_id>/reactivate", roles=OPS)
+    @doc("Assign an expert again", errors=(404, 409))
     def reactivate_expert(self, request, expert_id, principal):
         return h.experts.set_active(self.uow, self.solver, self.clock, expert_id, True,
                                     principal.email)
 
     # ------------------------------------------------------------ assignment (operations)
     @api("POST", "/calls/<call_id>/assignment", roles=OPS)
+    @doc("Assign evaluators to the call's eligible proposals", body=RunSchema, errors=(404, 409))
     def run_assignment(self, request, call_id, principal):
         body = RunSchema().load(json_body(request))
         return h.assigning.run_initial_command(self.uow, self.solver, self.clock, call_id,
                                                body["topics"], principal.email)
 
     @api("POST", "/calls/<call_id>/assignment/repair", roles=OPS)
+    @doc("Repair the assignment after releases", errors=(404, 409))
     def repair_assignment(self, request, call_id, principal):
         return h.assigning.run_repair_command(self.uow, self.solver, self.clock, call_id,
                                               principal.email)
 
     @api("POST", "/proposals/<proposal_id>/override", roles=OPS)
+    @doc("Release or assign experts by hand, with a reason", body=OverrideSchema, errors=(404, 409))
     def override(self, request, proposal_id, principal):
         body = OverrideSchema().load(json_body(request))
         return h.assigning.override(self.uow, self.solver, self.clock, proposal_id, body,
                                     principal.email)
 
     @api("POST", "/proposals/<proposal_id>/extra-evaluator", roles=OPS)
+    @doc("Ask for one more evaluator on a proposal", errors=(404, 409))
     def extra_evaluator(self, request, proposal_id, principal):
         return h.assigning.request_extra_evaluator(self.uow, self.solver, self.clock,
                                                    proposal_id, principal.email)
 
     @api("POST", "/conflicts", roles=OPS)
+    @doc("Record a conflict of interest for an expert and a proposal",
+         body=OperationsConflictSchema, errors=(404, 409))
     def declare_conflict_ops(self, request, principal):
         body = OperationsConflictSchema().load(json_body(request))
         return h.evaluators.declare_by_ops(self.uow, self.solver, self.clock, body,
                                            principal.email)
 
     @api("GET", "/conflicts", roles=OPS)
+    @doc("Declared conflicts of interest", response="array",
+         query=(("proposal_id", "string", ""), ("expert_id", "string", "")))
     def list_conflicts(self, request, principal):
         return h.evaluators.list_declarations(self.uow, request.args.get("proposal_id"),
                                               request.args.get("expert_id"))
 
     @api("GET", "/assignments", roles=OPS)
+    @doc("Assignments, by topic or expert", response="array",
+         query=(("topic_id", "string", ""), ("expert_id", "string", "")))
     def list_assignments(self, request, principal):
         return h.views.list_assignments(self.uow, request.args.get("topic_id"),
                                         request.args.get("expert_id"))
 
     @api("GET", "/loads", roles=OPS)
+    @doc("Each expert's load", response="array")
     def loads(self, request, principal):
         return h.views.loads(self.uow)
 
     @api("GET", "/assignment-runs", roles=OPS)
+    @doc("Assignment runs and their figures", response="array")
     def assignment_runs(self, request, principal):
         return h.views.runs(self.uow)
 
     # ------------------------------------------------------------ progress (operations)
     @api("GET", "/calls/<call_id>/topics", roles=OPS)
+    @doc("Evaluation progress per topic", response="array", errors=(404,))
     def call_topics(self, request, call_id, principal):
         return h.views.call_topics(self.uow, call_id)
 
     @api("GET", "/proposals/<proposal_id>/evaluation", roles=OPS)
+    @doc("A proposal's evaluators, reports and consensus", errors=(404,))
     def proposal_evaluation(self, request, proposal_id, principal):
         return h.views.proposal_evaluation(self.uow, proposal_id)
 
     @api("POST", "/proposals/<proposal_id>/consensus-note", roles=OPS + EVALUATOR)
+    @doc("Add a note to a proposal's consensus", body=NoteSchema, errors=(404, 409))
     def consensus_note(self, request, proposal_id, principal):
         body = NoteSchema().load(json_body(request))
         return h.evaluators.record_note(self.uow, self.clock, principal, proposal_id,
                                         body["text"])
 
     @api("GET", "/calls/<call_id>/topics/<topic_id>/ranking", roles=OPS)
+    @doc("A topic's ranking (provisional until published)", errors=(404,))
     def get_ranking(self, request, call_id, topic_id, principal):
         return h.views.ranking(self.uow, call_id, topic_id)
 
     @api("POST", "/calls/<call_id>/topics/<topic_id>/ranking", roles=OPS)
+    @doc("Publish a topic's ranking", body=PublishRankingSchema, errors=(404, 409))
     def publish_ranking(self, request, call_id, topic_id, principal):
         body = PublishRankingSchema().load(json_body(request))
         return h.views.publish_ranking(self.uow, self.clock, call_id, topic_id, body["force"])
 
     # ------------------------------------------------------------ evaluators
     @api("GET", "/me/assignments", roles=EVALUATOR)
+    @doc("Your assignments", response="array")
     def my_assignments(self, request, principal):
         return h.evaluators.my_assignments(self.uow, principal.email)
 
     @api("GET", "/me/assignments/<proposal_id>", roles=EVALUATOR)
+    @doc("One of your assignments, with the proposal", errors=(404,))
     def my_assignment(self, request, proposal_id, principal):
         return h.evaluators.my_assignment(self.uow, principal.email, proposal_id)
 
     @api("PUT", "/me/assignments/<proposal_id>/report", roles=EVALUATOR)
+    @doc("Save your report (a draft until final)", body=ReportSchema, errors=(404, 409))
     def save_report(self, request, proposal_id, principal):
         body = ReportSchema().load(json_body(request))
         return h.evaluators.save_report(self.uow, self.clock, principal.email, proposal_id,
                                         body, "individual")
 
     @api("POST", "/me/assignments/<proposal_id>/report/final", roles=EVALUATOR)
+    @doc("Submit your report as final", errors=(404, 409))
     def finalise_report(self, request, proposal_id, principal):
         return h.evaluators.finalise_report(self.uow, self.clock, principal.email, proposal_id,
                                             "individual")
 
     @api("PUT", "/me/assignments/<proposal_id>/consensus-report", roles=EVALUATOR)
+    @doc("Save the consensus report (rapporteur)", body=ReportSchema, errors=(404, 409))
     def save_consensus_report(self, request, proposal_id, principal):
         body = ReportSchema().load(json_body(request))
         return h.evaluators.save_report(self.uow, self.clock, principal.email, proposal_id,
                                         body, "consensus")
 
     @api("POST", "/me/assignments/<proposal_id>/consensus-report/final", roles=EVALUATOR)
+    @doc("Submit the consensus report as final", errors=(404, 409))
     def finalise_consensus_report(self, request, proposal_id, principal):
         return h.evaluators.finalise_report(self.uow, self.clock, principal.email, proposal_id,
                                             "consensus")
 
     @api("POST", "/me/assignments/<proposal_id>/conflict", roles=EVALUATOR)
+    @doc("Declare a conflict of interest (you are released)", body=ReasonSchema, errors=(404, 409))
     def declare_conflict(self, request, proposal_id, principal):
         body = ReasonSchema().load(json_body(request))
         return h.evaluators.declare_conflict(self.uow, self.solver, self.clock, principal.email,
                                              proposal_id, body["reason"])
 
     @api("POST", "/me/assignments/<proposal_id>/decline", roles=EVALUATOR)
+    @doc("Decline an assignment (you are released)", body=DeclineSchema, errors=(404, 409))
     def decline(self, request, proposal_id, principal):
         body = DeclineSchema().load(json_body(request))
         return h.evaluators.decline(self.uow, self.solver, self.clock, principal.email,
@@ -202,10 +238,12 @@ class EvaluationService(ServiceBase):
 
     # ------------------------------------------------------------ summary reports
     @api("GET", "/proposals/<proposal_id>/summary", roles=("applicant", "operations"))
+    @doc("The evaluation summary report of a proposal", errors=(404, 409))
     def summary(self, request, proposal_id, principal):
         return h.views.summary(self.uow, principal, proposal_id)
 
     @api("GET", "/proposals/<proposal_id>/summary.html", roles=("applicant", "operations"))
+    @doc("The evaluation summary report as HTML", response="html", errors=(404, 409))
     def summary_html(self, request, proposal_id, principal):
         html = h.views.summary_html(self.uow, principal, proposal_id)
         return Response(html, mimetype="text/html")

@@ -15,6 +15,7 @@ from shared.events import (CallPublished, DeadlineClosed, NotificationDelivered,
                            ProposalWithdrawn, RankingPublished, TimetableStageReached)
 from shared.messaging.consumer import subscribe
 from shared.service import ServiceBase
+from shared.openapi import doc
 from shared.web import api, json_body
 
 APPLICANT, OPERATIONS = ("applicant",), ("operations",)
@@ -66,24 +67,29 @@ class GrantsService(ServiceBase):
 
     # ------------------------------------------------------------------ coordinator
     @api("GET", "/grants/mine", roles=APPLICANT)
+    @doc("Your grant files", response="array")
     def my_grants(self, request, principal):
         return handlers.list_grants(self.uow, self.clock.now(), email=principal.email)
 
     @api("GET", "/grants/<grant_id>", roles=READERS)
+    @doc("A grant file and its next step", errors=(404,))
     def get_grant(self, request, grant_id, principal):
         return handlers.get_grant(self.uow, principal, grant_id, self.clock.now())
 
     @api("POST", "/grants/<grant_id>/confirm", roles=APPLICANT)
+    @doc("Confirm the grant data (coordinator)", body=NoBody, errors=(404, 409))
     def confirm(self, request, grant_id, principal):
         NoBody().load(json_body(request))
         return handlers.confirm_data(self.uow, principal, grant_id, self.clock.now())
 
     @api("POST", "/grants/<grant_id>/sign", roles=APPLICANT)
+    @doc("Sign the grant agreement (coordinator)", body=NoBody, errors=(404, 409))
     def sign(self, request, grant_id, principal):
         NoBody().load(json_body(request))
         return handlers.sign_by_coordinator(self.uow, principal, grant_id, self.clock.now())
 
     @api("POST", "/grants/<grant_id>/decline", roles=APPLICANT)
+    @doc("Decline the grant (coordinator)", body=DeclineBody, errors=(404, 409))
     def decline(self, request, grant_id, principal):
         body = DeclineBody().load(json_body(request))
         return handlers.decline(self.uow, principal, grant_id, body["reason"],
@@ -91,20 +97,24 @@ class GrantsService(ServiceBase):
 
     # ------------------------------------------------------------------ authority
     @api("POST", "/grants/<grant_id>/authority-sign", roles=OPERATIONS)
+    @doc("Sign for the granting authority", body=NoBody, errors=(404, 409))
     def authority_sign(self, request, grant_id, principal):
         NoBody().load(json_body(request))
         return handlers.sign_by_authority(self.uow, grant_id, self.clock.now())
 
     @api("GET", "/grants", roles=OPERATIONS)
+    @doc("Grant files", response="array", query=GrantsQuery)
     def list_grants(self, request, principal):
         query = GrantsQuery().load(request.args.to_dict())
         return handlers.list_grants(self.uow, self.clock.now(), **query)
 
     @api("GET", "/grants/<grant_id>/payments", roles=OPERATIONS)
+    @doc("A grant's payment orders", response="array", errors=(404,))
     def grant_payments(self, request, grant_id, principal):
         return handlers.payments(self.uow, grant_id, self.clock.now())
 
     @api("GET", "/timing", roles=OPERATIONS)
+    @doc("Time to inform and time to grant per proposal", query=TimingQuery)
     def timing(self, request, principal):
         query = TimingQuery().load(request.args.to_dict())
         return {"proposals": handlers.timing_report(self.uow, self.clock.now(), **query)}

@@ -18,6 +18,7 @@ from shared.db.provider import UnitOfWorkProvider
 from shared.messaging.consumer import subscribe
 from shared.messaging.topology import ALL_EVENTS
 from shared.service import ServiceBase
+from shared.openapi import doc
 from shared.web import api, json_body
 
 READERS = ("applicant", "evaluator", "operations")
@@ -59,21 +60,25 @@ class NotificationsService(ServiceBase):
 
     # ------------------------------------------------------------------ HTTP
     @api("GET", "/notifications", roles=READERS)
+    @doc("Notifications (yours; operations: all)", query=ListQuery)
     def list_notifications(self, request, principal):
         query = ListQuery().load(request.args.to_dict())
         return handlers.list_notifications(self.uow, principal, query)
 
     @api("GET", "/notifications/<notification_id>", roles=READERS)
+    @doc("One notification and its deliveries", errors=(404,))
     def get_notification(self, request, notification_id, principal):
         return handlers.get_notification(self.uow, principal, notification_id)
 
     @api("POST", "/notifications/<notification_id>/resend", roles=("operations",))
+    @doc("Send a notification again", body=ResendBody, status=202, errors=(404, 409))
     def resend(self, request, notification_id, principal):
         body = ResendBody().load(json_body(request))
         return 202, handlers.resend(self.uow, principal, notification_id, body["reason"],
                                     self.clock.now())
 
     @api("GET", "/letters", roles=("operations",))
+    @doc("The result letters of a call", query=LettersQuery)
     def letters(self, request, principal):
         query = LettersQuery().load(request.args.to_dict())
         return handlers.letters_of_call(self.uow, query["call_id"])

@@ -18,6 +18,7 @@ from shared.db.provider import UnitOfWorkProvider
 from shared.messaging.consumer import subscribe
 from shared.messaging.topology import ALL_EVENTS
 from shared.service import ServiceBase
+from shared.openapi import doc
 from shared.web import api, json_body, metrics_response
 
 OPS = ("operations",)
@@ -57,56 +58,70 @@ class OperationsService(ServiceBase):
 
     # ------------------------------------------------------------------ page and metrics
     @api("GET", "/", public=True)
+    @doc("The operations page (HTML)", response="html")
     def page(self, request):
         return render_page((self.config.get("OPS_PAGE") or {}).get("refresh_ms",
                                                                    DEFAULT_REFRESH_MS))
 
     @api("GET", "/metrics", public=True)
+    @doc("Prometheus metrics (text exposition format)", response="text")
     def metrics(self, request):
         handlers.refresh_state_gauge(self.uow)
         return metrics_response()
 
     # ------------------------------------------------------------------ calls
     @api("GET", "/calls", roles=OPS)
+    @doc("Calls seen so far", response="array")
     def calls(self, request, principal):
         return handlers.list_calls(self.uow)
 
     @api("GET", "/calls/<call_id>/overview", roles=OPS)
+    @doc("A call: stages, counts per state, topics", errors=(404,))
     def call_overview(self, request, call_id, principal):
         return handlers.overview(self.uow, call_id, self.clock.now())
 
     @api("GET", "/calls/<call_id>/proposals", roles=OPS)
+    @doc("A call's proposals and their states", response="array", errors=(404,),
+         query=ProposalQuerySchema)
     def call_proposals(self, request, call_id, principal):
         query = ProposalQuerySchema().load(request.args.to_dict())
         return handlers.call_proposals(self.uow, call_id, **query)
 
     @api("GET", "/calls/<call_id>/report", roles=OPS)
+    @doc("The call report: every proposal's outcome", errors=(404,))
     def call_report(self, request, call_id, principal):
         return handlers.report(self.uow, call_id, self.clock.now())
 
     @api("POST", "/calls/<call_id>/rebuild", roles=OPS)
+    @doc("Rebuild a call's projections from its recorded events", errors=(404,))
     def rebuild_call(self, request, call_id, principal):
         return handlers.rebuild(self.uow, call_id, self.clock.now())
 
     # ------------------------------------------------------------------ proposals, loads
     @api("GET", "/proposals/<proposal_id>", roles=OPS)
+    @doc("A proposal's state", errors=(404,))
     def proposal(self, request, proposal_id, principal):
         return handlers.proposal(self.uow, proposal_id)
 
     @api("GET", "/proposals/<proposal_id>/timeline", roles=OPS)
+    @doc("A proposal's timeline", errors=(404,))
     def proposal_timeline(self, request, proposal_id, principal):
         return handlers.proposal_timeline(self.uow, proposal_id)
 
     @api("GET", "/loads", roles=OPS)
+    @doc("Evaluator loads", response="array", query=LoadsQuerySchema)
     def loads(self, request, principal):
         return handlers.loads(self.uow, **LoadsQuerySchema().load(request.args.to_dict()))
 
     # ------------------------------------------------------------------ dead letters
     @api("GET", "/dead-letters", roles=OPS)
+    @doc("The dead-letter queue")
     def list_dead_letters(self, request, principal):
         return handlers.list_dead_letters(self.dead_letters)
 
     @api("POST", "/dead-letters/replay", roles=OPS)
+    @doc('Replay one dead letter (event_id) or all of them ("all": true)', body=ReplaySchema,
+         errors=(404,))
     def replay_dead_letters(self, request, principal):
         body = ReplaySchema().load(json_body(request))
         return handlers.replay(self.dead_letters, body["event_id"])

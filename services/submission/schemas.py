@@ -153,18 +153,6 @@ class CallLoadSchema(_Request):
 
 
 # ----------------------------------------------------------------------- responses
-class ErrorItemSchema(Schema):
-    field = fields.String(required=True)
-    rule = fields.String(required=True)
-    line = fields.Integer(allow_none=True)
-
-
-class ErrorSchema(Schema):
-    error = fields.String(required=True)
-    message = fields.String(required=True)
-    errors = fields.List(fields.Nested(ErrorItemSchema))
-
-
 class ReceiptSchema(events.ManifestEntrySchema):
     """What (re)submission answers: exactly the entry the closing manifest will list for
     the proposal if this version is its last one before the deadline (received_at is ISO

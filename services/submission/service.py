@@ -21,6 +21,8 @@ ANYONE = None  # any authenticated caller
 
 class SubmissionService(ServiceBase):
     name = "submission"
+    openapi_info = (openapi.TITLE, openapi.DESCRIPTION)
+    openapi_fields = openapi.FIELD_TYPES
     uow = UnitOfWorkProvider("services.submission:migrations")
     config = Config()
 
@@ -29,15 +31,10 @@ class SubmissionService(ServiceBase):
         return int((self.config.get("SUBMISSION") or {}).get(
             "part_max_bytes", handlers.DEFAULT_PART_LIMIT))
 
-    @api("GET", "/openapi.json", public=True)
-    @doc("This document (OpenAPI 3)")
-    def openapi_document(self, request):
-        return json_response(openapi.document(type(self)))
-
     # ------------------------------------------------------------------ calls
     @api("POST", "/calls", roles=OPERATIONS)
     @doc("Publish a call version (YAML body, or JSON {yaml}); 200 if already published",
-         body="yaml", response=s.CallLoadedSchema, status=201, errors=(400, 409, 422))
+         body=openapi.CALL_SOURCE, response=s.CallLoadedSchema, status=201, errors=(400, 409, 422))
     def load_call(self, request, principal):
         return handlers.load_call(self.uow, principal, httpio.call_source(request),
                                   self.clock.now())

@@ -23,8 +23,9 @@ class Api:
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     def request(self, method: str, path: str, json=None, **kwargs) -> requests.Response:
+        headers = {**self.headers, **(kwargs.pop("headers", None) or {})}
         return requests.request(method, self.base_url + path, json=json,
-                                headers=self.headers, timeout=30, **kwargs)
+                                headers=headers, timeout=30, **kwargs)
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
