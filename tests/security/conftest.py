@@ -1,6 +1,6 @@
-"""One stack of all five services shared by the HTTP security tests of a module (starting
-five processes costs more than most of these tests), on its own vhost, databases and SMTP
-server, with the bundled call published."""
+"""One stack of all five services shared by the HTTP security tests of the session
+(starting five processes costs more than most of these tests), on its own vhost,
+databases and SMTP server, with the bundled call published."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +13,7 @@ from tests.support.infra import Databases, SmtpServer, Vhost
 CALL_FILE = Path(__file__).resolve().parents[2] / "calls" / "AMIF-2018-AG-INTE.yaml"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared_stack(tmp_path_factory):
     from tests.support.stack import Stack
 

@@ -82,7 +82,30 @@ def _kustomization_documents(directory: Path) -> list[dict]:
             data[key or Path(source).name] = (directory / source).read_text()
         documents.append({"apiVersion": "v1", "kind": "ConfigMap",
                           "metadata": {"name": generator["name"]}, "data": data})
+    for generator in kustomization.get("secretGenerator", []):
+        documents.append({"apiVersion": "v1", "kind": "Secret",
+                          "metadata": {"name": generator["name"]},
+                          "stringData": _generated_secret(directory, generator)})
     return documents
+
+
+def _secret_file(directory: Path, source: str) -> Path:
+    """The deployment's own file if it has one, else its committed ``.example``."""
+    path = directory / source
+    return path if path.exists() else path.with_name(path.name + ".example")
+
+
+def _generated_secret(directory: Path, generator: dict) -> dict:
+    data = {}
+    for source in generator.get("envs", []):
+        for line in _secret_file(directory, source).read_text().splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                key, _, value = line.partition("=")
+                data[key.strip()] = value
+    for spec in generator.get("files", []):
+        key, _, source = spec.rpartition("=") if "=" in spec else (None, None, spec)
+        data[key or Path(source).name] = _secret_file(directory, source).read_text()
+    return data
 
 
 @lru_cache(maxsize=1)

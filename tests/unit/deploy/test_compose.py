@@ -88,7 +88,10 @@ def test_environment_points_at_the_compose_services():
         amqp, pg = urlparse(env["GRANTFLOW_AMQP_URI"]), urlparse(env["GRANTFLOW_PG_URL"])
         assert (amqp.hostname, amqp.port) == ("rabbitmq", 5672)
         assert (pg.hostname, pg.port) == ("postgres", 5432)
-        assert pg.password == environment(services["postgres"])["POSTGRES_PASSWORD"]
+        # the same variable of .env, required (":?") where PostgreSQL sets it
+        assert pg.password == "${GRANTFLOW_POSTGRES_PASSWORD}"
+        assert environment(services["postgres"])["POSTGRES_PASSWORD"].startswith(
+            "${GRANTFLOW_POSTGRES_PASSWORD:?")
         assert env["GRANTFLOW_SMTP_HOST"] == "mailpit" and env["GRANTFLOW_SMTP_PORT"] == "1025"
         assert env["GRANTFLOW_DATABASE"] == "postgresql"
 
