@@ -313,8 +313,8 @@ class ApiRoute(HttpRequestHandler):
     def setup(self):
         super().setup()
         config = self.container.config
-        check_deployment(config)
         self.secret = check_secret(config.get("AUTH_SECRET"), config.get("ENV"))
+        check_deployment(config)
         self.policy = TokenPolicy.from_config(config)
         self.body_limit = self.max_body(config) if callable(self.max_body) else self.max_body
         self.keys = None
