@@ -21,7 +21,7 @@ import re
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from marshmallow import Schema, fields
+from marshmallow import INCLUDE, Schema, fields
 
 from shared import idempotency
 from shared.web import ApiRoute
@@ -40,9 +40,16 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class ErrorItemSchema(Schema):
+    """One problem: the field and the rule; some answers add where (``line``, ``row``)."""
+
+    class Meta:
+        unknown = INCLUDE  # documented as open: details may be added
+
     field = fields.String(required=True)
     rule = fields.String(required=True)
     line = fields.Integer(allow_none=True)
+    row = fields.Integer(allow_none=True)
+    message = fields.String()
 
 
 class ErrorSchema(Schema):

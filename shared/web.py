@@ -208,6 +208,16 @@ def _too_deep(max_depth: int) -> BadRequest:
                                                          "nesting"}], code="json_too_deep")
 
 
+def _check_unicode(text: str, path: str) -> None:
+    """JSON's \\ud800-style escapes can name half a character (a lone surrogate), which no
+    database or file can store: refuse it here rather than fail later (a 500 once)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise field_error(path or "_body", "must be valid Unicode text (a lone surrogate "
+                                           "escape such as \\ud800 is not)") from None
+
+
 def check_json_values(body, max_depth: int = MAX_JSON_DEPTH) -> None:
     """Walk a parsed JSON value without recursion: depth (400), then NUL characters,
     non-finite numbers and integers beyond +-2^53 (422 naming the field)."""
@@ -221,6 +231,7 @@ def check_json_values(body, max_depth: int = MAX_JSON_DEPTH) -> None:
                 where = f"{path}.{key}" if path else key
                 if "\x00" in key:
                     raise field_error(_printable(where), "must not contain NUL characters")
+                _check_unicode(key, "_body")
                 stack.append((item, where, depth + 1))
         elif isinstance(value, list):
             stack.extend((item, f"{path}[{index}]", depth + 1)
@@ -228,6 +239,7 @@ def check_json_values(body, max_depth: int = MAX_JSON_DEPTH) -> None:
         elif isinstance(value, str):
             if "\x00" in value:
                 raise field_error(path or "_body", "must not contain NUL characters")
+            _check_unicode(value, path)
         elif isinstance(value, bool):
             continue
         elif isinstance(value, int):

@@ -187,7 +187,8 @@ class EvaluationService(ServiceBase):
 
     # ------------------------------------------------------------ evaluators
     @api("GET", "/me/assignments", roles=EVALUATOR)
-    @doc("Your assignments", response="array")
+    @doc("Your assignments (404: you are not an expert of the pool)", response="array",
+         errors=(404,))
     def my_assignments(self, request, principal):
         return h.evaluators.my_assignments(self.uow, principal.email)
 

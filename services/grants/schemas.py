@@ -2,7 +2,7 @@
 field and rule; unknown fields are refused so a typo is not silently ignored)."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from services.grants.domain.grant import State
 
@@ -16,9 +16,13 @@ class NoBody(_Strict):
     """confirm, sign, authority-sign: nothing to say but the step itself."""
 
 
+def _not_blank(text: str) -> None:
+    if not text.strip():
+        raise ValidationError("must not be blank")
+
+
 class DeclineBody(_Strict):
-    reason = fields.String(required=True, validate=[
-        validate.Length(max=2000), validate.Regexp(r"(?s).*\S", error="must not be blank")])
+    reason = fields.String(required=True, validate=[validate.Length(max=2000), _not_blank])
 
 
 _ID = validate.Length(min=1, max=80)

@@ -67,7 +67,7 @@ class GrantsService(ServiceBase):
 
     # ------------------------------------------------------------------ coordinator
     @api("GET", "/grants/mine", roles=APPLICANT)
-    @doc("Your grant files", response="array")
+    @doc("Your grant files")
     def my_grants(self, request, principal):
         return handlers.list_grants(self.uow, self.clock.now(), email=principal.email)
 
@@ -103,13 +103,13 @@ class GrantsService(ServiceBase):
         return handlers.sign_by_authority(self.uow, grant_id, self.clock.now())
 
     @api("GET", "/grants", roles=OPERATIONS)
-    @doc("Grant files", response="array", query=GrantsQuery)
+    @doc("Grant files", query=GrantsQuery)
     def list_grants(self, request, principal):
         query = GrantsQuery().load(request.args.to_dict())
         return handlers.list_grants(self.uow, self.clock.now(), **query)
 
     @api("GET", "/grants/<grant_id>/payments", roles=OPERATIONS)
-    @doc("A grant's payment orders", response="array", errors=(404,))
+    @doc("A grant's payment orders", errors=(404,))
     def grant_payments(self, request, grant_id, principal):
         return handlers.payments(self.uow, grant_id, self.clock.now())
 

@@ -78,7 +78,7 @@ class NotificationsService(ServiceBase):
                                     self.clock.now())
 
     @api("GET", "/letters", roles=("operations",))
-    @doc("The result letters of a call", query=LettersQuery)
+    @doc("The result letters of a call", query=LettersQuery, errors=(404,))
     def letters(self, request, principal):
         query = LettersQuery().load(request.args.to_dict())
         return handlers.letters_of_call(self.uow, query["call_id"])

@@ -71,7 +71,7 @@ class OperationsService(ServiceBase):
 
     # ------------------------------------------------------------------ calls
     @api("GET", "/calls", roles=OPS)
-    @doc("Calls seen so far", response="array")
+    @doc("Calls seen so far")
     def calls(self, request, principal):
         return handlers.list_calls(self.uow)
 
@@ -81,8 +81,7 @@ class OperationsService(ServiceBase):
         return handlers.overview(self.uow, call_id, self.clock.now())
 
     @api("GET", "/calls/<call_id>/proposals", roles=OPS)
-    @doc("A call's proposals and their states", response="array", errors=(404,),
-         query=ProposalQuerySchema)
+    @doc("A call's proposals and their states", errors=(404,), query=ProposalQuerySchema)
     def call_proposals(self, request, call_id, principal):
         query = ProposalQuerySchema().load(request.args.to_dict())
         return handlers.call_proposals(self.uow, call_id, **query)
@@ -109,7 +108,7 @@ class OperationsService(ServiceBase):
         return handlers.proposal_timeline(self.uow, proposal_id)
 
     @api("GET", "/loads", roles=OPS)
-    @doc("Evaluator loads", response="array", query=LoadsQuerySchema)
+    @doc("Evaluator loads", query=LoadsQuerySchema)
     def loads(self, request, principal):
         return handlers.loads(self.uow, **LoadsQuerySchema().load(request.args.to_dict()))
 

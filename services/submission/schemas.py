@@ -16,8 +16,12 @@ from shared.events import schemas as events
 
 _CENT = Decimal("0.01")
 _MAX_AMOUNT = Decimal("1000000000000.00")  # far above any call, and within every column
-_ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
-                      error="must be an identifier (letters, digits, '_', '-', '.')")
+_ID = [validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
+                       error="must be an identifier (letters, digits, '_', '-', '.')"),
+       validate.Length(max=80, error="must be at most 80 characters")]
+#: a part's base64 text: the configured part limit is checked when decoding
+#: (handlers.proposals.decode_uploads); this bounds it whatever the configuration
+_MAX_BASE64 = 4 * (64 * 1024 * 1024 // 3 + 1)
 
 
 class MoneyField(fields.Field):
@@ -94,7 +98,7 @@ class PartUploadSchema(_Request):
 
     name = fields.String(required=True, validate=_ID)
     filename = _text(255, minimum=0, load_default="")
-    content_base64 = fields.String(required=True)
+    content_base64 = fields.String(required=True, validate=validate.Length(max=_MAX_BASE64))
 
 
 def _form_fields(create: bool) -> dict:
@@ -149,7 +153,9 @@ class WithdrawSchema(_Request):
 class CallLoadSchema(_Request):
     """POST /calls with a JSON body; the YAML text may also be sent as the raw body."""
 
-    yaml = fields.String(required=True, validate=validate.Length(min=1, error="is empty"))
+    yaml = fields.String(required=True, validate=[
+        validate.Length(min=1, error="is empty"),
+        validate.Length(max=1_000_000, error="must be at most 1,000,000 characters")])
 
 
 # ----------------------------------------------------------------------- responses

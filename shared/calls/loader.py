@@ -91,7 +91,10 @@ def _read(path: Path) -> tuple[Call | None, list[Problem]]:
 
 
 def _parse(text: str) -> tuple[Call | None, list[Problem]]:
-    loader = _CallYamlLoader(text)
+    try:  # the reader itself refuses control characters (found by the Schemathesis run)
+        loader = _CallYamlLoader(text)
+    except yaml.YAMLError as error:
+        return None, [Problem("", f"YAML error: {error}")]
     try:
         node = loader.get_single_node()
         raw = loader.construct_document(node) if node is not None else None
