@@ -166,3 +166,34 @@ def test_a_part_named_pdf_must_be_a_pdf(shared_stack, draft):
     assert typed.status_code == 422
     real = applicant.put(f"/proposals/{draft}/parts/part_a?filename=a.pdf", data=PDF)
     assert real.status_code == 200, real.text
+
+
+# ------------------------------------------------------------------ finding 8: part blobs
+def test_a_part_blob_is_deleted_once_no_working_copy_or_version_refers_to_it(shared_stack):
+    import hashlib
+
+    import sqlalchemy as sa
+
+    applicant = shared_stack.api("submission", "applicant", APPLICANT)
+    proposal_id = applicant.post("/proposals", json=proposal_body()).json()["id"]
+    engine = shared_stack.databases.engine("submission")
+
+    def stored(data: bytes) -> bool:
+        with engine.connect() as connection:
+            return connection.execute(sa.text("SELECT count(*) FROM parts WHERE sha256 = :s"),
+                                      {"s": hashlib.sha256(data).hexdigest()}).scalar() == 1
+
+    draft, submitted, later = (b"%PDF-1.4 " + label for label in (b"draft", b"v1", b"v2"))
+    for data in (draft, submitted):
+        assert applicant.put(f"/proposals/{proposal_id}/parts/part_b?filename=b.pdf",
+                             data=data).status_code == 200
+    assert not stored(draft) and stored(submitted)  # the draft's bytes were never submitted
+    assert applicant.post(f"/proposals/{proposal_id}/submit").status_code == 200
+    assert applicant.put(f"/proposals/{proposal_id}/parts/part_b?filename=b.pdf",
+                         data=later).status_code == 200
+    assert stored(submitted) and stored(later)  # version 1 still refers to its bytes
+    assert applicant.delete(f"/proposals/{proposal_id}/parts/part_b").status_code == 200
+    assert not stored(later) and stored(submitted)
+    assert applicant.get(f"/proposals/{proposal_id}/parts/part_b?version=1").content == \
+        submitted
+    engine.dispose()

@@ -194,6 +194,9 @@ class ProposalRepository:
                 proposal_contacts.c.proposal_id == proposal.id))
             self.session.execute(proposal_contacts.insert(), [
                 {"proposal_id": proposal.id, "email": email} for email in sorted(contacts)])
+        if loaded.content is not None and proposal.content is not loaded.content:
+            self._forget_parts({p.sha256 for p in loaded.content.parts}
+                               - {p.sha256 for p in proposal.content.parts})
         self._loaded[proposal.id] = _Loaded(values["latest_version"], contacts,
                                             proposal.content, content, proposal.screening)
 
@@ -249,8 +252,31 @@ class ProposalRepository:
 
     # ------------------------------------------------------------------ part bytes
     def store_part(self, sha256: str, data: bytes, now: datetime) -> None:
+        self._lock_part(sha256)
         insert_ignoring_duplicates(self.session, parts, sha256=sha256, size=len(data),
                                    data=data, stored_at=now)
+
+    def _forget_parts(self, removed: set[str]) -> None:
+        """Delete the bytes of parts the working copy let go of, unless a working copy or
+        a submitted version (of any proposal: parts are shared by content) still refers
+        to them. Parts are kept for every version, so only never-submitted bytes go."""
+        for sha256 in sorted(removed):
+            self._lock_part(sha256)
+            used = self.session.execute(sa.select(
+                sa.exists().where(sa.cast(proposals.c.content, sa.Text).contains(sha256))
+                | sa.exists().where(sa.cast(proposal_versions.c.content, sa.Text)
+                                    .contains(sha256)))).scalar()
+            if not used:
+                self.session.execute(parts.delete().where(parts.c.sha256 == sha256))
+
+    def _lock_part(self, sha256: str) -> None:
+        """Storing and forgetting the same bytes take turns (PostgreSQL: a transaction lock
+        on the hash), so bytes a concurrent upload now refers to are never deleted: the
+        reference check runs after the other transaction committed. SQLite runs one
+        transaction at a time anyway."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(
+                int(sha256[:15], 16))))
 
     def part_bytes(self, sha256: str) -> bytes | None:
         return self.session.execute(sa.select(parts.c.data).where(
