@@ -185,11 +185,17 @@ class Claim:
 class Store:
     """The keys of one service, in its own database (``engine``)."""
 
-    def __init__(self, engine, ttl: timedelta = DEFAULT_TTL, now=None):
+    def __init__(self, engine, ttl: timedelta = DEFAULT_TTL, now=None, max_requests: int = 32):
         self.engine = engine
         self.ttl = ttl
         self.now = now or (lambda: datetime.now(timezone.utc))
         self._postgres = engine.dialect.name == "postgresql"
+        # the connections holding the keys' locks come from a pool of their own: taken from
+        # the service's pool, requests waiting for a second connection while holding one
+        # could exhaust it and wait on each other. At most one per request in flight.
+        self._lock_engine = sa.create_engine(
+            engine.url, pool_size=1, max_overflow=max_requests, pool_pre_ping=True,
+            pool_recycle=300) if self._postgres else None
         self._held: set[tuple[str, str]] = set()
         self._guard = threading.Lock()
         self._claims = 0
@@ -213,7 +219,7 @@ class Store:
     def _advisory_lock(self, principal: str, key: str):
         number = int.from_bytes(hashlib.sha256(f"{principal}\x1f{key}".encode()).digest()[:8],
                                 "big", signed=True)
-        connection = self.engine.connect()
+        connection = self._lock_engine.connect()
         try:
             taken = connection.execute(sa.select(sa.func.pg_try_advisory_xact_lock(number))
                                        ).scalar()

@@ -507,7 +507,9 @@ class _LazyStore:
 
     def claim(self, *args):
         if self._store is None:
-            self._store = idempotency.Store(self.provider.engine, self.ttl)
+            config = self.provider.container.config
+            self._store = idempotency.Store(self.provider.engine, self.ttl,
+                                            max_requests=int(config.get("max_workers", 32)))
         return self._store.claim(*args)
 
 

@@ -8,8 +8,6 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from shared import idempotency
-from shared.db.engine import create_service_engine
 from tests.support.evaluation_events import (call_published as evaluation_call, deadline_closed,
                                              expert_record, publish as publish_evaluation,
                                              screened, stage)
@@ -120,6 +118,9 @@ def test_a_key_in_progress_is_a_conflict_and_a_committed_key_is_never_run_again(
     """The store itself on PostgreSQL: the advisory lock makes a second claim of a key in
     progress fail at once, and a key recorded by the command's transaction is seen as
     applied even if its response was never stored."""
+    from shared import idempotency  # (imported here: the HTTP tests above also run on main)
+    from shared.db.engine import create_service_engine
+
     engine = create_service_engine(databases.url("keys"))
     idempotency.metadata.create_all(engine)
     store = idempotency.Store(engine)
