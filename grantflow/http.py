@@ -20,8 +20,8 @@ from typing import Callable, Collection
 
 import requests
 
-from shared.auth import DEFAULT_DEV_SECRET, issue_token
-from shared.config import base_url, env
+from shared.auth import DEFAULT_DEV_SECRET, TokenPolicy, issue_token
+from shared.config import base_url, env, token_settings
 
 OK, FAILURE, BAD_INPUT, DOWN = 0, 1, 2, 3
 #: answers that mean the input was wrong; commands that upload files add 413 (too large)
@@ -33,9 +33,12 @@ OPERATIONS_EMAIL = "operations@grantflow.example"
 
 
 def dev_token(email: str = OPERATIONS_EMAIL, role: str = "operations", **kwargs) -> str:
-    """A development token signed with the configured secret (``GRANTFLOW_AUTH_SECRET``);
-    ``kwargs`` go to :func:`shared.auth.issue_token` (``ttl``)."""
-    return issue_token(env("AUTH_SECRET", DEFAULT_DEV_SECRET), email, role, **kwargs)
+    """A development token signed with the configured secret (``GRANTFLOW_AUTH_SECRET``),
+    with the issuer, audience and lifetimes the services are configured with
+    (``GRANTFLOW_TOKEN_*``); ``kwargs`` go to :func:`shared.auth.issue_token` (``ttl``)."""
+    policy = TokenPolicy.from_config({"TOKENS": token_settings()})
+    return issue_token(env("AUTH_SECRET", DEFAULT_DEV_SECRET), email, role, policy=policy,
+                       **kwargs)
 
 
 def bearer(args, as_role: str | None = None) -> str:
