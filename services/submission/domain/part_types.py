@@ -6,7 +6,7 @@ from __future__ import annotations
 
 #: kind -> the bytes a file of that kind starts with (its "magic number")
 SIGNATURES = {
-    "PDF": (b"%PDF-",),
+    "PDF": (b"%PDF",),  # then "-1.x" in a real file; the marker alone is what is checked
     "ZIP (docx, xlsx, odt, ods)": (b"PK\x03\x04", b"PK\x05\x06"),
     "PNG": (b"\x89PNG\r\n\x1a\n",),
     "JPEG": (b"\xff\xd8\xff",),
