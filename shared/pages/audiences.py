@@ -34,7 +34,9 @@ AUDIENCES = {audience.name: audience for audience in (APPLY, REVIEW)}
 #: each service's pages, by URL prefix (none overlaps another service's), and where it
 #: serves the shared static files (CSP ``'self'``: every origin serves its own copy)
 PAGE_PREFIXES = {
-    "submission": ("/apply/",),  # everything under /apply/ not claimed below
+    # everything under /apply/ not claimed below; /review/parts/: a proposal's parts for
+    # its evaluators (submission keeps the parts, evaluation the assignments)
+    "submission": ("/apply/", "/review/parts/"),
     "evaluation": ("/review/", "/apply/results/"),
     "grants": ("/apply/grants/",),
 }

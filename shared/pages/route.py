@@ -20,6 +20,7 @@ The entrypoint receives ``page=`` (:class:`Page`) and returns ``page.render(...)
 from __future__ import annotations
 
 import logging
+import re
 import mimetypes
 import uuid
 from functools import lru_cache
@@ -49,6 +50,24 @@ _log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 DEFAULT_MAX_BODY = 256 * 1024  # bytes of a form; uploads say their own limit
 _PAGE_KEY = "grantflow.page"
+
+
+class _RedactTokens(logging.Filter):
+    """The access log prints request lines: a sign-in link's token must not land in a log
+    file (it is single-use and short-lived, but a log outlives both)."""
+
+    _TOKEN = re.compile(r"(token=)[^\s&\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "token=" in record.msg:
+            record.msg = self._TOKEN.sub(r"\1[redacted]", record.msg)
+        return True
+
+
+def redact_access_log() -> None:
+    logger = logging.getLogger("nameko.web.server")
+    if not any(isinstance(f, _RedactTokens) for f in logger.filters):
+        logger.addFilter(_RedactTokens())
 
 
 class SignInRequired(Exception):
@@ -183,25 +202,28 @@ def secure_headers(response: Response, settings: PageSettings) -> Response:
 
 class PageRoute(ApiRoute):
     def __init__(self, method: str, url: str, audience: str | None = None,
-                 signed_in: bool = True, max_body: int = DEFAULT_MAX_BODY,
+                 signed_in: bool = True, max_body=DEFAULT_MAX_BODY,
                  csrf_checked: bool = True, **kwargs):
         kwargs.setdefault("expected_exceptions", (ApiError, ValidationError, AuthError,
                                                   PageError, SignInRequired))
         super().__init__(method, url, public=True, **kwargs)
         self.audience = AUDIENCES[audience] if audience else None
         self.signed_in = signed_in and audience is not None
-        self.max_body = max_body
+        self.max_body = max_body  # bytes, or a function of the config (uploads)
         self.csrf_checked = csrf_checked  # False only where the view checks it itself
 
     def setup(self):
         super().setup()
         self._local = corolocal.local()
+        redact_access_log()
         config = self.container.config
         self.settings = PageSettings.from_config(config)
         self.clock = clock_from_setting(config.get("CLOCK"))
         package = Path(__import__(self.container.service_cls.__module__,
                                   fromlist=["_"]).__file__).resolve().parent
         self.template_dirs = (str(package / "pages" / "templates"),)
+        if callable(self.max_body):
+            self.max_body = int(self.max_body(config))
 
     def get_entrypoint_parameters(self, request):
         request.max_content_length = self.max_body

@@ -70,3 +70,15 @@ def test_a_session_cookie_is_scoped_to_its_audience_and_secure_over_https():
     session = next(c for c in cookies if c.startswith("gf_apply="))
     for attribute in ("HttpOnly", "SameSite=Strict", "Path=/apply", "Secure", "Max-Age=28800"):
         assert attribute in session
+
+
+def test_the_access_log_never_shows_a_sign_in_token():
+    import logging
+    from shared.pages.route import redact_access_log
+    redact_access_log()
+    record = logging.LogRecord("nameko.web.server", logging.INFO, "x", 1,
+                               '127.0.0.1 - - "GET /apply/sign-in/link?token=eyJ.abc.def '
+                               'HTTP/1.1" 200', None, None)
+    for log_filter in logging.getLogger("nameko.web.server").filters:
+        log_filter.filter(record)
+    assert "eyJ" not in record.getMessage() and "token=[redacted]" in record.getMessage()
