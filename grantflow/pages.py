@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from shared.config import base_url, env
+from shared.config import base_url, env, var_dir
 from shared.auth import DEFAULT_DEV_SECRET
 from shared.pages.audiences import APPLY, REVIEW
 from shared.pages.settings import PageSettings
@@ -57,7 +57,7 @@ def demo_pages(scenario, report: dict, say=print, per_role: int = 3) -> dict:
         say(f"  {name:20} {url}")
     say(f"sign-in links (each works once within {settings().sign_in_ttl.seconds // 60} "
         "minutes, while the services run: `grantflow demo --keep-running`, or "
-        "`GRANTFLOW_VAR=var/demo grantflow up`):")
+        f"`GRANTFLOW_VAR={var_dir()} grantflow up`):")
     for item in links:
         say(f"  {item['role']:10} {item['email']:40} {item['link']}")
     return {"addresses": addresses, "sign_in_links": links}
