@@ -75,11 +75,13 @@ def doc(summary: str, *, body=None, response=None, status: int = 200,
 
 
 def routes(service_cls) -> list[tuple[str, ApiRoute]]:
-    """``(method name, route)`` of every ``@api`` entrypoint, by URL then method."""
+    """``(method name, route)`` of every ``@api`` entrypoint, by URL then method. Pages
+    (``serves_html``) are HTML for people, not routes of the JSON API: left out."""
     found = []
     for name, method in inspect.getmembers(service_cls, inspect.isfunction):
         for entrypoint in getattr(method, "nameko_entrypoints", ()):
-            if isinstance(entrypoint, ApiRoute):
+            if isinstance(entrypoint, ApiRoute) and not getattr(entrypoint, "serves_html",
+                                                                False):
                 found.append((name, entrypoint))
     return sorted(found, key=lambda item: (item[1].url, item[1].method))
 

@@ -320,3 +320,11 @@ class FiredSchema(Schema):
 class TickSchema(Schema):
     now = fields.String(required=True)
     fired = fields.List(fields.Nested(FiredSchema), required=True)
+
+
+class PrecheckSchema(ScreeningSchema):
+    """The screening the working copy would get if received now (``GET
+    /proposals/<id>/precheck``): each failed rule with its message and values."""
+
+    checked_at = fields.String(required=True)
+    passed = fields.Boolean(required=True)

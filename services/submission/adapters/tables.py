@@ -102,3 +102,16 @@ rankings = sa.Table(
     sa.Column("published_at", UtcDateTime(), nullable=False),
     sa.Column("event_id", sa.String(36), nullable=False),
 )
+
+#: which experts evaluation assigned to which proposal (from evaluator_assigned/released):
+#: who may download a frozen proposal's parts from the evaluators' pages. A released pair
+#: stays released (evaluation never assigns a released pair again), so the order in which
+#: the two events arrive does not matter.
+evaluator_access = sa.Table(
+    "evaluator_access", metadata,
+    sa.Column("proposal_id", sa.String(40), primary_key=True),
+    sa.Column("email", sa.String(320), primary_key=True),
+    sa.Column("expert_id", sa.String(80), nullable=False),
+    sa.Column("released", sa.Boolean(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)

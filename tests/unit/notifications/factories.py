@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 from shared.calls.model import (Call, Criterion, EvaluationRules, GrantRules, Rule, Stage,
                                 Topic)
-from shared.events import (CallPublished, EvaluationCompleted, EvaluatorAssigned,
-                           EvaluatorReleased, GrantDeclined, GrantPreparationStarted,
+from shared.events import (ApplicantSignInRequested, CallPublished, EvaluationCompleted, EvaluatorAssigned,
+                           EvaluatorReleased, EvaluatorSignInRequested, GrantDeclined, GrantPreparationStarted,
                            GrantSignatureRequested, GrantSigned, ProposalScreened,
                            ProposalSubmitted, ProposalWithdrawn, RankingPublished,
                            ReservePromoted, TimeTargetBreached, TimetableStageReached)
@@ -203,3 +203,13 @@ def breached(measure="tti"):
     return TimeTargetBreached(**envelope(at=datetime(2019, 6, 30, 17, 0, 1, tzinfo=BRUSSELS)),
                               proposal_id="P-0042", measure=measure, days=149,
                               target_months=5 if measure == "tti" else 8)
+
+
+def applicant_sign_in(email="Anna.Rossi@comune.example.it", next_url="/apply/"):
+    return ApplicantSignInRequested(**envelope("sign-in"), email=email, next_url=next_url)
+
+
+def evaluator_sign_in(email="maria.schmidt@experts.example.eu", next_url=""):
+    return EvaluatorSignInRequested(**envelope("sign-in"), expert_id="E-7",
+                                    expert_name="Dr. Maria Schmidt", email=email,
+                                    next_url=next_url)
