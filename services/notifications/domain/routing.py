@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Sequence
 
 from shared.calls.model import Call
-from shared.events import (CallPublished, Event, EvaluatorAssigned, EvaluatorReleased,
+from shared.events import (AnswerPublished, CallPublished, Event, EvaluatorAssigned, EvaluatorReleased,
                            GrantDeclined, GrantPreparationStarted, GrantSignatureRequested,
                            GrantSigned, ProposalScreened, ProposalSubmitted,
                            ProposalWithdrawn, ReservePromoted, TimeTargetBreached)
@@ -181,6 +181,16 @@ def _breached(e: TimeTargetBreached, call: Call, operations) -> Plan:
         "deadline": instant(call.deadline, call.timezone)})
 
 
+def _answer_published(e: AnswerPublished, call: Call, _ops) -> Plan:
+    first_line = " ".join(e.question.split())
+    return (contacts(e.notify_emails, n.REGISTERED_APPLICANT), n.ANSWER_PUBLISHED, {
+        **topic_context(call, e.topic_id), "question_id": e.question_id,
+        "question": e.question, "answer": e.answer,
+        "question_excerpt": first_line if len(first_line) <= 80
+        else first_line[:77].rstrip() + "...",
+        "published_at": instant(e.published_at, call.timezone)})
+
+
 _PLANNERS: dict[type[Event], Callable[[Any, Call, Sequence[str]], Plan | None]] = {
     CallPublished: _call_published,
     ProposalSubmitted: _submitted,
@@ -194,4 +204,5 @@ _PLANNERS: dict[type[Event], Callable[[Any, Call, Sequence[str]], Plan | None]] 
     GrantDeclined: _declined,
     ReservePromoted: _promoted,
     TimeTargetBreached: _breached,
+    AnswerPublished: _answer_published,
 }

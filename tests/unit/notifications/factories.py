@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from shared.calls.model import (Call, Criterion, EvaluationRules, GrantRules, Rule, Stage,
                                 Topic)
-from shared.events import (CallPublished, EvaluationCompleted, EvaluatorAssigned,
+from shared.events import (AnswerPublished, CallPublished, EvaluationCompleted, EvaluatorAssigned,
                            EvaluatorReleased, GrantDeclined, GrantPreparationStarted,
                            GrantSignatureRequested, GrantSigned, ProposalScreened,
                            ProposalSubmitted, ProposalWithdrawn, RankingPublished,
@@ -203,3 +203,10 @@ def breached(measure="tti"):
     return TimeTargetBreached(**envelope(at=datetime(2019, 6, 30, 17, 0, 1, tzinfo=BRUSSELS)),
                               proposal_id="P-0042", measure=measure, days=149,
                               target_months=5 if measure == "tti" else 8)
+
+
+def answer_published(question="Can a city take part\nas both coordinator and partner?"):
+    at = datetime(2018, 11, 5, 14, 30, tzinfo=BRUSSELS)
+    return AnswerPublished(**envelope("Q-0007", at=at), question_id="Q-0007", topic_id=TOPIC,
+                           question=question, answer="No: one role per proposal.",
+                           published_at=at, notify_emails=CONTACTS)

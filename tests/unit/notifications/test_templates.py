@@ -130,6 +130,9 @@ CASES = [
     ("breach ttg", lambda: routed(f.breached("ttg")),
      ["time to grant (TTG)", "8 months", "not signed"]),
     ("daily digest", digest, ["TIME TARGET BREACHES: 1", "time to inform 149 days"]),
+    ("answer published", lambda: routed(f.answer_published()),
+     ["Can a city take part as both coordinator and partner?", "No: one role per proposal.",
+      "5 November 2018, 14:30:00 CET", "Q-0007", "Local and regional integration networks"]),
 ]
 
 
