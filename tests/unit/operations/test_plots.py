@@ -1,0 +1,138 @@
+"""The operations page's plots: their figures from a real projection of a whole call (the
+handlers on SQLite, fed the call's events), and SVG that the page's CSP accepts."""
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from services.operations import handlers
+from services.operations.adapters.projections import Projections
+from services.operations.domain.plot_data import (stages_over_time, time_targets,
+                                                  topic_scores)
+from services.operations.handlers.queries import known_call
+from shared.web import NotFound
+from tests.support.operations_scenario import (CALL_ID, DEADLINE, RANKED, T1, T5, Builder,
+                                               at, call_events)
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture
+def projected(ops):
+    ops.feed(*call_events())
+    return ops
+
+
+def _repo_views(ops):
+    with ops.uow() as uow:
+        repo = Projections(uow.session)
+        row, call, views = known_call(repo, CALL_ID)
+        return repo, row, call, views, repo.first_deliveries(CALL_ID, "result_letter"), \
+            repo.topic_infos(CALL_ID, call)
+
+
+def test_proposals_per_stage_at_each_milestone_of_the_call(projected):
+    _, _, _, views, _, _ = _repo_views(projected)
+    milestones = [("Submission deadline", DEADLINE), ("Information to applicants", RANKED)]
+    series = stages_over_time(views, milestones)
+    assert series.start == at("2019-01-10T10:00:00")  # the first submission
+    assert series.end == at("2019-10-15T12:00:00")  # the last signature
+    assert series.instants == tuple(sorted(set(series.instants)))
+    assert {DEADLINE, RANKED} <= set(series.instants)
+    just_before = series.at(series.instants.index(DEADLINE) - 1)
+    assert just_before["submitted"] == 8 and just_before["left"] == 1  # P-WDR withdrew
+    at_ranking = series.at(series.instants.index(RANKED))
+    assert at_ranking == {"submitted": 0, "evaluation": 1, "evaluated": 0, "funded": 2,
+                          "reserve": 2, "signed": 0, "rejected": 1, "screened_out": 2,
+                          "left": 1}
+    assert series.at(len(series.instants) - 1) == {
+        "submitted": 0, "evaluation": 1, "evaluated": 0, "funded": 0, "reserve": 1,
+        "signed": 2, "rejected": 1, "screened_out": 2, "left": 2}
+    assert all(sum(series.at(i).values()) <= 9 for i in range(len(series.instants)))
+
+
+def test_scores_in_ranking_order_with_threshold_and_budget_line(projected):
+    _, _, call, views, _, topics = _repo_views(projected)
+    [topic] = topic_scores(views, call, topics)  # P-EVA of topic 1 has no score yet
+    assert topic.topic_id == T5 and topic.ranked
+    assert [(e.proposal_id, e.score, e.list) for e in topic.entries] == [
+        ("P-SIG", Decimal("88.00"), "main"), ("P-DEC", Decimal("84.00"), "main"),
+        ("P-PRO", Decimal("80.00"), "reserve"), ("P-RES", Decimal("76.00"), "reserve"),
+        ("P-REJ", Decimal("55.00"), "rejected")]
+    assert topic.funded == 2 and topic.funded_total == Decimal("450000.00")
+    assert topic.budget == Decimal("500000.00")
+    assert topic.threshold == call.evaluation.overall_threshold
+
+
+def test_before_the_ranking_the_budget_line_is_projected_from_the_requests(ops):
+    ops.feed(*[e for e in call_events() if e.event_type() not in (
+        "ranking_published", "grant_preparation_started", "grant_signed", "grant_declined",
+        "reserve_promoted", "notification_delivered", "notification_failed")])
+    _, _, call, views, _, topics = _repo_views(ops)
+    [topic] = topic_scores(views, call, topics)
+    assert not topic.ranked
+    # by score: P-SIG asks 200,000, P-DEC 250,000 (450,000); P-PRO's 240,000 does not fit
+    assert [e.proposal_id for e in topic.entries][:3] == ["P-SIG", "P-DEC", "P-PRO"]
+    assert (topic.funded, topic.funded_total) == (2, Decimal("450000.00"))
+
+
+def test_time_to_inform_and_to_grant_against_the_targets(projected):
+    _, _, call, views, informed, _ = _repo_views(projected)
+    assert set(informed) == {"P-REJ", "P-SIG", "P-DEC", "P-PRO", "P-RES"}
+    tti, ttg = time_targets(views, informed, call)
+    letter_days = (RANKED - DEADLINE) / timedelta(days=1)
+    # the call's targets: 6 and 11 months; 31 January 17:00 CET + 6 months is 31 July
+    # 17:00 CEST, an hour less than 181 days
+    assert (tti.target_months, ttg.target_months) == (6, 11)
+    assert tti.limit_days == 181 - 1 / 24
+    # frozen and not withdrawn: the five evaluated, the two screened out, P-EVA
+    assert (tti.expected, tti.days, tti.within, tti.waiting) == \
+        (8, (letter_days,) * 5, 5, 3)
+    assert ttg.expected == 2  # P-DEC's grant was declined
+    assert ttg.days == ((at("2019-09-01T12:00:00") - DEADLINE) / timedelta(days=1),
+                        (at("2019-10-15T12:00:00") - DEADLINE) / timedelta(days=1))
+    assert ttg.within == 2
+
+
+def test_every_plot_is_accessible_svg_that_needs_no_style_or_script(projected):
+    found = handlers.plots(projected.uow(), CALL_ID)
+    ids = [p["id"] for p in found["plots"]]
+    assert ids == ["plot-stages", f"plot-scores-{T5}", "plot-loads", "plot-targets"]
+    for plot in found["plots"]:
+        root = ET.fromstring(plot["svg"])  # well-formed XML
+        assert root.get("role") == "img"
+        assert root.get("aria-labelledby") == f"{plot['id']}-title {plot['id']}-desc"
+        assert root.find(f"{SVG}title").text == plot["title"]
+        assert root.find(f"{SVG}desc").text == plot["description"]
+        assert not re.search(r"<(style|script|foreignObject)|\sstyle=|\son\w+=|href",
+                             plot["svg"]), plot["id"]
+        assert plot["table"]["rows"] and all(
+            len(row) == len(plot["table"]["columns"]) for row in plot["table"]["rows"])
+    loads = next(p for p in found["plots"] if p["id"] == "plot-loads")
+    assert loads["table"]["rows"][0] == ["Expert E1 (E1)", "6", "6", "0", "0"]
+    assert handlers.plot_svg(projected.uow(), CALL_ID, "plot-targets").startswith("<svg")
+    with pytest.raises(NotFound):
+        handlers.plot_svg(projected.uow(), CALL_ID, "plot-nothing")
+
+
+def test_text_from_events_is_escaped_in_the_svg(ops):
+    b = Builder()
+    b.assigned("P-X", T1, "E9", at("2019-02-01T09:00:00"))
+    evil = replace(b.events[0], expert_name="<script>alert(1)</script> & co")
+    ops.feed(*call_events(), evil)
+    svg = handlers.plot_svg(ops.uow(), CALL_ID, "plot-loads")
+    assert "<script>" not in svg and "&lt;script&gt;alert(1)&lt;/script&gt; &amp;" in svg
+    ET.fromstring(svg)
+
+
+def test_plots_are_kept_until_the_call_has_a_new_event(projected):
+    first = handlers.plots(projected.uow(), CALL_ID)
+    assert handlers.plots(projected.uow(), CALL_ID) is first
+    b = Builder()
+    b.stage("signature_start", "Signature of grant agreements starts", at("2019-11-01T00:00:00"))
+    projected.feed(*b.events)
+    again = handlers.plots(projected.uow(), CALL_ID)
+    assert again is not first and again["plots"][0]["svg"] != first["plots"][0]["svg"]
