@@ -23,6 +23,8 @@ LIST_COLOURS = {"main": COLOURS["green"], "reserve": COLOURS["orange"],
 LIST_NAMES = {"main": "main list", "reserve": "reserve list", "rejected": "rejected",
               None: "not ranked yet"}
 MOST_EXPERTS = 30
+MOST_BARS = 150  # more proposals in a topic: drawn as outlines, not one bar each
+MOST_ROWS = 100  # more: the data table gives the distribution, not every proposal
 LEFT, RIGHT, TOP = 60, 20, 24
 
 
@@ -105,13 +107,22 @@ def stages_plot(series: StageSeries | None, zone: str) -> dict:
                                               "All"], rows))
 
 
-def _steps(xs: list[float], ys: list[float], end: float) -> list[tuple[float, float]]:
-    """A step line: each value holds until the next instant."""
-    points = []
-    for index, (px, py) in enumerate(zip(xs, ys)):
-        if points:
-            points.append((px, points[-1][1]))
-        points.append((px, py))
+def _steps(xs: list[float], ys: list[float], end: float, width: float = 0.5,
+           pick=None) -> list[tuple[float, float]]:
+    """A step line: each value holds until the next x. One value per column of ``width``
+    pixels (the last one, or ``pick`` of them, e.g. the highest bar in SVG y, ``min``),
+    and a corner only where the value changes: thousands of proposals draw as a few
+    hundred points."""
+    columns: dict[float, list[float]] = {}
+    for px, py in zip(xs, ys):
+        columns.setdefault(round(px / width) * width, []).append(py)
+    points: list[tuple[float, float]] = []
+    for px, values in columns.items():
+        py = pick(values) if pick else values[-1]
+        if not points:
+            points.append((px, py))
+        elif py != points[-1][1]:
+            points += [(px, points[-1][1]), (px, py)]
     points.append((end, points[-1][1]))
     return points
 
@@ -138,13 +149,21 @@ def score_plot(topic: TopicScores) -> dict:
     y = Scale(0, ticks[-1], y0, y1)
     y_grid(figure, y, ticks, x0, x1, "points")
     slot = min((x1 - x0) / max(n, 1), 36.0)
-    for index, entry in enumerate(topic.entries):
-        left = x0 + index * slot
-        figure.rect(left + slot * 0.1, y(entry.score), slot * 0.8, y0 - y(entry.score),
-                    LIST_COLOURS.get(entry.list, COLOURS["blue"]),
-                    tooltip=f"{entry.proposal_id} {entry.acronym or ''}: "
-                            f"{number(entry.score)} points, {LIST_NAMES.get(entry.list)}"
-                            + (f", rank {entry.rank}" if entry.rank else ""))
+    if n <= MOST_BARS:
+        for index, entry in enumerate(topic.entries):
+            figure.rect(x0 + index * slot + slot * 0.1, y(entry.score), slot * 0.8,
+                        y0 - y(entry.score), LIST_COLOURS.get(entry.list, COLOURS["blue"]),
+                        tooltip=f"{entry.proposal_id} {entry.acronym or ''}: "
+                                f"{number(entry.score)} points, {LIST_NAMES.get(entry.list)}"
+                                + (f", rank {entry.rank}" if entry.rank else ""))
+    else:  # bars thinner than a pixel: one outline per run of the same list
+        for start, stop, key in _runs([e.list for e in topic.entries]):
+            tops = _steps([x0 + i * slot for i in range(start, stop)],
+                          [y(topic.entries[i].score) for i in range(start, stop)],
+                          x0 + stop * slot, width=1, pick=min)  # min y: the highest
+            points = [(x0 + start * slot, y0), *tops, (x0 + stop * slot, y0)]
+            figure.path(points, fill=LIST_COLOURS.get(key, COLOURS["blue"]), close=True,
+                        tooltip=f"{stop - start} proposals, {LIST_NAMES.get(key)}")
     figure.line(x0, y(topic.threshold), x1, y(topic.threshold), stroke=INK, width=1.5,
                 dash="6 4")
     figure.text(x1, y(topic.threshold) - 5, f"threshold {number(topic.threshold)}",
@@ -159,13 +178,45 @@ def score_plot(topic: TopicScores) -> dict:
              if any(e.list == key for e in topic.entries)]
     figure.legend([(LIST_NAMES[key], LIST_COLOURS[key]) for key in lists], x0, 290,
                   column=170)
+    caption = (f"Scores of topic {topic.topic_id} (threshold {number(topic.threshold)}, "
+               f"budget {_money(topic.budget)})")
+    if n > MOST_ROWS:  # the distribution, in bands of 10 points
+        return _plot(figure, _score_bands(topic, lists, caption, line))
     rows = [[e.rank, e.proposal_id, e.acronym, number(e.score), LIST_NAMES.get(e.list),
              _money(e.amount), "yes" if i < topic.funded else "no"]
             for i, e in enumerate(topic.entries)]
-    return _plot(figure, _table(
-        f"Scores of topic {topic.topic_id} (threshold {number(topic.threshold)}, budget "
-        f"{_money(topic.budget)})", ["Rank", "Proposal", "Acronym", "Score", "List",
-                                     "Grant", f"Above the {line}"], rows))
+    return _plot(figure, _table(caption, ["Rank", "Proposal", "Acronym", "Score", "List",
+                                          "Grant", f"Above the {line}"], rows))
+
+
+def _runs(keys: list) -> list[tuple[int, int, object]]:
+    """``(start, stop, key)`` of each run of equal consecutive keys."""
+    runs: list[tuple[int, int, object]] = []
+    for index, key in enumerate(keys):
+        if runs and runs[-1][2] == key:
+            runs[-1] = (runs[-1][0], index + 1, key)
+        else:
+            runs.append((index, index + 1, key))
+    return runs
+
+
+def _score_bands(topic: TopicScores, lists: list, caption: str, line: str) -> dict:
+    """How many proposals scored in each band of 10 points, per list, and how many of
+    them are above the budget line."""
+    top = int(topic.max_score)
+    bands = [(low, min(low + 10, top)) for low in range(0, top, 10)][::-1]
+    above = {e.proposal_id for e in topic.entries[:topic.funded]}
+    rows = []
+    for low, high in bands:
+        members = [e for e in topic.entries
+                   if low <= e.score < high or (high == top and e.score == top)]
+        if members:
+            rows.append([f"{low} to {high}", len(members),
+                         *(sum(1 for e in members if e.list == key) for key in lists),
+                         sum(1 for e in members if e.proposal_id in above)])
+    return _table(caption + ", proposals per band of 10 points",
+                  ["Score", "Proposals", *(LIST_NAMES[key] for key in lists),
+                   f"Above the {line}"], rows)
 
 
 # ----------------------------------------------------------------------- evaluator loads
@@ -253,10 +304,8 @@ def _target_panel(figure: Figure, s: TargetSeries, left: float, width: float) ->
     for tick in nice_ticks(span, 4):
         if tick <= span:
             figure.text(x(tick), y0 + 16, number(tick), anchor="middle", size=11, fill=MUTED)
-    points = [(x(0), y(0))]
-    for count, day in enumerate(s.days, start=1):
-        points += [(x(day), points[-1][1]), (x(day), y(count))]
-    points.append((x1, points[-1][1]))
+    points = _steps([x(0), *(x(day) for day in s.days)],
+                    [y(count) for count in range(len(s.days) + 1)], x1)
     figure.path(points, stroke=COLOURS["blue"], width=2.5,
                 tooltip=f"{len(s.days)} of {s.expected} reached")
     figure.line(x(s.limit_days), y0, x(s.limit_days), y1, stroke=COLOURS["red"], width=1.5,

@@ -14,10 +14,11 @@ facts reached.
 """
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import accumulate
 from typing import Iterable, Mapping, Sequence
 
 from services.operations.domain import lifecycle as lc
@@ -59,17 +60,16 @@ class StageSeries:
         return {key: self.counts[key][index] for key, _, _ in BANDS}
 
 
-def _state_at(history: Sequence[tuple[str, datetime]], instants: list[datetime],
-              instant: datetime) -> str | None:
-    index = bisect_right(instants, instant)
-    return history[index - 1][0] if index else None
-
-
 def stages_over_time(views: Iterable[ProposalView],
                      milestones: Sequence[tuple[str, datetime]] = (),
                      samples: int = SAMPLES) -> StageSeries | None:
     """Proposals per stage from the first instant anything happened (a milestone or a
-    proposal's first state) to the last; None when there is nothing to show."""
+    proposal's first state) to the last; None when there is nothing to show.
+
+    At each sampled instant a proposal is in the last state it entered at or before it.
+    A state held from ``t`` until the next state's instant counts on the samples in
+    ``[t, next)``: one +1 and one -1 per state, summed along the axis, so the work grows
+    with the states entered plus the samples, not with their product."""
     histories = [v.history for v in views if v.history]
     if not histories:
         return None
@@ -78,14 +78,18 @@ def stages_over_time(views: Iterable[ProposalView],
     span = end - start
     instants = sorted({start, end, *(at for _, at in milestones),
                        *(start + span * (i / samples) for i in range(1, samples))})
-    counts = {key: [0] * len(instants) for key, _, _ in BANDS}
+    size = len(instants)
+    changes = {key: [0] * (size + 1) for key, _, _ in BANDS}
     for history in histories:
-        at_of = [at for _, at in history]
-        for index, instant in enumerate(instants):
-            state = _state_at(history, at_of, instant)
-            if state is not None:
-                counts[BAND_OF[state]][index] += 1
-    return StageSeries(tuple(instants), {k: tuple(v) for k, v in counts.items()},
+        for index, (state, since) in enumerate(history):
+            first = bisect_left(instants, since)
+            last = bisect_left(instants, history[index + 1][1]) \
+                if index + 1 < len(history) else size
+            if first < last:
+                changes[BAND_OF[state]][first] += 1
+                changes[BAND_OF[state]][last] -= 1
+    return StageSeries(tuple(instants), {key: tuple(accumulate(steps[:size]))
+                                         for key, steps in changes.items()},
                        tuple(sorted(milestones, key=lambda m: m[1])))
 
 

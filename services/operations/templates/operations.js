@@ -12,6 +12,10 @@
   var selected = null;   // proposal whose timeline is open
   var rendered = {};     // table id -> JSON of what it shows (re-render only on change)
   var busy = false;
+  // the plots change with the call's events only and weigh more than the tables: asked
+  // for at most every 15 s (and at once on a new call or "Refresh now")
+  var PLOTS_EVERY_MS = Math.max(refreshMs, 15000);
+  var plotsAskedAt = 0;
 
   function $(id) { return document.getElementById(id); }
 
@@ -359,8 +363,9 @@
         api("/calls/" + encodeURIComponent(callId) + "/overview"),
         api("/calls/" + encodeURIComponent(callId) + "/proposals"),
         api("/loads?call_id=" + encodeURIComponent(callId)),
-        api("/calls/" + encodeURIComponent(callId) + "/plots")
+        Date.now() - plotsAskedAt >= PLOTS_EVERY_MS ? api("/calls/" + encodeURIComponent(callId) + "/plots") : null
       ] : [];
+      if (calls[3]) { plotsAskedAt = Date.now(); }
       var timeline = selected ? api("/proposals/" + encodeURIComponent(selected)) : null;
       return Promise.all([api("/dead-letters"), timeline].concat(calls)).then(function (found) {
         $("token-form").hidden = true;
@@ -379,7 +384,7 @@
           renderTopics(found[2]);
           renderProposals(found[3]);
           renderLoads(found[4]);
-          renderPlots(found[5]);
+          if (found[5]) { renderPlots(found[5]); }
         }
         var shown = callId ? "call " + callId : "no call known yet";
         setStatus("Showing " + shown + "; updated " + new Date().toLocaleTimeString("en-GB") + ".");
@@ -399,12 +404,13 @@
     refresh();
   });
   $("forget-token").addEventListener("click", function () { askForToken("Token forgotten."); });
-  $("refresh-now").addEventListener("click", function () { refresh(); });
+  $("refresh-now").addEventListener("click", function () { plotsAskedAt = 0; refresh(); });
   $("close-timeline").addEventListener("click", closeTimeline);
   $("replay-all").addEventListener("click", function () { replay(null, $("replay-all")); });
   $("call-select").addEventListener("change", function () {
     localStorage.setItem(CALL_KEY, $("call-select").value);
     rendered = {};
+    plotsAskedAt = 0;
     closeTimeline();
     refresh();
   });

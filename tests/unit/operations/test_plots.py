@@ -7,10 +7,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from services.operations import handlers
+from services.operations.adapters.plots import score_plot
 from services.operations.adapters.projections import Projections
-from services.operations.domain.plot_data import (stages_over_time, time_targets,
+from services.operations.domain import lifecycle as lc
+from services.operations.domain.plot_data import (BAND_OF, Scored, TopicScores,
+                                                  stages_over_time, time_targets,
                                                   topic_scores)
 from services.operations.handlers.queries import known_call
 from shared.web import NotFound
@@ -136,3 +140,39 @@ def test_plots_are_kept_until_the_call_has_a_new_event(projected):
     projected.feed(*b.events)
     again = handlers.plots(projected.uow(), CALL_ID)
     assert again is not first and again["plots"][0]["svg"] != first["plots"][0]["svg"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from(lc.STATES),
+                                   st.integers(min_value=0, max_value=400)),
+                         min_size=1, max_size=6), min_size=1, max_size=8),
+       st.integers(min_value=2, max_value=30))
+def test_stage_counts_are_each_proposal_s_last_state_entered_at_each_instant(histories,
+                                                                            samples):
+    views = [lc.ProposalView(f"P-{i}", history=tuple(
+        (state, DEADLINE + timedelta(hours=h)) for state, h in sorted(history,
+                                                                      key=lambda e: e[1])))
+        for i, history in enumerate(histories)]
+    series = stages_over_time(views, samples=samples)
+    for index, instant in enumerate(series.instants):
+        expected = {key: 0 for key in series.counts}
+        for view in views:
+            entered = [state for state, since in view.history if since <= instant]
+            if entered:
+                expected[BAND_OF[entered[-1]]] += 1
+        assert series.at(index) == expected
+
+
+def test_a_topic_of_many_proposals_is_drawn_as_outlines_with_a_distribution_table():
+    entries = tuple(Scored(f"P-{i:04d}", None, Decimal(100 - i / 4), "main" if i < 60 else
+                           "reserve" if i < 120 else "rejected", i + 1, Decimal(100000), True)
+                    for i in range(400))
+    topic = TopicScores(T5, "A topic", Decimal(70), Decimal(100), Decimal(6_000_000),
+                        entries, 60, Decimal(6_000_000), True)
+    plot = score_plot(topic)
+    assert plot["svg"].count("<rect") < 10 and plot["svg"].count("<path") == 3
+    assert len(plot["svg"]) < 20_000
+    rows = plot["table"]["rows"]
+    assert plot["table"]["columns"][:2] == ["Score", "Proposals"]
+    assert sum(int(r[1]) for r in rows) == 400 and sum(int(r[-1]) for r in rows) == 60
+    assert rows[0][0] == "90 to 100"
