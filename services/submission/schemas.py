@@ -466,3 +466,11 @@ class QuestionListSchema(Schema):
     limit = fields.Integer(required=True)
     offset = fields.Integer(required=True)
     questions = fields.List(fields.Nested(QuestionSchema), required=True)
+
+
+class PrecheckSchema(ScreeningSchema):
+    """The screening the working copy would get if received now (``GET
+    /proposals/<id>/precheck``): each failed rule with its message and values."""
+
+    checked_at = fields.String(required=True)
+    passed = fields.Boolean(required=True)

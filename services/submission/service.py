@@ -8,16 +8,29 @@ from nameko.timer import timer
 
 from services.submission import handlers, httpio, openapi, schemas as s
 from services.submission.handlers import partners, questions
+from services.submission.handlers.evaluators import (on_evaluator_assigned,
+                                                     on_evaluator_released)
+from services.submission.handlers.precheck import precheck
+from services.submission.handlers.sign_in import announce
 from services.submission.openapi import doc
+from services.submission.pages import views
 from shared.db.provider import UnitOfWorkProvider
-from shared.events import RankingPublished
+from shared.events import EvaluatorAssigned, EvaluatorReleased, RankingPublished
 from shared.messaging.consumer import subscribe
+from shared.pages import signin_views
+from shared.pages.route import html, static_file
 from shared.service import ServiceBase
 from shared.web import api, json_response
 
 APPLICANTS = ("applicant", "operations")
 OPERATIONS = ("operations",)
 ANYONE = None  # any authenticated caller
+
+
+def upload_limit(config: dict) -> int:
+    """Bytes of an upload form: the configured part limit and room for the form."""
+    return int((config.get("SUBMISSION") or {}).get("part_max_bytes",
+                                                    handlers.DEFAULT_PART_LIMIT)) + 65536
 
 
 class SubmissionService(ServiceBase):
@@ -235,7 +248,95 @@ class SubmissionService(ServiceBase):
     def publish_answer(self, request, question_id, principal):
         return questions.publish(self.uow, principal, question_id, self.clock.now())
 
+    @api("GET", "/proposals/<proposal_id>/precheck", roles=APPLICANTS)
+    @doc("The eligibility pre-check: the call's screening run on the working copy as if "
+         "received now", response=s.PrecheckSchema, errors=(404,))
+    def precheck_proposal(self, request, proposal_id, principal):
+        return precheck(self.uow, principal, proposal_id, self.clock.now())
+
     # ------------------------------------------------------------------ events
     @subscribe("evaluation", RankingPublished)
     def on_ranking_published(self, event):
         self.uow.consume(event, handlers.on_ranking_published)
+
+    @subscribe("evaluation", EvaluatorAssigned)
+    def on_evaluator_assigned(self, event):
+        self.uow.consume(event, on_evaluator_assigned)
+
+    @subscribe("evaluation", EvaluatorReleased)
+    def on_evaluator_released(self, event):
+        self.uow.consume(event, on_evaluator_released)
+
+    # ------------------------------------------------------------------ applicants' pages
+    @html("GET", "/apply/static/<name>", audience="apply", signed_in=False)
+    def page_static(self, request, name, page):
+        return static_file(name)
+
+    @html("GET", "/apply/sign-in", audience="apply", signed_in=False)
+    def page_sign_in(self, request, page):
+        return signin_views.form(page)
+
+    @html("POST", "/apply/sign-in", audience="apply", signed_in=False)
+    def page_request_link(self, request, page):
+        return signin_views.request_link(page, self.uow, announce)
+
+    @html("GET", "/apply/sign-in/link", audience="apply", signed_in=False)
+    def page_link(self, request, page):
+        return signin_views.link(page, self.uow)
+
+    @html("POST", "/apply/sign-in/link", audience="apply", signed_in=False)
+    def page_use_link(self, request, page):
+        return signin_views.use_link(page, self.uow)
+
+    @html("POST", "/apply/sign-out", audience="apply", signed_in=False, csrf_checked=False)
+    def page_sign_out(self, request, page):
+        return signin_views.sign_out(page)
+
+    @html("GET", "/apply/", audience="apply")
+    def page_home(self, request, page):
+        return views.home(page, self.uow)
+
+    @html("GET", "/apply/calls/<call_id>/new", audience="apply")
+    def page_new(self, request, call_id, page):
+        return views.new_form(page, self.uow, call_id)
+
+    @html("POST", "/apply/calls/<call_id>/new", audience="apply")
+    def page_create(self, request, call_id, page):
+        return views.create(page, self.uow, call_id, self.part_limit)
+
+    @html("GET", "/apply/proposals/<proposal_id>", audience="apply")
+    def page_proposal(self, request, proposal_id, page):
+        return views.proposal(page, self.uow, proposal_id)
+
+    @html("POST", "/apply/proposals/<proposal_id>", audience="apply")
+    def page_save(self, request, proposal_id, page):
+        return views.save(page, self.uow, proposal_id, self.part_limit)
+
+    @html("POST", "/apply/proposals/<proposal_id>/parts/<name>", audience="apply",
+          max_body=upload_limit)
+    def page_upload(self, request, proposal_id, name, page):
+        return views.upload(page, self.uow, proposal_id, name, self.part_limit)
+
+    @html("GET", "/apply/proposals/<proposal_id>/parts/<name>", audience="apply")
+    def page_part(self, request, proposal_id, name, page):
+        return views.part(page, self.uow, proposal_id, name)
+
+    @html("POST", "/apply/proposals/<proposal_id>/parts/<name>/remove", audience="apply")
+    def page_remove_part(self, request, proposal_id, name, page):
+        return views.remove_part(page, self.uow, proposal_id, name)
+
+    @html("POST", "/apply/proposals/<proposal_id>/submit", audience="apply")
+    def page_submit(self, request, proposal_id, page):
+        return views.submit(page, self.uow, proposal_id, self.clock)
+
+    @html("GET", "/apply/proposals/<proposal_id>/versions/<int:number>", audience="apply")
+    def page_version(self, request, proposal_id, number, page):
+        return views.version(page, self.uow, proposal_id, number)
+
+    @html("POST", "/apply/proposals/<proposal_id>/withdraw", audience="apply")
+    def page_withdraw(self, request, proposal_id, page):
+        return views.withdraw(page, self.uow, proposal_id)
+
+    @html("GET", "/review/parts/<proposal_id>/<name>", audience="review")
+    def page_assigned_part(self, request, proposal_id, name, page):
+        return views.assigned_part_download(page, self.uow, proposal_id, name)

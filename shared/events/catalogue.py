@@ -296,6 +296,30 @@ class NotificationFailed(Event):
     proposal_id: str | None = None
 
 
+# --------------------------------------------------------------------------- sign-in
+@dataclass(frozen=True, kw_only=True)
+class ApplicantSignInRequested(Event):
+    """Somebody asked for a link to sign in to the applicants' pages (``/apply/``).
+    Notifications mails it, minting the single-use link itself: the token never travels
+    on the broker. ``call_id`` is the newest published call (the mail names it)."""
+
+    producer = "submission"
+    email: str
+    next_url: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluatorSignInRequested(Event):
+    """An expert of the pool asked for a link to the evaluators' pages (``/review/``);
+    addresses that are no expert's cause no event (and the page says the same)."""
+
+    producer = "evaluation"
+    expert_id: str
+    expert_name: str
+    email: str
+    next_url: str = ""
+
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     CallPublished, ProposalSubmitted, ProposalWithdrawn, TimetableStageReached,
     DeadlineClosed, ProposalScreened, AnswerPublished,
@@ -304,4 +328,5 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     GrantPreparationStarted, GrantSignatureRequested, GrantSigned, GrantDeclined,
     ReservePromoted, TimeTargetBreached,
     NotificationDelivered, NotificationFailed,
+    ApplicantSignInRequested, EvaluatorSignInRequested,
 )

@@ -344,3 +344,18 @@ class NotificationFailedSchema(EnvelopeSchema):
     template = fields.String(required=True)
     reason = fields.String(required=True)
     proposal_id = fields.String(allow_none=True, load_default=None)
+
+
+# ------------------------------------------------------------------ sign-in
+class ApplicantSignInRequestedSchema(EnvelopeSchema):
+    event_class = c.ApplicantSignInRequested
+    email = fields.Email(required=True)
+    next_url = fields.String(load_default="", validate=validate.Length(max=1000))
+
+
+class EvaluatorSignInRequestedSchema(EnvelopeSchema):
+    event_class = c.EvaluatorSignInRequested
+    expert_id = fields.String(required=True)
+    expert_name = fields.String(required=True)
+    email = fields.Email(required=True)
+    next_url = fields.String(load_default="", validate=validate.Length(max=1000))

@@ -49,7 +49,7 @@ NESTED = {
     "contact_emails": ["europe@lyon.example"], "notify_emails": ["europe@lyon.example"],
     "failed_thresholds": ["overall"],
 }
-EMAIL_FIELDS = {"expert_email", "coordinator_email", "recipient_email", "recipient"}
+EMAIL_FIELDS = {"expert_email", "coordinator_email", "recipient_email", "recipient", "email"}
 CHOICES = {"party": "coordinator", "measure": "tti", "method": "mean"}
 
 

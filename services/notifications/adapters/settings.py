@@ -17,6 +17,7 @@ from nameko.extensions import DependencyProvider
 from services.notifications.domain.delivery import RetryPolicy
 from services.notifications.domain.notification import unique_recipients
 from services.notifications.domain.reminders import DEFAULT_OFFSETS_DAYS
+from shared.pages.settings import PageSettings
 
 DEFAULT_OPERATIONS = ("operations@grantflow.example",)
 
@@ -27,6 +28,7 @@ class Settings:
     reminder_days: tuple[int, ...] = DEFAULT_OFFSETS_DAYS
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     batch_size: int = 50
+    pages: PageSettings = field(default_factory=PageSettings)  # sign-in links in mail
 
     @classmethod
     def from_config(cls, config: dict) -> "Settings":
@@ -43,7 +45,8 @@ class Settings:
                 max_attempts=int(delivery.get("max_attempts", 50)),
                 first=timedelta(seconds=float(delivery.get("first_retry_seconds", 0.5))),
                 cap=timedelta(seconds=float(delivery.get("max_retry_seconds", 300)))),
-            batch_size=int(delivery.get("batch_size", 50)))
+            batch_size=int(delivery.get("batch_size", 50)),
+            pages=PageSettings.from_config(config))
 
 
 def _addresses(value) -> list[str]:

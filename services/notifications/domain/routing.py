@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Sequence
 
 from shared.calls.model import Call
-from shared.events import (AnswerPublished, CallPublished, Event, EvaluatorAssigned, EvaluatorReleased,
+from shared.events import (AnswerPublished, ApplicantSignInRequested, CallPublished, Event,
+                           EvaluatorAssigned, EvaluatorReleased, EvaluatorSignInRequested,
                            GrantDeclined, GrantPreparationStarted, GrantSignatureRequested,
                            GrantSigned, ProposalScreened, ProposalSubmitted,
                            ProposalWithdrawn, ReservePromoted, TimeTargetBreached)
@@ -23,6 +24,16 @@ from services.notifications.domain.wording import (ASSIGNMENT_REASONS, GRANT_END
                                                    MEASURES, RELEASE_REASONS, say)
 
 Recipients = list[tuple[str, str]]  # (email, role)
+#: context key of a message that carries a sign-in link to the people's pages: what to sign
+#: in to and where to land. The link itself is minted when the message is queued
+#: (adapters/sign_in_links.py: it needs the secret and the wall clock), as ``sign_in_url``.
+SIGN_IN = "sign_in"
+
+
+def sign_in(audience: str, next_url: str) -> dict[str, str]:
+    return {"audience": audience, "next": next_url}
+
+
 Plan = tuple[Recipients, str, dict[str, Any]]  # recipients, template, context
 
 
@@ -86,7 +97,8 @@ def _submitted(e: ProposalSubmitted, call: Call, _ops) -> Plan:
         "acronym": e.acronym, "title": e.title, "applicant_name": e.applicant_name,
         "version": e.version, "content_hash": e.content_hash,
         "received_at": instant(e.received_at, call.timezone),
-        "deadline": instant(call.deadline, call.timezone)})
+        "deadline": instant(call.deadline, call.timezone),
+        SIGN_IN: sign_in("apply", f"/apply/proposals/{e.proposal_id}")})
 
 
 def _withdrawn(e: ProposalWithdrawn, call: Call, _ops) -> Plan:
@@ -111,7 +123,8 @@ def _assigned(e: EvaluatorAssigned, call: Call, _ops) -> Plan:
         **topic_context(call, e.topic_id), "proposal_id": e.proposal_id,
         "acronym": e.acronym, "expert_name": e.expert_name,
         "due_at": instant(e.due_at, call.timezone),
-        "reason": say(ASSIGNMENT_REASONS, e.reason)})
+        "reason": say(ASSIGNMENT_REASONS, e.reason),
+        SIGN_IN: sign_in("review", f"/review/assignments/{e.proposal_id}")})
 
 
 def _released(e: EvaluatorReleased, call: Call, _ops) -> Plan:
@@ -191,6 +204,16 @@ def _answer_published(e: AnswerPublished, call: Call, _ops) -> Plan:
         "published_at": instant(e.published_at, call.timezone)})
 
 
+def _applicant_sign_in(e: ApplicantSignInRequested, call: Call, _ops) -> Plan:
+    return ([(e.email, n.APPLICANT_CONTACT)], n.SIGN_IN_LINK,
+            {"pages": "applicants", SIGN_IN: sign_in("apply", e.next_url)})
+
+
+def _evaluator_sign_in(e: EvaluatorSignInRequested, call: Call, _ops) -> Plan:
+    return ([(e.email, n.EXPERT)], n.SIGN_IN_LINK,
+            {"pages": "evaluators", SIGN_IN: sign_in("review", e.next_url)})
+
+
 _PLANNERS: dict[type[Event], Callable[[Any, Call, Sequence[str]], Plan | None]] = {
     CallPublished: _call_published,
     ProposalSubmitted: _submitted,
@@ -205,4 +228,6 @@ _PLANNERS: dict[type[Event], Callable[[Any, Call, Sequence[str]], Plan | None]] 
     ReservePromoted: _promoted,
     TimeTargetBreached: _breached,
     AnswerPublished: _answer_published,
+    ApplicantSignInRequested: _applicant_sign_in,
+    EvaluatorSignInRequested: _evaluator_sign_in,
 }

@@ -22,6 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.notifications.adapters import store
+from services.notifications.adapters.sign_in_links import with_sign_in_links
 from services.notifications.handlers.delivery import queue
 from services.notifications.domain.letters import is_release, result_letters, update_facts
 from services.notifications.domain.notification import Notification
@@ -61,7 +62,7 @@ def on_event(uow, event: Event, now: datetime, settings) -> int:
     notes = route(event, call, settings.operations)
     if concerns_letters:
         notes += _letters(session, event, call, now)
-    return queue(uow, notes, now)
+    return queue(uow, with_sign_in_links(notes, settings.pages), now)
 
 
 def _keep_call(session, event: CallPublished, now: datetime) -> None:

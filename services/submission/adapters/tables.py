@@ -154,3 +154,16 @@ questions = sa.Table(
 )
 sa.Index("ix_questions_topic", questions.c.call_id, questions.c.topic_id, questions.c.state)
 sa.Index("ix_questions_asker", questions.c.asked_by, questions.c.call_id)
+
+#: which experts evaluation assigned to which proposal (from evaluator_assigned/released):
+#: who may download a frozen proposal's parts from the evaluators' pages. A released pair
+#: stays released (evaluation never assigns a released pair again), so the order in which
+#: the two events arrive does not matter.
+evaluator_access = sa.Table(
+    "evaluator_access", metadata,
+    sa.Column("proposal_id", sa.String(40), primary_key=True),
+    sa.Column("email", sa.String(320), primary_key=True),
+    sa.Column("expert_id", sa.String(80), nullable=False),
+    sa.Column("released", sa.Boolean(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)

@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 from shared.calls.model import (Call, Criterion, EvaluationRules, GrantRules, Rule, Stage,
                                 Topic)
-from shared.events import (AnswerPublished, CallPublished, EvaluationCompleted, EvaluatorAssigned,
-                           EvaluatorReleased, GrantDeclined, GrantPreparationStarted,
+from shared.events import (AnswerPublished, ApplicantSignInRequested, CallPublished,
+                           EvaluationCompleted, EvaluatorAssigned, EvaluatorReleased,
+                           EvaluatorSignInRequested, GrantDeclined, GrantPreparationStarted,
                            GrantSignatureRequested, GrantSigned, ProposalScreened,
                            ProposalSubmitted, ProposalWithdrawn, RankingPublished,
                            ReservePromoted, TimeTargetBreached, TimetableStageReached)
@@ -210,3 +211,12 @@ def answer_published(question="Can a city take part\nas both coordinator and par
     return AnswerPublished(**envelope("Q-0007", at=at), question_id="Q-0007", topic_id=TOPIC,
                            question=question, answer="No: one role per proposal.",
                            published_at=at, notify_emails=CONTACTS)
+
+def applicant_sign_in(email="Anna.Rossi@comune.example.it", next_url="/apply/"):
+    return ApplicantSignInRequested(**envelope("sign-in"), email=email, next_url=next_url)
+
+
+def evaluator_sign_in(email="maria.schmidt@experts.example.eu", next_url=""):
+    return EvaluatorSignInRequested(**envelope("sign-in"), expert_id="E-7",
+                                    expert_name="Dr. Maria Schmidt", email=email,
+                                    next_url=next_url)

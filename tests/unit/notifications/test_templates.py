@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from services.notifications.adapters.sign_in_links import with_sign_in_links
 from services.notifications.adapters.rendering import (RenderError, make_environment, render,
                                                        template_names)
 from services.notifications.domain import notification as n
@@ -11,6 +12,8 @@ from services.notifications.domain.digest import build_digest, digest_notificati
 from services.notifications.domain.letters import result_letters, update_facts
 from services.notifications.domain.reminders import Assignment, due_reminders
 from services.notifications.domain.routing import route
+
+from shared.pages.settings import PageSettings
 
 from . import factories as f
 
@@ -20,8 +23,13 @@ def first(notes):
     return notes[0]
 
 
+PAGES = PageSettings(secret="notifications-unit-test-secret-32b!",
+                     urls={"submission": "http://127.0.0.1:8101",
+                           "evaluation": "http://127.0.0.1:8102"})
+
+
 def routed(event, role=None):
-    notes = route(event, f.make_call(), f.OPS)
+    notes = with_sign_in_links(route(event, f.make_call(), f.OPS), PAGES)
     return first([x for x in notes if role is None or x.role == role])
 
 
@@ -50,7 +58,8 @@ CASES = [
     ("receipt", lambda: routed(f.submitted()),
      ["CITYNET", "P-0042", "Version:         3", "sha256:9f86d0",
       "31 January 2019, 16:59:58 CET (Europe/Brussels)", "31 January 2019, 15:59:58 UTC",
-      "31 January 2019, 17:00:00 CET"]),
+      "31 January 2019, 17:00:00 CET",
+      "http://127.0.0.1:8101/apply/sign-in/link?token="]),
     ("call amended", lambda: routed(f.call_published(2)),
      ["version 2", "Submission deadline moved to 31 January 2019"]),
     ("screening eligible", lambda: routed(f.screened()),
@@ -73,7 +82,7 @@ CASES = [
      ["withdrawn", "2 March 2019, 11:30:00 CET", "Consortium partner left"]),
     ("evaluator assigned", lambda: routed(f.assigned()),
      ["Dr. Maria Schmidt", "CITYNET", "3 March 2019, 17:00:00 CET",
-      "you are one of the evaluators"]),
+      "you are one of the evaluators", "http://127.0.0.1:8102/review/sign-in/link?token="]),
     ("evaluator assigned as extra", lambda: routed(f.assigned("extra")),
      ["scores differ widely"]),
     ("evaluator released", lambda: routed(f.released()),
@@ -133,6 +142,11 @@ CASES = [
     ("answer published", lambda: routed(f.answer_published()),
      ["Can a city take part as both coordinator and partner?", "No: one role per proposal.",
       "5 November 2018, 14:30:00 CET", "Q-0007", "Local and regional integration networks"]),
+    ("applicant sign-in link", lambda: routed(f.applicant_sign_in()),
+     ["sign in to the applicants pages", "http://127.0.0.1:8101/apply/sign-in/link?token=",
+      "works once, within 30 minutes"]),
+    ("evaluator sign-in link", lambda: routed(f.evaluator_sign_in()),
+     ["sign in to the evaluators pages", "http://127.0.0.1:8102/review/sign-in/link?token="]),
 ]
 
 

@@ -1,7 +1,7 @@
 """partner search and questions and answers per topic
 
 Revision ID: submission_partners_qa
-Revises: 0001
+Revises: submission_pages
 Create Date: 2026-12-02
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from shared.db.types import UtcDateTime
 
 revision = "submission_partners_qa"
-down_revision = "0001"
+down_revision = "submission_pages"  # chained after the pages helper's revision (merged from wt/pages)
 branch_labels = None
 depends_on = None
 
