@@ -8,6 +8,8 @@ from werkzeug.wrappers import Response
 
 from services.evaluation import handlers
 from services.evaluation.adapters.solver_provider import SolverProvider
+from services.evaluation.handlers.pages import announce
+from services.evaluation.pages import views as pages
 from services.evaluation.schemas import (
     DeclineSchema, NoteSchema, OperationsConflictSchema, OverrideSchema, PublishRankingSchema,
     ReasonSchema, ReportSchema, RunSchema)
@@ -15,6 +17,8 @@ from shared.db.provider import UnitOfWorkProvider
 from shared.events import (
     CallPublished, DeadlineClosed, ProposalScreened, ProposalWithdrawn, TimetableStageReached)
 from shared.messaging.consumer import subscribe
+from shared.pages.signin_views import sign_in_routes
+from shared.pages.route import html, static_file
 from shared.service import ServiceBase
 from shared.web import api, json_body
 
@@ -22,7 +26,7 @@ OPS, EVALUATOR = ("operations",), ("evaluator",)
 h = handlers
 
 
-class EvaluationService(ServiceBase):
+class EvaluationService(ServiceBase, sign_in_routes("review", announce)):
     name = "evaluation"
     uow = UnitOfWorkProvider("services.evaluation:migrations")
     solver = SolverProvider()
@@ -209,3 +213,45 @@ class EvaluationService(ServiceBase):
     def summary_html(self, request, proposal_id, principal):
         html = h.views.summary_html(self.uow, principal, proposal_id)
         return Response(html, mimetype="text/html")
+
+    # ------------------------------------------------------------ evaluators' pages
+    @html("GET", "/review/static/<name>", audience="review", signed_in=False)
+    def page_static(self, request, name, page):
+        return static_file(name)
+
+    @html("GET", "/review/", audience="review")
+    def page_assignments(self, request, page):
+        return pages.assignments(page, self.uow)
+
+    @html("GET", "/review/assignments/<proposal_id>", audience="review")
+    def page_assignment(self, request, proposal_id, page):
+        return pages.assignment(page, self.uow, proposal_id)
+
+    @html("POST", "/review/assignments/<proposal_id>/conflict", audience="review")
+    def page_conflict(self, request, proposal_id, page):
+        return pages.declare_conflict(page, self.uow, self.solver, self.clock, proposal_id)
+
+    @html("POST", "/review/assignments/<proposal_id>/decline", audience="review")
+    def page_decline(self, request, proposal_id, page):
+        return pages.decline(page, self.uow, self.solver, self.clock, proposal_id)
+
+    @html("GET", "/review/assignments/<proposal_id>/<form_kind>", audience="review")
+    def page_report(self, request, proposal_id, form_kind, page):
+        return pages.report_form(page, self.uow, proposal_id, form_kind)
+
+    @html("POST", "/review/assignments/<proposal_id>/<form_kind>", audience="review")
+    def page_save_report(self, request, proposal_id, form_kind, page):
+        return pages.save_report(page, self.uow, self.clock, proposal_id, form_kind)
+
+    @html("GET", "/review/assignments/<proposal_id>/<form_kind>/finalise", audience="review")
+    def page_confirm_finalise(self, request, proposal_id, form_kind, page):
+        return pages.confirm_finalise(page, self.uow, proposal_id, form_kind)
+
+    @html("POST", "/review/assignments/<proposal_id>/<form_kind>/finalise", audience="review")
+    def page_finalise(self, request, proposal_id, form_kind, page):
+        return pages.finalise(page, self.uow, self.clock, proposal_id, form_kind)
+
+    # ------------------------------------------------------------ applicants' results page
+    @html("GET", "/apply/results/<proposal_id>", audience="apply")
+    def page_results(self, request, proposal_id, page):
+        return pages.results(page, self.uow, proposal_id)

@@ -9,11 +9,13 @@ from nameko.timer import timer
 
 from services.grants import handlers
 from services.grants.adapters.settings import SettingsProvider
+from services.grants.pages import views as pages
 from services.grants.schemas import DeclineBody, GrantsQuery, NoBody, TimingQuery
 from shared.db.provider import UnitOfWorkProvider
 from shared.events import (CallPublished, DeadlineClosed, NotificationDelivered,
                            ProposalWithdrawn, RankingPublished, TimetableStageReached)
 from shared.messaging.consumer import subscribe
+from shared.pages.route import html, static_file
 from shared.service import ServiceBase
 from shared.web import api, json_body
 
@@ -108,3 +110,28 @@ class GrantsService(ServiceBase):
     def timing(self, request, principal):
         query = TimingQuery().load(request.args.to_dict())
         return {"proposals": handlers.timing_report(self.uow, self.clock.now(), **query)}
+
+    # ------------------------------------------------------------------ applicants' pages
+    @html("GET", "/apply/grants/static/<name>", audience="apply", signed_in=False)
+    def page_static(self, request, name, page):
+        return static_file(name)
+
+    @html("GET", "/apply/grants/", audience="apply")
+    def page_grants(self, request, page):
+        return pages.mine(page, self.uow)
+
+    @html("GET", "/apply/grants/<grant_id>", audience="apply")
+    def page_grant(self, request, grant_id, page):
+        return pages.grant(page, self.uow, grant_id)
+
+    @html("POST", "/apply/grants/<grant_id>/confirm", audience="apply")
+    def page_confirm(self, request, grant_id, page):
+        return pages.confirm(page, self.uow, grant_id)
+
+    @html("POST", "/apply/grants/<grant_id>/sign", audience="apply")
+    def page_sign(self, request, grant_id, page):
+        return pages.sign(page, self.uow, grant_id)
+
+    @html("POST", "/apply/grants/<grant_id>/decline", audience="apply")
+    def page_decline(self, request, grant_id, page):
+        return pages.decline(page, self.uow, grant_id, self.settings.authority_email)

@@ -17,7 +17,7 @@ from services.submission.pages import views
 from shared.db.provider import UnitOfWorkProvider
 from shared.events import EvaluatorAssigned, EvaluatorReleased, RankingPublished
 from shared.messaging.consumer import subscribe
-from shared.pages import signin_views
+from shared.pages.signin_views import sign_in_routes
 from shared.pages.route import html, static_file
 from shared.service import ServiceBase
 from shared.web import api, json_response
@@ -33,7 +33,7 @@ def upload_limit(config: dict) -> int:
                                                     handlers.DEFAULT_PART_LIMIT)) + 65536
 
 
-class SubmissionService(ServiceBase):
+class SubmissionService(ServiceBase, sign_in_routes("apply", announce)):
     name = "submission"
     uow = UnitOfWorkProvider("services.submission:migrations")
     config = Config()
@@ -271,26 +271,6 @@ class SubmissionService(ServiceBase):
     @html("GET", "/apply/static/<name>", audience="apply", signed_in=False)
     def page_static(self, request, name, page):
         return static_file(name)
-
-    @html("GET", "/apply/sign-in", audience="apply", signed_in=False)
-    def page_sign_in(self, request, page):
-        return signin_views.form(page)
-
-    @html("POST", "/apply/sign-in", audience="apply", signed_in=False)
-    def page_request_link(self, request, page):
-        return signin_views.request_link(page, self.uow, announce)
-
-    @html("GET", "/apply/sign-in/link", audience="apply", signed_in=False)
-    def page_link(self, request, page):
-        return signin_views.link(page, self.uow)
-
-    @html("POST", "/apply/sign-in/link", audience="apply", signed_in=False)
-    def page_use_link(self, request, page):
-        return signin_views.use_link(page, self.uow)
-
-    @html("POST", "/apply/sign-out", audience="apply", signed_in=False, csrf_checked=False)
-    def page_sign_out(self, request, page):
-        return signin_views.sign_out(page)
 
     @html("GET", "/apply/", audience="apply")
     def page_home(self, request, page):

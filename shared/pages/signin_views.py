@@ -1,7 +1,7 @@
 """The sign-in pages every signing service serves under its audience's prefix:
 ``GET/POST <prefix>/sign-in`` (ask for a link), ``GET/POST <prefix>/sign-in/link`` (use
 it), ``POST <prefix>/sign-out``. The service gives the one thing that differs:
-``announce(session, email, next_url, now)``, the event asking notifications to mail the
+``announce(uow, email, next_url, now)`` (inside the transaction), the event asking notifications to mail the
 link (or None: an evaluation service sends nothing to an address that is no expert's).
 The page a person sees is the same either way: it never tells whether an address is
 known."""
@@ -15,6 +15,7 @@ from marshmallow import ValidationError
 from shared.auth import AuthError
 from shared.events import Event
 from shared.pages.forms import SignInRequestSchema, errors_of, text
+from shared.pages.route import html
 from shared.pages.signin import read_sign_in, safe_next
 from shared.pages.tables import allow_request, sign_in_used, use_token
 
@@ -49,7 +50,7 @@ def request_link(page, uow, announce: Announce):
     with uow:
         if allow_request(uow.session, email, datetime.now(timezone.utc),
                          page.settings.sign_in_requests_per_hour):
-            event = announce(uow.session, email, _next(page, body["next"]), page.now())
+            event = announce(uow, email, _next(page, body["next"]), page.now())
             if event is not None:
                 uow.add_events(event)
         uow.commit()
@@ -103,3 +104,33 @@ def sign_out(page):
         page.check_csrf()
     page.end_session()
     return page.redirect(f"{page.audience.path}/sign-in?reason=signed_out")
+
+
+def sign_in_routes(audience_name: str, announce: Announce) -> type:
+    """The sign-in entrypoints of the service that signs ``audience_name`` in, as a base
+    class for its nameko service (which has ``uow``)."""
+    prefix = f"/{audience_name}"
+    public = {"audience": audience_name, "signed_in": False}
+
+    class SignInRoutes:
+        @html("GET", f"{prefix}/sign-in", **public)
+        def page_sign_in(self, request, page):
+            return form(page)
+
+        @html("POST", f"{prefix}/sign-in", **public)
+        def page_request_link(self, request, page):
+            return request_link(page, self.uow, announce)
+
+        @html("GET", f"{prefix}/sign-in/link", **public)
+        def page_link(self, request, page):
+            return link(page, self.uow)
+
+        @html("POST", f"{prefix}/sign-in/link", **public)
+        def page_use_link(self, request, page):
+            return use_link(page, self.uow)
+
+        @html("POST", f"{prefix}/sign-out", csrf_checked=False, **public)
+        def page_sign_out(self, request, page):
+            return sign_out(page)
+
+    return SignInRoutes

@@ -10,8 +10,8 @@ from services.submission.adapters.call_store import CallStore
 from shared.events import ApplicantSignInRequested
 
 
-def announce(session, email: str, next_url: str, now: datetime) -> ApplicantSignInRequested | None:
-    calls = CallStore(session).all_current()
+def announce(uow, email: str, next_url: str, now: datetime) -> ApplicantSignInRequested | None:
+    calls = CallStore(uow.session).all_current()
     if not calls:
         return None
     call = max(calls, key=lambda published: published.call.deadline).call
