@@ -201,7 +201,8 @@ def _answer_published(e: AnswerPublished, call: Call, _ops) -> Plan:
         "question": e.question, "answer": e.answer,
         "question_excerpt": first_line if len(first_line) <= 80
         else first_line[:77].rstrip() + "...",
-        "published_at": instant(e.published_at, call.timezone)})
+        "published_at": instant(e.published_at, call.timezone),
+        SIGN_IN: sign_in("apply", f"/apply/calls/{e.call_id}/topics/{e.topic_id}/questions")})
 
 
 def _applicant_sign_in(e: ApplicantSignInRequested, call: Call, _ops) -> Plan:
