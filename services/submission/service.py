@@ -13,7 +13,7 @@ from services.submission.handlers.evaluators import (on_evaluator_assigned,
 from services.submission.handlers.precheck import precheck
 from services.submission.handlers.sign_in import announce
 from services.submission.openapi import doc
-from services.submission.pages import views
+from services.submission.pages import board, views
 from shared.db.provider import UnitOfWorkProvider
 from shared.events import EvaluatorAssigned, EvaluatorReleased, RankingPublished
 from shared.messaging.consumer import subscribe
@@ -316,6 +316,32 @@ class SubmissionService(ServiceBase, sign_in_routes("apply", announce)):
     @html("POST", "/apply/proposals/<proposal_id>/withdraw", audience="apply")
     def page_withdraw(self, request, proposal_id, page):
         return views.withdraw(page, self.uow, proposal_id)
+
+    # ------------------------------------------------------------------ partner search, Q&A pages
+    @html("GET", "/apply/calls/<call_id>/topics/<topic_id>/partners", audience="apply")
+    def page_partners(self, request, call_id, topic_id, page):
+        return board.search(page, self.uow, call_id, topic_id)
+
+    @html("GET", "/apply/calls/<call_id>/topics/<topic_id>/partners/profile", audience="apply")
+    def page_partner_profile(self, request, call_id, topic_id, page):
+        return board.profile_form(page, self.uow, call_id, topic_id)
+
+    @html("POST", "/apply/calls/<call_id>/topics/<topic_id>/partners/profile",
+          audience="apply")
+    def page_save_partner_profile(self, request, call_id, topic_id, page):
+        return board.save_profile(page, self.uow, call_id, topic_id)
+
+    @html("POST", "/apply/partner-profiles/<profile_id>/withdraw", audience="apply")
+    def page_withdraw_partner_profile(self, request, profile_id, page):
+        return board.withdraw_profile(page, self.uow, profile_id)
+
+    @html("GET", "/apply/calls/<call_id>/topics/<topic_id>/questions", audience="apply")
+    def page_questions(self, request, call_id, topic_id, page):
+        return board.questions_page(page, self.uow, call_id, topic_id)
+
+    @html("POST", "/apply/calls/<call_id>/topics/<topic_id>/questions", audience="apply")
+    def page_ask(self, request, call_id, topic_id, page):
+        return board.ask(page, self.uow, call_id, topic_id)
 
     @html("GET", "/review/parts/<proposal_id>/<name>", audience="review")
     def page_assigned_part(self, request, proposal_id, name, page):
