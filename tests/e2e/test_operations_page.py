@@ -15,10 +15,20 @@ from shared.auth import DEFAULT_DEV_SECRET, issue_token
 from shared.messaging.dlq import list_dead_letters
 from tests.support.infra import eventually
 from tests.support.operations_browser import chromium_page, table
+from tests.support.pages_browser import AXE_TAGS, _axe_source
 from tests.support.operations_scenario import (CALL_ID, EXPECTED, T5, Builder, at,
                                                call_events, publish, publish_unreadable)
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+
+def axe_violations(page) -> list[dict]:
+    """What axe-core (vendored, as in the pages' tests) finds against WCAG 2.1 A/AA."""
+    page.evaluate(_axe_source())  # through the driver: the page's CSP stays in force
+    return page.evaluate(
+        """tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})
+             .then(r => r.violations.map(v => ({id: v.id, help: v.help,
+                    nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))})))""", AXE_TAGS)
 
 
 def table_rows(within) -> list[list[str]]:
@@ -91,6 +101,7 @@ def test_a_person_follows_the_call_opens_a_timeline_and_replays_a_dead_letter(st
         stages = page.locator("figure[data-plot='plot-stages']")
         stages.locator("summary").click()
         assert table_rows(stages)[-1][-1] == str(len(EXPECTED))  # every proposal counted
+        assert axe_violations(page) == []  # WCAG 2.1 A/AA, plots and tables included
 
         # a proposal's timeline after clicking it
         page.locator("#proposals").get_by_role("button", name="P-PRO").click()
