@@ -20,14 +20,29 @@ from services.operations.handlers.queries import known_call
 from shared.web import NotFound
 from tests.support.operations_scenario import (CALL_ID, DEADLINE, RANKED, T1, T5, Builder,
                                                at, call_events)
+from tests.support.uow import UowFactory
+from tests.unit.operations.conftest import Ops
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-@pytest.fixture
-def projected(ops):
+@pytest.fixture(scope="module")
+def projected(tmp_path_factory):
+    """The whole scenario call projected once for the tests that only read it."""
+    factory = UowFactory("services.operations:migrations",
+                         tmp_path_factory.mktemp("plots") / "operations.sqlite", "operations")
+    ops = Ops(factory)
     ops.feed(*call_events())
-    return ops
+    yield ops
+    factory.engine.dispose()
+
+
+def _small_call() -> Builder:
+    """A call with one submitted proposal: enough for what does not need the whole story."""
+    b = Builder()
+    b.published(at("2018-07-25T22:00:00"))
+    b.submitted("P-ONE", T1, at("2019-01-10T10:00:00"))
+    return b
 
 
 def _repo_views(ops):
@@ -123,22 +138,23 @@ def test_every_plot_is_accessible_svg_that_needs_no_style_or_script(projected):
 
 
 def test_text_from_events_is_escaped_in_the_svg(ops):
-    b = Builder()
-    b.assigned("P-X", T1, "E9", at("2019-02-01T09:00:00"))
-    evil = replace(b.events[0], expert_name="<script>alert(1)</script> & co")
-    ops.feed(*call_events(), evil)
+    b = _small_call()
+    evil = replace(b.assigned("P-ONE", T1, "E9", at("2019-02-01T09:00:00")),
+                   expert_name="<script>alert(1)</script> & co")
+    ops.feed(*b.events[:-1], evil)
     svg = handlers.plot_svg(ops.uow(), CALL_ID, "plot-loads")
     assert "<script>" not in svg and "&lt;script&gt;alert(1)&lt;/script&gt; &amp;" in svg
     ET.fromstring(svg)
 
 
-def test_plots_are_kept_until_the_call_has_a_new_event(projected):
-    first = handlers.plots(projected.uow(), CALL_ID)
-    assert handlers.plots(projected.uow(), CALL_ID) is first
+def test_plots_are_kept_until_the_call_has_a_new_event(ops):
+    ops.feed(*_small_call().events)
+    first = handlers.plots(ops.uow(), CALL_ID)
+    assert handlers.plots(ops.uow(), CALL_ID) is first
     b = Builder()
-    b.stage("signature_start", "Signature of grant agreements starts", at("2019-11-01T00:00:00"))
-    projected.feed(*b.events)
-    again = handlers.plots(projected.uow(), CALL_ID)
+    b.stage("submission_deadline", "Submission deadline", DEADLINE)
+    ops.feed(*b.events)
+    again = handlers.plots(ops.uow(), CALL_ID)
     assert again is not first and again["plots"][0]["svg"] != first["plots"][0]["svg"]
 
 
