@@ -431,12 +431,17 @@ class PartnerProfileSchema(Schema):
     mine = fields.Boolean(required=True)
 
 
-class PartnerSearchSchema(Schema):
+class _TopicPageSchema(Schema):
+    """One page of a topic's entries: how many there are in all, and which page."""
+
     call_id = fields.String(required=True)
     topic_id = fields.String(required=True)
     total = fields.Integer(required=True)
     limit = fields.Integer(required=True)
     offset = fields.Integer(required=True)
+
+
+class PartnerSearchSchema(_TopicPageSchema):
     profiles = fields.List(fields.Nested(PartnerProfileSchema), required=True)
 
 
@@ -459,12 +464,7 @@ class QuestionSchema(Schema):
     answered_at = fields.String(allow_none=True)
 
 
-class QuestionListSchema(Schema):
-    call_id = fields.String(required=True)
-    topic_id = fields.String(required=True)
-    total = fields.Integer(required=True)
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
+class QuestionListSchema(_TopicPageSchema):
     questions = fields.List(fields.Nested(QuestionSchema), required=True)
 
 

@@ -98,3 +98,10 @@ def published_topic(session, call_id: str, topic_id: str) -> Call:
 def new_id(prefix: str) -> str:
     """A fresh identifier such as ``PP-1A2B3C4D5E6F`` (random: ids cannot be guessed)."""
     return f"{prefix}-{uuid.uuid4().hex[:12].upper()}"
+
+
+def topic_page(call_id: str, topic_id: str, total: int, limit: int, offset: int,
+               **entries: list) -> dict:
+    """One page of a topic's entries (``_TopicPageSchema``), e.g. ``profiles=[...]``."""
+    return {"call_id": call_id, "topic_id": topic_id, "total": total, "limit": limit,
+            "offset": offset, **entries}

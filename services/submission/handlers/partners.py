@@ -7,7 +7,8 @@ from datetime import datetime
 from services.submission.adapters.partner_store import PartnerStore
 from services.submission.domain.partners import (PartnerProfile, PartnerTerms,
                                                  ProfileDetails, ProfileState)
-from services.submission.handlers.common import iso, new_id, published_topic, refusals
+from services.submission.handlers.common import (iso, new_id, published_topic, refusals,
+                                                 topic_page)
 from shared.web import Conflict, NotFound
 
 
@@ -118,8 +119,8 @@ def search(uow, principal, call_id: str, topic_id: str, *, limit: int, offset: i
         total, found = PartnerStore(uow.session).search(
             call_id, topic_id, country=country, entity_type=entity_type, area=area, text=q,
             limit=limit, offset=offset)
-        return {"call_id": call_id, "topic_id": topic_id, "total": total, "limit": limit,
-                "offset": offset, "profiles": [profile_view(p, principal) for p in found]}
+        return topic_page(call_id, topic_id, total, limit, offset,
+                          profiles=[profile_view(p, principal) for p in found])
 
 
 def mine(uow, principal) -> list[dict]:

@@ -9,7 +9,8 @@ from services.submission.adapters.partner_store import PartnerStore
 from services.submission.adapters.question_store import QuestionStore
 from services.submission.adapters.repository import ProposalRepository
 from services.submission.domain.questions import Question
-from services.submission.handlers.common import iso, new_id, published_topic, refusals
+from services.submission.handlers.common import (iso, new_id, published_topic, refusals,
+                                                 topic_page)
 from shared.web import NotFound
 
 
@@ -105,5 +106,5 @@ def listing(uow, principal, call_id: str, topic_id: str, *, limit: int, offset: 
         total, found = QuestionStore(uow.session).listing(
             call_id, topic_id, viewer=None if principal.is_operations else principal.email,
             state=state, limit=limit, offset=offset)
-        return {"call_id": call_id, "topic_id": topic_id, "total": total, "limit": limit,
-                "offset": offset, "questions": [question_view(q, principal) for q in found]}
+        return topic_page(call_id, topic_id, total, limit, offset,
+                          questions=[question_view(q, principal) for q in found])
