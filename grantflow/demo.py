@@ -128,6 +128,7 @@ def run_demo(proposals: int, experts: int, seed: int, json_path: str | None,
              keep_running: bool, say=print) -> dict:
     apply_environment()
     from grantflow import runtime
+    from grantflow.pages import demo_pages
     from grantflow.scenario.environment import Environment
     from grantflow.scenario.runner import ScenarioRunner
     from grantflow.scenario.summary import print_summary
@@ -148,6 +149,7 @@ def run_demo(proposals: int, experts: int, seed: int, json_path: str | None,
         report["demo"] = {"proposals": proposals, "experts": experts, "seed": seed,
                           "seconds": round(time.monotonic() - started, 1), "mail": mail}
         print_summary(report, say)
+        report["pages"] = demo_pages(scenario, report, say)
         if json_path:
             Path(json_path).parent.mkdir(parents=True, exist_ok=True)
             Path(json_path).write_text(json.dumps(report, indent=2, default=str))

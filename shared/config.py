@@ -17,6 +17,9 @@ Environment (all optional):
   GRANTFLOW_<SVC>_PORT         a service's HTTP port (defaults: operations 8100, submission
                                8101, evaluation 8102, grants 8103, notifications 8104)
   GRANTFLOW_<SVC>_URL          where a tool reaches a service (default http://HOST:<port>)
+  GRANTFLOW_PUBLIC_URL         the one public origin of the people's pages behind a proxy
+                               (mailed sign-in links and links between services use it;
+                               default: each service's GRANTFLOW_<SVC>_URL)
   GRANTFLOW_GRANTS_AUTHORITY_EMAIL   who signs for the granting authority (signature requests)
   GRANTFLOW_NOTIFY_OPERATIONS  comma-separated addresses of the operations team (digests, alerts)
 """
@@ -109,6 +112,7 @@ def service_config(service: str, **overrides) -> dict:
         "SMTP": {"host": env("SMTP_HOST", "127.0.0.1"), "port": int(env("SMTP_PORT", "1025")),
                  "sender": env("SMTP_SENDER", "no-reply@grantflow.example")},
         "SERVICE_URLS": {name: base_url(name) for name in SERVICES},
+        "PAGES": {"public_url": env("PUBLIC_URL")} if env("PUBLIC_URL") else {},
         "GRANTS_AUTHORITY_EMAIL": env("GRANTS_AUTHORITY_EMAIL", "authority@grantflow.example"),
         "NOTIFY_OPERATIONS": [a.strip() for a in env("NOTIFY_OPERATIONS",
                                                      "operations@grantflow.example").split(",")

@@ -42,8 +42,9 @@ def routes(service_cls) -> list[tuple[str, ApiRoute]]:
     found = []
     for name, method in inspect.getmembers(service_cls, inspect.isfunction):
         for entrypoint in getattr(method, "nameko_entrypoints", ()):
-            if isinstance(entrypoint, ApiRoute):
-                found.append((name, entrypoint))
+            if isinstance(entrypoint, ApiRoute) and not getattr(entrypoint, "serves_html",
+                                                                False):
+                found.append((name, entrypoint))  # pages are HTML: not in the JSON API
     return sorted(found, key=lambda item: (item[1].url, item[1].method))
 
 

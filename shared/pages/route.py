@@ -38,7 +38,7 @@ from shared.auth import AuthError
 from shared.clock import clock_from_setting
 from shared.pages import csrf
 from shared.pages.audiences import AUDIENCES, STATIC_PREFIX, Audience
-from shared.pages.i18n import negotiate
+from shared.pages.i18n import negotiate, translations
 from shared.pages.rendering import environment
 from shared.pages.sessions import Session, SessionState, cookie_options, open_session, \
     read_session
@@ -134,6 +134,11 @@ class Page:
         query = f"?next={quote(next_url, safe='')}" if next_url else ""
         return self.url(audience.service, f"{audience.path}/sign-in{query}")
 
+    def gettext(self, message: str) -> str:
+        """A page's own message (marked with ``N_``) in the page's language. Messages from
+        the domain and the schemas are shown as they come (they are not msgids)."""
+        return translations(self.locale).gettext(message)
+
     # ---------------------------------------------------------------- forms
     @property
     def csrf_token(self) -> str:
@@ -201,6 +206,8 @@ def secure_headers(response: Response, settings: PageSettings) -> Response:
 
 
 class PageRoute(ApiRoute):
+    serves_html = True  # an HTML page, not a route of the JSON API (OpenAPI documents)
+
     def __init__(self, method: str, url: str, audience: str | None = None,
                  signed_in: bool = True, max_body=DEFAULT_MAX_BODY,
                  csrf_checked: bool = True, **kwargs):

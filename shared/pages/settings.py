@@ -6,7 +6,9 @@ Config keys (all optional):
   SERVICE_URLS    where each service answers (shared.config); the pages link to each other
                   and mail links point there, unless PAGES.urls names public addresses
   PAGES           {sign_in_minutes: 30, session_hours: 8, secure_cookies: auto|always|never,
-                   sign_in_requests_per_hour: 5, urls: {service: public base URL}}
+                   sign_in_requests_per_hour: 5, urls: {service: public base URL},
+                   public_url: the one origin a proxy serves every service's pages from
+                   (GRANTFLOW_PUBLIC_URL; the page prefixes do not overlap)}
 """
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ class PageSettings:
     def from_config(cls, config: dict) -> "PageSettings":
         pages = config.get("PAGES") or {}
         urls = {**(config.get("SERVICE_URLS") or {}), **(pages.get("urls") or {})}
+        if pages.get("public_url"):  # one origin: every service's pages behind one proxy
+            urls = {name: pages["public_url"] for name in urls}
         secure = pages.get("secure_cookies", "auto")
         if secure not in SECURE_CHOICES:
             raise ValueError(f"PAGES.secure_cookies must be one of {', '.join(SECURE_CHOICES)}"

@@ -9,6 +9,7 @@ from services.grants import handlers
 from services.grants.handlers.pages import call_display
 from services.grants.schemas import DeclineBody
 from shared.pages.forms import errors_of, text
+from shared.pages.i18n import N_
 
 NOTICES = ("confirmed", "signed", "declined")
 
@@ -34,7 +35,7 @@ def _confirmed(page) -> bool:
 
 def _unconfirmed(page, uow, grant_id: str):
     return grant(page, uow, grant_id, status=422, errors=[
-        {"field": "confirm", "rule": "tick the box to confirm"}])
+        {"field": "confirm", "rule": page.gettext(N_("tick the box to confirm"))}])
 
 
 def confirm(page, uow, grant_id: str):

@@ -16,6 +16,7 @@ from services.submission.pages.forms import (BLANK_ROWS, body_from_form, form_er
 from services.submission.schemas import (ProposalCreateSchema, ProposalPatchSchema,
                                          WithdrawSchema)
 from shared.pages.forms import errors_of, text
+from shared.pages.i18n import N_
 from shared.pages.route import PageError
 from shared.web import Unprocessable
 
@@ -103,7 +104,7 @@ def upload(page, uow, proposal_id: str, name: str, part_limit: int):
     if sent is None or not sent.filename:
         current = handlers.get(uow, page.principal, proposal_id)
         return _proposal_page(page, uow, current, status=422, errors=[
-            {"field": f"file-{name}", "rule": "choose a file to upload"}])
+            {"field": f"file-{name}", "rule": page.gettext(N_("choose a file to upload"))}])
     data = sent.stream.read(part_limit + 1)
     if len(data) > part_limit:
         raise handlers.proposals.too_large(f"file-{name}", part_limit)
@@ -141,7 +142,8 @@ def withdraw(page, uow, proposal_id: str):
     if page.form.get("confirm") != "yes":
         current = handlers.get(uow, page.principal, proposal_id)
         return _proposal_page(page, uow, current, status=422, errors=[
-            {"field": "confirm", "rule": "tick the box to confirm: a withdrawal is final"}])
+            {"field": "confirm",
+             "rule": page.gettext(N_("tick the box to confirm: a withdrawal is final"))}])
     try:
         reason = WithdrawSchema().load({"reason": text(page.form, "reason")})["reason"]
     except ValidationError as exc:

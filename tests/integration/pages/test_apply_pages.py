@@ -173,6 +173,14 @@ def drafting_story(stack):
     api = stack.api("submission", role="applicant", email="ghent@example.eu")
     assert api.get(f"/proposals/{proposal_id}").json()["versions"][0]["content_hash"] == shown_hash
 
+    # withdrawal asks for a confirmation, then is final
+    me.get(proposal_url)
+    unconfirmed = me.post(f"{proposal_url}/withdraw", {"reason": "Partner left"})
+    assert unconfirmed.status_code == 422 and "tick the box to confirm" in unconfirmed.text
+    withdrawn = me.post(f"{proposal_url}/withdraw", {"reason": "Partner left", "confirm": "yes"})
+    assert "The proposal is withdrawn." in withdrawn.text and 'id="state"' in withdrawn.text
+    assert api.get(f"/proposals/{proposal_id}").json()["state"] == "withdrawn"
+
     # another applicant sees nothing of it
     other = signed_in(stack, "someone@else.example")
     assert other.get(proposal_url).status_code == 404

@@ -82,3 +82,17 @@ def test_the_access_log_never_shows_a_sign_in_token():
     for log_filter in logging.getLogger("nameko.web.server").filters:
         log_filter.filter(record)
     assert "eyJ" not in record.getMessage() and "token=[redacted]" in record.getMessage()
+
+
+def test_every_form_that_posts_carries_a_csrf_token():
+    """Each ``<form method="post">`` of every page template includes ``forms.csrf()`` (the
+    route refuses a POST without a valid token anyway; this keeps the forms usable)."""
+    from tests.unit.pages.support import ROOT
+    templates = [*ROOT.glob("shared/pages/templates/*.j2"),
+                 *ROOT.glob("services/*/pages/templates/*.j2")]
+    assert len(templates) > 20
+    for path in templates:
+        text = path.read_text()
+        for form in re.findall(r"<form\b.*?</form>", text, flags=re.S):
+            if 'method="post"' in form:
+                assert "forms.csrf()" in form, f"{path.name}: a form without a CSRF token"

@@ -125,3 +125,15 @@ def test_settings_refuse_lifetimes_out_of_bounds():
                                          "PAGES": {"urls": {"submission": "https://x.eu/"}}})
     assert settings.urls == {"grants": "http://h:1", "submission": "https://x.eu"}
     assert settings.origins == {"http://h:1", "https://x.eu"}
+
+
+def test_behind_a_proxy_every_link_points_to_the_one_public_origin(monkeypatch):
+    from shared.config import service_config
+    monkeypatch.setenv("GRANTFLOW_PUBLIC_URL", "https://grants.example.eu/")
+    settings = PageSettings.from_config(service_config("notifications"))
+    link = sign_in_link(settings, "a@b.eu", REVIEW)
+    assert link.startswith("https://grants.example.eu/review/sign-in/link?token=")
+    assert settings.origins == {"https://grants.example.eu"}
+    monkeypatch.delenv("GRANTFLOW_PUBLIC_URL")
+    assert "PAGES" not in service_config("notifications") or \
+        not service_config("notifications")["PAGES"]
