@@ -12,7 +12,7 @@ from nameko.dependency_providers import Config
 
 from services.operations import handlers
 from services.operations.adapters.dead_letters import DeadLetters
-from services.operations.adapters.page import DEFAULT_REFRESH_MS, render_page
+from services.operations.adapters.page import DEFAULT_REFRESH_MS, render_page, svg_response
 from services.operations.schemas import LoadsQuerySchema, ProposalQuerySchema, ReplaySchema
 from shared.db.provider import UnitOfWorkProvider
 from shared.messaging.consumer import subscribe
@@ -90,6 +90,16 @@ class OperationsService(ServiceBase):
     @doc("The call report: every proposal's outcome", errors=(404,))
     def call_report(self, request, call_id, principal):
         return handlers.report(self.uow, call_id, self.clock.now())
+
+    @api("GET", "/calls/<call_id>/plots", roles=OPS)
+    def call_plots(self, request, call_id, principal):
+        """Each plot of the page: its SVG, title, description and data table."""
+        return handlers.plots(self.uow, call_id)
+
+    @api("GET", "/calls/<call_id>/plots/<plot_id>.svg", roles=OPS)
+    def call_plot_svg(self, request, call_id, plot_id, principal):
+        """One plot as an SVG document (to save or to put in a report)."""
+        return svg_response(handlers.plot_svg(self.uow, call_id, plot_id))
 
     @api("POST", "/calls/<call_id>/rebuild", roles=OPS)
     @doc("Rebuild a call's projections from its recorded events", errors=(404,))

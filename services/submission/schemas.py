@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from shared.events import schemas as events
+from shared.web import BadRequest, validation_errors
 
 _CENT = Decimal("0.01")
 _MAX_AMOUNT = Decimal("1000000000000.00")  # far above any call, and within every column
@@ -320,6 +321,145 @@ class FiredSchema(Schema):
 class TickSchema(Schema):
     now = fields.String(required=True)
     fired = fields.List(fields.Nested(FiredSchema), required=True)
+
+
+# ----------------------------------------------------------------------- partner search, Q&A
+_COUNTRY = validate.Regexp(r"^[A-Z]{2}$",
+                           error="must be an ISO 3166-1 alpha-2 code in capitals, e.g. BE")
+_AREA_ID = fields.String(validate=[validate.Length(max=80, error="must be at most 80 "
+                                                                 "characters"), _ID])
+MAX_SEARCH_TEXT = 200
+
+
+class PartnerProfileBodySchema(_Request):
+    """A partner profile as its organisation publishes or edits it (the whole profile)."""
+
+    organisation_name = _text(300, required=True)
+    country = fields.String(required=True, validate=_COUNTRY)
+    entity_type = fields.String(required=True, validate=[validate.Length(max=80), _ID])
+    experience = _text(4000, required=True)
+    areas = fields.List(_AREA_ID, load_default=list,
+                        validate=validate.Length(max=20, error="at most 20 areas"))
+    looking_for = _text(4000, required=True)
+
+
+class QuestionAskSchema(_Request):
+    question = _text(4000, required=True)
+
+
+class AnswerSchema(_Request):
+    """Operations' answer; ``question`` rephrases the question (e.g. without names)."""
+
+    answer = _text(20_000, required=True)
+    question = _text(4000)
+
+
+class _Query(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+def _page_fields() -> dict:
+    return {
+        "limit": fields.Integer(load_default=20, validate=validate.Range(
+            min=1, max=100, error="must be a whole number from 1 to 100"),
+            metadata={"description": "page size, 1 to 100 (default 20)"}),
+        "offset": fields.Integer(load_default=0, validate=validate.Range(
+            min=0, max=100_000, error="must be a whole number from 0 to 100000"),
+            metadata={"description": "entries to skip"}),
+    }
+
+
+PartnerSearchQuery = _Query.from_dict({
+    "country": fields.String(validate=_COUNTRY, metadata={"description": "ISO country code"}),
+    "entity_type": fields.String(validate=[validate.Length(max=80), _ID],
+                                 metadata={"description": "an entity type of the call"}),
+    "area": fields.String(validate=[validate.Length(max=80), _ID],
+                          metadata={"description": "an integration area id"}),
+    "q": fields.String(validate=[validate.Length(
+        max=MAX_SEARCH_TEXT, error=f"must be at most {MAX_SEARCH_TEXT} characters"), _no_nul],
+        metadata={"description": "words to find in the name, experience or what they "
+                                 "look for (each word must appear)"}),
+    **_page_fields(),
+}, name="PartnerSearchQuery")
+
+QuestionListQuery = _Query.from_dict({
+    "state": fields.String(validate=validate.OneOf(["asked", "published"]),
+                           metadata={"description": "asked|published"}),
+    **_page_fields(),
+}, name="QuestionListQuery")
+
+
+def load_query(schema: type[Schema], args) -> dict:
+    """Query arguments loaded with ``schema``, or a 400 (``bad_query``) naming each."""
+    try:
+        return schema().load(args.to_dict())
+    except ValidationError as exc:
+        errors = validation_errors(exc)
+        raise BadRequest("; ".join(f"query argument {e['field']}: {e['rule']}"
+                                   for e in errors), errors=errors, code="bad_query") from None
+
+
+def query_doc(schema: type[Schema]) -> tuple[tuple[str, str, str], ...]:
+    """The (name, type, description) of each query argument, for ``@doc(query=...)``."""
+    return tuple((name, "integer" if isinstance(field, fields.Integer) else "string",
+                  (field.metadata or {}).get("description", ""))
+                 for name, field in schema().fields.items())
+
+
+class PartnerProfileSchema(Schema):
+    id = fields.String(required=True)
+    call_id = fields.String(required=True)
+    topic_id = fields.String(required=True)
+    organisation_name = fields.String(required=True)
+    country = fields.String(required=True)
+    entity_type = fields.String(required=True)
+    experience = fields.String(required=True)
+    areas = fields.List(fields.String(), required=True)
+    looking_for = fields.String(required=True)
+    contact_email = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(["published", "withdrawn"]))
+    published_at = fields.String(required=True)
+    updated_at = fields.String(required=True)
+    withdrawn_at = fields.String(allow_none=True, required=True)
+    mine = fields.Boolean(required=True)
+
+
+class _TopicPageSchema(Schema):
+    """One page of a topic's entries: how many there are in all, and which page."""
+
+    call_id = fields.String(required=True)
+    topic_id = fields.String(required=True)
+    total = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+
+
+class PartnerSearchSchema(_TopicPageSchema):
+    profiles = fields.List(fields.Nested(PartnerProfileSchema), required=True)
+
+
+class QuestionSchema(Schema):
+    """A question; ``answer`` is null for applicants until published; ``asked_by``,
+    ``answered_by`` and ``answered_at`` are given to operations only."""
+
+    id = fields.String(required=True)
+    call_id = fields.String(required=True)
+    topic_id = fields.String(required=True)
+    question = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(["asked", "published"]))
+    asked_at = fields.String(required=True)
+    answer = fields.String(allow_none=True, required=True)
+    published_at = fields.String(allow_none=True, required=True)
+    revised_at = fields.String(allow_none=True, required=True)
+    mine = fields.Boolean(required=True)
+    asked_by = fields.String()
+    answered_by = fields.String(allow_none=True)
+    answered_at = fields.String(allow_none=True)
+
+
+class QuestionListSchema(_TopicPageSchema):
+    questions = fields.List(fields.Nested(QuestionSchema), required=True)
 
 
 class PrecheckSchema(ScreeningSchema):

@@ -7,12 +7,13 @@ from nameko.dependency_providers import Config
 from nameko.timer import timer
 
 from services.submission import handlers, httpio, openapi, schemas as s
+from services.submission.handlers import partners, questions
 from services.submission.handlers.evaluators import (on_evaluator_assigned,
                                                      on_evaluator_released)
 from services.submission.handlers.precheck import precheck
 from services.submission.handlers.sign_in import announce
 from services.submission.openapi import doc
-from services.submission.pages import views
+from services.submission.pages import board, views
 from shared.db.provider import UnitOfWorkProvider
 from shared.events import EvaluatorAssigned, EvaluatorReleased, RankingPublished
 from shared.messaging.consumer import subscribe
@@ -168,6 +169,83 @@ class SubmissionService(ServiceBase, sign_in_routes("apply", announce)):
     def delete_part(self, request, proposal_id, name, principal):
         return handlers.remove_part(self.uow, principal, proposal_id, name, self.clock.now())
 
+    # ------------------------------------------------------------------ partner search
+    @api("POST", "/calls/<call_id>/topics/<topic_id>/partner-profiles", roles=("applicant",))
+    @doc("Publish your organisation's partner profile for a topic (200: a withdrawn one "
+         "published again)", body=s.PartnerProfileBodySchema, response=s.PartnerProfileSchema,
+         status=201, errors=(400, 404, 409, 422))
+    def publish_partner_profile(self, request, call_id, topic_id, principal):
+        return partners.publish(self.uow, principal, call_id, topic_id,
+                                httpio.load(s.PartnerProfileBodySchema, request),
+                                self.clock.now())
+
+    @api("GET", "/calls/<call_id>/topics/<topic_id>/partner-profiles", roles=APPLICANTS)
+    @doc("Search the topic's published partner profiles", response=s.PartnerSearchSchema,
+         errors=(400, 404), query=s.query_doc(s.PartnerSearchQuery))
+    def search_partner_profiles(self, request, call_id, topic_id, principal):
+        return partners.search(self.uow, principal, call_id, topic_id,
+                               **s.load_query(s.PartnerSearchQuery, request.args))
+
+    @api("GET", "/partner-profiles", roles=APPLICANTS)
+    @doc("Your own partner profiles (withdrawn ones too)", response=[s.PartnerProfileSchema])
+    def my_partner_profiles(self, request, principal):
+        return partners.mine(self.uow, principal)
+
+    @api("GET", "/partner-profiles/<profile_id>", roles=APPLICANTS)
+    @doc("A partner profile", response=s.PartnerProfileSchema, errors=(404,))
+    def get_partner_profile(self, request, profile_id, principal):
+        return partners.get(self.uow, principal, profile_id)
+
+    @api("PUT", "/partner-profiles/<profile_id>", roles=("applicant",))
+    @doc("Replace your profile's details (before the deadline)",
+         body=s.PartnerProfileBodySchema, response=s.PartnerProfileSchema,
+         errors=(400, 403, 404, 409, 422))
+    def edit_partner_profile(self, request, profile_id, principal):
+        return partners.edit(self.uow, principal, profile_id,
+                             httpio.load(s.PartnerProfileBodySchema, request), self.clock.now())
+
+    @api("POST", "/partner-profiles/<profile_id>/withdraw", roles=APPLICANTS)
+    @doc("Withdraw a profile from the search (its owner, or operations)",
+         response=s.PartnerProfileSchema, errors=(403, 404))
+    def withdraw_partner_profile(self, request, profile_id, principal):
+        return partners.withdraw(self.uow, principal, profile_id, self.clock.now())
+
+    # ------------------------------------------------------------------ questions and answers
+    @api("POST", "/calls/<call_id>/topics/<topic_id>/questions", roles=APPLICANTS)
+    @doc("Ask a question on a topic (operations: add an entry of their own)",
+         body=s.QuestionAskSchema, response=s.QuestionSchema, status=201,
+         errors=(400, 404, 409, 422))
+    def ask_question(self, request, call_id, topic_id, principal):
+        return 201, questions.ask(self.uow, principal, call_id, topic_id,
+                                  httpio.load(s.QuestionAskSchema, request)["question"],
+                                  self.clock.now())
+
+    @api("GET", "/calls/<call_id>/topics/<topic_id>/questions", roles=APPLICANTS)
+    @doc("Published questions and answers of a topic, and your own questions (operations: "
+         "all)", response=s.QuestionListSchema, errors=(400, 404),
+         query=s.query_doc(s.QuestionListQuery))
+    def list_questions(self, request, call_id, topic_id, principal):
+        return questions.listing(self.uow, principal, call_id, topic_id,
+                                 **s.load_query(s.QuestionListQuery, request.args))
+
+    @api("GET", "/questions/<question_id>", roles=APPLICANTS)
+    @doc("A question (published, or your own)", response=s.QuestionSchema, errors=(404,))
+    def get_question(self, request, question_id, principal):
+        return questions.get(self.uow, principal, question_id)
+
+    @api("PUT", "/questions/<question_id>/answer", roles=OPERATIONS)
+    @doc("Write or revise the answer (and optionally rephrase the question)",
+         body=s.AnswerSchema, response=s.QuestionSchema, errors=(400, 404, 422))
+    def answer_question(self, request, question_id, principal):
+        return questions.answer(self.uow, principal, question_id,
+                                httpio.load(s.AnswerSchema, request), self.clock.now())
+
+    @api("POST", "/questions/<question_id>/publish", roles=OPERATIONS)
+    @doc("Publish the answered question to every applicant of the call (mail to each, once)",
+         response=s.QuestionSchema, errors=(404, 409, 422))
+    def publish_answer(self, request, question_id, principal):
+        return questions.publish(self.uow, principal, question_id, self.clock.now())
+
     @api("GET", "/proposals/<proposal_id>/precheck", roles=APPLICANTS)
     @doc("The eligibility pre-check: the call's screening run on the working copy as if "
          "received now", response=s.PrecheckSchema, errors=(404,))
@@ -236,6 +314,32 @@ class SubmissionService(ServiceBase, sign_in_routes("apply", announce)):
     @html("POST", "/apply/proposals/<proposal_id>/withdraw", audience="apply")
     def page_withdraw(self, request, proposal_id, page):
         return views.withdraw(page, self.uow, proposal_id)
+
+    # ------------------------------------------------------------------ partner search, Q&A pages
+    @html("GET", "/apply/calls/<call_id>/topics/<topic_id>/partners", audience="apply")
+    def page_partners(self, request, call_id, topic_id, page):
+        return board.search(page, self.uow, call_id, topic_id)
+
+    @html("GET", "/apply/calls/<call_id>/topics/<topic_id>/partners/profile", audience="apply")
+    def page_partner_profile(self, request, call_id, topic_id, page):
+        return board.profile_form(page, self.uow, call_id, topic_id)
+
+    @html("POST", "/apply/calls/<call_id>/topics/<topic_id>/partners/profile",
+          audience="apply")
+    def page_save_partner_profile(self, request, call_id, topic_id, page):
+        return board.save_profile(page, self.uow, call_id, topic_id)
+
+    @html("POST", "/apply/partner-profiles/<profile_id>/withdraw", audience="apply")
+    def page_withdraw_partner_profile(self, request, profile_id, page):
+        return board.withdraw_profile(page, self.uow, profile_id)
+
+    @html("GET", "/apply/calls/<call_id>/topics/<topic_id>/questions", audience="apply")
+    def page_questions(self, request, call_id, topic_id, page):
+        return board.questions_page(page, self.uow, call_id, topic_id)
+
+    @html("POST", "/apply/calls/<call_id>/topics/<topic_id>/questions", audience="apply")
+    def page_ask(self, request, call_id, topic_id, page):
+        return board.ask(page, self.uow, call_id, topic_id)
 
     @html("GET", "/review/parts/<proposal_id>/<name>", audience="review")
     def page_assigned_part(self, request, proposal_id, name, page):

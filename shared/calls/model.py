@@ -12,6 +12,7 @@ wrong around a DST change; use :meth:`Call.local` to show an instant in the call
 """
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -187,6 +188,19 @@ def countries_participating(members: list[Mapping[str, Any]], at: datetime) -> t
     return tuple(m["country"] for m in members
                  if (m.get("since") is None or m["since"] <= at)
                  and (m.get("until") is None or at < m["until"]))
+
+
+def add_months(instant: datetime, months: int, timezone: str) -> datetime:
+    """The same wall-clock time ``months`` calendar months later in ``timezone``;
+    31 January + 1 month is 28 (or 29) February. How the call's time targets (time to
+    inform, time to grant: N months after the deadline) fall due."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"instant must be timezone-aware, got {instant!r}")
+    local = instant.astimezone(ZoneInfo(timezone))
+    month_index = local.month - 1 + months
+    year, month = local.year + month_index // 12, month_index % 12 + 1
+    day = min(local.day, calendar.monthrange(year, month)[1])
+    return local.replace(year=year, month=month, day=day)
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,24 @@ class ProposalScreened(Event):
     warnings: list = field(default_factory=list)
 
 
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerPublished(Event):
+    """Operations published the answer to a question on a topic (partner search and Q&A).
+
+    Published once per question; ``notify_emails`` are the applicants of the call to tell
+    (contacts of its proposals that are not withdrawn, organisations with a published
+    partner profile, people who asked a question), lower case, each once. Correlation id:
+    the question id."""
+
+    producer = "submission"
+    question_id: str
+    topic_id: str
+    question: str
+    answer: str
+    published_at: datetime
+    notify_emails: list = field(default_factory=list)
+
 # --------------------------------------------------------------------------- evaluation
 @dataclass(frozen=True, kw_only=True)
 class EvaluatorAssigned(Event):
@@ -304,7 +322,7 @@ class EvaluatorSignInRequested(Event):
 
 ALL_EVENTS: tuple[type[Event], ...] = (
     CallPublished, ProposalSubmitted, ProposalWithdrawn, TimetableStageReached,
-    DeadlineClosed, ProposalScreened,
+    DeadlineClosed, ProposalScreened, AnswerPublished,
     EvaluatorAssigned, EvaluatorReleased, EvaluationReportSubmitted, EvaluationCompleted,
     RankingPublished,
     GrantPreparationStarted, GrantSignatureRequested, GrantSigned, GrantDeclined,

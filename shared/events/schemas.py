@@ -182,6 +182,16 @@ class ProposalScreenedSchema(EnvelopeSchema):
     contact_emails = Emails(required=True)
 
 
+
+class AnswerPublishedSchema(EnvelopeSchema):
+    event_class = c.AnswerPublished
+    question_id = fields.String(required=True)
+    topic_id = fields.String(required=True)
+    question = fields.String(required=True)
+    answer = fields.String(required=True)
+    published_at = Instant(required=True)
+    notify_emails = Emails(load_default=list)
+
 # ------------------------------------------------------------------ evaluation
 class EvaluatorAssignedSchema(EnvelopeSchema):
     event_class = c.EvaluatorAssigned

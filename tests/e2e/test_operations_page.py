@@ -15,10 +15,26 @@ from shared.auth import DEFAULT_DEV_SECRET, issue_token
 from shared.messaging.dlq import list_dead_letters
 from tests.support.infra import eventually
 from tests.support.operations_browser import chromium_page, table
-from tests.support.operations_scenario import (CALL_ID, EXPECTED, Builder, at, call_events,
-                                               publish, publish_unreadable)
+from tests.support.pages_browser import AXE_TAGS, _axe_source
+from tests.support.operations_scenario import (CALL_ID, EXPECTED, T5, Builder, at,
+                                               call_events, publish, publish_unreadable)
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+
+def axe_violations(page) -> list[dict]:
+    """What axe-core (vendored, as in the pages' tests) finds against WCAG 2.1 A/AA."""
+    page.evaluate(_axe_source())  # through the driver: the page's CSP stays in force
+    return page.evaluate(
+        """tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})
+             .then(r => r.violations.map(v => ({id: v.id, help: v.help,
+                    nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))})))""", AXE_TAGS)
+
+
+def table_rows(within) -> list[list[str]]:
+    """The text of each body row's cells of the table inside ``within``."""
+    return within.locator("tbody tr").evaluate_all(
+        "rows => rows.map(r => Array.from(r.cells).map(c => c.innerText.trim()))")
 
 
 def _row(rows, first_cell):
@@ -40,6 +56,9 @@ def test_a_person_follows_the_call_opens_a_timeline_and_replays_a_dead_letter(st
 
     token = issue_token(DEFAULT_DEV_SECRET, "ops@grantflow.test", "operations")
     with chromium_page(tmp_path / "profile") as page:
+        refused = []  # what the page's Content-Security-Policy blocked, if anything
+        page.on("console", lambda m: "Content Security Policy" in m.text and refused.append(
+            m.text))
         page.goto(f"{stack.url('operations')}/#token={token}")
 
         # the timetable, with the current stage highlighted
@@ -60,6 +79,29 @@ def test_a_person_follows_the_call_opens_a_timeline_and_replays_a_dead_letter(st
         assert len(table(page, "proposals")) == len(EXPECTED)
         loads = table(page, "loads")
         assert next(r for r in loads if r[0].endswith("(E1)"))[1] == "6"
+
+        # the plots, drawn by the server as SVG, each with its text and data table
+        eventually(lambda: page.locator("#plots figure svg[role='img']").count() == 4,
+                   message="four plots")
+        assert page.locator("#plots figcaption").all_inner_texts() == [
+            "Proposals per stage over the call's time",
+            f"Scores of topic {T5} – Involvement of diaspora in awareness raising",
+            "Evaluator loads", "Time to inform and time to grant against their targets"]
+        scores = page.locator(f"figure[data-plot='plot-scores-{T5}']")
+        assert "budget line: EUR 500,000.00" in scores.locator("svg").text_content()
+        assert "threshold" in scores.locator("svg desc").text_content()
+        assert scores.locator("svg").bounding_box()["height"] > 200  # drawn, not empty
+        scores.locator("summary").click()
+        assert [r[:5] for r in table_rows(scores)] == [
+            ["1", "P-SIG", "PSIG", "88", "main list"], ["2", "P-DEC", "PDEC", "84", "main list"],
+            ["3", "P-PRO", "PPRO", "80", "reserve list"],
+            ["4", "P-RES", "PRES", "76", "reserve list"], ["–", "P-REJ", "PREJ", "55", "rejected"]]
+        targets = page.locator("figure[data-plot='plot-targets'] svg")
+        assert "5 of 8 within target, 3 waiting" in targets.text_content()
+        stages = page.locator("figure[data-plot='plot-stages']")
+        stages.locator("summary").click()
+        assert table_rows(stages)[-1][-1] == str(len(EXPECTED))  # every proposal counted
+        assert axe_violations(page) == []  # WCAG 2.1 A/AA, plots and tables included
 
         # a proposal's timeline after clicking it
         page.locator("#proposals").get_by_role("button", name="P-PRO").click()
@@ -86,6 +128,7 @@ def test_a_person_follows_the_call_opens_a_timeline_and_replays_a_dead_letter(st
         eventually(lambda: "time to grant target of 8 months breached" in
                    page.locator("#timeline").inner_text(), message="the replayed event counted")
         _screenshot(page, tmp_path)
+        assert refused == []
 
         # the token is remembered: a plain reload shows the call again
         page.goto(stack.url("operations") + "/")

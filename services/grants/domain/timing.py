@@ -8,27 +8,16 @@ at that instant: a breach is known without waiting for the late letter or signat
 """
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from shared.calls.model import GrantRules
+from shared.calls.model import GrantRules, add_months
 from shared.events import TimeTargetBreached
 
 from services.grants.domain.terms import require_aware, utc
 
 TTI, TTG = "tti", "ttg"
-
-
-def add_months(instant: datetime, months: int, timezone: str) -> datetime:
-    """The same wall-clock time ``months`` calendar months later in ``timezone``;
-    31 January + 1 month is 28 (or 29) February."""
-    local = require_aware("instant", instant).astimezone(ZoneInfo(timezone))
-    month_index = local.month - 1 + months
-    year, month = local.year + month_index // 12, month_index % 12 + 1
-    day = min(local.day, calendar.monthrange(year, month)[1])
-    return local.replace(year=year, month=month, day=day)
 
 
 @dataclass(frozen=True)

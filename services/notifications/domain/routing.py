@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Sequence
 
 from shared.calls.model import Call
-from shared.events import (ApplicantSignInRequested, CallPublished, Event, EvaluatorAssigned,
-                           EvaluatorReleased, EvaluatorSignInRequested,
+from shared.events import (AnswerPublished, ApplicantSignInRequested, CallPublished, Event,
+                           EvaluatorAssigned, EvaluatorReleased, EvaluatorSignInRequested,
                            GrantDeclined, GrantPreparationStarted, GrantSignatureRequested,
                            GrantSigned, ProposalScreened, ProposalSubmitted,
                            ProposalWithdrawn, ReservePromoted, TimeTargetBreached)
@@ -194,6 +194,17 @@ def _breached(e: TimeTargetBreached, call: Call, operations) -> Plan:
         "deadline": instant(call.deadline, call.timezone)})
 
 
+def _answer_published(e: AnswerPublished, call: Call, _ops) -> Plan:
+    first_line = " ".join(e.question.split())
+    return (contacts(e.notify_emails, n.REGISTERED_APPLICANT), n.ANSWER_PUBLISHED, {
+        **topic_context(call, e.topic_id), "question_id": e.question_id,
+        "question": e.question, "answer": e.answer,
+        "question_excerpt": first_line if len(first_line) <= 80
+        else first_line[:77].rstrip() + "...",
+        "published_at": instant(e.published_at, call.timezone),
+        SIGN_IN: sign_in("apply", f"/apply/calls/{e.call_id}/topics/{e.topic_id}/questions")})
+
+
 def _applicant_sign_in(e: ApplicantSignInRequested, call: Call, _ops) -> Plan:
     return ([(e.email, n.APPLICANT_CONTACT)], n.SIGN_IN_LINK,
             {"pages": "applicants", SIGN_IN: sign_in("apply", e.next_url)})
@@ -217,6 +228,7 @@ _PLANNERS: dict[type[Event], Callable[[Any, Call, Sequence[str]], Plan | None]] 
     GrantDeclined: _declined,
     ReservePromoted: _promoted,
     TimeTargetBreached: _breached,
+    AnswerPublished: _answer_published,
     ApplicantSignInRequested: _applicant_sign_in,
     EvaluatorSignInRequested: _evaluator_sign_in,
 }

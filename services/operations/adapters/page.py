@@ -38,3 +38,10 @@ def render_page(refresh_ms: int = DEFAULT_REFRESH_MS) -> Response:
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
     })
+
+
+def svg_response(svg: str) -> Response:
+    """A plot as a standalone SVG document; its own policy lets it run nothing."""
+    return Response(svg, mimetype="image/svg+xml", headers={
+        "Content-Security-Policy": "default-src 'none'; style-src 'none'; script-src 'none'",
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})

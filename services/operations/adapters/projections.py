@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from services.operations.adapters.tables import (assignments, calls, notification_counts,
-                                                 proposal_events, proposals, timeline, topics)
+from services.operations.adapters.tables import (assignments, calls, event_counts,
+                                                 notification_counts, proposal_events,
+                                                 proposals, timeline, topics)
 from services.operations.domain.facts import Fact
 from services.operations.domain.loads import Assignment, later
 from services.operations.domain.lifecycle import ProposalView
@@ -40,6 +41,7 @@ def view_to_json(view: ProposalView) -> dict:
     data["state_since"] = view.state_since.isoformat() if view.state_since else None
     data["failed_rules"] = list(view.failed_rules)
     data["failed_thresholds"] = list(view.failed_thresholds)
+    data["history"] = [[state, since.isoformat()] for state, since in view.history]
     return data
 
 
@@ -51,6 +53,8 @@ def view_from_json(data: dict) -> ProposalView:
     values["state_since"] = datetime.fromisoformat(since) if since else None
     values["failed_rules"] = tuple(values.get("failed_rules") or ())
     values["failed_thresholds"] = tuple(values.get("failed_thresholds") or ())
+    values["history"] = tuple((state, datetime.fromisoformat(since))
+                              for state, since in values.get("history") or ())
     known = {f.name for f in dataclasses.fields(ProposalView)}
     return ProposalView(**{k: v for k, v in values.items() if k in known})
 
@@ -322,6 +326,28 @@ class Projections:
             index_elements=["call_id", "template", "outcome"],
             set_={"count": notification_counts.c.count + 1}))
 
+    def first_deliveries(self, call_id: str, template: str) -> dict[str, datetime]:
+        """Per proposal of the call, when the first message of ``template`` reached its
+        SMTP server (``notification_delivered``): for the time to inform."""
+        e = proposal_events.c
+        return _first_deliveries(self._execute(
+            sa.select(e.proposal_id, e.occurred_at, e.data).where(
+                e.call_id == call_id, e.event_type == "notification_delivered")), template)
+
+    def event_total(self, call_id: str) -> int:
+        """How many events of the call were projected (it grows with every one)."""
+        return self._execute(sa.select(sa.func.coalesce(sa.func.sum(event_counts.c.count), 0))
+                             .where(event_counts.c.call_id == call_id)).scalar()
+
     def notification_counts(self, call_id: str) -> dict[tuple[str, str], int]:
         return {(r.template, r.outcome): r.count for r in self._execute(
             sa.select(notification_counts).where(notification_counts.c.call_id == call_id))}
+
+
+def _first_deliveries(rows, template: str) -> dict[str, datetime]:
+    first: dict[str, datetime] = {}
+    for row in rows:
+        if (row.data or {}).get("template") == template and (
+                row.proposal_id not in first or row.occurred_at < first[row.proposal_id]):
+            first[row.proposal_id] = row.occurred_at
+    return first

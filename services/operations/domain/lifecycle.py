@@ -123,6 +123,9 @@ class ProposalView:
     signed: bool = False
     withdrawal_reason: str | None = None
     decline_reason: str | None = None
+    #: every state the proposal went through, with the instant it entered it, in order
+    #: (what the "proposals per stage over time" plot reads)
+    history: tuple[tuple[str, datetime], ...] = ()
 
     @property
     def is_final(self) -> bool:
@@ -202,7 +205,9 @@ def derive(proposal_id: str, facts: Iterable[Fact]) -> ProposalView:
             continue
         if implied in FINAL_STATES:
             view = replace(view, state=implied, final_state=implied,
-                           state_since=fact.occurred_at)
+                           state_since=fact.occurred_at,
+                           history=view.history + ((implied, fact.occurred_at),))
         elif view.state is None or _RANK[implied] > _RANK[view.state]:
-            view = replace(view, state=implied, state_since=fact.occurred_at)
+            view = replace(view, state=implied, state_since=fact.occurred_at,
+                           history=view.history + ((implied, fact.occurred_at),))
     return view

@@ -45,12 +45,18 @@ def _call_info(call_id: str, row, call) -> dict:
     return info
 
 
-def _call_figures(repo: Projections, call_id: str):
+def known_call(repo: Projections, call_id: str):
+    """The call's row, its Call (None until published or if invalid) and its proposals'
+    views; 404 if operations never heard of the call."""
     row = repo.call_row(call_id)
     views = repo.views(call_id)
     if row is None and not views:
         raise _unknown("call_id", call_id, "call")
-    call = repo.call_of(row)
+    return row, repo.call_of(row), views
+
+
+def _call_figures(repo: Projections, call_id: str):
+    row, call, views = known_call(repo, call_id)
     figures = summary(views, repo.topic_infos(call_id, call), repo.notification_counts(call_id))
     return row, call, views, figures
 

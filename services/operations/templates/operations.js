@@ -1,5 +1,7 @@
 // The operations page's script: asks the JSON API with the person's bearer token and
-// keeps the tables up to date. Data is put in the page as text only (never as HTML).
+// keeps the tables up to date. Data is put in the page as text only (never as HTML);
+// the plots are SVG drawn by the server, parsed as XML and kept only if made of the few
+// drawing elements the server writes (no script, style, link or event handler).
 // (Included in a Jinja template: keep Jinja's brace sequences out of this file.)
 (function () {
   "use strict";
@@ -10,6 +12,10 @@
   var selected = null;   // proposal whose timeline is open
   var rendered = {};     // table id -> JSON of what it shows (re-render only on change)
   var busy = false;
+  // the plots change with the call's events only and weigh more than the tables: asked
+  // for at most every 15 s (and at once on a new call or "Refresh now")
+  var PLOTS_EVERY_MS = Math.max(refreshMs, 15000);
+  var plotsAskedAt = 0;
 
   function $(id) { return document.getElementById(id); }
 
@@ -235,6 +241,67 @@
     });
   }
 
+  // ------------------------------------------------------------------ plots
+  var SVG_ELEMENTS = ["svg", "title", "desc", "g", "rect", "line", "path", "text"];
+
+  function cleanSvg(markup) {
+    var parsed = new DOMParser().parseFromString(markup, "image/svg+xml");
+    var root = parsed.documentElement;
+    if (root.localName !== "svg") { return null; }
+    var all = [root].concat(Array.prototype.slice.call(root.querySelectorAll("*")));
+    for (var i = 0; i < all.length; i++) {
+      if (SVG_ELEMENTS.indexOf(all[i].localName) < 0) { return null; }
+      for (var j = 0; j < all[i].attributes.length; j++) {
+        var name = all[i].attributes[j].name.toLowerCase();
+        if (name.indexOf("on") === 0 || name.indexOf("href") >= 0 || name === "style") { return null; }
+      }
+    }
+    return document.importNode(root, true);
+  }
+
+  function dataTable(table) {
+    var element = document.createElement("table");
+    var caption = document.createElement("caption");
+    caption.textContent = table.caption;
+    element.appendChild(caption);
+    var head = element.createTHead().insertRow();
+    table.columns.forEach(function (column) {
+      var th = document.createElement("th");
+      th.scope = "col";
+      th.textContent = column;
+      head.appendChild(th);
+    });
+    var body = element.createTBody();
+    table.rows.forEach(function (values) {
+      body.appendChild(row(values.map(function (v) { return cell(v); })));
+    });
+    return element;
+  }
+
+  function renderPlots(listing) {
+    var key = JSON.stringify(listing.plots.map(function (p) { return [p.id, p.svg]; }));
+    if (rendered.plots === key) { return; }
+    rendered.plots = key;
+    var figures = listing.plots.map(function (plot) {
+      var figure = document.createElement("figure");
+      figure.className = "plot";
+      figure.dataset.plot = plot.id;
+      var caption = document.createElement("figcaption");
+      caption.textContent = plot.title;
+      figure.appendChild(caption);
+      var svg = cleanSvg(plot.svg);
+      if (svg) { figure.appendChild(svg); }
+      var details = document.createElement("details");
+      var summary = document.createElement("summary");
+      summary.textContent = "Data table";
+      details.appendChild(summary);
+      details.appendChild(dataTable(plot.table));
+      figure.appendChild(details);
+      return figure;
+    });
+    $("plots").replaceChildren.apply($("plots"), figures);
+  }
+
   // ------------------------------------------------------------------ timeline
   function renderTimeline(detail) {
     $("timeline-heading").textContent = "Timeline of " + (detail.acronym ? detail.acronym + " (" + detail.id + ")" : detail.id);
@@ -295,8 +362,10 @@
       var calls = callId ? [
         api("/calls/" + encodeURIComponent(callId) + "/overview"),
         api("/calls/" + encodeURIComponent(callId) + "/proposals"),
-        api("/loads?call_id=" + encodeURIComponent(callId))
+        api("/loads?call_id=" + encodeURIComponent(callId)),
+        Date.now() - plotsAskedAt >= PLOTS_EVERY_MS ? api("/calls/" + encodeURIComponent(callId) + "/plots") : null
       ] : [];
+      if (calls[3]) { plotsAskedAt = Date.now(); }
       var timeline = selected ? api("/proposals/" + encodeURIComponent(selected)) : null;
       return Promise.all([api("/dead-letters"), timeline].concat(calls)).then(function (found) {
         $("token-form").hidden = true;
@@ -315,6 +384,7 @@
           renderTopics(found[2]);
           renderProposals(found[3]);
           renderLoads(found[4]);
+          if (found[5]) { renderPlots(found[5]); }
         }
         var shown = callId ? "call " + callId : "no call known yet";
         setStatus("Showing " + shown + "; updated " + new Date().toLocaleTimeString("en-GB") + ".");
@@ -334,12 +404,13 @@
     refresh();
   });
   $("forget-token").addEventListener("click", function () { askForToken("Token forgotten."); });
-  $("refresh-now").addEventListener("click", function () { refresh(); });
+  $("refresh-now").addEventListener("click", function () { plotsAskedAt = 0; refresh(); });
   $("close-timeline").addEventListener("click", closeTimeline);
   $("replay-all").addEventListener("click", function () { replay(null, $("replay-all")); });
   $("call-select").addEventListener("change", function () {
     localStorage.setItem(CALL_KEY, $("call-select").value);
     rendered = {};
+    plotsAskedAt = 0;
     closeTimeline();
     refresh();
   });

@@ -103,6 +103,58 @@ rankings = sa.Table(
     sa.Column("event_id", sa.String(36), nullable=False),
 )
 
+#: partner search: one organisation's profile for one topic (one per owner and topic;
+#: a withdrawn one is published again rather than duplicated)
+partner_profiles = sa.Table(
+    "partner_profiles", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("call_id", sa.String(80), nullable=False),
+    sa.Column("topic_id", sa.String(80), nullable=False),
+    sa.Column("owner", sa.String(320), nullable=False),
+    sa.Column("organisation_name", sa.String(300), nullable=False),
+    sa.Column("country", sa.String(2), nullable=False),
+    sa.Column("entity_type", sa.String(80), nullable=False),
+    sa.Column("experience", sa.Text(), nullable=False),
+    sa.Column("looking_for", sa.Text(), nullable=False),
+    sa.Column("areas", sa.JSON(), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("published_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Column("withdrawn_at", UtcDateTime(), nullable=True),
+    sa.UniqueConstraint("call_id", "topic_id", "owner", name="uq_partner_profiles_owner"),
+)
+sa.Index("ix_partner_profiles_topic", partner_profiles.c.call_id, partner_profiles.c.topic_id,
+         partner_profiles.c.state)
+
+#: the areas of each profile, one row each (what the area filter joins on)
+partner_profile_areas = sa.Table(
+    "partner_profile_areas", metadata,
+    sa.Column("profile_id", sa.String(40), sa.ForeignKey("partner_profiles.id"),
+              primary_key=True),
+    sa.Column("area", sa.String(80), primary_key=True),
+)
+sa.Index("ix_partner_profile_areas_area", partner_profile_areas.c.area)
+
+#: questions on a topic and their answers (published ones are seen by every applicant)
+questions = sa.Table(
+    "questions", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("call_id", sa.String(80), nullable=False),
+    sa.Column("topic_id", sa.String(80), nullable=False),
+    sa.Column("asked_by", sa.String(320), nullable=False),
+    sa.Column("asked_by_operations", sa.Boolean(), nullable=False),
+    sa.Column("question", sa.Text(), nullable=False),
+    sa.Column("asked_at", UtcDateTime(), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("answer", sa.Text(), nullable=False),
+    sa.Column("answered_by", sa.String(320), nullable=True),
+    sa.Column("answered_at", UtcDateTime(), nullable=True),
+    sa.Column("published_at", UtcDateTime(), nullable=True),
+    sa.Column("revised_at", UtcDateTime(), nullable=True),
+)
+sa.Index("ix_questions_topic", questions.c.call_id, questions.c.topic_id, questions.c.state)
+sa.Index("ix_questions_asker", questions.c.asked_by, questions.c.call_id)
+
 #: which experts evaluation assigned to which proposal (from evaluator_assigned/released):
 #: who may download a frozen proposal's parts from the evaluators' pages. A released pair
 #: stays released (evaluation never assigns a released pair again), so the order in which

@@ -29,3 +29,20 @@ class InvalidProposal(SubmissionError, ValueError):
 
 class UnknownRule(SubmissionError, LookupError):
     """The call names an eligibility rule id that has no check in this domain."""
+
+
+class InvalidEntry(SubmissionError, ValueError):
+    """Values of a partner profile or a question that break a rule; ``problems`` lists
+    ``(field, rule)`` for each one, so every problem is reported at once."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{field}: {rule}" for field, rule in problems))
+        self.problems = problems
+
+
+class NotOwner(SubmissionError):
+    """Somebody other than its owner (or operations) tried to change an entry."""
+
+
+class LimitReached(SubmissionError):
+    """A person has as many entries of a kind open as the service allows."""

@@ -4,6 +4,8 @@
 - :mod:`.proposals`: drafts, edits, parts, (re)submission, withdrawal
 - :mod:`.timetable`: the milestone driver (closing topics, screening)
 - :mod:`.events`: events consumed from other services
+- :mod:`.partners`: partner profiles of a topic (publish, search, edit, withdraw)
+- :mod:`.questions`: questions and answers of a topic (ask, answer, publish)
 """
 from services.submission.handlers.calls import (call_timetable, get_call, list_calls,
                                                 load_call, manifest)

@@ -2,16 +2,20 @@
 access to proposals, and the JSON views of proposals."""
 from __future__ import annotations
 
+import uuid
 from contextlib import contextmanager
 from datetime import datetime
 
+from services.submission.adapters.call_store import CallStore
 from services.submission.adapters.serialization import content_to_json, screening_to_json
 from services.submission.domain.deadline import utc_iso
 from services.submission.domain.errors import (CallVersionRefused, DeadlinePassed,
-                                               InvalidProposal, InvalidTransition,
+                                               InvalidEntry, InvalidProposal,
+                                               InvalidTransition, LimitReached, NotOwner,
                                                WithdrawalClosed)
 from services.submission.domain.proposal import Proposal
-from shared.web import ApiError, Conflict, NotFound, Unprocessable
+from shared.calls.model import Call
+from shared.web import ApiError, Conflict, Forbidden, NotFound, Unprocessable
 
 
 class PayloadTooLarge(ApiError):
@@ -34,6 +38,13 @@ def refusals():
         raise Conflict(str(exc), code="call_version_refused") from None
     except InvalidProposal as exc:
         raise Unprocessable(str(exc), errors=[{"field": "_body", "rule": str(exc)}]) from None
+    except InvalidEntry as exc:
+        raise Unprocessable(str(exc), errors=[{"field": field, "rule": rule}
+                                              for field, rule in exc.problems]) from None
+    except NotOwner as exc:
+        raise Forbidden(str(exc), code="not_owner") from None
+    except LimitReached as exc:
+        raise Conflict(str(exc), code="limit_reached") from None
 
 
 def invalid(field: str, rule: str) -> Unprocessable:
@@ -71,3 +82,26 @@ def proposal_view(proposal: Proposal, *, versions: list[dict], deadline: datetim
             "screening": screening_to_json(proposal.screening)
             if proposal.screening is not None else None,
             "created_by": created_by}
+
+
+def published_topic(session, call_id: str, topic_id: str) -> Call:
+    """The newest version of a published call having ``topic_id``, or a 404 naming which
+    of the two is unknown."""
+    published = CallStore(session).current(call_id)
+    if published is None:
+        raise NotFound(f"no call {call_id} is published", code="call_not_found")
+    if topic_id not in {topic.id for topic in published.call.topics}:
+        raise NotFound(f"call {call_id} has no topic {topic_id}", code="topic_not_found")
+    return published.call
+
+
+def new_id(prefix: str) -> str:
+    """A fresh identifier such as ``PP-1A2B3C4D5E6F`` (random: ids cannot be guessed)."""
+    return f"{prefix}-{uuid.uuid4().hex[:12].upper()}"
+
+
+def topic_page(call_id: str, topic_id: str, total: int, limit: int, offset: int,
+               **entries: list) -> dict:
+    """One page of a topic's entries (``_TopicPageSchema``), e.g. ``profiles=[...]``."""
+    return {"call_id": call_id, "topic_id": topic_id, "total": total, "limit": limit,
+            "offset": offset, **entries}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +15,7 @@ from services.submission.domain.deadline import utc_iso
 from services.submission.domain.part_types import mismatch
 from services.submission.domain.proposal import (Part, Participant, Proposal,
                                                  ProposalContent, State)
-from services.submission.handlers.common import (PayloadTooLarge, invalid, iso,
+from services.submission.handlers.common import (PayloadTooLarge, invalid, iso, new_id,
                                                  proposal_view, refusals, require_visible)
 from shared.calls.model import Call
 from shared.web import Conflict, NotFound
@@ -164,7 +163,7 @@ def create(uow, principal, data: dict, now: datetime,
             content = ProposalContent(**_form_changes(data),
                                       parts=tuple(u.part() for u in uploads))
             proposal = Proposal.create_draft(
-                proposal_id=f"P-{uuid.uuid4().hex[:12].upper()}", call_id=call.id,
+                proposal_id=new_id("P"), call_id=call.id,
                 topic_id=data["topic_id"], content=content, now=now, deadline=call.deadline)
         _keeps_access(principal, proposal)
         repo = ProposalRepository(uow.session)

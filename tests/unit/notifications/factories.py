@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 from shared.calls.model import (Call, Criterion, EvaluationRules, GrantRules, Rule, Stage,
                                 Topic)
-from shared.events import (ApplicantSignInRequested, CallPublished, EvaluationCompleted, EvaluatorAssigned,
-                           EvaluatorReleased, EvaluatorSignInRequested, GrantDeclined, GrantPreparationStarted,
+from shared.events import (AnswerPublished, ApplicantSignInRequested, CallPublished,
+                           EvaluationCompleted, EvaluatorAssigned, EvaluatorReleased,
+                           EvaluatorSignInRequested, GrantDeclined, GrantPreparationStarted,
                            GrantSignatureRequested, GrantSigned, ProposalScreened,
                            ProposalSubmitted, ProposalWithdrawn, RankingPublished,
                            ReservePromoted, TimeTargetBreached, TimetableStageReached)
@@ -204,6 +205,12 @@ def breached(measure="tti"):
                               proposal_id="P-0042", measure=measure, days=149,
                               target_months=5 if measure == "tti" else 8)
 
+
+def answer_published(question="Can a city take part\nas both coordinator and partner?"):
+    at = datetime(2018, 11, 5, 14, 30, tzinfo=BRUSSELS)
+    return AnswerPublished(**envelope("Q-0007", at=at), question_id="Q-0007", topic_id=TOPIC,
+                           question=question, answer="No: one role per proposal.",
+                           published_at=at, notify_emails=CONTACTS)
 
 def applicant_sign_in(email="Anna.Rossi@comune.example.it", next_url="/apply/"):
     return ApplicantSignInRequested(**envelope("sign-in"), email=email, next_url=next_url)

@@ -102,3 +102,15 @@ def test_invitation_context_says_when_the_grant_was_capped(call):
     assert coordinator.context["grant_was_capped"] is True
     assert coordinator.context["cofinancing_cap"] == "90 %"
     assert coordinator.context["start_date"] == "1 November 2019"
+
+
+def test_a_published_answer_goes_to_every_applicant_once_with_a_one_line_subject():
+    from services.notifications.adapters.rendering import render
+    long_question = "Is a regional authority's in-house company " * 5
+    notes = route(f.answer_published(long_question), f.make_call(), f.OPS)
+    assert sorted(n.recipient for n in notes) == ["anna.rossi@comune.example.it",
+                                                  "office@comune.example.it"]
+    assert {n.template for n in notes} == {"answer_published"}
+    subject = render(notes[0].template, notes[0].context).subject
+    assert subject.startswith("[AMIF-2018-AG-INTE] New answer on topic AMIF-2018-AG-INTE-1: "
+                              "Is a regional") and subject.endswith("...")
