@@ -11,7 +11,7 @@ from nameko.timer import timer
 
 from services.notifications import handlers
 from services.notifications.adapters.deadletters import DeadLetterProvider
-from services.notifications.adapters.mailer import MailerProvider
+from services.notifications.adapters.mailer import MailerProvider, delivery_timer
 from services.notifications.adapters.settings import SettingsProvider
 from services.notifications.schemas import LettersQuery, ListQuery, ResendBody
 from shared.db.provider import UnitOfWorkProvider
@@ -44,13 +44,16 @@ class NotificationsService(ServiceBase):
         self.uow.consume(event, handlers.on_event, self.clock.now(), self.settings)
 
     # ------------------------------------------------------------------ timers
-    @timer(interval=0.5)
+    @delivery_timer(interval=0.5)
     def deliver(self):
         handlers.dispatch_due(self.uow, self.mailer, self.clock, self.settings)
 
     @timer(interval=1.0)
     def on_clock(self):
         self.on_clock_tick()
+
+    def health_details(self) -> dict:
+        return handlers.delivery_health(self.uow, self.mailer)
 
     def on_clock_tick(self):
         now = self.clock.now()

@@ -69,6 +69,15 @@ def query(stack, sql: str, **params) -> list:
         engine.dispose()
 
 
+def attempts(stack, delivery_id: str) -> list:
+    return query(stack, "SELECT * FROM delivery_attempts WHERE delivery_id = :d "
+                        "ORDER BY attempt", d=delivery_id)
+
+
+def health(stack) -> dict:
+    return requests.get(f"{stack.url('notifications')}/health", timeout=5).json()
+
+
 def mails(stack, to: str | None = None, subject: str = "") -> list[dict]:
     return [m for m in stack.smtp.messages()
             if (to is None or to in m["rcpt_tos"]) and subject in (m["subject"] or "")]

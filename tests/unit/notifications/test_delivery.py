@@ -62,7 +62,14 @@ def test_a_deferral_is_retried_with_backoff_until_it_goes(queued):
     office = _by_recipient(queued)[OFFICE]
     assert office.status == SENT and office.attempts == 2 and office.last_error is None
     assert [m.recipient for m in mailer.sent].count(OFFICE) == 1
-    assert outbox_types(queued) == ["notification_delivered"] * 2
+    # one notification_deferred at the first deferral; its delivery says it recovered
+    assert sorted(outbox_types(queued)) == ["notification_deferred",
+                                            "notification_delivered",
+                                            "notification_delivered"]
+    events = {(e["event_type"], e["recipient"]): e for e in queued.outbox()}
+    assert events["notification_deferred", OFFICE]["reason"] == "451 4.3.0 try later"
+    assert events["notification_delivered", OFFICE]["after_deferral"] is True
+    assert events["notification_delivered", ANNA]["after_deferral"] is False
 
 
 def _an_hour_passes(uows):
