@@ -7,6 +7,8 @@ service clock. See README.md in this directory.
 """
 from __future__ import annotations
 
+from functools import partial
+
 from nameko.timer import timer
 
 from services.notifications import handlers
@@ -22,6 +24,10 @@ from shared.web import api, json_body
 
 READERS = ("applicant", "evaluator", "operations")
 
+# a stage change sends one event per proposal (thousands at a deadline or a ranking): a
+# batch is applied in one transaction; a failing batch is handled again event by event
+BATCH = {"batch_size": 50, "batch_wait_ms": 20}
+
 
 class NotificationsService(ServiceBase):
     name = "notifications"
@@ -31,17 +37,22 @@ class NotificationsService(ServiceBase):
     dead_letters = DeadLetterProvider()
 
     # ------------------------------------------------------------------ events
-    @subscribe("submission", ALL_EVENTS)
-    def on_submission_event(self, event):
-        self.uow.consume(event, handlers.on_event, self.clock.now(), self.settings)
+    @subscribe("submission", ALL_EVENTS, **BATCH)
+    def on_submission_event(self, events):
+        self._consume(events)
 
-    @subscribe("evaluation", ALL_EVENTS)
-    def on_evaluation_event(self, event):
-        self.uow.consume(event, handlers.on_event, self.clock.now(), self.settings)
+    @subscribe("evaluation", ALL_EVENTS, **BATCH)
+    def on_evaluation_event(self, events):
+        self._consume(events)
 
-    @subscribe("grants", ALL_EVENTS)
-    def on_grants_event(self, event):
-        self.uow.consume(event, handlers.on_event, self.clock.now(), self.settings)
+    @subscribe("grants", ALL_EVENTS, **BATCH)
+    def on_grants_event(self, events):
+        self._consume(events)
+
+    def _consume(self, events):
+        self.uow.consume_batch(events, partial(handlers.on_event, now=self.clock.now(),
+                                               settings=self.settings),
+                               prepare=handlers.lock_calls)
 
     # ------------------------------------------------------------------ timers
     @delivery_timer(interval=0.5)

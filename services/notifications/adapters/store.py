@@ -58,6 +58,15 @@ def load_call(session: Session, call_id: str, lock: bool = False) -> Call | None
     return _CALLS[key]
 
 
+def lock_calls(session: Session, call_ids: Iterable[str]) -> None:
+    """Take the row locks of these calls (on PostgreSQL), in one order for everybody, so
+    batches that concern several calls never deadlock each other."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(sa.select(calls.c.call_id).where(calls.c.call_id.in_(sorted(set(call_ids))))
+                    .order_by(calls.c.call_id).with_for_update())
+
+
 def call_ids(session: Session) -> list[str]:
     return list(session.execute(sa.select(calls.c.call_id).order_by(calls.c.call_id)).scalars())
 

@@ -64,6 +64,11 @@ def on_event(uow, event: Event, now: datetime, settings) -> int:
     return queue(uow, notes, now)
 
 
+def lock_calls(uow, events) -> None:
+    """Before a batch of events: the locks of every call it concerns, in one order."""
+    store.lock_calls(uow.session, {event.call_id for event in events})
+
+
 def _keep_call(session, event: CallPublished, now: datetime) -> None:
     try:
         call = call_from_wire(event.call)
