@@ -16,6 +16,7 @@ from shared.events import (
     CallPublished, DeadlineClosed, ProposalScreened, ProposalWithdrawn, TimetableStageReached)
 from shared.messaging.consumer import subscribe
 from shared.service import ServiceBase
+from shared.documents.web import pdf_response
 from shared.web import api, json_body
 
 OPS, EVALUATOR = ("operations",), ("evaluator",)
@@ -209,3 +210,8 @@ class EvaluationService(ServiceBase):
     def summary_html(self, request, proposal_id, principal):
         html = h.views.summary_html(self.uow, principal, proposal_id)
         return Response(html, mimetype="text/html")
+
+    @api("GET", "/proposals/<proposal_id>/summary.pdf", roles=("applicant", "operations"))
+    def summary_pdf(self, request, proposal_id, principal):
+        pdf = h.views.summary_pdf(self.uow, principal, proposal_id)
+        return pdf_response(pdf, f"summary-{proposal_id}.pdf")

@@ -17,6 +17,7 @@ from services.notifications.adapters.mailer import MailerProvider, delivery_time
 from services.notifications.adapters.settings import SettingsProvider
 from services.notifications.schemas import LettersQuery, ListQuery, ResendBody
 from shared.db.provider import UnitOfWorkProvider
+from shared.documents.web import pdf_response
 from shared.messaging.consumer import subscribe
 from shared.messaging.topology import ALL_EVENTS
 from shared.service import ServiceBase
@@ -80,6 +81,11 @@ class NotificationsService(ServiceBase):
     @api("GET", "/notifications/<notification_id>", roles=READERS)
     def get_notification(self, request, notification_id, principal):
         return handlers.get_notification(self.uow, principal, notification_id)
+
+    @api("GET", "/notifications/<notification_id>/letter.pdf", roles=READERS)
+    def letter_pdf(self, request, notification_id, principal):
+        pdf = handlers.letter_pdf(self.uow, principal, notification_id, self.mailer.sender)
+        return pdf_response(pdf, f"letter-{notification_id}.pdf")
 
     @api("POST", "/notifications/<notification_id>/resend", roles=("operations",))
     def resend(self, request, notification_id, principal):

@@ -16,6 +16,7 @@ from services.notifications.domain.delivery import FINAL, resend_dedupe_id
 from services.notifications.domain.letters import letter_outcome, pending_reason
 from services.notifications.domain.notification import RESULT_LETTER, Notification
 from shared.auth import Principal
+from shared.documents import text_letter_pdf
 from shared.web import Conflict, Forbidden, NotFound
 
 SUMMARY = ("id", "template", "recipient", "role", "status", "attempts", "subject",
@@ -82,6 +83,17 @@ def get_notification(uow, principal: Principal, delivery_id: str) -> dict:
         row = _visible(uow, principal, delivery_id)
         return detail(row, log.resends(uow.session, row.id),
                       log.attempts_of(uow.session, row.id))
+
+
+def letter_pdf(uow, principal: Principal, delivery_id: str, sender: str) -> bytes:
+    """The message as a printable PDF (meant for result letters): the text that was
+    mailed, on A4, for the recipient or operations."""
+    with uow:
+        row = _visible(uow, principal, delivery_id)
+    if row.subject is None:
+        raise Conflict(f"notification {row.id} was never rendered: {row.last_error}",
+                       errors=[{"field": "notification_id", "rule": "has no text"}])
+    return text_letter_pdf(row.subject, row.body, sender, row.recipient, row.message_id)
 
 
 def resend(uow, principal: Principal, delivery_id: str, reason: str | None,

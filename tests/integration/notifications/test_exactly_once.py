@@ -15,7 +15,7 @@ from tests.support.infra import eventually, stays
 from tests.unit.notifications import factories as f
 
 from .helpers import (about, attempts, call_published, consumed, deliveries, health, mails,
-                      metric, outbox_count, publish)
+                      metric, outbox_count, pdf_text, publish)
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -68,6 +68,10 @@ def _the_api_shows_and_resends(stack, anna, refused):
     assert applicant.get(f"/notifications/{anna.id}").json()["body"] == anna.body
     hidden = applicant.get(f"/notifications/{refused.id}")
     assert hidden.status_code == 404 and hidden.json()["error"] == "not_found"
+    pdf = applicant.get(f"/notifications/{anna.id}/letter.pdf")  # a printable copy
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    assert f.CONTENT_HASH in pdf_text(pdf.content) and anna.subject in pdf_text(pdf.content)
+    assert applicant.get(f"/notifications/{refused.id}/letter.pdf").status_code == 404
     assert applicant.post(f"/notifications/{anna.id}/resend").status_code == 403
     bad = ops.get("/notifications", params={"limit": "0"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "limit"
