@@ -106,6 +106,15 @@ def finish(session: Session, row: Row, token: str | None, **values) -> bool:
         lease_until=None, claim_token=None, **values)).rowcount == 1
 
 
+def finish_many(session: Session, rows: Iterable[Row], token: str, **values) -> set[str]:
+    """Record one final outcome for many rows still claimed with ``token``, in one
+    statement; the ids it recorded (the others were taken over)."""
+    ids = [row.id for row in rows]
+    return set(session.execute(d.update().where(
+        d.c.id.in_(ids), d.c.status == SENDING, d.c.claim_token == token).values(
+        lease_until=None, claim_token=None, **values).returning(d.c.id)).scalars())
+
+
 def renew(connection: sa.Connection, token: str, until: datetime) -> int:
     """Extend the lease of the rows still claimed with ``token``; how many."""
     return connection.execute(d.update().where(d.c.claim_token == token,
@@ -146,32 +155,40 @@ def close_interrupted(session: Session, delivery_ids: list[str], at: datetime) -
     return {i for i, (_, outcome) in latest.items() if outcome == INTERRUPTED}
 
 
-def start_attempt(session: Session, row: Row, token: str, at: datetime,
-                  after_interruption: bool) -> None:
-    session.execute(a.insert().values(delivery_id=row.id, attempt=row.attempts,
-                                      claim_token=token, started_at=at,
-                                      after_interruption=after_interruption))
+def start_attempts(session: Session, rows: Iterable[Row], token: str, at: datetime,
+                   after_interruption: set[str]) -> None:
+    """Write the attempt row of each claimed row about to be tried (outcome None)."""
+    values = [dict(delivery_id=row.id, attempt=row.attempts, claim_token=token,
+                   started_at=at, after_interruption=row.id in after_interruption)
+              for row in rows]
+    if values:
+        session.execute(a.insert(), values)
+
+
+def forget_attempts(session: Session, rows: Iterable[Row]) -> None:
+    """Remove the open attempt rows of claimed rows given back untried."""
+    for row in rows:
+        session.execute(a.delete().where(a.c.delivery_id == row.id,
+                                         a.c.attempt == row.attempts, a.c.outcome.is_(None)))
 
 
 def end_attempts(session: Session, rows: Iterable[Row], outcome: str, at: datetime,
-                 error: str | None = None, *, started: bool = True) -> None:
-    """Record the outcome of the current attempt of each row; ``started=False`` for rows
-    whose attempt never began (the server was already unreachable), which get their row
-    here."""
+                 error: str | None = None, *, token: str, started: bool = True) -> None:
+    """Record the outcome of the current attempt (claimed with ``token``) of each row, in
+    one statement; ``started=False`` for rows whose attempt never began (the server was
+    already unreachable), which get their row here."""
     rows = list(rows)
     if not rows:
         return
     if started:
-        for row in rows:
-            session.execute(a.update().where(a.c.delivery_id == row.id,
-                                             a.c.attempt == row.attempts,
-                                             a.c.outcome.is_(None))
-                            .values(outcome=outcome, ended_at=at, error=error))
+        session.execute(a.update().where(a.c.delivery_id.in_([row.id for row in rows]),
+                                         a.c.claim_token == token, a.c.outcome.is_(None))
+                        .values(outcome=outcome, ended_at=at, error=error))
         return
     session.execute(a.insert(), [dict(delivery_id=row.id, attempt=row.attempts,
-                                      claim_token=row.claim_token, started_at=at,
-                                      ended_at=at, outcome=outcome, error=error,
-                                      after_interruption=False) for row in rows])
+                                      claim_token=token, started_at=at, ended_at=at,
+                                      outcome=outcome, error=error, after_interruption=False)
+                                 for row in rows])
 
 
 def attempts_of(session: Session, delivery_id: str) -> list[Row]:

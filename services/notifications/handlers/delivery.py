@@ -83,6 +83,14 @@ def queue(uow, notes: Iterable[Notification], now: datetime) -> int:
 
 
 # --------------------------------------------------------------------------- delivering
+#: messages whose attempts are recorded together: their starts in one transaction before
+#: the first is sent, their outcomes in the one after the last (with the next group's
+#: starts). Fewer commits per message; the price is paid only when the process dies mid-
+#: group: up to this many "sent" commits lost (sent again), and the group's untried
+#: messages counted as possible duplicates too.
+GROUP = 10
+
+
 @dataclass
 class Attempt:
     """What became of one claimed message in a batch, to be recorded."""
@@ -91,7 +99,7 @@ class Attempt:
     outcome: str  # sent | deferred | failed | interrupted
     error: str | None = None
     unreachable: bool = False  # no conversation took place: the rest of the batch waits
-    tried: bool = True  # False: deferred without a try (the server was already away)
+    started: bool = True  # its attempt row was written when its group started
 
 
 def dispatch_due(uow, mailer, clock, settings) -> int:
@@ -109,34 +117,47 @@ def dispatch_due(uow, mailer, clock, settings) -> int:
 
 
 class _Batch:
-    """One claimed batch: each message is tried in turn; the outcome of one is recorded
-    with the start of the next, in one transaction."""
+    """One claimed batch, tried in groups of :data:`GROUP` messages: the outcomes of one
+    group are recorded with the starts of the next, in one transaction."""
 
     def __init__(self, uow, mailer, clock, settings, token: str, after_interruption: set):
         self.uow, self.mailer, self.clock, self.settings = uow, mailer, clock, settings
         self.token, self.after_interruption = token, after_interruption
         self.done: list[Attempt] = []  # outcomes not recorded yet
         self.reached = 0  # rows[:reached] were tried, or deferred without a try
+        self.marked = 0  # rows[:marked] have their attempt row (started)
 
     def run(self, rows, engine) -> None:
         with LeaseKeeper(engine, self.token, self.mailer.lease) as lease, \
                 self.mailer.connection() as smtp:
             try:
-                for index, row in enumerate(rows):
+                for first in range(0, len(rows), GROUP):
                     if self.mailer.stopping.is_set() or lease.lost:
                         break
-                    self._record(start=row)
-                    self.reached = index + 1
-                    attempt = self._attempt(smtp, row)
-                    self.done.append(attempt)
-                    if attempt.unreachable:  # every other message would fail the same way
-                        self.done += [Attempt(r, DEFERRED, attempt.error, unreachable=True,
-                                              tried=False) for r in rows[index + 1:]]
-                        self.reached = len(rows)
+                    group = rows[first:first + GROUP]
+                    self._record(start=group)
+                    self.marked = first + len(group)
+                    if not self._try(smtp, rows, group):
                         break
             finally:
                 self._record()
-                self._give_back(rows[self.reached:])
+                self._give_back(rows[self.reached:], started=rows[self.reached:self.marked])
+
+    def _try(self, smtp, rows, group) -> bool:
+        """Send each message of ``group``; False when the batch must stop."""
+        for row in group:
+            if self.mailer.stopping.is_set():
+                return False
+            self.reached += 1  # from here on it may reach the server: never "untried"
+            attempt = self._attempt(smtp, row)
+            self.done.append(attempt)
+            if attempt.unreachable:  # every other message would fail the same way
+                self.done += [Attempt(r, DEFERRED, attempt.error, unreachable=True,
+                                      started=index < self.marked)
+                              for index, r in enumerate(rows) if index >= self.reached]
+                self.reached = len(rows)
+                return False
+        return True
 
     def _attempt(self, smtp, row) -> Attempt:
         try:
@@ -149,20 +170,21 @@ class _Batch:
         failpoint("notifications.after_send", row.template)
         return Attempt(row, SENT)
 
-    def _record(self, start=None) -> None:
-        """Record the outcomes in hand and the start of ``start``'s attempt, in one
+    def _record(self, start=()) -> None:
+        """Record the outcomes in hand and the start of each attempt of ``start``, in one
         transaction. With outcomes in hand it is retried until it lands (what the server
-        said must not be lost to a database error); a start alone is not retried."""
+        said must not be lost to a database error); starts alone are not retried."""
         done, self.done = self.done, []
-        if not done and start is None:
+        if not done and not start:
             return
 
         def work(uow):
             wall = wall_now()
-            counted = [self._outcome(uow, attempt, wall) for attempt in done]
-            if start is not None:
-                log.start_attempt(uow.session, start, self.token, wall,
-                                  start.id in self.after_interruption)
+            sent = [attempt for attempt in done if attempt.outcome == SENT]
+            self._sent(uow, [attempt.row for attempt in sent], wall)
+            counted = [SENT if attempt.outcome == SENT else self._outcome(uow, attempt, wall)
+                       for attempt in done]
+            log.start_attempts(uow.session, start, self.token, wall, self.after_interruption)
             return counted
 
         if done:
@@ -175,18 +197,34 @@ class _Batch:
         for attempt, outcome in zip(done, counted):
             count(attempt.row.template, outcome)
         self._log_deferrals([a for a, outcome in zip(done, counted) if outcome == DEFERRED])
-        if start is not None and start.id in self.after_interruption:
-            count_possible_duplicate(start.template)
-            _log.warning("delivery %s (%s to %s) is sent again after an interrupted attempt: "
-                         "the recipient may get it twice (same Message-ID %s)", start.id,
-                         start.template, start.recipient, start.message_id)
+        for row in start:
+            if row.id in self.after_interruption:
+                count_possible_duplicate(row.template)
+                _log.warning("delivery %s (%s to %s) is sent again after an interrupted "
+                             "attempt: the recipient may get it twice (same Message-ID %s)",
+                             row.id, row.template, row.recipient, row.message_id)
+
+    def _sent(self, uow, rows, wall: datetime) -> None:
+        """The messages the server accepted, in a few statements for the whole group."""
+        if not rows:
+            return
+        now = self.clock.now()
+        log.end_attempts(uow.session, rows, SENT, wall, token=self.token)
+        ours = log.finish_many(uow.session, rows, self.token, status=SENT, sent_at=now,
+                               last_error=None)
+        for row in rows:
+            if row.id in ours:
+                uow.add_events(outcome_event(row, now))
+            else:
+                _taken_over(row)
 
     def _outcome(self, uow, attempt: Attempt, wall: datetime) -> str:
-        """Record one attempt's outcome in ``uow``'s transaction; the outcome counted."""
+        """Record one attempt's outcome (not sent) in ``uow``'s transaction; the outcome
+        counted."""
         row, now, retry = attempt.row, self.clock.now(), self.settings.retry
         log.end_attempts(uow.session, [row], attempt.outcome, wall, attempt.error,
-                         started=attempt.tried)
-        if attempt.outcome in (SENT, FAILED):
+                         token=self.token, started=attempt.started)
+        if attempt.outcome == FAILED:
             end(uow, row, self.token, now, attempt.error)
             return attempt.outcome
         if retry.gives_up(row.attempts):
@@ -198,12 +236,15 @@ class _Batch:
             uow.add_events(outcome_event(row, now, deferred=attempt.error))
         return DEFERRED
 
-    def _give_back(self, untried) -> None:
+    def _give_back(self, untried, started=()) -> None:
+        """Queue the untried rows again at once; ``started``: those of them whose attempt
+        row was written with their group (forgotten: they were never tried)."""
         if not untried:
             return
         try:
             with self.uow:
                 log.give_back(self.uow.session, untried, self.token, wall_now())
+                log.forget_attempts(self.uow.session, started)
                 self.uow.commit()
         except sa.exc.SQLAlchemyError as exc:
             if not database_away(exc):
@@ -263,14 +304,18 @@ def end(uow, row, token: str | None, now: datetime, failed: str | None = None) -
     else:
         values = dict(status=FAILED, failed_at=now, last_error=failed)
     if not log.finish(uow.session, row, token, **values):
-        _log.warning("delivery %s was taken over by another sender; its outcome is theirs",
-                     row.id)
+        _taken_over(row)
         return False
     uow.add_events(outcome_event(row, now, failed))
     if failed is not None:
         _log.error("delivery %s (%s to %s) failed: %s", row.id, row.template, row.recipient,
                    failed)
     return True
+
+
+def _taken_over(row) -> None:
+    _log.warning("delivery %s was taken over by another sender; its outcome is theirs",
+                 row.id)
 
 
 def outcome_event(row, now: datetime, failed: str | None = None, deferred: str | None = None):

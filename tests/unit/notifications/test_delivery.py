@@ -201,7 +201,7 @@ def test_the_lease_is_renewed_while_a_batch_sends(queued):
 def test_the_attempt_after_an_interrupted_one_is_a_possible_duplicate(queued):
     with queued() as uow:  # a process claimed both, started the first, and died
         claimed = log.claim_due(uow.session, wall_now(), 10, timedelta(0), "dead-process")
-        log.start_attempt(uow.session, claimed[0], "dead-process", wall_now(), False)
+        log.start_attempts(uow.session, claimed[:1], "dead-process", wall_now(), set())
         uow.commit()
     before = _possible_duplicates(claimed[0].template)
     deliver(queued, FakeMailer(), NOW)
