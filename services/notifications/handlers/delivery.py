@@ -4,12 +4,12 @@ Exactly-once and the crash window (README, "Exactly-once mail"): a delivery's ke
 Notification key, unique in the log, so a redelivered event, a replayed milestone or a
 second clock tick queue nothing new. A batch of due rows is claimed (``sending``, a
 lease, a claim token) and committed *before* any SMTP transaction; a heartbeat renews
-the lease while the batch runs. Each attempt is recorded as it starts, in the same
-transaction that records the outcome of the message before it, so the log knows which
-messages a batch reached. Once the server has said "250 OK", the transaction that marks
-the row ``sent`` (with its notification_delivered event) is retried on a fresh
-connection until it lands: a database error cannot make us send it again, only the death
-of the process can. Then the row stays ``sending`` with an open attempt; when its lease
+the lease while the batch runs. Messages go in groups of :data:`GROUP`: each attempt is
+recorded before its group is sent, in the transaction that records the outcomes of the
+group before, so the log knows which messages a batch reached. Once the server has said
+"250 OK", the transaction that marks the row ``sent`` (with its notification_delivered
+event) is retried on a fresh connection until it lands: a database error cannot make us
+send it again, only the death of the process can. Then the row stays ``sending`` with an open attempt; when its lease
 expires it is sent again with the same Message-ID, that attempt is marked as following an
 interrupted one, and ``notifications_possible_duplicates_total`` counts it.
 
