@@ -12,10 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-from services.notifications.adapters.store import insert_new
+from services.notifications.adapters.store import insert_new, insert_unless_there
 from services.notifications.adapters.tables import deliveries as d
 from services.notifications.adapters.tables import delivery_attempts as a
 from services.notifications.domain.delivery import (INTERRUPTED, QUEUED, SENDING,
@@ -51,9 +48,7 @@ def add_many(session: Session, entries: list[dict]) -> set[str]:
     multi-row INSERTs); returns the ids queued now."""
     if not entries:
         return set()
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(d).on_conflict_do_nothing().returning(d.c.id)
+    statement = insert_unless_there(session, d).returning(d.c.id)
     return set(session.execute(statement, entries).scalars())
 
 
@@ -157,12 +152,13 @@ def close_interrupted(session: Session, delivery_ids: list[str], at: datetime) -
 
 def start_attempts(session: Session, rows: Iterable[Row], token: str, at: datetime,
                    after_interruption: set[str]) -> None:
-    """Write the attempt row of each claimed row about to be tried (outcome None)."""
+    """Write the attempt row of each claimed row about to be tried (outcome None); once
+    (a transaction retried after its commit was lost on the way back writes nothing)."""
     values = [dict(delivery_id=row.id, attempt=row.attempts, claim_token=token,
                    started_at=at, after_interruption=row.id in after_interruption)
               for row in rows]
     if values:
-        session.execute(a.insert(), values)
+        session.execute(insert_unless_there(session, a), values)
 
 
 def forget_attempts(session: Session, rows: Iterable[Row]) -> None:
