@@ -57,6 +57,11 @@ class ServiceBase:
         return json_response({"service": self.name, "ticked_at": self.clock.now().isoformat(),
                               "worked": int(worked or 0)})
 
+    def health_details(self) -> dict:
+        """More fields for ``/health`` (e.g. notifications' delivery backlog and SMTP
+        state, which replays wait on); none by default."""
+        return {}
+
     def on_clock_tick(self) -> int:
         """Services with clock-driven timers override this to run them; returns how much
         work was done (0: nothing was due)."""
@@ -76,4 +81,5 @@ class ServiceBase:
         uow = getattr(self, "uow", None)
         if uow is not None:
             body["outbox_backlog"] = uow.outbox_backlog()
+        body.update(self.health_details())
         return json_response(body)

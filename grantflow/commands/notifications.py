@@ -80,22 +80,50 @@ def _print_list(data: dict) -> None:
     print(f"{shown} of {data['total']} notification(s)"
           + (f" from offset {data['offset']}" if data["offset"] else ""))
     for row in data["items"]:
-        when = row["sent_at"] or row["failed_at"] or row["created_at"]
-        print(f"{row['id']}  {row['status']:7} {row['template']:30} {row['recipient']:36} "
-              f"{row['proposal_id'] or '-':12} tries {row['attempts']}  {when}")
+        print(f"{row['id']}  {_state(row):9} {row['template']:30} {row['recipient']:36} "
+              f"{row['proposal_id'] or '-':12} tries {row['attempts']}  {_when(row)}")
         if row["last_error"]:
             print(f"    {row['last_error']}")
 
 
+def _state(row: dict) -> str:
+    """``retrying`` for a message queued again after a failed try: not sent, not failed."""
+    if row["status"] == "queued" and row.get("attempts"):
+        return "retrying"
+    return row["status"]
+
+
+def _when(row: dict) -> str:
+    """The time that goes with the state, named: a queued message has no sent time."""
+    if row.get("sent_at"):
+        return f"sent {row['sent_at']}"
+    if row.get("failed_at"):
+        return f"failed {row['failed_at']}"
+    return f"queued {row['created_at']}"
+
+
 def _print_detail(data: dict) -> None:
+    """The delivery's fields (a message never sent shows no sent time but when it is
+    tried next), its resends and every attempt."""
+    shown = dict(data, status=_state(data))
+    if data["status"] in ("queued", "sending"):
+        shown["sent_at"] = None
+        shown["not_sent_yet"] = (f"next try at {data['next_attempt_at']}"
+                                 if data.get("next_attempt_at") else "being sent")
     for name in ("id", "status", "template", "recipient", "role", "proposal_id", "call_id",
                  "source_event_type", "source_event_id", "message_id", "attempts",
-                 "created_at", "sent_at", "failed_at", "last_error", "resend_of",
-                 "requested_by", "note"):
-        if data.get(name) not in (None, ""):
-            print(f"{name + ':':19}{data[name]}")
+                 "created_at", "sent_at", "failed_at", "not_sent_yet", "deferred_since",
+                 "last_error", "resend_of", "requested_by", "note"):
+        if shown.get(name) not in (None, ""):
+            print(f"{name.replace('_', ' ') + ':':19}{shown[name]}")
     if data.get("resends"):
         print(f"{'resends:':19}{', '.join(data['resends'])}")
+    for attempt in data.get("attempt_log") or []:
+        again = " (after an interrupted attempt: may have been a second copy)" \
+            if attempt["after_interruption"] else ""
+        print(f"{'attempt ' + str(attempt['attempt']) + ':':19}{attempt['started_at']} "
+              f"{attempt['outcome'] or 'running'}{again}"
+              + (f": {attempt['error']}" if attempt.get("error") else ""))
     print(f"\nSubject: {data['subject'] or '(not rendered)'}\n")
     print(data["body"] or "")
 

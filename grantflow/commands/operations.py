@@ -129,7 +129,8 @@ def status_lines(overview: dict) -> list[str]:
     lines += ["", f"grants signed: {totals['grants_signed']} "
                   f"(EUR {_money(totals['granted_total'])}); "
                   f"result letters sent: {totals['letters_sent']}; "
-                  f"notifications: {sent['delivered']} delivered, {sent['failed']} failed"]
+                  f"notifications: {sent['delivered']} delivered, {sent['failed']} failed, "
+                  f"{sent.get('retrying', 0)} retrying"]
     return lines
 
 

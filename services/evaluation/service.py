@@ -21,6 +21,7 @@ from shared.pages.signin_views import sign_in_routes
 from shared.pages.route import html, static_file
 from shared.service import ServiceBase
 from shared.openapi import doc
+from shared.documents.web import pdf_response
 from shared.web import api, json_body
 
 OPS, EVALUATOR = ("operations",), ("evaluator",)
@@ -253,6 +254,12 @@ class EvaluationService(ServiceBase, sign_in_routes("review", announce)):
         html = h.views.summary_html(self.uow, principal, proposal_id)
         return Response(html, mimetype="text/html")
 
+    @api("GET", "/proposals/<proposal_id>/summary.pdf", roles=("applicant", "operations"))
+    @doc("The evaluation summary report as PDF", response="pdf", errors=(404, 409))
+    def summary_pdf(self, request, proposal_id, principal):
+        pdf = h.views.summary_pdf(self.uow, principal, proposal_id)
+        return pdf_response(pdf, f"summary-{proposal_id}.pdf")
+
     # ------------------------------------------------------------ evaluators' pages
     @html("GET", "/review/static/<name>", audience="review", signed_in=False)
     def page_static(self, request, name, page):
@@ -294,3 +301,7 @@ class EvaluationService(ServiceBase, sign_in_routes("review", announce)):
     @html("GET", "/apply/results/<proposal_id>", audience="apply")
     def page_results(self, request, proposal_id, page):
         return pages.results(page, self.uow, proposal_id)
+    @api("GET", "/proposals/<proposal_id>/summary.pdf", roles=("applicant", "operations"))
+    def summary_pdf(self, request, proposal_id, principal):
+        pdf = h.views.summary_pdf(self.uow, principal, proposal_id)
+        return pdf_response(pdf, f"summary-{proposal_id}.pdf")

@@ -7,14 +7,17 @@ service clock. See README.md in this directory.
 """
 from __future__ import annotations
 
+from functools import partial
+
 from nameko.timer import timer
 
 from services.notifications import handlers
 from services.notifications.adapters.deadletters import DeadLetterProvider
-from services.notifications.adapters.mailer import MailerProvider
+from services.notifications.adapters.mailer import MailerProvider, delivery_timer
 from services.notifications.adapters.settings import SettingsProvider
 from services.notifications.schemas import LettersQuery, ListQuery, ResendBody
 from shared.db.provider import UnitOfWorkProvider
+from shared.documents.web import pdf_response
 from shared.messaging.consumer import subscribe
 from shared.messaging.topology import ALL_EVENTS
 from shared.service import ServiceBase
@@ -22,6 +25,10 @@ from shared.openapi import doc
 from shared.web import api, json_body
 
 READERS = ("applicant", "evaluator", "operations")
+
+# a stage change sends one event per proposal (thousands at a deadline or a ranking): a
+# batch is applied in one transaction; a failing batch is handled again event by event
+BATCH = {"batch_size": 50, "batch_wait_ms": 20}
 
 
 class NotificationsService(ServiceBase):
@@ -32,26 +39,34 @@ class NotificationsService(ServiceBase):
     dead_letters = DeadLetterProvider()
 
     # ------------------------------------------------------------------ events
-    @subscribe("submission", ALL_EVENTS)
-    def on_submission_event(self, event):
-        self.uow.consume(event, handlers.on_event, self.clock.now(), self.settings)
+    @subscribe("submission", ALL_EVENTS, **BATCH)
+    def on_submission_event(self, events):
+        self._consume(events)
 
-    @subscribe("evaluation", ALL_EVENTS)
-    def on_evaluation_event(self, event):
-        self.uow.consume(event, handlers.on_event, self.clock.now(), self.settings)
+    @subscribe("evaluation", ALL_EVENTS, **BATCH)
+    def on_evaluation_event(self, events):
+        self._consume(events)
 
-    @subscribe("grants", ALL_EVENTS)
-    def on_grants_event(self, event):
-        self.uow.consume(event, handlers.on_event, self.clock.now(), self.settings)
+    @subscribe("grants", ALL_EVENTS, **BATCH)
+    def on_grants_event(self, events):
+        self._consume(events)
+
+    def _consume(self, events):
+        self.uow.consume_batch(events, partial(handlers.on_event, now=self.clock.now(),
+                                               settings=self.settings),
+                               prepare=handlers.lock_calls)
 
     # ------------------------------------------------------------------ timers
-    @timer(interval=0.5)
+    @delivery_timer(interval=0.5)
     def deliver(self):
         handlers.dispatch_due(self.uow, self.mailer, self.clock, self.settings)
 
     @timer(interval=1.0)
     def on_clock(self):
         self.on_clock_tick()
+
+    def health_details(self) -> dict:
+        return handlers.delivery_health(self.uow, self.mailer)
 
     def on_clock_tick(self):
         now = self.clock.now()
@@ -69,6 +84,13 @@ class NotificationsService(ServiceBase):
     @doc("One notification and its deliveries", errors=(404,))
     def get_notification(self, request, notification_id, principal):
         return handlers.get_notification(self.uow, principal, notification_id)
+
+    @api("GET", "/notifications/<notification_id>/letter.pdf", roles=READERS)
+    @doc("A result letter as PDF (its recipient or operations)", response="pdf",
+         errors=(404, 409))
+    def letter_pdf(self, request, notification_id, principal):
+        pdf = handlers.letter_pdf(self.uow, principal, notification_id, self.mailer.sender)
+        return pdf_response(pdf, f"letter-{notification_id}.pdf")
 
     @api("POST", "/notifications/<notification_id>/resend", roles=("operations",))
     @doc("Send a notification again", body=ResendBody, status=202, errors=(404, 409))

@@ -282,10 +282,30 @@ class NotificationDelivered(Event):
     message_id: str
     sent_at: datetime
     proposal_id: str | None = None
+    #: a notification_deferred went out for this message earlier (it is no longer retrying)
+    after_deferral: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
 class NotificationFailed(Event):
+    producer = "notifications"
+    notification_id: str
+    source_event_id: str
+    source_event_type: str
+    recipient: str
+    template: str
+    reason: str
+    proposal_id: str | None = None
+    #: a notification_deferred went out for this message earlier (it is no longer retrying)
+    after_deferral: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationDeferred(Event):
+    """A message could not be delivered yet (SMTP server unreachable or 4xx) and waits for
+    a retry. Once per message, at its first deferral: its later outcome comes as a
+    notification_delivered or notification_failed with ``after_deferral``."""
+
     producer = "notifications"
     notification_id: str
     source_event_id: str
@@ -329,4 +349,5 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ReservePromoted, TimeTargetBreached,
     NotificationDelivered, NotificationFailed,
     ApplicantSignInRequested, EvaluatorSignInRequested,
+    NotificationDelivered, NotificationFailed, NotificationDeferred,
 )

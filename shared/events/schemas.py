@@ -333,6 +333,7 @@ class NotificationDeliveredSchema(EnvelopeSchema):
     message_id = fields.String(required=True)
     sent_at = Instant(required=True)
     proposal_id = fields.String(allow_none=True, load_default=None)
+    after_deferral = fields.Boolean(load_default=False)
 
 
 class NotificationFailedSchema(EnvelopeSchema):
@@ -341,6 +342,18 @@ class NotificationFailedSchema(EnvelopeSchema):
     source_event_id = fields.String(required=True)
     source_event_type = fields.String(required=True)
     recipient = fields.String(required=True)  # may be the address the server refused
+    template = fields.String(required=True)
+    reason = fields.String(required=True)
+    proposal_id = fields.String(allow_none=True, load_default=None)
+    after_deferral = fields.Boolean(load_default=False)
+
+
+class NotificationDeferredSchema(EnvelopeSchema):
+    event_class = c.NotificationDeferred
+    notification_id = fields.String(required=True)
+    source_event_id = fields.String(required=True)
+    source_event_type = fields.String(required=True)
+    recipient = fields.String(required=True)
     template = fields.String(required=True)
     reason = fields.String(required=True)
     proposal_id = fields.String(allow_none=True, load_default=None)

@@ -16,9 +16,10 @@ from shared.calls.loader import call_to_wire, load_default_call
 from shared.events import (CallPublished, DeadlineClosed, EvaluationCompleted,
                            EvaluationReportSubmitted, EvaluatorAssigned, EvaluatorReleased,
                            Event, GrantDeclined, GrantPreparationStarted, GrantSigned,
-                           NotificationDelivered, NotificationFailed, ProposalScreened,
-                           ProposalSubmitted, ProposalWithdrawn, RankingPublished,
-                           ReservePromoted, TimeTargetBreached, TimetableStageReached, dump)
+                           NotificationDeferred, NotificationDelivered, NotificationFailed,
+                           ProposalScreened, ProposalSubmitted, ProposalWithdrawn,
+                           RankingPublished, ReservePromoted, TimeTargetBreached,
+                           TimetableStageReached, dump)
 
 CALL_ID = "AMIF-2018-AG-INTE"
 T5 = "AMIF-2018-AG-INTE-5"
@@ -199,12 +200,21 @@ class Builder:
                         days=250, target_months=8, limit_at=when)
 
     # ---------------------------------------------------------------- notifications
-    def delivered(self, pid: str, template: str, cause: Event) -> Event:
+    def delivered(self, pid: str, template: str, cause: Event,
+                  after_deferral: bool = False) -> Event:
         return self.add(NotificationDelivered, cause.occurred_at, pid, cause,
                         notification_id=f"N-{template}-{pid}", source_event_id=cause.event_id,
                         source_event_type=cause.event_type(), recipient=contacts(pid)[0],
                         template=template, message_id=f"<{pid}@grantflow>",
-                        sent_at=cause.occurred_at, proposal_id=pid)
+                        sent_at=cause.occurred_at, proposal_id=pid,
+                        after_deferral=after_deferral)
+
+    def deferred(self, pid: str, template: str, cause: Event) -> Event:
+        return self.add(NotificationDeferred, cause.occurred_at, pid, cause,
+                        notification_id=f"N-{template}-{pid}", source_event_id=cause.event_id,
+                        source_event_type=cause.event_type(), recipient=contacts(pid)[0],
+                        template=template, reason="ConnectionRefusedError: refused",
+                        proposal_id=pid)
 
     def failed(self, pid: str, template: str, cause: Event) -> Event:
         return self.add(NotificationFailed, cause.occurred_at, pid, cause,

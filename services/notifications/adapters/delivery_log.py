@@ -1,6 +1,8 @@
 """The delivery log's queries. A row is claimed with a lease and a claim token; only the
 holder of the current token may record the outcome, so a delivery taken over after its
-lease expired is reported once, by whoever sent it last."""
+lease expired is reported once, by whoever sent it last. Every attempt has a row in
+``delivery_attempts``, written when it starts, so an attempt cut short by the death of
+its process stays visible and the next attempt is known to be a possible duplicate."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -10,28 +12,44 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from services.notifications.adapters.store import insert_new
+from services.notifications.adapters.store import insert_new, insert_unless_there
 from services.notifications.adapters.tables import deliveries as d
-from services.notifications.domain.delivery import QUEUED, SENDING, message_id
+from services.notifications.adapters.tables import delivery_attempts as a
+from services.notifications.domain.delivery import (INTERRUPTED, QUEUED, SENDING,
+                                                    message_id)
 from services.notifications.domain.notification import Notification
 
 
-def add(session: Session, note: Notification, subject: str | None, body: str | None,
-        now: datetime, wall_now: datetime, *, delivery_id: str | None = None,
-        dedupe_id: str | None = None, resend_of: str | None = None,
-        requested_by: str | None = None, note_text: str | None = None) -> bool:
-    """Queue ``note`` unless its key is in the log already; True if queued now.
-
-    ``subject``/``body`` are None when rendering failed; the caller then ends the row."""
+def entry(note: Notification, subject: str | None, body: str | None, now: datetime,
+          wall_now: datetime, *, delivery_id: str | None = None,
+          dedupe_id: str | None = None, resend_of: str | None = None,
+          requested_by: str | None = None, note_text: str | None = None) -> dict:
+    """The log row that queues ``note``. ``subject``/``body`` are None when rendering
+    failed; the caller then ends the row."""
     delivery_id = delivery_id or note.notification_id
-    return insert_new(session, d, dict(
+    return dict(
         id=delivery_id, dedupe_id=dedupe_id or note.key[0], recipient=note.recipient,
         template=note.template, role=note.role, source_event_id=note.source_event_id,
         source_event_type=note.source_event_type, proposal_id=note.proposal_id,
         call_id=note.call_id, context=dict(note.context), subject=subject, body=body,
         message_id=message_id(delivery_id), status=QUEUED, attempts=0,
         next_attempt_at=wall_now, created_at=now, resend_of=resend_of,
-        requested_by=requested_by, note=note_text))
+        requested_by=requested_by, note=note_text)
+
+
+def add(session: Session, note: Notification, subject: str | None, body: str | None,
+        now: datetime, wall_now: datetime, **options) -> bool:
+    """Queue ``note`` unless its key is in the log already; True if queued now."""
+    return insert_new(session, d, entry(note, subject, body, now, wall_now, **options))
+
+
+def add_many(session: Session, entries: list[dict]) -> set[str]:
+    """Queue every entry whose key is not in the log yet, in one statement (batched into
+    multi-row INSERTs); returns the ids queued now."""
+    if not entries:
+        return set()
+    statement = insert_unless_there(session, d).returning(d.c.id)
+    return set(session.execute(statement, entries).scalars())
 
 
 def claim_due(session: Session, wall_now: datetime, limit: int, lease: timedelta,
@@ -67,10 +85,13 @@ def give_back(session: Session, rows: Iterable[Row], token: str, at: datetime) -
             attempts=d.c.attempts - 1))
 
 
-def reschedule(session: Session, row: Row, token: str, error: str, at: datetime) -> bool:
+def reschedule(session: Session, row: Row, token: str, error: str, at: datetime,
+               now: datetime) -> bool:
+    """Queue ``row`` again for ``at``; the first deferral also sets ``deferred_since``."""
     return session.execute(d.update().where(_held(row, token)).values(
         status=QUEUED, lease_until=None, claim_token=None, last_error=error,
-        next_attempt_at=at)).rowcount == 1
+        next_attempt_at=at, deferred_since=sa.func.coalesce(d.c.deferred_since, now))
+    ).rowcount == 1
 
 
 def finish(session: Session, row: Row, token: str | None, **values) -> bool:
@@ -78,6 +99,97 @@ def finish(session: Session, row: Row, token: str | None, **values) -> bool:
     where = _held(row, token) if token else (d.c.id == row.id)
     return session.execute(d.update().where(where).values(
         lease_until=None, claim_token=None, **values)).rowcount == 1
+
+
+def finish_many(session: Session, rows: Iterable[Row], token: str, **values) -> set[str]:
+    """Record one final outcome for many rows still claimed with ``token``, in one
+    statement; the ids it recorded (the others were taken over)."""
+    ids = [row.id for row in rows]
+    return set(session.execute(d.update().where(
+        d.c.id.in_(ids), d.c.status == SENDING, d.c.claim_token == token).values(
+        lease_until=None, claim_token=None, **values).returning(d.c.id)).scalars())
+
+
+def renew(connection: sa.Connection, token: str, until: datetime) -> int:
+    """Extend the lease of the rows still claimed with ``token``; how many."""
+    return connection.execute(d.update().where(d.c.claim_token == token,
+                                               d.c.status == SENDING)
+                              .values(lease_until=until)).rowcount
+
+
+def backlog(session: Session, wall_now: datetime) -> dict[str, int]:
+    """Messages the SMTP server has not accepted yet: ``queued`` (due now), ``sending``
+    (claimed by a batch), ``deferred`` (waiting for a retry)."""
+    rows = session.execute(sa.select(d.c.status, d.c.next_attempt_at <= wall_now,
+                                     sa.func.count()).where(d.c.status.in_((QUEUED, SENDING)))
+                           .group_by(d.c.status, d.c.next_attempt_at <= wall_now))
+    counts = {"queued": 0, "sending": 0, "deferred": 0}
+    for status, due, number in rows:
+        name = "sending" if status == SENDING else ("queued" if due else "deferred")
+        counts[name] += number
+    return counts
+
+
+# --------------------------------------------------------------------------- attempts
+def close_interrupted(session: Session, delivery_ids: list[str], at: datetime) -> set[str]:
+    """Mark every attempt of these deliveries that never recorded an outcome (its process
+    died mid-way) as interrupted; returns the deliveries whose latest attempt was
+    interrupted, so their next attempt may send the message a second time."""
+    if not delivery_ids:
+        return set()
+    session.execute(a.update().where(a.c.delivery_id.in_(delivery_ids),
+                                     a.c.outcome.is_(None))
+                    .values(outcome=INTERRUPTED, ended_at=at,
+                            error="the attempt was cut short (its process stopped)"))
+    latest: dict[str, tuple[int, str]] = {}
+    for delivery_id, attempt, outcome in session.execute(
+            sa.select(a.c.delivery_id, a.c.attempt, a.c.outcome)
+            .where(a.c.delivery_id.in_(delivery_ids))):
+        if attempt > latest.get(delivery_id, (-1, ""))[0]:
+            latest[delivery_id] = (attempt, outcome)
+    return {i for i, (_, outcome) in latest.items() if outcome == INTERRUPTED}
+
+
+def start_attempts(session: Session, rows: Iterable[Row], token: str, at: datetime,
+                   after_interruption: set[str]) -> None:
+    """Write the attempt row of each claimed row about to be tried (outcome None); once
+    (a transaction retried after its commit was lost on the way back writes nothing)."""
+    values = [dict(delivery_id=row.id, attempt=row.attempts, claim_token=token,
+                   started_at=at, after_interruption=row.id in after_interruption)
+              for row in rows]
+    if values:
+        session.execute(insert_unless_there(session, a), values)
+
+
+def forget_attempts(session: Session, rows: Iterable[Row]) -> None:
+    """Remove the open attempt rows of claimed rows given back untried."""
+    for row in rows:
+        session.execute(a.delete().where(a.c.delivery_id == row.id,
+                                         a.c.attempt == row.attempts, a.c.outcome.is_(None)))
+
+
+def end_attempts(session: Session, rows: Iterable[Row], outcome: str, at: datetime,
+                 error: str | None = None, *, token: str, started: bool = True) -> None:
+    """Record the outcome of the current attempt (claimed with ``token``) of each row, in
+    one statement; ``started=False`` for rows whose attempt never began (the server was
+    already unreachable), which get their row here."""
+    rows = list(rows)
+    if not rows:
+        return
+    if started:
+        session.execute(a.update().where(a.c.delivery_id.in_([row.id for row in rows]),
+                                         a.c.claim_token == token, a.c.outcome.is_(None))
+                        .values(outcome=outcome, ended_at=at, error=error))
+        return
+    session.execute(a.insert(), [dict(delivery_id=row.id, attempt=row.attempts,
+                                      claim_token=token, started_at=at, ended_at=at,
+                                      outcome=outcome, error=error, after_interruption=False)
+                                 for row in rows])
+
+
+def attempts_of(session: Session, delivery_id: str) -> list[Row]:
+    return list(session.execute(sa.select(a).where(a.c.delivery_id == delivery_id)
+                                .order_by(a.c.attempt)))
 
 
 def get(session: Session, delivery_id: str) -> Row | None:

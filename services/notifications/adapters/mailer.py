@@ -1,23 +1,40 @@
-"""Sending mail over SMTP, with failures sorted into "try again later" and "never"."""
+"""Sending mail over SMTP, with failures sorted into "try again later" and "never".
+
+One connection per batch (:meth:`SmtpMailer.connection`): a batch of 50 messages costs
+one TCP and SMTP handshake, not 50. A connection the server closed while idle is opened
+again for the next message; a refused recipient resets the transaction and the batch goes
+on. :class:`ServerState` follows whether the server answers, so an outage is logged once
+when it starts and once when it ends, and ``/health`` can say so.
+"""
 from __future__ import annotations
 
+import logging
 import smtplib
+import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from email.generator import BytesGenerator
 from email.message import EmailMessage
+from io import BytesIO
 
 from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
+
+_log = logging.getLogger(__name__)
 
 
 class TransientMailError(Exception):
     """The server is unreachable or said 4xx: the same message may succeed later.
 
     ``unreachable`` is true when no SMTP conversation took place (refused, timed out,
-    dropped): every other message would fail the same way right now."""
+    dropped): every other message would fail the same way right now. ``uncertain`` is
+    true when the connection broke after the message text was handed over: the server may
+    have accepted it, so sending it again may deliver it twice."""
 
-    def __init__(self, message: str, unreachable: bool = False):
+    def __init__(self, message: str, unreachable: bool = False, uncertain: bool = False):
         super().__init__(message)
         self.unreachable = unreachable
+        self.uncertain = uncertain
 
 
 class PermanentMailError(Exception):
@@ -37,13 +54,71 @@ def _text(value) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
+def _wall_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ServerState:
+    """Whether the SMTP server answered at the last try, since when, and the last error.
+
+    Shared by every batch of the process. A change of state is logged once (WARNING when
+    the server stops answering, INFO when it answers again, with how many deferrals the
+    outage cost); per-message deferrals are the caller's DEBUG lines."""
+
+    def __init__(self, address: str):
+        self.address = address
+        self.up = True
+        self.since: datetime | None = None  # None until the first conversation or failure
+        self.last_error: str | None = None
+        self.deferred_while_down = 0
+        self._lock = threading.Lock()
+
+    def answered(self) -> None:
+        with self._lock:
+            if self.up and self.since is not None:
+                return
+            was_down, deferred, started = not self.up, self.deferred_while_down, self.since
+            self.up, self.since, self.deferred_while_down = True, _wall_now(), 0
+        if was_down:
+            _log.warning("SMTP server %s answers again after %s; %d deliveries were deferred "
+                         "meanwhile and are being sent", self.address,
+                         _duration(self.since - started), deferred)
+
+    def unreachable(self, error: str) -> None:
+        with self._lock:
+            self.last_error = error
+            if not self.up:
+                return
+            self.up, self.since = False, _wall_now()
+        _log.warning("SMTP server %s does not answer (%s); deliveries wait for it and are "
+                     "retried with backoff", self.address, error)
+
+    def count_deferred(self, n: int) -> None:
+        with self._lock:
+            if not self.up:
+                self.deferred_while_down += n
+
+    def as_dict(self) -> dict:
+        return {"state": "up" if self.up else "down",
+                "since": self.since.isoformat() if self.since else None,
+                "last_error": self.last_error}
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+
+
 class SmtpMailer:
     def __init__(self, host: str, port: int, sender: str, timeout: float = 10.0,
-                 lease_seconds: float = 120.0):
+                 lease_seconds: float = 30.0):
         self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
-        #: how long a delivery may stay "sending" before it counts as interrupted; a batch
-        #: stops taking new messages after half of it (see handlers.delivery)
+        #: how long a claimed delivery stays "sending" without a heartbeat before another
+        #: sender may take it over; renewed while its batch runs (see handlers.delivery)
         self.lease = timedelta(seconds=lease_seconds)
+        self.state = ServerState(f"{host}:{port}")
+        #: set when the service stops: a running batch gives back what it has not tried
+        self.stopping = threading.Event()
 
     def build(self, mail: OutgoingMail) -> EmailMessage:
         message = EmailMessage()
@@ -56,45 +131,156 @@ class SmtpMailer:
         message.set_content(mail.body)
         return message
 
+    def connection(self) -> "SmtpConnection":
+        """One connection for a batch (``with mailer.connection() as smtp: smtp.send(m)``);
+        opened at the first message."""
+        return SmtpConnection(self)
+
+    def send(self, mail: OutgoingMail) -> None:
+        """One message on a connection of its own."""
+        with self.connection() as smtp:
+            smtp.send(mail)
+
+
+class SmtpConnection:
+    """An SMTP session reused for several messages.
+
+    The envelope (MAIL, RCPT) and the text (DATA) are sent step by step rather than with
+    ``smtplib.SMTP.send_message``, because the step at which a connection breaks decides
+    what to do: before DATA the server cannot have the message, so a connection it closed
+    while idle is simply opened again; during DATA it may have it (``uncertain``)."""
+
+    def __init__(self, mailer: SmtpMailer):
+        self.mailer = mailer
+        self.smtp: smtplib.SMTP | None = None
+        self._international = False
+
+    def __enter__(self) -> "SmtpConnection":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self.smtp.close()
+            self.smtp = None
+
+    def _open(self) -> smtplib.SMTP:
+        mailer = self.mailer
+        try:
+            smtp = smtplib.SMTP(mailer.host, mailer.port, timeout=mailer.timeout)
+            smtp.ehlo_or_helo_if_needed()
+        except (smtplib.SMTPException, OSError) as exc:  # refused, timed out, reset
+            error = f"{type(exc).__name__}: {exc}"
+            mailer.state.unreachable(error)
+            raise TransientMailError(error, unreachable=True) from None
+        mailer.state.answered()
+        return smtp
+
     def send(self, mail: OutgoingMail) -> None:
         try:
-            message = self.build(mail)
+            message = self.mailer.build(mail)
         except (ValueError, TypeError) as exc:  # e.g. a header the email package refuses
             raise PermanentMailError(f"message cannot be built: {exc}") from None
+        for fresh in (self.smtp is None, True):
+            if self.smtp is None:
+                self.smtp = self._open()
+            try:
+                self._envelope(message, mail.recipient)
+                break
+            except smtplib.SMTPServerDisconnected as exc:
+                self.close()
+                if fresh:  # not a connection closed while idle: the server is away
+                    error = f"SMTPServerDisconnected: {exc}"
+                    self.mailer.state.unreachable(error)
+                    raise TransientMailError(error, unreachable=True) from None
+        self._data(message)
+
+    def _envelope(self, message: EmailMessage, recipient: str) -> None:
+        """MAIL and RCPT: a refusal resets the transaction, the connection stays usable."""
+        smtp, sender = self.smtp, self.mailer.sender
+        international = not (sender.isascii() and recipient.isascii())
+        options = []
+        if international:
+            if not smtp.has_extn("smtputf8"):
+                raise PermanentMailError("not supported by the server: an address needs "
+                                         "SMTPUTF8")
+            options = ["SMTPUTF8", "BODY=8BITMIME"]
+        code, reply = smtp.mail(sender, options)
+        if code != 250:
+            self._reset()
+            self._refused(code, f"sender refused: {code} {_text(reply)}")
+        code, reply = smtp.rcpt(recipient)
+        if code not in (250, 251):
+            self._reset()
+            self._refused(code, f"recipient refused: {recipient}: {code} {_text(reply)}"
+                          if code >= 500 else
+                          f"recipient deferred: {recipient}: {code} {_text(reply)}")
+        self._international = international
+
+    def _data(self, message: EmailMessage) -> None:
+        buffer = BytesIO()
+        policy = message.policy.clone(utf8=True) if self._international else message.policy
+        BytesGenerator(buffer, policy=policy).flatten(message, linesep="\r\n")
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                smtp.send_message(message)
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            detail = "; ".join(f"{addr}: {code} {_text(msg)}"
-                               for addr, (code, msg) in exc.recipients.items())
-            if all(code >= 500 for code in codes):
-                raise PermanentMailError(f"recipient refused: {detail}") from None
-            raise TransientMailError(f"recipient deferred: {detail}") from None
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-            text = f"{exc.smtp_code} {_text(exc.smtp_error)}"
-            if exc.smtp_code >= 500:
-                raise PermanentMailError(text) from None
-            raise TransientMailError(text) from None
-        except smtplib.SMTPNotSupportedError as exc:  # e.g. an address needing SMTPUTF8
-            raise PermanentMailError(f"not supported by the server: {exc}") from None
-        except (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected) as exc:
-            raise TransientMailError(f"{type(exc).__name__}: {exc}", unreachable=True) from None
-        except smtplib.SMTPException as exc:  # (a subclass of OSError: caught first)
-            raise TransientMailError(f"{type(exc).__name__}: {exc}") from None
-        except OSError as exc:  # refused, timed out, reset: no conversation took place
-            raise TransientMailError(f"{type(exc).__name__}: {exc}", unreachable=True) from None
+            code, reply = self.smtp.data(buffer.getvalue())
+        except smtplib.SMTPDataError as exc:  # DATA itself refused: the text never went
+            self._reset()
+            self._refused(exc.smtp_code, f"{exc.smtp_code} {_text(exc.smtp_error)}")
+        except smtplib.SMTPServerDisconnected as exc:
+            self.close()
+            raise TransientMailError(f"connection lost while sending the text: {exc}",
+                                     uncertain=True) from None
+        if code != 250:
+            self._reset()
+            self._refused(code, f"{code} {_text(reply)}")
+
+    def _reset(self) -> None:
+        try:
+            self.smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+
+    @staticmethod
+    def _refused(code: int, text: str) -> None:
+        if code >= 500:
+            raise PermanentMailError(text)
+        raise TransientMailError(text)
 
 
 class MailerProvider(DependencyProvider):
-    """Config key ``SMTP``: host, port, sender, timeout (seconds), lease_seconds."""
+    """Config key ``SMTP``: host, port, sender, timeout (seconds), lease_seconds (30)."""
 
     def setup(self):
         smtp = self.container.config.get("SMTP") or {}
         self.mailer = SmtpMailer(smtp.get("host", "127.0.0.1"), int(smtp.get("port", 1025)),
                                  smtp.get("sender", "no-reply@grantflow.example"),
                                  timeout=float(smtp.get("timeout", 10)),
-                                 lease_seconds=float(smtp.get("lease_seconds", 120)))
+                                 lease_seconds=float(smtp.get("lease_seconds", 30)))
+
+    def wind_down(self):
+        """The service is stopping: a running batch gives back what it has not tried."""
+        self.mailer.stopping.set()
 
     def get_dependency(self, worker_ctx):
         return self.mailer
+
+
+class DeliveryTimer(Timer):
+    """The delivery timer. nameko stops entrypoints first and waits for their running
+    workers before it stops any dependency, so a batch would finish all its messages
+    before a provider heard of the shutdown: this timer tells the mailer first, and the
+    running batch gives back the messages it has not tried."""
+
+    def stop(self):
+        for dependency in self.container.dependencies:
+            if isinstance(dependency, MailerProvider):
+                dependency.wind_down()
+        super().stop()
+
+
+delivery_timer = DeliveryTimer.decorator

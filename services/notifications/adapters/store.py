@@ -23,11 +23,16 @@ from shared.events import Event, dump, load
 _CALLS: dict[tuple[str, int], Call] = {}  # parsed calls by (id, version): parsing validates
 
 
-def insert_new(session: Session, table: sa.Table, values: dict) -> bool:
-    """Insert ``values`` unless a row with the same key exists; True if inserted."""
+def insert_unless_there(session: Session, table: sa.Table):
+    """INSERT ... ON CONFLICT DO NOTHING into ``table``, for the session's database."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return session.execute(insert(table).values(**values).on_conflict_do_nothing()).rowcount == 1
+    return insert(table).on_conflict_do_nothing()
+
+
+def insert_new(session: Session, table: sa.Table, values: dict) -> bool:
+    """Insert ``values`` unless a row with the same key exists; True if inserted."""
+    return session.execute(insert_unless_there(session, table).values(**values)).rowcount == 1
 
 
 # --------------------------------------------------------------------------- calls
@@ -56,6 +61,15 @@ def load_call(session: Session, call_id: str, lock: bool = False) -> Call | None
     if key not in _CALLS:
         _CALLS[key] = call_from_wire(row.document)
     return _CALLS[key]
+
+
+def lock_calls(session: Session, call_ids: Iterable[str]) -> None:
+    """Take the row locks of these calls (on PostgreSQL), in one order for everybody, so
+    batches that concern several calls never deadlock each other."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(sa.select(calls.c.call_id).where(calls.c.call_id.in_(sorted(set(call_ids))))
+                    .order_by(calls.c.call_id).with_for_update())
 
 
 def call_ids(session: Session) -> list[str]:

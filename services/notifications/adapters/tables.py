@@ -1,7 +1,10 @@
-"""The notifications service's own tables (created by migrations/versions/0001_initial.py).
+"""The notifications service's own tables (created by migrations/versions/0001_initial.py,
+0002_delivery_attempts.py).
 
 - ``deliveries``: the delivery log, one row per message, unique per Notification key
   (``dedupe_id``, recipient, template) so a message is queued once whatever re-derives it;
+- ``delivery_attempts``: every SMTP attempt of a delivery (when, which claim, outcome), so
+  a message sent again after an interrupted attempt shows as such;
 - ``calls``: this service's copy of each call (the wire form of its latest version);
 - ``letter_facts``: what is known of each proposal's outcome, for its result letter;
 - ``letter_releases``: calls whose information-to-applicants milestone was reached;
@@ -42,6 +45,8 @@ deliveries = sa.Table(
     sa.Column("resend_of", sa.String(36), nullable=True),
     sa.Column("requested_by", sa.String(320), nullable=True),
     sa.Column("note", sa.Text(), nullable=True),
+    # wall clock; set at the first deferral (its notification_deferred event went out)
+    sa.Column("deferred_since", UtcDateTime(), nullable=True),
     # exactly one message per Notification key, whatever the redeliveries
     sa.UniqueConstraint("dedupe_id", "recipient", "template", name="uq_delivery_key"),
 )
@@ -49,6 +54,24 @@ sa.Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
 sa.Index("ix_deliveries_proposal", deliveries.c.proposal_id)
 sa.Index("ix_deliveries_recipient", deliveries.c.recipient)
 sa.Index("ix_deliveries_resend_of", deliveries.c.resend_of)
+
+# one row per attempt, written when the attempt starts (outcome None while it runs): an
+# attempt whose process died keeps None until the next claim marks it "interrupted"
+delivery_attempts = sa.Table(
+    "delivery_attempts", metadata,
+    sa.Column("delivery_id", sa.String(36), primary_key=True),
+    sa.Column("attempt", sa.Integer(), primary_key=True),
+    sa.Column("claim_token", sa.String(36), nullable=False),
+    sa.Column("started_at", UtcDateTime(), nullable=False),  # wall clock
+    sa.Column("ended_at", UtcDateTime(), nullable=True),  # wall clock
+    # sent | deferred | failed | interrupted (may have reached the server); None: running
+    sa.Column("outcome", sa.String(12), nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),
+    # the attempt before it was interrupted: this one may have sent the message again
+    sa.Column("after_interruption", sa.Boolean(), nullable=False),
+)
+sa.Index("ix_delivery_attempts_open", delivery_attempts.c.delivery_id,
+         delivery_attempts.c.outcome)
 
 calls = sa.Table(
     "calls", metadata,

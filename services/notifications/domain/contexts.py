@@ -7,7 +7,7 @@ from typing import Any, Iterable, Mapping
 
 from shared.calls.model import Call
 
-from services.notifications.domain.formatting import number, plain_values
+from shared.formatting import number, plain_values
 
 INADMISSIBLE, INELIGIBLE, ELIGIBLE = "inadmissible", "ineligible", "eligible"
 
@@ -40,7 +40,7 @@ def rules_in_words(outcomes: Iterable[Mapping], call: Call) -> list[dict[str, st
     return [{"rule": o["rule"], "kind": o.get("kind", ""),
              "text": o.get("message") or descriptions.get(o["rule"]) or
              o["rule"].replace("_", " "),
-             "details": plain_values(o.get("values") or {})}
+             "details": plain_values(o.get("values") or {}, call.timezone, call.currency)}
             for o in outcomes]
 
 

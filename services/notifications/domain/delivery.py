@@ -7,6 +7,12 @@
        └──4xx / down─────┘ ──still failing after max_attempts──▶ failed
     sending whose lease expired (the process died mid-way) is claimed again
 
+Each attempt is recorded with its outcome: ``sent``, ``deferred`` (4xx or the server
+away), ``failed`` (refused for good, or given up), or ``interrupted``: cut short after the
+message may have reached the server (the process died, or the connection broke during
+the text). The attempt after an interrupted one may deliver the message a second time:
+it is counted as a possible duplicate.
+
 Pure: the service decides *when* (wall-clock instants) with these rules.
 """
 from __future__ import annotations
@@ -17,6 +23,8 @@ from datetime import timedelta
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
 STATUSES = (QUEUED, SENDING, SENT, FAILED)
 FINAL = (SENT, FAILED)
+# outcomes of one attempt (besides SENT and FAILED)
+DEFERRED, INTERRUPTED = "deferred", "interrupted"
 
 
 @dataclass(frozen=True)

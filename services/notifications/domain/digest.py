@@ -24,7 +24,7 @@ from shared.calls.model import Call, milestones
 from shared.events import Event, NotificationDelivered, NotificationFailed, TimeTargetBreached
 
 from services.notifications.domain import notification as n
-from services.notifications.domain.formatting import day as day_text, instant
+from shared.formatting import day as day_text, instant
 from services.notifications.domain.notification import Notification, unique_recipients
 from services.notifications.domain.wording import MEASURES, say
 

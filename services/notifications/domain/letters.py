@@ -26,7 +26,7 @@ from services.notifications.domain import notification as n
 from services.notifications.domain.contexts import (INADMISSIBLE, INELIGIBLE, call_context,
                                                     evaluation_summary, rules_in_words,
                                                     screening_outcome, topic_context)
-from services.notifications.domain.formatting import day, instant
+from shared.formatting import day, instant
 from services.notifications.domain.notification import Notification
 from services.notifications.domain.routing import contacts, notifications
 
@@ -190,7 +190,7 @@ def letter_context(facts: LetterFacts, outcome: str, call: Call,
         "below_threshold": outcome == REJECTED and facts.passed is False,
         "failed_rules": rules_in_words(facts.failed_rules, call) if screened_out else [],
         "evaluation": evaluation,
-        "sent_at": instant(now, call.timezone),
+        "dated": instant(now, call.timezone),  # the release instant, not a delivery time
         "redress": {"days": call.grants.redress_days,
                     "deadline": day((released + timedelta(days=call.grants.redress_days))
                                     .date()),

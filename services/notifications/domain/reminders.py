@@ -19,7 +19,7 @@ from shared.events import EvaluatorAssigned
 
 from services.notifications.domain import notification as n
 from services.notifications.domain.contexts import call_context, topic_context
-from services.notifications.domain.formatting import instant, time_left
+from shared.formatting import instant, time_left
 from services.notifications.domain.notification import Notification, unique_recipients
 
 DEFAULT_OFFSETS_DAYS = (7, 2)

@@ -18,7 +18,7 @@ from shared.events import (AnswerPublished, ApplicantSignInRequested, CallPublis
 from services.notifications.domain import notification as n
 from services.notifications.domain.contexts import (call_context, rules_in_words,
                                                     screening_outcome, topic_context)
-from services.notifications.domain.formatting import day, instant, money, number
+from shared.formatting import day, instant, money, number
 from services.notifications.domain.notification import Notification, unique_recipients
 from services.notifications.domain.wording import (ASSIGNMENT_REASONS, GRANT_END_REASONS,
                                                    MEASURES, RELEASE_REASONS, say)

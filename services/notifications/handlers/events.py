@@ -60,9 +60,16 @@ def on_event(uow, event: Event, now: datetime, settings) -> int:
         raise CallNotKnownYet(f"{event.event_type()} {event.event_id} concerns call "
                               f"{event.call_id!r}, whose call_published was not seen yet")
     notes = route(event, call, settings.operations)
+    if isinstance(event, ProposalScreened) and _withdrawn(session, event.proposal_id):
+        notes = []  # withdrawn at or after the deadline: it will not be evaluated
     if concerns_letters:
         notes += _letters(session, event, call, now)
     return queue(uow, with_sign_in_links(notes, settings.pages), now)
+
+
+def lock_calls(uow, events) -> None:
+    """Before a batch of events: the locks of every call it concerns, in one order."""
+    store.lock_calls(uow.session, {event.call_id for event in events})
 
 
 def _keep_call(session, event: CallPublished, now: datetime) -> None:
@@ -99,6 +106,11 @@ def _letters(session, event: Event, call: Call, now: datetime) -> list[Notificat
     if not store.released(session, event.call_id):
         return []
     return result_letters(changed.values(), call, now, event)
+
+
+def _withdrawn(session, proposal_id: str) -> bool:
+    facts = store.load_facts(session, proposal_ids=[proposal_id]).get(proposal_id)
+    return facts is not None and facts.withdrawn
 
 
 def _proposals(event: Event) -> list[str]:

@@ -16,6 +16,7 @@ from services.notifications.domain.delivery import FINAL, resend_dedupe_id
 from services.notifications.domain.letters import letter_outcome, pending_reason
 from services.notifications.domain.notification import RESULT_LETTER, Notification
 from shared.auth import Principal
+from shared.documents import text_letter_pdf
 from shared.web import Conflict, Forbidden, NotFound
 
 SUMMARY = ("id", "template", "recipient", "role", "status", "attempts", "subject",
@@ -27,9 +28,26 @@ def summary(row) -> dict:
     return {name: getattr(row, name) for name in SUMMARY}
 
 
-def detail(row, resends: list[str]) -> dict:
+ATTEMPT = ("attempt", "claim_token", "started_at", "ended_at", "outcome", "error",
+           "after_interruption")
+
+
+def detail(row, resends: list[str], attempt_log=()) -> dict:
+    """A delivery with its text, its resends and every attempt (an attempt with
+    ``after_interruption`` may have delivered the message a second time)."""
     return {**summary(row), "body": row.body, "context": row.context, "note": row.note,
-            "resends": resends}
+            "resends": resends, "next_attempt_at": row.next_attempt_at,
+            "deferred_since": row.deferred_since,
+            "attempt_log": [{name: getattr(a, name) for name in ATTEMPT}
+                            for a in attempt_log]}
+
+
+def delivery_health(uow, mailer) -> dict:
+    """For ``/health``: messages the SMTP server has not accepted yet (due now, being
+    sent, waiting for a retry) and whether the server answers."""
+    with uow:
+        return {"deliveries": log.backlog(uow.session, wall_now()),
+                "smtp": mailer.state.as_dict()}
 
 
 def list_notifications(uow, principal: Principal, query: dict) -> dict:
@@ -63,7 +81,19 @@ def _visible(uow, principal: Principal, delivery_id: str):
 def get_notification(uow, principal: Principal, delivery_id: str) -> dict:
     with uow:
         row = _visible(uow, principal, delivery_id)
-        return detail(row, log.resends(uow.session, row.id))
+        return detail(row, log.resends(uow.session, row.id),
+                      log.attempts_of(uow.session, row.id))
+
+
+def letter_pdf(uow, principal: Principal, delivery_id: str, sender: str) -> bytes:
+    """The message as a printable PDF (meant for result letters): the text that was
+    mailed, on A4, for the recipient or operations."""
+    with uow:
+        row = _visible(uow, principal, delivery_id)
+    if row.subject is None:
+        raise Conflict(f"notification {row.id} was never rendered: {row.last_error}",
+                       errors=[{"field": "notification_id", "rule": "has no text"}])
+    return text_letter_pdf(row.subject, row.body, sender, row.recipient, row.message_id)
 
 
 def resend(uow, principal: Principal, delivery_id: str, reason: str | None,

@@ -102,7 +102,8 @@ assignments = sa.Table(
     sa.Column("report_final", sa.Boolean(), nullable=False),
 )
 
-# notifications delivered / failed per template: counters, one increment per event
+# notifications per template and outcome (delivered, failed, deferred, recovered):
+# counters, one increment per event
 notification_counts = sa.Table(
     "notification_counts", metadata,
     sa.Column("call_id", sa.String(80), primary_key=True),

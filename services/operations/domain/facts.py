@@ -16,9 +16,9 @@ from typing import Any, Callable
 from shared.events import (DeadlineClosed, EvaluationCompleted, EvaluationReportSubmitted,
                            EvaluatorAssigned, EvaluatorReleased, Event, GrantDeclined,
                            GrantPreparationStarted, GrantSignatureRequested, GrantSigned,
-                           NotificationDelivered, NotificationFailed, ProposalScreened,
-                           ProposalSubmitted, ProposalWithdrawn, RankingPublished,
-                           ReservePromoted, TimeTargetBreached)
+                           NotificationDeferred, NotificationDelivered, NotificationFailed,
+                           ProposalScreened, ProposalSubmitted, ProposalWithdrawn,
+                           RankingPublished, ReservePromoted, TimeTargetBreached)
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,11 @@ def _delivered(e: NotificationDelivered):
             f"{e.template.replace('_', ' ')} sent to {e.recipient}")
 
 
+def _deferred(e: NotificationDeferred):
+    return ({"template": e.template, "recipient": e.recipient, "reason": e.reason},
+            f"{e.template.replace('_', ' ')} to {e.recipient} waits for a retry: {e.reason}")
+
+
 def _failed(e: NotificationFailed):
     return ({"template": e.template, "recipient": e.recipient, "reason": e.reason},
             f"{e.template.replace('_', ' ')} to {e.recipient} failed: {e.reason}")
@@ -165,7 +170,7 @@ _ONE: dict[type, Callable[[Any], tuple[dict, str]]] = {
     GrantPreparationStarted: _preparation, GrantSignatureRequested: _signature,
     GrantSigned: _signed, GrantDeclined: _declined, ReservePromoted: _promoted,
     TimeTargetBreached: _breached, NotificationDelivered: _delivered,
-    NotificationFailed: _failed,
+    NotificationFailed: _failed, NotificationDeferred: _deferred,
 }
 
 

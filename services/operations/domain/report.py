@@ -69,13 +69,23 @@ def topic_lines(topics: Iterable[TopicInfo], views: Iterable[ProposalView]) -> l
 
 
 def notification_figures(counted: Mapping[tuple[str, str], int]) -> dict:
-    """``counted``: (template, outcome) -> number, outcome ``delivered`` or ``failed``."""
+    """``counted``: (template, outcome) -> number, outcome ``delivered``, ``failed``,
+    ``deferred`` (messages that had to wait for a retry, counted at their first deferral)
+    or ``recovered`` (of those, the ones delivered or failed since). ``retrying``: the
+    messages still waiting for a retry (the SMTP server down or saying 4xx)."""
+    def total(outcome: str, template: str | None = None) -> int:
+        return sum(n for (t, o), n in counted.items()
+                   if o == outcome and template in (None, t))
+
     by_template: dict[str, dict] = {}
-    for (template, outcome), number in sorted(counted.items()):
-        by_template.setdefault(template, {"delivered": 0, "failed": 0})[outcome] = number
+    for template in sorted({t for t, _ in counted}):
+        by_template[template] = {
+            "delivered": total("delivered", template), "failed": total("failed", template),
+            "retrying": max(total("deferred", template) - total("recovered", template), 0)}
     return {
-        "delivered": sum(n for (_, o), n in counted.items() if o == "delivered"),
-        "failed": sum(n for (_, o), n in counted.items() if o == "failed"),
+        "delivered": total("delivered"),
+        "failed": total("failed"),
+        "retrying": sum(line["retrying"] for line in by_template.values()),
         "letters_sent": sum(n for (t, o), n in counted.items()
                             if o == "delivered" and t in LETTER_TEMPLATES),
         "by_template": by_template,
@@ -94,5 +104,6 @@ def summary(views: Iterable[ProposalView], topics: Iterable[TopicInfo],
         "grants_signed": sum(line["grants_signed"] for line in lines),
         "granted_total": sum((line["signed_total"] for line in lines), ZERO),
         "letters_sent": figures["letters_sent"],
-        "notifications": {k: figures[k] for k in ("delivered", "failed", "by_template")},
+        "notifications": {k: figures[k] for k in ("delivered", "failed", "retrying",
+                                                  "by_template")},
     }

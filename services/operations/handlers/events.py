@@ -17,7 +17,8 @@ from services.operations.domain.facts import facts_of
 from services.operations.domain.reserve import reserve_changes
 from services.operations.domain.timetable import Reached, signature_ended
 from shared.events import (CallPublished, EvaluationReportSubmitted, EvaluatorAssigned,
-                           EvaluatorReleased, NotificationDelivered, NotificationFailed,
+                           EvaluatorReleased, NotificationDeferred, NotificationDelivered,
+                           NotificationFailed,
                            RankingPublished, TimetableStageReached, dump, load)
 from shared.web import NotFound
 
@@ -151,13 +152,24 @@ def _report(repo: Projections, e: EvaluationReportSubmitted) -> None:
 
 def _delivered(repo: Projections, e: NotificationDelivered) -> None:
     repo.count_notification(e.call_id, e.template, "delivered")
+    if e.after_deferral:
+        repo.count_notification(e.call_id, e.template, "recovered")
 
 
 def _failed(repo: Projections, e: NotificationFailed) -> None:
     repo.count_notification(e.call_id, e.template, "failed")
+    if e.after_deferral:
+        repo.count_notification(e.call_id, e.template, "recovered")
+
+
+def _deferred(repo: Projections, e: NotificationDeferred) -> None:
+    """Counted once per message (its first deferral); its delivered or failed event says
+    ``after_deferral``, so "retrying" is deferred less recovered, whatever the order."""
+    repo.count_notification(e.call_id, e.template, "deferred")
 
 
 _EFFECTS = {CallPublished: _published, TimetableStageReached: _stage,
             RankingPublished: _ranking, EvaluatorAssigned: _assigned,
             EvaluatorReleased: _released, EvaluationReportSubmitted: _report,
-            NotificationDelivered: _delivered, NotificationFailed: _failed}
+            NotificationDelivered: _delivered, NotificationFailed: _failed,
+            NotificationDeferred: _deferred}

@@ -149,7 +149,8 @@
                  ["Grants signed", totals.grants_signed], ["Granted (EUR)", money(totals.granted_total)],
                  ["Result letters sent", totals.letters_sent],
                  ["Notifications delivered", totals.notifications.delivered],
-                 ["Notifications failed", totals.notifications.failed]];
+                 ["Notifications failed", totals.notifications.failed],
+                 ["Notifications retrying", totals.notifications.retrying]];
     var key = JSON.stringify(facts);
     if (rendered.totals !== key) {
       rendered.totals = key;

@@ -5,11 +5,13 @@ expert never assigned, a declared conflict repaired, reports over HTTP with ever
 rule, to ranking_published and the summary report released at information to applicants.
 The CLI is exercised against the same services. A second test drives the consumer
 alone with events published straight to the broker."""
+import io
 import os
 import subprocess
 import sys
 from datetime import datetime, timezone
 
+import pypdf
 import pytest
 import requests
 
@@ -165,6 +167,11 @@ def test_from_submission_to_ranking_published_through_the_broker(stack, tmp_path
     html = applicant.get(f"/proposals/{good}/summary.html")
     assert html.status_code == 200 and html.headers["Content-Type"].startswith("text/html")
     assert "Selected for funding" in html.text and "Expert" not in html.text
+    pdf = applicant.get(f"/proposals/{good}/summary.pdf")
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    reader = pypdf.PdfReader(io.BytesIO(pdf.content))
+    text = " ".join(page.extract_text() for page in reader.pages)
+    assert "Evaluation Summary Report" in text and "Selected for funding" in text
     stranger = stack.api("evaluation", "applicant", "someone@else.example.eu")
     assert stranger.get(f"/proposals/{good}/summary").status_code == 404
 

@@ -2,9 +2,11 @@
 at what it did: its delivery log and outbox (its own database), and the test SMTP server."""
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from datetime import datetime
 
+import pypdf
 import requests
 import sqlalchemy as sa
 from kombu import Connection, Exchange
@@ -67,6 +69,21 @@ def query(stack, sql: str, **params) -> list:
         return []
     finally:
         engine.dispose()
+
+
+def attempts(stack, delivery_id: str) -> list:
+    return query(stack, "SELECT * FROM delivery_attempts WHERE delivery_id = :d "
+                        "ORDER BY attempt", d=delivery_id)
+
+
+def pdf_text(content: bytes) -> str:
+    """The text of a PDF document, whitespace runs as one space."""
+    reader = pypdf.PdfReader(io.BytesIO(content))
+    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+
+
+def health(stack) -> dict:
+    return requests.get(f"{stack.url('notifications')}/health", timeout=5).json()
 
 
 def mails(stack, to: str | None = None, subject: str = "") -> list[dict]:

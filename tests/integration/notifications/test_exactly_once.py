@@ -1,19 +1,21 @@
 """Exactly one message per (event, recipient, template) through the real broker, service
 process, PostgreSQL and SMTP server: duplicate publication, redelivery after a consumer
-crash, a refused address, the SMTP server down for a while, and a crash between the
-server's "250 OK" and the commit that records it."""
+crash, a refused address, the SMTP server down for a while, a database connection
+terminated between the server's "250 OK" and the commit that records it, and a crash in
+that window."""
 import subprocess
 import sys
 from datetime import datetime, timezone
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from tests.support.infra import eventually, stays
 from tests.unit.notifications import factories as f
 
-from .helpers import (about, call_published, consumed, deliveries, mails, metric,
-                      outbox_count, publish)
+from .helpers import (about, attempts, call_published, consumed, deliveries, health, mails,
+                      metric, outbox_count, pdf_text, publish)
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -66,6 +68,10 @@ def _the_api_shows_and_resends(stack, anna, refused):
     assert applicant.get(f"/notifications/{anna.id}").json()["body"] == anna.body
     hidden = applicant.get(f"/notifications/{refused.id}")
     assert hidden.status_code == 404 and hidden.json()["error"] == "not_found"
+    pdf = applicant.get(f"/notifications/{anna.id}/letter.pdf")  # a printable copy
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    assert f.CONTENT_HASH in pdf_text(pdf.content) and anna.subject in pdf_text(pdf.content)
+    assert applicant.get(f"/notifications/{refused.id}/letter.pdf").status_code == 404
     assert applicant.post(f"/notifications/{anna.id}/resend").status_code == 403
     bad = ops.get("/notifications", params={"limit": "0"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "limit"
@@ -102,6 +108,12 @@ def test_smtp_down_for_a_while_then_up_delivers_everything_exactly_once(stack):
         r.status == "queued" and r.attempts >= 2 for r in rows))(deliveries(stack)),
         message="every message retried while the server is down")
     assert "ConnectionRefusedError" in deliveries(stack)[0].last_error
+    down = health(stack)  # what a replay waits on before it moves the clock
+    assert down["smtp"]["state"] == "down" and "ConnectionRefused" in down["smtp"]["last_error"]
+    assert down["smtp"]["since"] is not None
+    assert sum(down["deliveries"].values()) >= 12 and down["deliveries"]["deferred"] >= 1
+    # operations hear of each waiting message once, not once per retry
+    eventually(lambda: outbox_count(stack, "notification_deferred") == 12)
 
     stack.smtp.start()
     eventually(lambda: _final(stack, 12), timeout=60, message="all delivered once up")
@@ -110,6 +122,54 @@ def test_smtp_down_for_a_while_then_up_delivers_everything_exactly_once(stack):
     assert len({m["message_id"] for m in sent()}) == 12
     assert {r.status for r in deliveries(stack)} == {"sent"}
     eventually(lambda: outbox_count(stack, "notification_delivered") == 12)
+    up = eventually(lambda: (lambda h: h["deliveries"] == {"queued": 0, "sending": 0,
+                                                           "deferred": 0} and h)(health(stack)))
+    assert up["smtp"]["state"] == "up"
+    # the outage is logged when it starts and when it ends, not once per message
+    log = stack.processes["notifications"].log_path.read_text()
+    assert log.count("does not answer") == 1 and log.count("answers again") == 1, log[-3000:]
+    assert "deferred after attempt" not in log  # per-message lines are DEBUG
+
+
+def test_a_database_error_on_the_commit_after_smtp_accepted_is_retried_and_sends_once(stack):
+    """Issue 9: the connection of the transaction that marks a message sent is
+    terminated after the server said 250 ("terminating connection due to administrator
+    command"). The commit is retried on a fresh connection: one message, one attempt."""
+    stack.start("notifications")
+    publish(stack, call_published(PUBLISHED))
+    engine = stack.databases.engine("notifications")
+    try:
+        with engine.connect() as blocker:
+            # the sent-commit writes notification_delivered to the outbox: make it wait
+            blocker.execute(sa.text("LOCK TABLE outbox IN SHARE ROW EXCLUSIVE MODE"))
+            publish(stack, f.submitted(contact_emails=[ANNA]))
+            eventually(lambda: len(mails(stack, ANNA)) == 1, message="the server accepted it")
+            pid = eventually(lambda: _waiting_on(blocker),
+                             message="the sent-commit waits on the outbox lock")
+            blocker.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            blocker.rollback()
+    finally:
+        engine.dispose()
+    eventually(lambda: deliveries(stack)[0].status == "sent", timeout=30)
+    stays(lambda: len(mails(stack, ANNA)) == 1, duration=5,  # past the 3 s lease
+          message="never sent again")
+    [row] = deliveries(stack)
+    assert row.attempts == 1
+    assert [(a.attempt, a.outcome) for a in attempts(stack, row.id)] == [(1, "sent")]
+    eventually(lambda: outbox_count(stack, "notification_delivered") == 1)
+    assert metric(stack, "notifications_possible_duplicates_total",
+                  service="notifications", template="submission_receipt") == 0
+
+
+def _waiting_on(connection) -> int | None:
+    """The service's backend whose outbox insert waits for the lock ``connection`` holds
+    (the relay's clean-up may wait on it too: not that one)."""
+    # statistics views are read once per transaction unless the snapshot is cleared
+    connection.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+    return connection.execute(sa.text(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pg_backend_pid() = ANY(pg_blocking_pids(pid)) "
+        "AND query ILIKE 'INSERT INTO outbox%'")).scalar()
 
 
 def test_a_crash_between_send_and_commit_resends_the_same_message_once(stack):
@@ -130,3 +190,10 @@ def test_a_crash_between_send_and_commit_resends_the_same_message_once(stack):
     assert deliveries(stack)[0].attempts == 2
     eventually(lambda: outbox_count(stack, "notification_delivered") == 1)
     stays(lambda: outbox_count(stack, "notification_delivered") == 1, duration=1)
+    # the resend is visible: the log shows the interrupted attempt, the metric counts it
+    assert [(a.attempt, a.outcome, a.after_interruption) for a in attempts(stack, row.id)] \
+        == [(1, "interrupted", False), (2, "sent", True)]
+    assert metric(stack, "notifications_possible_duplicates_total",
+                  service="notifications", template="submission_receipt") == 1
+    shown = stack.api("notifications").get(f"/notifications/{row.id}").json()
+    assert [a["outcome"] for a in shown["attempt_log"]] == ["interrupted", "sent"]

@@ -9,7 +9,7 @@ import pytest
 from tests.support.infra import eventually
 from tests.unit.notifications import factories as f
 
-from .helpers import about, call_published, deliveries, mails, publish, query
+from .helpers import about, call_published, consumed, deliveries, mails, publish, query
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -31,9 +31,13 @@ def test_letters_go_at_the_milestone_reminders_before_the_due_date_and_a_daily_d
     publish(stack, call_published(datetime(2018, 7, 26, tzinfo=timezone.utc)),
             about(f.screened(eligible=False, failed=f.FAILED_RULES), "P-0001", T0),
             at(f.screened()), at(f.completed()), at(f.assigned()),
-            about(f.screened(), "P-0099", T0), about(f.withdrawn(), "P-0099", T0))
+            about(f.withdrawn(), "P-0099", T0))
+    eventually(lambda: len(deliveries(stack, template="withdrawal_confirmation")) == 2)
+    # withdrawn at the deadline: its screening tells nobody it passed to evaluation
+    publish(stack, about(f.screened(), "P-0099", T0))
+    eventually(lambda: consumed(stack, "proposal_screened", "processed") == 3)
     eventually(lambda: sorted((r.template, r.status) for r in deliveries(stack)) == sorted(
-        [("evaluator_assigned", "sent")] + [("screening_result", "sent")] * 6
+        [("evaluator_assigned", "sent")] + [("screening_result", "sent")] * 4
         + [("withdrawal_confirmation", "sent")] * 2), message="what the events said, sent")
     assert mails(stack, EXPERT, "Evaluation of CITYNET due 3 March 2019, 17:00:00 CET")
 

@@ -88,6 +88,7 @@ def test_alert_rules_cover_the_issue():
         "TTI/TTG breaches": "grantflow_time_target_breaches_total",
         "service down": "up",
         "handler errors": "grantflow_events_consumed_total",
+        "mail possibly sent twice": "notifications_possible_duplicates_total",
     }
     for what, metric in wanted.items():
         assert any(metric in names for names in used.values()), f"no alert on {what}"
@@ -192,6 +193,12 @@ ALERT_CASES = [
      ['grantflow_outbox_oldest_age_seconds{service="submission"}', "0x5 120x10"], 10, True),
     ("GrantflowOutboxStuck",
      ['grantflow_outbox_oldest_age_seconds{service="submission"}', "30x15"], 10, False),
+    ("NotificationsPossibleDuplicates",
+     ['notifications_possible_duplicates_total{service="notifications",template="t"}',
+      "_x30 1x30"], 35, True),  # the first resend of the process
+    ("NotificationsPossibleDuplicates",
+     ['notifications_possible_duplicates_total{service="notifications",template="t"}',
+      "1x90"], 80, False),
     ("GrantflowServiceDown", ['up{job="grantflow",app="grants"}', "1x5 0x5"], 8, True),
     ("GrantflowServiceDown", ['up{job="grantflow",app="grants"}', "1x10"], 8, False),
     ("GrantflowHandlerFailureRate",

@@ -148,3 +148,25 @@ def test_html_lists_rejection_reasons(ranked):
     html = render_summary_html(summary(results["P-3"], ranking))
     assert "relevance: 20.0 is below the threshold 21.0" in html
     assert "below threshold" in html
+
+
+def test_the_summary_report_as_pdf_reads_as_the_html_does(ranked):
+    """The PDF route's rendering (services/evaluation/handlers/views.summary_pdf): the
+    text extracted from the document is the report's."""
+    import io
+
+    import pypdf
+
+    from shared.documents import html_to_pdf
+
+    results, ranking = ranked
+    doc = summary(results["P-1"], ranking, acronym=HOSTILE)
+    pdf = html_to_pdf(render_summary_html(doc), title="Evaluation Summary Report")
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+    assert "Evaluation Summary Report" in text and "Selected for funding" in text
+    assert "Relevance" in text and HOSTILE in text  # escaped markup shows as written
+    assert "Convincing and well argued." in text
+    assert reader.metadata.title == "Evaluation Summary Report"
+    for expert_id, (name, email) in EVALUATORS.items():
+        assert expert_id not in text and name not in text

@@ -2,12 +2,14 @@
 migrations (tests/support/uow.py), a scripted mailer, a fixed clock, a dead-letter list."""
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from services.notifications.adapters.mailer import OutgoingMail
+from services.notifications.adapters.mailer import OutgoingMail, ServerState
 from services.notifications.adapters.settings import Settings
 from services.notifications.adapters.tables import deliveries
 from services.notifications.domain.delivery import RetryPolicy
@@ -37,15 +39,27 @@ class FixedClock:
 
 @dataclass
 class FakeMailer:
-    """Records what it sends; ``failures[recipient]`` is an exception to raise instead."""
+    """Records what it sends; ``failures[recipient]`` is an exception to raise instead;
+    ``stop_after`` messages tried, it behaves as if the service were told to stop."""
 
     lease: timedelta = timedelta(seconds=120)
     failures: dict = field(default_factory=dict)
     sent: list = field(default_factory=list)
     tried: list = field(default_factory=list)
+    stop_after: int | None = None
+    connections: int = 0
+    state: ServerState = field(default_factory=lambda: ServerState("fake:25"))
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    @contextmanager
+    def connection(self):
+        self.connections += 1
+        yield self
 
     def send(self, mail: OutgoingMail) -> None:
         self.tried.append(mail)
+        if self.stop_after is not None and len(self.tried) >= self.stop_after:
+            self.stopping.set()
         if mail.recipient in self.failures:
             raise self.failures[mail.recipient]
         self.sent.append(mail)

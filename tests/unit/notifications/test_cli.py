@@ -121,3 +121,25 @@ def test_a_service_that_is_down_exits_3(capsys):
         port = sock.getsockname()[1]
     assert run("list", "--url", f"http://127.0.0.1:{port}") == 3
     assert "not reachable" in capsys.readouterr().err
+
+
+def test_show_never_prints_a_sent_time_for_a_message_not_sent_yet(service, capsys,
+                                                                   monkeypatch):
+    retrying = {**ROW, "id": "77aa", "status": "queued", "attempts": 3, "failed_at": None,
+                "sent_at": None, "last_error": "ConnectionRefusedError: refused",
+                "next_attempt_at": "2019-01-31T16:00:09+00:00", "subject": "[AMIF] Receipt",
+                "body": "Dear\n", "role": "applicant_contact", "resends": [],
+                "attempt_log": [{"attempt": 1, "started_at": "2019-01-31T16:00:01+00:00",
+                                 "outcome": "deferred", "after_interruption": False,
+                                 "error": "ConnectionRefusedError: refused"}]}
+    monkeypatch.setattr(StandIn, "do_GET", lambda self: self._reply(200, retrying))
+    assert run("show", "77aa", "--url", service) == 0
+    out = capsys.readouterr().out
+    assert "sent at" not in out and "sent_at" not in out
+    assert "retrying" in out and "next try at 2019-01-31T16:00:09+00:00" in out
+    assert "attempt 1:" in out and "deferred: ConnectionRefusedError" in out
+    monkeypatch.setattr(StandIn, "do_GET", lambda self: self._reply(
+        200, {"items": [retrying], "total": 1, "limit": 100, "offset": 0}))
+    assert run("list", "--url", service) == 0
+    listed = capsys.readouterr().out
+    assert "retrying" in listed and "queued 2019-01-31T16:00:00+00:00" in listed

@@ -1,14 +1,16 @@
 """The delivery log's life: sent, refused for good, retried with backoff, given up,
 taken over after a crash, and the outcome events that go with each."""
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from prometheus_client import REGISTRY
 
 from services.notifications.adapters import delivery_log as log
 from services.notifications.adapters.tables import deliveries
 from services.notifications.adapters.mailer import PermanentMailError, TransientMailError
 from services.notifications.domain.delivery import FAILED, QUEUED, SENDING, SENT, RetryPolicy
-from services.notifications.handlers import delivery
+from services.notifications.handlers import delivery, delivery_health
 from services.notifications.handlers.delivery import wall_now
 
 from . import factories as f
@@ -62,7 +64,14 @@ def test_a_deferral_is_retried_with_backoff_until_it_goes(queued):
     office = _by_recipient(queued)[OFFICE]
     assert office.status == SENT and office.attempts == 2 and office.last_error is None
     assert [m.recipient for m in mailer.sent].count(OFFICE) == 1
-    assert outbox_types(queued) == ["notification_delivered"] * 2
+    # one notification_deferred at the first deferral; its delivery says it recovered
+    assert sorted(outbox_types(queued)) == ["notification_deferred",
+                                            "notification_delivered",
+                                            "notification_delivered"]
+    events = {(e["event_type"], e["recipient"]): e for e in queued.outbox()}
+    assert events["notification_deferred", OFFICE]["reason"] == "451 4.3.0 try later"
+    assert events["notification_delivered", OFFICE]["after_deferral"] is True
+    assert events["notification_delivered", ANNA]["after_deferral"] is False
 
 
 def _an_hour_passes(uows):
@@ -148,3 +157,89 @@ def test_clock_time_stamps_the_outcome_not_the_wall(queued):
     sent_event = queued.outbox()[0]
     assert sent_event["sent_at"].startswith("2019-01-31T15:00:00")
     assert sent_event["template"] == "submission_receipt" and sent_event["proposal_id"] == "P-0042"
+
+
+def test_a_stopping_service_gives_back_what_its_batch_has_not_tried(queued):
+    mailer = FakeMailer(stop_after=1)
+    assert deliver(queued, mailer, NOW) == 2
+    assert len(mailer.tried) == 1
+    by_status = sorted((r.status, r.attempts) for r in rows(queued))
+    assert by_status == [(QUEUED, 0), (SENT, 1)]  # untried: queued again, its try uncounted
+    untried = next(r for r in rows(queued) if r.status == QUEUED)
+    assert untried.lease_until is None and untried.claim_token is None
+    assert log_attempts(queued, untried.id) == []
+
+
+def test_an_error_mid_batch_gives_back_the_untried_rows_at_once(queued):
+    mailer = FakeMailer(failures={ANNA: RuntimeError("a bug in the mailer")})
+    with pytest.raises(RuntimeError):
+        deliver(queued, mailer, NOW)
+    statuses = {r.recipient: r.status for r in rows(queued)}
+    assert statuses[ANNA] == SENDING  # it may have reached the server: its lease decides
+    office_first = mailer.tried[0].recipient == OFFICE
+    assert statuses[OFFICE] == (SENT if office_first else QUEUED)
+
+
+def test_the_lease_is_renewed_while_a_batch_sends(queued):
+    """A 0.6 s lease and messages that take 0.5 s each: without the heartbeat the second
+    would be up for grabs by another sender while it is being sent."""
+    taken_over = []
+
+    class SlowMailer(FakeMailer):
+        def send(self, mail):
+            time.sleep(0.5)
+            if len(self.tried) == 1:  # another replica looks for due rows meanwhile
+                taken_over.append(deliver(queued, FakeMailer(), NOW))
+            super().send(mail)
+
+    mailer = SlowMailer(lease=timedelta(seconds=0.6))
+    assert deliver(queued, mailer, NOW) == 2
+    assert taken_over == [0] and len(mailer.sent) == 2
+    assert {(r.status, r.attempts) for r in rows(queued)} == {(SENT, 1)}
+
+
+def test_the_attempt_after_an_interrupted_one_is_a_possible_duplicate(queued):
+    with queued() as uow:  # a process claimed both, started the first, and died
+        claimed = log.claim_due(uow.session, wall_now(), 10, timedelta(0), "dead-process")
+        log.start_attempts(uow.session, claimed[:1], "dead-process", wall_now(), set())
+        uow.commit()
+    before = _possible_duplicates(claimed[0].template)
+    deliver(queued, FakeMailer(), NOW)
+    assert [(a.outcome, a.after_interruption) for a in log_attempts(queued, claimed[0].id)] \
+        == [("interrupted", False), ("sent", True)]
+    # the second had never been tried: sending it now duplicates nothing
+    assert [(a.outcome, a.after_interruption) for a in log_attempts(queued, claimed[1].id)] \
+        == [("sent", False)]
+    assert _possible_duplicates(claimed[0].template) == before + 1
+
+
+def test_a_connection_lost_during_the_text_counts_the_retry_as_a_possible_duplicate(queued):
+    lost = TransientMailError("connection lost while sending the text", uncertain=True)
+    mailer = FakeMailer(failures={OFFICE: lost})
+    deliver(queued, mailer, NOW)
+    mailer.failures.clear()
+    deliver(queued, mailer, NOW)
+    office = _by_recipient(queued)[OFFICE]
+    assert [(a.outcome, a.after_interruption) for a in log_attempts(queued, office.id)] == [
+        ("interrupted", False), ("sent", True)]
+
+
+def test_health_counts_what_the_server_has_not_accepted(queued):
+    mailer = FakeMailer(failures={OFFICE: TransientMailError("451 later")})
+    slow = settings(retry=RetryPolicy(max_attempts=5, first=timedelta(hours=1)))
+    assert delivery_health(queued(), mailer)["deliveries"] == {
+        "queued": 2, "sending": 0, "deferred": 0}
+    deliver(queued, mailer, NOW, slow)
+    health = delivery_health(queued(), mailer)
+    assert health["deliveries"] == {"queued": 0, "sending": 0, "deferred": 1}
+    assert health["smtp"] == {"state": "up", "since": None, "last_error": None}
+
+
+def log_attempts(uows, delivery_id):
+    with uows() as uow:
+        return log.attempts_of(uow.session, delivery_id)
+
+
+def _possible_duplicates(template):
+    return REGISTRY.get_sample_value("notifications_possible_duplicates_total",
+                                     {"service": "notifications", "template": template}) or 0

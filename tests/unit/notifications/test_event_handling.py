@@ -158,3 +158,12 @@ def test_each_person_event_reaches_the_log_with_its_template(uows):
                          "reserve_promoted", "time_target_breach"}
     breach = rows(uows, template="time_target_breach")
     assert [r.recipient for r in breach] == ["ops@grantflow.example.eu"]
+
+
+def test_a_proposal_withdrawn_at_the_deadline_gets_no_passed_to_evaluation_mail(uows):
+    handle(uows, call_published())
+    handle(uows, about(f.withdrawn(), "P-0099"))  # frozen at the deadline, then withdrawn
+    handle(uows, about(f.screened(), "P-0099"))
+    handle(uows, about(f.screened(), "P-0100"))
+    screening = {r.proposal_id for r in rows(uows, template="screening_result")}
+    assert screening == {"P-0100"}

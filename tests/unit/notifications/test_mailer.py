@@ -59,3 +59,64 @@ def test_a_subject_with_a_line_break_cannot_be_built_and_is_permanent(server):
     with pytest.raises(PermanentMailError, match="cannot be built"):
         SmtpMailer("127.0.0.1", port, "no-reply@grantflow.test", timeout=5).send(
             mail(subject="a\nBcc: victim@example.org"))
+
+
+def test_a_batch_shares_one_connection_a_refused_recipient_does_not_end_it(server):
+    port, directory = server
+    mailer = SmtpMailer("127.0.0.1", port, "no-reply@grantflow.test", timeout=5)
+    with mailer.connection() as smtp:
+        smtp.send(mail(to="a@example.org"))
+        first = smtp.smtp
+        with pytest.raises(PermanentMailError, match="550 5.1.1"):
+            smtp.send(mail(to="nobody@rejected.invalid"))
+        smtp.send(mail(to="b@example.org"))
+        assert smtp.smtp is first  # the same SMTP session all along
+    assert [m["rcpt_tos"] for m in read_messages(directory)] == [["a@example.org"],
+                                                                 ["b@example.org"]]
+    assert mailer.state.as_dict()["state"] == "up"
+
+
+def test_a_connection_the_server_dropped_while_idle_is_opened_again(server):
+    port, directory = server
+    mailer = SmtpMailer("127.0.0.1", port, "no-reply@grantflow.test", timeout=5)
+    with mailer.connection() as smtp:
+        smtp.send(mail(to="a@example.org"))
+        smtp.smtp.sock.shutdown(socket.SHUT_RDWR)  # as a server's idle timeout would
+        smtp.send(mail(to="b@example.org"))
+    assert len(read_messages(directory)) == 2
+
+
+def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(server, caplog):
+    port, _ = server
+    mailer = SmtpMailer("127.0.0.1", free_port(), "no-reply@grantflow.test", timeout=2)
+    caplog.set_level("INFO", logger="services.notifications.adapters.mailer")
+    for _ in range(3):
+        with pytest.raises(TransientMailError):
+            mailer.send(mail())
+    state = mailer.state.as_dict()
+    assert state["state"] == "down" and "ConnectionRefused" in state["last_error"]
+    mailer.port = port  # the server is back
+    mailer.send(mail())
+    mailer.send(mail())
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2, lines
+    assert "does not answer" in lines[0] and "answers again" in lines[1]
+    assert mailer.state.as_dict()["state"] == "up"
+
+
+def test_stopping_the_delivery_timer_tells_the_mailer_before_it_waits_for_the_batch(
+        monkeypatch):
+    from nameko.timer import Timer
+
+    from services.notifications.adapters.mailer import DeliveryTimer, MailerProvider
+
+    provider = MailerProvider()
+    provider.container = type("Container", (), {"config": {}})()
+    provider.setup()
+    timer = DeliveryTimer(interval=0.5)
+    timer.container = type("Container", (), {"dependencies": [provider]})()
+    seen = []
+    monkeypatch.setattr(Timer, "stop",
+                        lambda self: seen.append(provider.mailer.stopping.is_set()))
+    timer.stop()
+    assert seen == [True]  # set before nameko waits for the running batch

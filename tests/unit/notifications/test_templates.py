@@ -1,4 +1,5 @@
 """Every template renders, for every outcome, from contexts the domain really builds."""
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -52,6 +53,20 @@ def digest():
 
 
 LOW_RELEVANCE = {**f.SCORES, "relevance": Decimal("18")}
+
+# values as the submission service's eligibility checks send them (money as decimal text,
+# instants as ISO UTC, entities as dicts)
+RAW_RULES = [
+    {"rule": "participating_country", "kind": "eligibility",
+     "message": "Not established in a country taking part in the call.",
+     "values": {"entities": [{"role": "co_applicant", "legal_name": "Aarhus Kommune",
+                              "organisation_id": "DK-1", "country": "DK"}],
+                "evaluated_at": "2019-01-31T16:00:00.000000+00:00"}},
+    {"rule": "cofinancing", "kind": "eligibility", "message": "Too much EU money asked.",
+     "values": {"requested_grant": "950000.00", "total_eligible_costs": "1000000.000",
+                "max_rate": "0.9", "max_grant": "900000.000"}},
+]
+RAW = re.compile(r"\{'|Decimal\(|\d{4}-\d{2}-\d{2}T\d{2}:|\d{5,}\.\d|datetime\.")
 
 # (case name, notification factory, facts that must appear in the body)
 CASES = [
@@ -113,6 +128,11 @@ CASES = [
      ["NOT ELIGIBLE", "The partnership has 2 entities; at least 3 are required.",
       "No applicant or co-applicant may be established in Denmark.",
       "All entities are established in one Member State (IT)", "within 30 days"]),
+    ("letter ineligible with the screening's raw values",  # issue 13: no repr, no ISO
+     lambda: letter(f.screened(eligible=False, failed=RAW_RULES)),
+     ["Aarhus Kommune (DK-1, DK, co applicant)",
+      "evaluated at: 31 January 2019, 17:00:00 CET (Europe/Brussels)",
+      "max grant: EUR 900,000.00", "max rate: 90 %", "requested grant: EUR 950,000.00"]),
     ("invitation to coordinator", lambda: routed(f.preparation_started(), n.COORDINATOR),
      ["As coordinator", "EUR 900,000.00", "EUR 950,000.00", "EUR 1,000,000.00",
       "90 % of the total eligible costs", "1 November 2019", "36 months",
@@ -160,6 +180,8 @@ def test_template_renders_with_the_key_facts(name, make, facts):
     assert rendered.subject and "\n" not in rendered.subject and "\r" not in rendered.subject
     assert f.CALL_ID in rendered.subject
     assert "None" not in rendered.body and "{{" not in rendered.body
+    # nothing a person cannot read: a repr, a raw ISO timestamp, an amount like 900000.000
+    assert not RAW.search(rendered.body), RAW.search(rendered.body)
     assert rendered.body.endswith("automatically. Please do not reply to it; quote the "
                                   "reference\nnumbers above when you contact us.\n")
 

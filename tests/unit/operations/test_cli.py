@@ -19,7 +19,8 @@ OVERVIEW = {
     "counts": {"proposals": 1, "final": 0, "by_state": {"frozen": 1, "withdrawn": 0},
                "by_final_state": {"withdrawn": 0}},
     "topics": [], "totals": {"grants_signed": 0, "granted_total": "0.00", "letters_sent": 0,
-                             "notifications": {"delivered": 0, "failed": 0}}}
+                             "notifications": {"delivered": 0, "failed": 0,
+                                               "retrying": 12}}}
 
 
 class FakeOperations(BaseHTTPRequestHandler):
@@ -62,6 +63,7 @@ def test_status_prints_the_current_stage_and_counts(fake_url, capsys, monkeypatc
     assert "current stage: Evaluation starts (2019-01-31 23:00 UTC)" in out
     assert "[>] 2019-02-01 00:00  Evaluation starts" in out
     assert "frozen" in out
+    assert "0 delivered, 0 failed, 12 retrying" in out  # SMTP down: waiting, not "0 failed"
     # the default token is an operations token signed with the configured secret
     assert authenticate(DEFAULT_DEV_SECRET, FakeOperations.seen_tokens[-1]).role == "operations"
 

@@ -193,6 +193,20 @@ def test_a_proposal_known_only_by_a_notification_has_a_timeline_but_no_state(ops
     assert handlers.list_calls(ops.uow())["calls"][0]["proposals"] == 0
 
 
+def test_a_message_waiting_for_smtp_shows_as_retrying_until_its_outcome_arrives(ops):
+    b = Builder()
+    ops.feed(*call_events()[:3])
+    submitted = b.submitted("P-9", T1, at("2019-01-10T10:00:00"))
+    deferred = b.deferred("P-9", "submission_receipt", submitted)
+    delivered = b.delivered("P-9", "submission_receipt", submitted, after_deferral=True)
+    ops.feed(deferred)
+    sent = ops.overview(CALL_ID)["totals"]["notifications"]
+    assert (sent["retrying"], sent["failed"], sent["delivered"]) == (1, 0, 0)
+    ops.feed(delivered, deferred)  # a redelivered deferral changes nothing
+    sent = ops.overview(CALL_ID)["totals"]["notifications"]
+    assert (sent["retrying"], sent["failed"], sent["delivered"]) == (0, 0, 1)
+
+
 def test_unknown_ids_are_404_naming_the_field(ops):
     ops.feed(*call_events()[:3])
     for query, field in ((lambda: ops.overview("NOPE"), "call_id"),

@@ -32,4 +32,15 @@ def test_letters_are_delivered_result_letters_only():
                                     ("result_letter", "failed"): 1,
                                     ("submission_receipt", "delivered"): 5})
     assert (figures["letters_sent"], figures["delivered"], figures["failed"]) == (3, 8, 1)
-    assert figures["by_template"]["result_letter"] == {"delivered": 3, "failed": 1}
+    assert figures["by_template"]["result_letter"] == {"delivered": 3, "failed": 1,
+                                                       "retrying": 0}
+
+
+def test_messages_deferred_and_not_delivered_since_are_retrying_not_failed():
+    """Issue 13: while the SMTP server is down operations see the messages waiting."""
+    figures = notification_figures({("result_letter", "deferred"): 5,
+                                    ("result_letter", "recovered"): 2,
+                                    ("result_letter", "delivered"): 2,
+                                    ("submission_receipt", "deferred"): 1})
+    assert (figures["retrying"], figures["failed"], figures["delivered"]) == (4, 0, 2)
+    assert figures["by_template"]["result_letter"]["retrying"] == 3

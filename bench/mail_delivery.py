@@ -1,0 +1,186 @@
+"""Mail benchmark: how fast the notifications service queues and sends, one run.
+
+Against real PostgreSQL (a throwaway database) and the dev SMTP server (grantflow.devsmtp
+in its own process), with the service's own code (handlers.delivery) run in this process,
+without nameko:
+
+(a) queueing: N result-letter-sized notifications rendered and added to the delivery log
+    in one transaction, as a milestone releases them: one INSERT per message (the old way,
+    ``delivery_log.add``) against one batched statement (``handlers.delivery.queue``);
+(b) sending: the N queued messages sent in batches of 50 (``dispatch_due``), the old way
+    (a new SMTP connection and a transaction per message) against the new (one connection
+    per batch, attempts recorded per group of ``handlers.delivery.GROUP`` messages). Each
+    message's outcome is committed with its event and its attempt row either way.
+
+Ratios are against the old way measured in the same run. The last line printed is one
+JSON object.
+
+    python bench/mail_delivery.py [--messages 2000] [--smtp-host 127.0.0.13] [--smtp-port 1113]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PG_URL = os.environ.get("GRANTFLOW_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
+NOW = datetime(2019, 7, 1, 9, 0, tzinfo=timezone.utc)
+
+
+class FixedClock:
+    def now(self):
+        return NOW
+
+
+def notes(count: int, tag: str):
+    """``count`` distinct messages of the size of a short letter."""
+    from services.notifications.domain.notification import Notification
+
+    return [Notification(recipient=f"applicant{n}@bench.example", role="applicant_contact",
+                         template="evaluator_released", source_event_id=f"{tag}-{n}",
+                         source_event_type="evaluator_released", call_id="AMIF-BENCH",
+                         proposal_id=f"P-{n:05d}",
+                         context={"call_id": "AMIF-BENCH", "proposal_id": f"P-{n:05d}",
+                                  "topic_id": "AMIF-2018-AG-INTE-1",
+                                  "reason": "the evaluation team reassigned the proposal " * 8,
+                                  "recipient": f"applicant{n}@bench.example",
+                                  "role": "applicant_contact"})
+            for n in range(count)]
+
+
+def timed(work) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--smtp-host", default="127.0.0.13")
+    parser.add_argument("--smtp-port", type=int, default=1113)
+    args = parser.parse_args(argv)
+
+    from sqlalchemy.orm import sessionmaker
+
+    from services.notifications.adapters import delivery_log as log
+    from services.notifications.adapters.mailer import SmtpConnection, SmtpMailer
+    from services.notifications.adapters.settings import Settings
+    from services.notifications.handlers import delivery
+    from services.notifications.handlers.delivery import dispatch_due, queue, rendered, wall_now
+    from shared.db.engine import create_service_engine, drop_postgres_databases
+    from shared.db.migrations import upgrade_to_head
+    from shared.db.uow import UnitOfWork
+
+    database = f"gf_mail_bench_{uuid.uuid4().hex[:8]}"
+    engine = create_service_engine(f"{PG_URL}/{database}")
+    mail_dir = tempfile.mkdtemp(prefix="gf-mail-bench-")
+    smtp = subprocess.Popen([sys.executable, "-m", "grantflow.devsmtp", "--host", args.smtp_host,
+                             "--port", str(args.smtp_port), "--dir", mail_dir],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        upgrade_to_head(engine, "services.notifications:migrations")
+        uow = UnitOfWork(sessionmaker(engine, expire_on_commit=False), "notifications")
+        n = args.messages
+
+        def queue_one_by_one():
+            with uow:
+                for note in notes(n, "one"):
+                    subject, body, _ = rendered(note)
+                    log.add(uow.session, note, subject, body, NOW, wall_now())
+                uow.commit()
+
+        def queue_in_bulk():
+            with uow:
+                queue(uow, notes(n, "bulk"), NOW)
+                uow.commit()
+
+        print(f"queueing {n} messages, one INSERT each ...", flush=True)
+        one_by_one = timed(queue_one_by_one)
+        print(f"  {n / one_by_one:.0f}/s; in one batched statement ...", flush=True)
+        bulk = timed(queue_in_bulk)
+        print(f"  {n / bulk:.0f}/s", flush=True)
+
+        time.sleep(1)  # the SMTP server is up by now
+        settings = Settings()
+        mailer = SmtpMailer(args.smtp_host, args.smtp_port, "no-reply@bench.example")
+
+        class PerMessage(SmtpMailer):
+            """The old way: a connection of its own for each message."""
+
+            def connection(self):
+                return _OwnConnectionEach(self)
+
+        class _OwnConnectionEach:
+            def __init__(self, parent):
+                self.parent = parent
+
+            def send(self, mail):
+                with SmtpConnection(self.parent) as smtp:
+                    smtp.send(mail)
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return None
+
+        def send_all(sender) -> int:
+            sent = 0
+            while True:
+                claimed = dispatch_due(uow, sender, FixedClock(), settings)
+                if not claimed:
+                    return sent
+                sent += claimed
+
+        # the "one" rows go with a connection per message, then the "bulk" rows per batch
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE deliveries SET next_attempt_at = now() + interval "
+                                 "'1 day' WHERE source_event_id LIKE 'bulk-%%'")
+        print(f"sending {n} with a connection and a transaction per message ...", flush=True)
+        group, delivery.GROUP = delivery.GROUP, 1
+        per_message = timed(lambda: send_all(PerMessage(args.smtp_host, args.smtp_port,
+                                                        "no-reply@bench.example")))
+        delivery.GROUP = group
+        print(f"  {n / per_message:.0f}/s; with a connection per batch of "
+              f"{settings.batch_size}, a transaction per {group} ...", flush=True)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE deliveries SET next_attempt_at = now() "
+                                 "WHERE status = 'queued'")
+        per_batch = timed(lambda: send_all(mailer))
+        print(f"  {n / per_batch:.0f}/s", flush=True)
+        with engine.connect() as conn:
+            unsent = conn.exec_driver_sql("SELECT count(*) FROM deliveries WHERE status "
+                                          "<> 'sent'").scalar()
+        from grantflow.devsmtp import read_messages
+        received = len(read_messages(mail_dir))
+        result = {
+            "messages": n, "load_1min": os.getloadavg()[0],
+            "queue_per_s": {"one_insert_each": round(n / one_by_one), "bulk": round(n / bulk)},
+            "queue_ratio": round(one_by_one / bulk, 2),
+            "send_per_s": {"per_message": round(n / per_message),
+                           "per_batch_and_group": round(n / per_batch)},
+            "send_ratio": round(per_message / per_batch, 2),
+            "unsent": unsent, "received": received, "expected_received": 2 * n,
+        }
+    finally:
+        smtp.terminate()
+        smtp.wait(10)
+        engine.dispose()
+        drop_postgres_databases(PG_URL, database)
+    print(json.dumps(result))
+    return 0 if result["unsent"] == 0 and result["received"] == 2 * n else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
