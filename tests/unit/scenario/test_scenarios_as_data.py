@@ -32,8 +32,36 @@ def test_every_problem_is_reported_with_its_path():
         document = happy()
         document["proposals"][1]["actions"][0]["at"] = "the day after tomorrow"
         load_scenario_text(yaml.safe_dump(document))
-    assert invalid.value.problems == [
-        "proposals[1].actions[0].at: not an instant: 'the day after tomorrow'"]
+    (problem,) = invalid.value.problems
+    assert problem.startswith(
+        "proposals[1].actions[0].at: not an instant: 'the day after tomorrow' (line ")
+
+
+@pytest.mark.parametrize("local,rule", [
+    ("2019-03-31 02:30", "does not exist in Europe/Brussels (skipped when clocks go forward)"),
+    ("2019-10-27 02:30", "is ambiguous in Europe/Brussels (it occurs twice when clocks go back)"),
+])
+def test_a_local_time_in_the_dst_gap_or_repeated_is_refused_with_line_and_rule(local, rule):
+    text = HAPPY.read_text()
+    first_at = next(line for line in text.splitlines() if "at:" in line and "do:" in line)
+    at_line = text.splitlines().index(first_at) + 1
+    original = first_at.split('at: "', 1)[1].split('"', 1)[0]
+    with pytest.raises(InvalidScenario) as invalid:
+        load_scenario_text(text.replace(f'at: "{original}"', f'at: "{local}"', 1))
+    (problem,) = invalid.value.problems
+    assert problem.startswith("proposals[0].actions[0].at: local time ")
+    assert rule in problem and "write it with an explicit UTC offset" in problem
+    assert problem.endswith(f"(line {at_line})")
+
+
+def test_the_same_local_time_with_an_explicit_offset_is_accepted():
+    text = HAPPY.read_text()
+    first_at = next(line for line in text.splitlines() if "at:" in line and "do:" in line)
+    original = first_at.split('at: "', 1)[1].split('"', 1)[0]
+    scenario = load_scenario_text(text.replace(f'at: "{original}"',
+                                               'at: "2018-10-28T02:30:00+01:00"', 1))
+    assert scenario.proposal(scenario.proposals[0].ref).actions[0].at.isoformat() == \
+        "2018-10-28T02:30:00+01:00"
 
 
 def test_expectations_must_name_known_proposals():
