@@ -123,3 +123,32 @@ def test_expectations_report_what_differs():
         "good-b: final_state 'declined' (expected 'grant_signed')",
         "good-c: total_score 77.5 (expected 77.00)",
         "ana@experts.example: 1 x evaluator_assigned (expected 2)"]
+
+
+def test_every_topic_of_the_demo_can_fund_someone():
+    """Each topic's requests come from its grant range in the call file, capped at its
+    budget: with strict rank order the best passed proposal of every topic fits its budget
+    (topic 5, EUR 500,000, funded nobody when every request there was 531k to 994k)."""
+    from decimal import Decimal
+
+    from grantflow.scenario.synthetic import grant_ranges
+    from shared.calls.loader import load_default_call
+
+    call = load_default_call()
+    ranges = grant_ranges(call)
+    assert ranges["AMIF-2018-AG-INTE-5"] == (Decimal(450_000), Decimal(500_000))
+    assert ranges["AMIF-2018-AG-INTE-1"] == (Decimal(450_000), Decimal(1_000_000))
+    document = synthetic_document(200, 80, 2019)
+    threshold = call.evaluation.overall_threshold
+    for topic in call.topics:
+        low, high = ranges[topic.id]
+        mine = [p for p in document["proposals"] if p["topic"] == topic.id]
+        assert all(low <= Decimal(p["requested_grant"]) <= high for p in mine), topic.id
+        fundable = [p for p in mine if p["evaluation"]["quality"] >= threshold
+                    and len(p["actions"]) == 1 and p["actions"][0]["do"] == "submit"
+                    and len(p["parts"]) == 3
+                    and Decimal(p["requested_grant"]) <= Decimal("0.9") * Decimal(
+                        p["total_eligible_costs"])
+                    and "DK" not in {m["country"] for m in [p["coordinator"], *p["co_applicants"]]}
+                    and len({m["country"] for m in [p["coordinator"], *p["co_applicants"]]}) > 1]
+        assert fundable, f"{topic.id} has no proposal that can pass and fit its budget"
