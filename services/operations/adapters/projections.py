@@ -101,6 +101,11 @@ class Projections:
     def call_rows(self) -> list:
         return self._execute(sa.select(*self._CALL).order_by(calls.c.call_id)).all()
 
+    def call_zone(self, call_id: str) -> str | None:
+        """The call's time zone, once ``call_published`` is known (due dates are shown in it)."""
+        call = self.call_of(self.call_row(call_id))
+        return call.timezone if call is not None else None
+
     def call_of(self, row) -> Call | None:
         """The Call of a ``calls`` row: None before ``call_published``, or if its document
         does not validate."""
