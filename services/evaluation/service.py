@@ -11,6 +11,7 @@ from services.evaluation.adapters.solver_provider import SolverProvider
 from services.evaluation.schemas import (
     DeclineSchema, NoteSchema, OperationsConflictSchema, OverrideSchema, PublishRankingSchema,
     ReasonSchema, ReportSchema, RunSchema)
+from shared.csvexport import csv_response
 from shared.db.provider import UnitOfWorkProvider
 from shared.events import (
     CallPublished, DeadlineClosed, ProposalScreened, ProposalWithdrawn, TimetableStageReached)
@@ -125,6 +126,12 @@ class EvaluationService(ServiceBase):
         return h.views.list_assignments(self.uow, request.args.get("topic_id"),
                                         request.args.get("expert_id"))
 
+    @api("GET", "/assignments.csv", roles=OPS)
+    def export_assignments(self, request, principal):
+        rows = h.views.list_assignments(self.uow, request.args.get("topic_id"),
+                                        request.args.get("expert_id"))
+        return csv_response(h.views.ASSIGNMENT_COLUMNS, rows, "assignments.csv")
+
     @api("GET", "/loads", roles=OPS)
     def loads(self, request, principal):
         return h.views.loads(self.uow)
@@ -151,6 +158,11 @@ class EvaluationService(ServiceBase):
     @api("GET", "/calls/<call_id>/topics/<topic_id>/ranking", roles=OPS)
     def get_ranking(self, request, call_id, topic_id, principal):
         return h.views.ranking(self.uow, call_id, topic_id)
+
+    @api("GET", "/calls/<call_id>/rankings.csv", roles=OPS)
+    def export_rankings(self, request, call_id, principal):
+        rows = h.views.ranking_rows(self.uow, call_id, request.args.get("topic_id"))
+        return csv_response(h.views.RANKING_COLUMNS, rows, f"rankings-{call_id}.csv")
 
     @api("POST", "/calls/<call_id>/topics/<topic_id>/ranking", roles=OPS)
     def publish_ranking(self, request, call_id, topic_id, principal):

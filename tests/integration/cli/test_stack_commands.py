@@ -2,6 +2,8 @@
 private stack, through the real broker (management API), PostgreSQL and processes."""
 from __future__ import annotations
 
+import json
+import os
 import uuid
 from pathlib import Path
 
@@ -111,21 +113,63 @@ def test_topology_prune_deletes_only_grantflows_queues_of_handlers_that_are_gone
     assert {q["name"] for q in vhost.queues()} == current | set(foreign)
 
 
-def test_scenario_run_sets_up_and_takes_down_a_private_stack_of_its_own(own_stack, monkeypatch,
-                                                                         capsys):
+def test_scenario_run_on_a_private_stack_then_csv_exports_from_the_services(
+        own_stack, monkeypatch, capsys, tmp_path):
+    """One stack for both (lean): the scenario run resets and starts a stack of its own;
+    kept running, it answers the CSV exports of the rankings, assignments and mail."""
     vhost, prefix, var = own_stack
     monkeypatch.setenv("GRANTFLOW_SMTP_PORT", str(free_port()))
     monkeypatch.setenv("GRANTFLOW_CLOCK", "simulated")
     (var / "log").mkdir(parents=True)
     (var / "log" / "stale.log").write_text("from an earlier run")  # reset first
+    scenario = tmp_path / "happy.yaml"  # an acronym a spreadsheet would run as a formula
+    scenario.write_text((ROOT / "scenarios" / "happy-path.yaml").read_text()
+                        .replace("acronym: CARE-A", 'acronym: "=CARE-A"'))
+    try:
+        assert main(["scenario", "run", str(scenario), "--keep-running",
+                     "--json", str(tmp_path / "report.json")]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("reset: ") and "local SMTP server on 127.0.0.1:" in out
+        assert not (var / "log" / "stale.log").exists()
+        assert sorted(_databases(prefix)) == sorted(f"{prefix}_{name}" for name in SERVICES)
+        assert list((var / "mail").iterdir())  # the applicants' mail went to its own server
+        _check_exports(tmp_path, capsys)
+    finally:
+        assert main(["down"]) == 0
+        from grantflow.stack import stop_mail_server
+        stop_mail_server()
+    assert not list((var / "run").glob("*.pid"))
 
-    assert main(["scenario", "run", str(ROOT / "scenarios" / "happy-path.yaml"),
-                 "--json", str(var.parent / "report.json")]) == 0
 
-    out = capsys.readouterr().out
-    assert out.startswith("reset: ") and "local SMTP server on 127.0.0.1:" in out
-    assert not (var / "log" / "stale.log").exists()
-    assert sorted(_databases(prefix)) == sorted(f"{prefix}_{name}" for name in SERVICES)
-    assert list((var / "mail").iterdir())  # the applicants' mail went to its own server
-    assert not list((var / "run").glob("*.pid"))  # services and mail server stopped again
-    assert (var.parent / "report.json").exists()
+def _rows(path: Path) -> list[dict]:
+    import csv
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _check_exports(tmp_path, capsys):
+    report = json.loads((tmp_path / "report.json").read_text())
+    call_id = "AMIF-2018-AG-INTE"
+    assert main(["export", "rankings", call_id, "-o", str(tmp_path / "r.csv")]) == 0
+    rankings = _rows(tmp_path / "r.csv")
+    ranked = {p["id"]: p for p in report["proposals"] if p.get("rank")}
+    assert {r["proposal_id"] for r in rankings if r["list"] != "rejected"} <= set(ranked)
+    formula = [r for r in rankings if r["acronym"].endswith("CARE-A")]
+    assert formula and formula[0]["acronym"] == "'=CARE-A"  # inert in a spreadsheet
+    main_list = [r for r in rankings if r["list"] == "main"]
+    assert [int(r["position"]) for r in main_list] == list(range(1, len(main_list) + 1))
+
+    assert main(["export", "rankings", call_id, "--topic", "NO-SUCH-TOPIC"]) == 1
+    assert "unknown topic" in capsys.readouterr().err
+
+    assert main(["export", "assignments", "-o", str(tmp_path / "a.csv")]) == 0
+    assignments = _rows(tmp_path / "a.csv")
+    assert list(assignments[0]) == ["proposal_id", "expert_id", "topic_id", "reason",
+                                    "assigned_at", "due_at"]
+
+    assert main(["export", "deliveries", "-o", str(tmp_path / "d.csv")]) == 0
+    deliveries = _rows(tmp_path / "d.csv")
+    from grantflow.devsmtp import read_messages
+    received = read_messages(Path(os.environ["GRANTFLOW_VAR"]) / "mail")
+    assert len([d for d in deliveries if d["status"] == "sent"]) == len(received) > 0
+    assert main(["export", "deliveries", "--status", "nonsense"]) == 2
