@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from services.operations.adapters.tables import (assignments, calls, notification_counts,
-                                                 proposal_events, proposals, timeline, topics)
+from services.operations.adapters.tables import (assignments, calls, event_counts,
+                                                 notification_counts, proposal_events,
+                                                 proposals, timeline, topics)
 from services.operations.domain.facts import Fact
 from services.operations.domain.loads import Assignment, later
 from services.operations.domain.lifecycle import ProposalView
@@ -100,6 +101,11 @@ class Projections:
 
     def call_rows(self) -> list:
         return self._execute(sa.select(*self._CALL).order_by(calls.c.call_id)).all()
+
+    def event_counts(self, call_id: str) -> dict[str, int]:
+        """How many events of each type the call has had (what a stage did)."""
+        return dict(self._execute(sa.select(event_counts.c.event_type, event_counts.c.count)
+                                  .where(event_counts.c.call_id == call_id)).all())
 
     def call_zone(self, call_id: str) -> str | None:
         """The call's time zone, once ``call_published`` is known (due dates are shown in it)."""

@@ -72,6 +72,7 @@ def overview(uow, call_id: str, now: datetime) -> dict:
             "topics": figures["topics"],
             "totals": {k: figures[k] for k in ("grants_signed", "granted_total",
                                                "letters_sent", "notifications")},
+            "events": repo.event_counts(call_id),
             "generated_at": now,
         }
 
