@@ -78,6 +78,15 @@ def connection_options(service: str, *, as_help: str | None = None,
     return options
 
 
+def call_argument(parser: argparse.ArgumentParser, what: str = "only this call") -> None:
+    """The one convention for a call id that may be left out: the first positional argument
+    (``grants timing AMIF-2018-AG-INTE``); ``--call ID``, the older spelling of some
+    commands, is still accepted (:func:`grantflow.cli.main` merges the two)."""
+    parser.add_argument("call_id", nargs="?", metavar="CALL_ID", help=what)
+    parser.add_argument("--call", dest="call_alias", metavar="CALL_ID",
+                        help="the same as CALL_ID (older spelling)")
+
+
 def print_json(data) -> None:
     print(json.dumps(data, indent=2))
 

@@ -15,7 +15,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from grantflow.http import (BAD_INPUT, OK, UPLOAD_INPUT_STATUSES, Client,
+from grantflow.http import (BAD_INPUT, OK, UPLOAD_INPUT_STATUSES, Client, call_argument,
                             connection_options)
 
 
@@ -66,7 +66,9 @@ def register(subparsers) -> None:
     manifest.set_defaults(func=cmd_manifest)
 
     tick = sub.add_parser("tick", parents=[common],
-                          help="fire every due timetable milestone now")
+                          help="fire every due timetable milestone now (of every call; with "
+                               "CALL_ID, print only that call's)")
+    call_argument(tick, "print only what fired for this call (checked to exist)")
     tick.set_defaults(func=cmd_tick)
 
 
@@ -158,7 +160,17 @@ def cmd_manifest(args) -> int:
 
 
 def cmd_tick(args) -> int:
-    return submission(args).call("POST", "/timetable/tick", _print_tick)
+    client = submission(args)
+    if args.call_id:
+        code, _ = client.fetch("GET", f"/calls/{args.call_id}")
+        if code != OK:
+            return code
+
+    def show(data):
+        if args.call_id:
+            data = {**data, "fired": [f for f in data["fired"] if f["call_id"] == args.call_id]}
+        _print_tick(data)
+    return client.call("POST", "/timetable/tick", show)
 
 
 # --------------------------------------------------------------------------- output

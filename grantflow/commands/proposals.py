@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from grantflow.commands.calls import submission
-from grantflow.http import BAD_INPUT, FAILURE, OK, connection_options
+from grantflow.http import BAD_INPUT, FAILURE, OK, call_argument, connection_options
 
 
 EXAMPLE = "examples/proposal.json"
@@ -64,7 +64,7 @@ def register(subparsers) -> None:
     create.set_defaults(func=cmd_create)
 
     listing = sub.add_parser("list", parents=[common], help="proposals you can see")
-    listing.add_argument("--call", dest="call_id")
+    call_argument(listing)
     listing.add_argument("--topic", dest="topic_id")
     listing.add_argument("--state", choices=("draft", "submitted", "withdrawn", "frozen"))
     listing.add_argument("--limit", type=int, default=100)

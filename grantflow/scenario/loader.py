@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from marshmallow import (EXCLUDE, RAISE, Schema, ValidationError, fields, validate,
+from marshmallow import (RAISE, Schema, ValidationError, fields, validate,
                          validates_schema)
 
 from grantflow.scenario.model import Action, EvaluationBehaviour, ProposalSpec, Scenario
