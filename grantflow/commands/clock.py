@@ -226,7 +226,8 @@ def cmd_advance(args) -> int:
             target = drive.resolve_stage(args.to_stage)
         else:
             target = args.to if args.to is not None else current + args.by
-        call_ids = sorted({m.call_id for m in drive.milestones()}) if not args.no_drive else []
+        ahead = [m for m in drive.milestones() if not m.fired] if not args.no_drive else []
+        call_ids = sorted({m.call_id for m in ahead})
     except ValueError as exc:
         print(f"grantflow clock advance: {exc}", file=sys.stderr)
         return 2
@@ -244,8 +245,9 @@ def cmd_advance(args) -> int:
     previous = [snapshot(drive.service_urls, drive.headers, call_ids)]
 
     def report(step):
-        fired = ", ".join(f.get("milestone", str(f)) if isinstance(f, dict) else str(f)
-                          for f in step.fired)
+        # the stages of this instant (the services' own timers may have fired one a moment
+        # before the driver's tick, which then reports nothing)
+        fired = ", ".join(m.key for m in ahead if m.at == step.at)
         after = snapshot(drive.service_urls, drive.headers, call_ids)
         print(f"{step.at.isoformat()}  {fired or '-':30} {summary(previous[0], after)} "
               f"(settled in {step.settle_seconds:.1f}s)", flush=True)
