@@ -127,6 +127,15 @@ def unreachable(service: str, url: str, exc: Exception | None = None,
             f"settings); its log is {local.log_path}")
 
 
+def service_of(exc: requests.RequestException, urls: dict[str, str]) -> tuple[str, str]:
+    """Which service (name, base URL) a failed request was for, by its URL."""
+    url = getattr(exc.request, "url", "") or ""
+    for name, base in urls.items():
+        if url.startswith(base.rstrip("/")):
+            return name, base
+    return "submission", urls.get("submission", url)
+
+
 def local_down(service: str, explicit_url: bool = False) -> bool:
     """True when ``service`` runs locally (no URL override) and its process is not alive."""
     local = _local(service, explicit_url)

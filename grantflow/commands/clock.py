@@ -197,16 +197,8 @@ def _down_services(urls: dict[str, str]) -> list[str]:
     return down
 
 
-def _service_of(exc: requests.RequestException, urls: dict[str, str]) -> tuple[str, str]:
-    url = getattr(exc.request, "url", "") or ""
-    for name, base in urls.items():
-        if url.startswith(base):
-            return name, base
-    return "submission", urls["submission"]
-
-
 def cmd_advance(args) -> int:
-    from grantflow.http import unreachable
+    from grantflow.http import service_of, unreachable
     from grantflow.progress import snapshot, summary
     refused = _refuse_wall_clock("advance")
     if refused is not None:
@@ -256,7 +248,7 @@ def cmd_advance(args) -> int:
     try:
         drive.advance_to(target, on_step=report)
     except requests.RequestException as exc:
-        name, url = _service_of(exc, drive.service_urls)
+        name, url = service_of(exc, drive.service_urls)
         response = getattr(exc, "response", None)
         problem = unreachable(name, url, exc) if response is None else (
             f"the {name} service answered {response.status_code} to "

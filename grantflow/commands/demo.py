@@ -95,8 +95,10 @@ def cmd_scenario_run(args) -> int:
                 report = ScenarioRunner(scenario, Environment.from_env(), progress=print,
                                         seed=args.seed).run()
     except requests.ConnectionError as exc:
-        print(f"grantflow scenario run: a service is not reachable ({exc}); "
-              "start them with `grantflow up` (GRANTFLOW_CLOCK=simulated)", file=sys.stderr)
+        from grantflow.http import service_of, unreachable
+        from shared.config import SERVICES, base_url
+        name, url = service_of(exc, {service: base_url(service) for service in SERVICES})
+        print(f"grantflow scenario run: {unreachable(name, url, exc)}", file=sys.stderr)
         return 3
     except (stack.StackError, runtime.NotReady) as exc:
         print(f"grantflow scenario run: {exc}", file=sys.stderr)

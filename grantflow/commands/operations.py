@@ -108,6 +108,7 @@ def status_lines(overview: dict) -> list[str]:
     """The overview as text for a terminal."""
     call, stage, counts = overview["call"], overview["current_stage"], overview["counts"]
     lines = [f"{call['id']}  {call['title'] or ''} (version {call['version'] or '?'})",
+             f"now (the services' clock): {_when(overview.get('generated_at'))} UTC",
              "current stage: " + (f"{stage['label']} ({_when(stage['at'])} UTC)" if stage
                                   else "none reached yet"), "", "timetable (call time):"]
     for m in overview["timetable"]:
