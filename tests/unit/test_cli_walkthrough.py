@@ -95,3 +95,29 @@ def test_the_example_proposal_is_a_valid_form_for_the_readmes_address():
     for part in call.required_parts:
         assert f"--part {part}=examples/parts/{part}.txt" in readme
         assert (ROOT / "examples" / "parts" / f"{part}.txt").stat().st_size > 0
+
+
+def test_reports_submit_and_assignments_proposal_print_a_readable_view(capsys):
+    from grantflow.commands.evaluation import _print_evaluation, _print_report
+    _print_report({"final": False, "finalised_at": None, "updated_at": "2019-02-03T10:00:00Z",
+                   "total": "24.5", "criteria": {
+                       "relevance": {"score": "24.5", "comment": "Clear needs analysis."},
+                       "quality": {"score": None, "comment": None}}})
+    _print_evaluation({
+        "proposal_id": "P-1", "acronym": "CARE-A", "topic_id": "T-1", "outcome": None,
+        "consensus_state": "awaiting_reports", "withdrawn_at": None, "target_evaluators": 2,
+        "rapporteur_id": "EXP-1", "repair_diagnosis": None, "consensus": None,
+        "assignments": [{"expert_id": "EXP-1", "status": "active", "reason": "initial",
+                         "due_at": "2019-02-22T16:00:00Z", "released_at": None,
+                         "release_reason": None}],
+        "reports": [{"expert_id": "EXP-1", "kind": "individual", "total": "24.5",
+                     "final": False}],
+        "missing_reports": ["EXP-2"], "spread": None})
+    out = capsys.readouterr().out
+    assert "{" not in out  # not JSON
+    assert "report saved: draft (not final yet); total 24.5 points" in out
+    assert "  relevance                  24.5  Clear needs analysis." in out
+    assert "  quality                       -  (no comment)" in out
+    assert "P-1 CARE-A (T-1): awaiting_reports" in out
+    assert "evaluators: 1 active of 2 wanted; rapporteur EXP-1" in out
+    assert "reports missing from: EXP-2" in out
