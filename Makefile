@@ -6,16 +6,20 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test install infra browser bench clean
+.PHONY: demo test install infra browser validators bench clean
 
 demo: install infra
 	$(VENV)/bin/grantflow demo
 
-test: install infra browser
+test: install infra browser validators
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 browser: install
 	$(PY) -m grantflow.browser
+
+# promtool and kubectl for tests/unit/deploy (never skipped)
+validators: install
+	$(PY) -m grantflow.validators
 
 install: $(STAMP)
 

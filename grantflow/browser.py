@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from grantflow import apt
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 PACKAGES = ("chromium", "chromium-driver")
-INSTALL_COMMAND = ("apt-get", "install", "-y", "--no-install-recommends", *PACKAGES)
+INSTALL_COMMAND = tuple(apt.install_command(PACKAGES))
 
 #: Flags every headless run uses: no sandbox (we run as root), no GPU, and nothing that
 #: reaches the network on its own (updates, sync, safe browsing lists).
@@ -60,33 +61,10 @@ def chromium_flags(user_data_dir: str | os.PathLike) -> list[str]:
 
 def install(run=subprocess.run, out=sys.stdout) -> int:
     """Install the packages when missing; returns an exit code (see the module doc)."""
-    if not missing():
+    code = apt.install(PACKAGES, lambda: missing(), "chromium", run=run, out=out)
+    if code == 0:
         print(f"chromium and chromedriver are installed ({CHROMIUM}, {CHROMEDRIVER})", file=out)
-        return 0
-    if shutil.which("apt-get") is None:
-        print("cannot install chromium: apt-get is not available on this machine; install "
-              f"the equivalent of Debian's {' and '.join(PACKAGES)} so that {CHROMIUM} and "
-              f"{CHROMEDRIVER} exist", file=out)
-        return 3
-    if hasattr(os, "geteuid") and os.geteuid() != 0:
-        print(f"cannot install chromium: run as root (`sudo {' '.join(INSTALL_COMMAND)}`)",
-              file=out)
-        return 3
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    print("installing " + " ".join(PACKAGES) + " with apt-get ...", file=out, flush=True)
-    if run(list(INSTALL_COMMAND), env=env).returncode != 0:
-        # a fresh machine's package lists may not know them yet
-        print("apt-get install failed; updating the package lists and trying again",
-              file=out, flush=True)
-        run(["apt-get", "update"], env=env)
-        if run(list(INSTALL_COMMAND), env=env).returncode != 0:
-            print("apt-get could not install " + " ".join(PACKAGES), file=out)
-            return 1
-    if missing():
-        print(f"installed, but still missing: {', '.join(missing())}", file=out)
-        return 1
-    print(f"installed: {CHROMIUM}, {CHROMEDRIVER}", file=out)
-    return 0
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,33 @@ def build_parser() -> argparse.ArgumentParser:
                               key=lambda m: m.name):
         module = importlib.import_module(f"grantflow.commands.{module_info.name}")
         module.register(subparsers)
+    _remember_leaves(parser)
     return parser
+
+
+def _remember_leaves(parser: argparse.ArgumentParser) -> None:
+    """Each command's own parser is stored in its parsed arguments (``_parser``), so that
+    an argument it does not take is reported with that command's usage, not the top
+    level's (argparse leaves unknown arguments to the top-level parser)."""
+    branches = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not branches:
+        parser.set_defaults(_parser=parser)
+    for branch in branches:
+        for child in set(branch.choices.values()):
+            _remember_leaves(child)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    alias = getattr(args, "call_alias", None)
+    if alias:  # --call ID, the older spelling of CALL_ID
+        if getattr(args, "call_id", None) not in (None, alias):
+            args._parser.error(f"CALL_ID {args.call_id} and --call {alias} disagree: give one")
+        args.call_id = alias
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -1,10 +1,17 @@
 """HTTP plumbing of the ``grantflow`` commands that talk to a service.
 
 One :class:`Client` per command run picks the bearer token (:func:`bearer`) and the base URL
-(:func:`service_url`), sends the request with ``requests``, maps the answer to an exit code
-and prints either the JSON (``--json``) or the command's own view. A refusal is printed with
-the ``error`` and ``message`` of the JSON error body and each ``field: rule`` of its
-``errors`` (with ``(line N)`` where the service names one).
+(:func:`service_url`), sends the request through :func:`grantflow.retry.request` (every
+state-changing request carries an ``Idempotency-Key``; connection errors and 502/503/504
+are retried with backoff, so a service restarting is waited for and a retried action is
+never done twice), maps the answer to an exit code and prints either the JSON (``--json``)
+or the command's own view. A refusal is printed once: the ``error``, then each
+``field: rule`` of its ``errors`` (with ``(line N)`` where the service names one), or its
+``message`` when it names no field.
+
+A service that does not answer is named with what to run and where its log is
+(:func:`unreachable`), never with a urllib3 trace; a local service whose process is not
+running is reported at once instead of being waited for.
 
 Exit codes (see :mod:`grantflow.cli`): 0 ok; 2 bad input (400/422 unless the command says
 otherwise); 3 the service is down (it does not answer, or answers 502/503/504); 1 any other
@@ -20,6 +27,7 @@ from typing import Callable, Collection
 
 import requests
 
+from grantflow import retry
 from shared.auth import DEFAULT_DEV_SECRET, TokenPolicy, issue_token
 from shared.config import base_url, env, token_settings
 
@@ -73,8 +81,68 @@ def connection_options(service: str, *, as_help: str | None = None,
     return options
 
 
+def call_argument(parser: argparse.ArgumentParser, what: str = "only this call") -> None:
+    """The one convention for a call id that may be left out: the first positional argument
+    (``grants timing AMIF-2018-AG-INTE``); ``--call ID``, the older spelling of some
+    commands, is still accepted (:func:`grantflow.cli.main` merges the two)."""
+    parser.add_argument("call_id", nargs="?", metavar="CALL_ID", help=what)
+    parser.add_argument("--call", dest="call_alias", metavar="CALL_ID",
+                        help="the same as CALL_ID (older spelling)")
+
+
 def print_json(data) -> None:
     print(json.dumps(data, indent=2))
+
+
+#: seconds a command waits for a service that does not answer (a restart takes a few)
+WAIT_SECONDS = float(env("CLI_WAIT", str(retry.INTERACTIVE.give_up_after)))
+
+
+def _local(service: str, explicit_url: bool = False):
+    """The local process of ``service`` (``grantflow up``), unless a URL names another place."""
+    if explicit_url or env(f"{service.upper()}_URL"):
+        return None
+    from grantflow.runtime import processes
+    return processes([service])[0]
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, requests.Timeout):
+        return "it did not answer in time"
+    text = str(exc)
+    if "refused" in text.lower():
+        return "connection refused"
+    if "Name or service not known" in text or "nodename" in text:
+        return "unknown host"
+    return type(exc).__name__
+
+
+def unreachable(service: str, url: str, exc: Exception | None = None,
+                explicit_url: bool = False) -> str:
+    """Why ``service`` cannot be reached, what to run and where its log is (one line)."""
+    why = f" ({_reason(exc)})" if exc is not None else ""
+    message = f"the {service} service is not reachable: it does not answer at {url}{why}"
+    local = _local(service, explicit_url)
+    if local is None:
+        return message + f"; check GRANTFLOW_{service.upper()}_URL and that it is up"
+    state = "its process is not running" if not local.is_alive() else "its process is running"
+    return (f"{message}: {state}. Start it with `grantflow up {service}` (same GRANTFLOW_* "
+            f"settings); its log is {local.log_path}")
+
+
+def service_of(exc: requests.RequestException, urls: dict[str, str]) -> tuple[str, str]:
+    """Which service (name, base URL) a failed request was for, by its URL."""
+    url = getattr(exc.request, "url", "") or ""
+    for name, base in urls.items():
+        if url.startswith(base.rstrip("/")):
+            return name, base
+    return "submission", urls.get("submission", url)
+
+
+def local_down(service: str, explicit_url: bool = False) -> bool:
+    """True when ``service`` runs locally (no URL override) and its process is not alive."""
+    local = _local(service, explicit_url)
+    return local is not None and not local.is_alive()
 
 
 class Client:
@@ -90,9 +158,11 @@ class Client:
                  down: Collection[int] = DOWN_STATUSES):
         self.service = service
         self.url = service_url(args, service)
+        self.explicit_url = bool(getattr(args, "url", None))
         self.token = bearer(args, as_role)
         self.as_json = getattr(args, "json", False)
         self.timeout, self.bad_input, self.down = timeout, bad_input, down
+        self._warned = False
 
     def call(self, method: str, path: str, show: Callable | None = None, **kwargs) -> int:
         """Send a request; print the answer with ``show`` (as JSON with --json or without
@@ -107,17 +177,22 @@ class Client:
                 show(data)
         return code
 
-    def fetch(self, method: str, path: str, **kwargs) -> tuple[int, object]:
+    def fetch(self, method: str, path: str, quiet: bool = False,
+              **kwargs) -> tuple[int, object]:
         """Send a request (``kwargs`` go to ``requests``); the exit code and the decoded
-        answer (a str for a successful answer that is not JSON). A refusal is printed."""
+        answer (a str for a successful answer that is not JSON). A refusal is printed
+        unless ``quiet`` (a 404 the caller expects)."""
         url = self.url + path
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
         kwargs.setdefault("timeout", self.timeout)
+        # wait for a service that is restarting; not for one whose process is not running
+        backoff = retry.Backoff(give_up_after=0 if local_down(self.service, self.explicit_url)
+                                else WAIT_SECONDS)
         try:
-            response = requests.request(method, url, headers=headers, **kwargs)
+            response = retry.request(None, method, url, headers=headers, backoff=backoff,
+                                     on_retry=self._waiting, **kwargs)
         except requests.RequestException as exc:
-            print(f"the {self.service} service is not reachable: it does not answer at {url} "
-                  f"({exc})", file=sys.stderr)
+            print(unreachable(self.service, self.url, exc, self.explicit_url), file=sys.stderr)
             return DOWN, None
         status = response.status_code
         if status < 400 and not response.headers.get("Content-Type", "").startswith(
@@ -128,19 +203,29 @@ class Client:
         except ValueError:
             data = {"message": response.text[:500] or response.reason}
         if status >= 400:
-            return self.refused(status, data), data
+            return (FAILURE if quiet else self.refused(status, data)), data
         return OK, data
 
+    def _waiting(self, reason: str) -> None:
+        if not self._warned:
+            self._warned = True
+            print(f"the {self.service} service is not answering yet ({reason.split(': ')[-1]}); "
+                  "waiting for it", file=sys.stderr)
+
     def refused(self, status: int, data) -> int:
-        """Print a refusal with its error, message and every field and rule; its exit code."""
+        """Print a refusal once: its error, then every field and rule (or the message when
+        it names none); its exit code."""
         data = data if isinstance(data, dict) else {"message": str(data)}
         error = f" {data['error']}" if data.get("error") else ""
-        print(f"the {self.service} service answered {status}{error}: "
-              f"{data.get('message', data)}", file=sys.stderr)
-        for item in data.get("errors") or []:
-            if isinstance(item, dict):
-                line = f" (line {item['line']})" if item.get("line") else ""
-                print(f"  {item.get('field')}: {item.get('rule')}{line}", file=sys.stderr)
+        problems = [item for item in data.get("errors") or [] if isinstance(item, dict)]
+        if problems:  # the message repeats them; the list says it once, one per line
+            print(f"the {self.service} service answered {status}{error}:", file=sys.stderr)
+        else:
+            print(f"the {self.service} service answered {status}{error}: "
+                  f"{data.get('message', data)}", file=sys.stderr)
+        for item in problems:
+            line = f" (line {item['line']})" if item.get("line") else ""
+            print(f"  {item.get('field')}: {item.get('rule')}{line}", file=sys.stderr)
         if status in self.bad_input:
             return BAD_INPUT
         return DOWN if status in self.down else FAILURE

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 
 from kombu import Connection
 
@@ -50,3 +51,49 @@ def declare_all(amqp_uri: str, services=None, queue_type: str = "classic",
     with Connection(amqp_uri) as conn:
         t.declare(conn.default_channel, queues)
     return len(queues)
+
+
+def stale_queues(existing: list[dict], services=None, queue_type: str = "classic",
+                 retry_delays_ms=DEFAULT_RETRY_DELAYS_MS) -> list[dict]:
+    """The queues in ``existing`` (management API rows with ``name``) that Grantflow once
+    declared and the code no longer does: consumer queues of Grantflow's services whose
+    handler is gone, delay queues of retry delays no longer configured. Anything not named
+    like Grantflow's own queues is never stale."""
+    wanted = {q.name for q in t.infrastructure_queues(retry_delays_ms, queue_type)
+              + consumer_queues(services, queue_type)}
+    ours = tuple(services or SERVICE_CLASSES)
+    stale = []
+    for queue in existing:
+        name = queue["name"]
+        consumer = re.fullmatch(r"evt-[a-z_]+-[a-z_]+--([a-z_]+)\.\w+", name)
+        delay = re.fullmatch(r"grantflow\.delay\.\d+ms", name)
+        if name not in wanted and ((consumer and consumer.group(1) in ours) or delay):
+            stale.append(queue)
+    return sorted(stale, key=lambda q: q["name"])
+
+
+def prune(amqp_uri: str, names: list[str], *, dry_run: bool = False,
+          force: bool = False) -> list[tuple[str, int, str]]:
+    """Delete the queues ``names`` (see :func:`stale_queues`): ``(name, messages, action)``
+    with action ``deleted``, ``would delete`` (``dry_run``) or ``kept`` (it holds messages
+    and not ``force``). Counts come from the broker itself (a passive declare), not from
+    the management API's statistics, which lag by seconds; an empty queue is deleted with
+    ``if-empty`` so a message arriving meanwhile is not lost."""
+    done = []
+    with Connection(amqp_uri) as conn:
+        for name in names:
+            channel = conn.channel()
+            try:
+                messages = channel.queue_declare(name, passive=True).message_count
+                if messages and not force:
+                    done.append((name, messages, "kept"))
+                elif dry_run:
+                    done.append((name, messages, "would delete"))
+                else:
+                    channel.queue_delete(name, if_empty=not force)
+                    done.append((name, messages, "deleted"))
+            except conn.channel_errors:  # gone meanwhile, or no longer empty
+                done.append((name, 0, "kept"))
+            finally:
+                channel.close()
+    return done

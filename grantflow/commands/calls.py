@@ -12,15 +12,18 @@ refused), 2 bad input (invalid file or request, 400/413/422), 3 service down.
 from __future__ import annotations
 
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from grantflow.http import (BAD_INPUT, OK, UPLOAD_INPUT_STATUSES, Client,
+from grantflow.http import (BAD_INPUT, OK, UPLOAD_INPUT_STATUSES, Client, call_argument,
                             connection_options)
 
 
 def submission(args) -> Client:
-    """The submission service (a call file or a part over the size limit is bad input)."""
-    return Client(args, "submission", timeout=120, bad_input=UPLOAD_INPUT_STATUSES)
+    """The submission service (a call file or a part over the size limit is bad input);
+    ``--as EMAIL`` (proposal commands) acts as that applicant."""
+    return Client(args, "submission", as_role="applicant", timeout=120,
+                  bad_input=UPLOAD_INPUT_STATUSES)
 
 
 def register(subparsers) -> None:
@@ -32,9 +35,16 @@ def register(subparsers) -> None:
     validate.add_argument("file", type=Path)
     validate.set_defaults(func=cmd_validate)
 
-    load = sub.add_parser("load", parents=[common],
-                          help="publish a call file (a higher version is an amendment)")
+    load = sub.add_parser(
+        "load", parents=[common], help="publish a call file (a higher version is an amendment)",
+        description="Publish a call file. Milestones whose instant the services' clock has "
+                    "already passed would all fire at once as soon as it is loaded, so the "
+                    "load is refused when there are any (they are listed), unless "
+                    "--fire-past. On a simulated stack, set the clock before the first "
+                    "milestone first: grantflow clock set --to 2018-07-25T00:00:00+02:00")
     load.add_argument("file", type=Path)
+    load.add_argument("--fire-past", action="store_true",
+                      help="load even when milestones are already past (they fire at once)")
     load.set_defaults(func=cmd_load)
 
     listing = sub.add_parser("list", parents=[common], help="published calls")
@@ -56,7 +66,9 @@ def register(subparsers) -> None:
     manifest.set_defaults(func=cmd_manifest)
 
     tick = sub.add_parser("tick", parents=[common],
-                          help="fire every due timetable milestone now")
+                          help="fire every due timetable milestone now (of every call; with "
+                               "CALL_ID, print only that call's)")
+    call_argument(tick, "print only what fired for this call (checked to exist)")
     tick.set_defaults(func=cmd_tick)
 
 
@@ -83,12 +95,47 @@ def cmd_validate(args) -> int:
     return OK
 
 
+def past_milestones(client: Client, text: str) -> tuple[list, datetime | None] | int:
+    """The call file's milestones that the submission service's clock has passed and that
+    have not fired yet (an amendment's fired ones stay fired), with that clock; an exit code
+    when the service cannot say. A file that does not parse is left to the service."""
+    from shared.calls.loader import load_call_text
+    from shared.calls.model import milestones
+    from shared.calls.schema import InvalidCall
+    try:
+        call = load_call_text(text)
+    except (InvalidCall, ValueError):
+        return [], None
+    code, health = client.fetch("GET", "/health")
+    if code != OK:
+        return code
+    now = datetime.fromisoformat(health["clock"])
+    code, timetable = client.fetch("GET", f"/calls/{call.id}/timetable", quiet=True)
+    fired = {m["key"] for m in timetable["milestones"] if m["fired"]} if code == OK else set()
+    return [m for m in milestones(call) if m.at <= now and m.key not in fired], now
+
+
 def cmd_load(args) -> int:
     try:
         text = args.file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         print(f"cannot read {args.file}: {exc}", file=sys.stderr)
         return BAD_INPUT
+    if not args.fire_past:
+        found = past_milestones(submission(args), text)
+        if isinstance(found, int):
+            return found
+        past, now = found
+        if past:
+            print(f"grantflow call load: refused: the services' clock is at {now.isoformat()}, "
+                  f"so {len(past)} milestone(s) of this call are already past and would all "
+                  "fire at once when it is loaded:", file=sys.stderr)
+            for m in past:
+                print(f"  {m.key:26} {m.at.isoformat()}", file=sys.stderr)
+            print(f"Set the clock before them first (`grantflow clock set --to "
+                  f"{(past[0].at - timedelta(days=1)).isoformat()}`, simulated clock), or add "
+                  "--fire-past to fire them now", file=sys.stderr)
+            return BAD_INPUT
     return submission(args).call(
         "POST", "/calls", _print_loaded, data=text.encode("utf-8"),
         headers={"Content-Type": "application/yaml"})
@@ -113,7 +160,17 @@ def cmd_manifest(args) -> int:
 
 
 def cmd_tick(args) -> int:
-    return submission(args).call("POST", "/timetable/tick", _print_tick)
+    client = submission(args)
+    if args.call_id:
+        code, _ = client.fetch("GET", f"/calls/{args.call_id}")
+        if code != OK:
+            return code
+
+    def show(data):
+        if args.call_id:
+            data = {**data, "fired": [f for f in data["fired"] if f["call_id"] == args.call_id]}
+        _print_tick(data)
+    return client.call("POST", "/timetable/tick", show)
 
 
 # --------------------------------------------------------------------------- output

@@ -19,10 +19,21 @@ def register(subparsers) -> None:
 
     scenario = subparsers.add_parser("scenario", help="scenario files (docs/scenarios.md)")
     sub = scenario.add_subparsers(dest="action", required=True)
-    run = sub.add_parser("run", help="run a scenario against the running services")
+    run = sub.add_parser(
+        "run", help="run a scenario on a fresh private stack (or --stack existing)",
+        description="Run a scenario file through the real services. By default on a private "
+                    "stack of its own, reset first as the demo's is: vhost grantflow-scenario, "
+                    "databases grantflow_scenario_*, directory var/scenario, a local SMTP "
+                    "server (any GRANTFLOW_* variable you set wins). --stack existing runs it "
+                    "against the services already up (GRANTFLOW_CLOCK=simulated), as they are.")
     run.add_argument("file")
     run.add_argument("--json", help="write the report here")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--stack", choices=("private", "existing"), default="private",
+                     help="private (default): reset and start a stack of its own; existing: "
+                          "use the running services")
+    run.add_argument("--keep-running", action="store_true",
+                     help="with a private stack: leave its services up afterwards")
     run.set_defaults(func=cmd_scenario_run)
     check = sub.add_parser("validate", help="check a scenario file")
     check.add_argument("file")
@@ -63,6 +74,7 @@ def cmd_scenario_validate(args) -> int:
 def cmd_scenario_run(args) -> int:
     import requests
 
+    from grantflow import runtime, stack
     from grantflow.scenario.environment import Environment
     from grantflow.scenario.loader import InvalidScenario, load_scenario_file
     from grantflow.scenario.runner import ScenarioRunner
@@ -74,11 +86,22 @@ def cmd_scenario_run(args) -> int:
             print(f"{args.file}: {problem}", file=sys.stderr)
         return 2
     try:
-        report = ScenarioRunner(scenario, Environment.from_env(), progress=print,
-                                seed=args.seed).run()
+        if args.stack == "existing":
+            report = ScenarioRunner(scenario, Environment.from_env(), progress=print,
+                                    seed=args.seed).run()
+        else:
+            stack.apply_environment(stack.private_environment("scenario"))
+            with stack.running(print, keep_running=args.keep_running):
+                report = ScenarioRunner(scenario, Environment.from_env(), progress=print,
+                                        seed=args.seed).run()
     except requests.ConnectionError as exc:
-        print(f"grantflow scenario run: a service is not reachable ({exc}); "
-              "start them with `grantflow up` (GRANTFLOW_CLOCK=simulated)", file=sys.stderr)
+        from grantflow.http import service_of, unreachable
+        from shared.config import SERVICES, base_url
+        name, url = service_of(exc, {service: base_url(service) for service in SERVICES})
+        print(f"grantflow scenario run: {unreachable(name, url, exc)}", file=sys.stderr)
+        return 3
+    except (stack.StackError, runtime.NotReady) as exc:
+        print(f"grantflow scenario run: {exc}", file=sys.stderr)
         return 3
     print_summary(report, print)
     if args.json:

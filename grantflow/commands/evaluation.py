@@ -20,11 +20,83 @@ Examples::
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
-from grantflow.http import BAD_INPUT, UPLOAD_INPUT_STATUSES, Client, connection_options
+import requests
+
+from grantflow.http import (BAD_INPUT, UPLOAD_INPUT_STATUSES, Client, connection_options,
+                            dev_token)
+
+
+class LiveHelpParser(argparse.ArgumentParser):
+    """A parser whose epilog is worked out when its help is shown (it may ask a service),
+    not on every command run."""
+
+    live_epilog = None
+
+    def format_help(self) -> str:
+        if self.live_epilog is not None:
+            self.epilog = self.live_epilog()
+        return super().format_help()
+
+
+def experts_help() -> str:
+    """The CSV columns of an expert import, from the evaluation domain's own field list."""
+    from services.evaluation.domain.experts import FIELDS, LIST_SEPARATOR, REQUIRED
+    return "\n".join([
+        "A CSV file (UTF-8, a header row naming the columns, one expert per row) or a JSON",
+        "list of objects with the same fields. Columns:",
+        *[f"  {name}{'' if name in REQUIRED else ' (optional)'}" for name in FIELDS],
+        f"Lists (expertise_areas, keywords, languages) separate items with '{LIST_SEPARATOR}' in "
+        "one cell;",
+        "country is an ISO 3166-1 code (BE), languages ISO 639-1 codes (en), max_load a whole",
+        "number, active true or false. A row whose email is already known updates that expert.",
+        "All or nothing: any problem (reported as row N, field F: rule) imports no row.",
+        "Example:",
+        "  id,name,email,country,organisation_id,expertise_areas,keywords,max_load,languages",
+        "  EXP-1,Ana Lopes,ana.lopes@experts.example,PT,ORG-17,housing;labour_market,"
+        "housing;jobs,8,en;pt",
+    ])
+
+
+def _loaded_criteria() -> tuple[list[dict], str]:
+    """The criteria of the call loaded in the submission service (first one), else of the
+    bundled call file; and where they come from."""
+    from shared.config import base_url
+    url, headers = base_url("submission"), {"Authorization": f"Bearer {dev_token()}"}
+    try:
+        calls = requests.get(f"{url}/calls", headers=headers, timeout=3).json()
+        if calls:
+            call_id = calls[0]["call_id"]
+            call = requests.get(f"{url}/calls/{call_id}", headers=headers, timeout=3).json()
+            return call["call"]["evaluation"]["criteria"], f"call {call_id} (loaded)"
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        pass
+    from shared.calls.loader import DEFAULT_CALL_FILE, load_default_call
+    criteria = [{"id": c.id, "max_points": c.max_points, "threshold": c.threshold}
+                for c in load_default_call().evaluation.criteria]
+    return criteria, f"{DEFAULT_CALL_FILE.name} (no call loaded or the service is not running)"
+
+
+def report_help() -> str:
+    from services.evaluation.domain.reports import DEFAULT_MIN_COMMENT_LENGTH, SCORE_STEP
+    criteria, source = _loaded_criteria()
+    lines = ['The JSON file: {"criteria": {CRITERION_ID: {"score": POINTS, "comment": TEXT}}}',
+             f"Criteria of {source}:"]
+    for c in criteria:
+        threshold = f", at least {c['threshold']} to pass" if c.get("threshold") else ""
+        lines.append(f"  {c['id']:24} 0 to {c['max_points']} points in steps of "
+                     f"{SCORE_STEP}{threshold}")
+    first = criteria[0]["id"] if criteria else "relevance"
+    lines += [f"Every comment needs at least {DEFAULT_MIN_COMMENT_LENGTH} characters. A draft may "
+              "leave criteria out;", "--final needs every criterion with its comment, and a "
+              "final report cannot be changed.", "Example:",
+              f'  {{"criteria": {{"{first}": {{"score": 24.5, "comment": "Clear needs '
+              'analysis, weak indicators."}, ...}}']
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -69,8 +141,10 @@ def _arg(*args, **kwargs):
 def _experts(subparsers, common) -> None:
     sub = subparsers.add_parser("experts", help="the expert pool (operations)") \
         .add_subparsers(dest="action", required=True)
-    _command(sub, "import", "import experts from a CSV or JSON file (all or nothing)",
-             cmd_experts_import, common, _arg("file", type=Path))
+    imported = _command(sub, "import", "import experts from a CSV or JSON file (all or nothing)",
+                        cmd_experts_import, common, _arg("file", type=Path))
+    imported.epilog = experts_help()
+    imported.formatter_class = argparse.RawDescriptionHelpFormatter
     _command(sub, "list", "every expert with current load", cmd_experts_list, common)
     _command(sub, "show", "one expert and their assignments",
              lambda a: show(a, "GET", f"/experts/{a.expert_id}"), common, _arg("expert_id"))
@@ -118,24 +192,26 @@ def _assignments(subparsers, common) -> None:
                             params={"proposal_id": a.proposal, "expert_id": a.expert}),
              common, _arg("--proposal"), _arg("--expert"))
     _command(sub, "proposal", "a proposal's evaluation: assignments, reports, consensus",
-             lambda a: show(a, "GET", f"/proposals/{a.proposal_id}/evaluation"), common,
-             _arg("proposal_id"))
+             lambda a: show(a, "GET", f"/proposals/{a.proposal_id}/evaluation",
+                            _print_evaluation), common, _arg("proposal_id"))
 
 
 def _reports(subparsers, acting) -> None:
     sub = subparsers.add_parser("reports", help="an evaluator's assignments and reports "
                                                 "(--as EMAIL)") \
-        .add_subparsers(dest="action", required=True)
+        .add_subparsers(dest="action", required=True, parser_class=LiveHelpParser)
     _command(sub, "mine", "my assignments",
              lambda a: show(a, "GET", "/me/assignments", _print_mine), acting)
     _command(sub, "show", "one assigned proposal and my report",
              lambda a: show(a, "GET", f"/me/assignments/{a.proposal_id}"), acting,
              _arg("proposal_id"))
-    _command(sub, "submit", "save a report from a JSON file ({criteria: {id: {score, "
-                            "comment}}}); --final makes it final",
-             cmd_report_submit, acting, _arg("proposal_id"), _arg("file", type=Path),
-             _arg("--final", action="store_true"),
-             _arg("--consensus", action="store_true", help="the rapporteur's report"))
+    submit = _command(sub, "submit", "save a report from a JSON file ({criteria: {id: {score, "
+                                     "comment}}}); --final makes it final",
+                      cmd_report_submit, acting, _arg("proposal_id"), _arg("file", type=Path),
+                      _arg("--final", action="store_true"),
+                      _arg("--consensus", action="store_true", help="the rapporteur's report"))
+    submit.live_epilog = report_help
+    submit.formatter_class = argparse.RawDescriptionHelpFormatter
     _command(sub, "finalise", "make the saved report final (no edits after)",
              lambda a: show(a, "POST", f"/me/assignments/{a.proposal_id}/"
                                        f"{'consensus-report' if a.consensus else 'report'}/final"),
@@ -244,10 +320,47 @@ def cmd_report_submit(args) -> int:
     if args.final:
         body["final"] = True
     kind = "consensus-report" if args.consensus else "report"
-    return show(args, "PUT", f"/me/assignments/{args.proposal_id}/{kind}", json=body)
+    return show(args, "PUT", f"/me/assignments/{args.proposal_id}/{kind}", _print_report,
+                json=body)
 
 
 # --------------------------------------------------------------------------- printing
+def _print_report(data) -> None:
+    state = f"final since {data['finalised_at']}" if data["final"] else "draft (not final yet)"
+    print(f"report saved: {state}; total {data['total']} points, updated {data['updated_at']}")
+    for criterion, given in data["criteria"].items():
+        score = "-" if given["score"] is None else given["score"]
+        comment = (given["comment"] or "(no comment)").replace("\n", " ")
+        print(f"  {criterion:24} {score:>6}  {comment[:70]}")
+
+
+def _print_evaluation(data) -> None:
+    outcome = data["outcome"] or data["consensus_state"] or "not assessed"
+    print(f"{data['proposal_id']} {data['acronym']} ({data['topic_id']}): {outcome}")
+    if data["withdrawn_at"]:
+        print(f"  withdrawn {data['withdrawn_at']}")
+    print(f"  evaluators: {sum(a['status'] == 'active' for a in data['assignments'])} active "
+          f"of {data['target_evaluators']} wanted"
+          + (f"; rapporteur {data['rapporteur_id']}" if data["rapporteur_id"] else ""))
+    for a in data["assignments"]:
+        released = f", released {a['released_at']} ({a['release_reason']})" \
+            if a["released_at"] else ""
+        print(f"    {a['expert_id']:12} {a['status']:9} {a['reason']:10} due {a['due_at']}{released}")
+    for r in data["reports"]:
+        print(f"  {r['kind']} report by {r['expert_id']}: {r['total']} points, "
+              f"{'final' if r['final'] else 'draft'}")
+    if data["missing_reports"]:
+        print(f"  reports missing from: {', '.join(data['missing_reports'])}")
+    if data["spread"]:
+        flagged = " (flagged)" if data["spread"]["flagged"] else ""
+        print(f"  spread {data['spread']['value']} (threshold {data['spread']['threshold']})"
+              f"{flagged}")
+    if data["consensus"]:
+        print(f"  consensus: {json.dumps(data['consensus'], default=str)[:200]}")
+    if data["repair_diagnosis"]:
+        print(f"  short of evaluators: {data['repair_diagnosis']}")
+
+
 def _print_import(data) -> None:
     print(f"added {len(data['added'])}, updated {len(data['updated'])}, unchanged "
           f"{len(data['unchanged'])}; assignments released: {len(data['released'])}")

@@ -14,13 +14,13 @@ Examples::
     grantflow grants confirm GRANT-P-1234 --as coordinator@city.example.eu
     grantflow grants decline GRANT-P-1234 --as coordinator@city.example.eu --reason "..."
     grantflow grants authority-sign GRANT-P-1234
-    grantflow grants timing --call AMIF-2018-AG-INTE
+    grantflow grants timing AMIF-2018-AG-INTE
 """
 from __future__ import annotations
 
 from typing import Callable
 
-from grantflow.http import Client, connection_options
+from grantflow.http import Client, call_argument, connection_options
 
 STATES = ("invited", "data_confirmed", "coordinator_signed", "signed", "declined")
 
@@ -39,7 +39,7 @@ def register(subparsers) -> None:
         return parser
 
     listing = command("list", "files, by topic and rank (operations)", cmd_list, False)
-    listing.add_argument("--call", dest="call_id")
+    call_argument(listing)
     listing.add_argument("--topic", dest="topic_id")
     listing.add_argument("--state", choices=STATES)
     command("mine", "the files of the --as applicant", cmd_mine, False)
@@ -52,7 +52,7 @@ def register(subparsers) -> None:
     command("payments", "the payment orders of a file (operations)", cmd_payments)
     timing = command("timing", "time to inform / time to grant per proposal", cmd_timing,
                      False)
-    timing.add_argument("--call", dest="call_id")
+    call_argument(timing)
     timing.add_argument("--proposal", dest="proposal_id")
 
 

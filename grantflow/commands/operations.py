@@ -1,10 +1,10 @@
 """``grantflow ops``: what the operations service knows, from the command line.
 
-    grantflow ops status [--call ID]      timetable, current stage, counts, topic budget lines
+    grantflow ops status [CALL_ID]        timetable, current stage, counts, topic budget lines
     grantflow ops calls                   the calls operations has heard of
     grantflow ops proposal ID             one proposal's state and timeline
     grantflow ops report CALL_ID          the call's JSON report (--output FILE to save it)
-    grantflow ops loads [--call ID]       evaluators' current assignment loads
+    grantflow ops loads [CALL_ID]         evaluators' current assignment loads
     grantflow ops rebuild CALL_ID         rebuild the call's projections from its timeline
     grantflow ops page-url                a link to the operations page that carries a token
 
@@ -19,7 +19,7 @@ import json
 import sys
 from urllib.parse import quote
 
-from grantflow.http import FAILURE, OK, Client, connection_options, print_json
+from grantflow.http import FAILURE, OK, Client, call_argument, connection_options, print_json
 
 
 def register(subparsers) -> None:
@@ -34,7 +34,7 @@ def register(subparsers) -> None:
         return parser
 
     status = command("status", cmd_status, "the call's timetable, counts and budget lines")
-    status.add_argument("--call", help="call id (default: the only or first call)")
+    call_argument(status, "the call (default: the only or first call)")
     status.add_argument("--json", action="store_true", help="print the overview as JSON")
     calls = command("calls", cmd_calls, "the calls operations has heard of")
     calls.add_argument("--json", action="store_true")
@@ -45,7 +45,7 @@ def register(subparsers) -> None:
     report.add_argument("call_id")
     report.add_argument("--output", help="write the report to this file instead of stdout")
     loads = command("loads", cmd_loads, "evaluators' current assignment loads")
-    loads.add_argument("--call", help="only this call")
+    call_argument(loads)
     loads.add_argument("--json", action="store_true")
     rebuild = command("rebuild", cmd_rebuild, "rebuild a call's projections from its timeline")
     rebuild.add_argument("call_id")
@@ -91,7 +91,7 @@ def cmd_calls(args) -> int:
 
 
 def cmd_status(args) -> int:
-    client, call_id = _client(args), args.call
+    client, call_id = _client(args), args.call_id
     if call_id is None:
         code, body = client.fetch("GET", "/calls")
         if code != OK:
@@ -108,6 +108,7 @@ def status_lines(overview: dict) -> list[str]:
     """The overview as text for a terminal."""
     call, stage, counts = overview["call"], overview["current_stage"], overview["counts"]
     lines = [f"{call['id']}  {call['title'] or ''} (version {call['version'] or '?'})",
+             f"now (the services' clock): {_when(overview.get('generated_at'))} UTC",
              "current stage: " + (f"{stage['label']} ({_when(stage['at'])} UTC)" if stage
                                   else "none reached yet"), "", "timetable (call time):"]
     for m in overview["timetable"]:
@@ -172,7 +173,7 @@ def cmd_loads(args) -> int:
         topics = ", ".join(f"{t}: {n}" for t, n in e["by_topic"].items()) or "-"
         return (f"{e['expert_id']:16} {e['name'] or '':28} current {e['current']:3}  "
                 f"reports due {e['reports_due']:3}  released {e['released']:3}  {topics}")
-    path = "/loads" + (f"?call_id={quote(args.call, safe='')}" if args.call else "")
+    path = "/loads" + (f"?call_id={quote(args.call_id, safe='')}" if args.call_id else "")
     return _rows(args, path, "experts", "no evaluator is assigned", line)
 
 

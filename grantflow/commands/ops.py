@@ -36,6 +36,17 @@ def register(subparsers) -> None:
     topo_sub = topo.add_subparsers(dest="action", required=True)
     declare = topo_sub.add_parser("declare", help="declare every consumer queue now")
     declare.set_defaults(func=cmd_topology_declare)
+    prune = topo_sub.add_parser(
+        "prune", help="delete the queues of handlers that no longer exist",
+        description="Delete Grantflow's consumer queues (evt-<producer>-<event>--<service>."
+                    "<method>) in this stack's vhost that no @subscribe entrypoint of the code "
+                    "declares any more (a renamed or removed handler), and the delay queues of "
+                    "retry delays no longer configured. Other programs' queues are never "
+                    "touched. A queue still holding messages is kept unless --force.")
+    prune.add_argument("--dry-run", action="store_true", help="only print what would go")
+    prune.add_argument("--force", action="store_true",
+                       help="also delete stale queues that still hold messages (they are lost)")
+    prune.set_defaults(func=cmd_topology_prune)
 
 
 def _amqp_uri() -> str:
@@ -83,3 +94,25 @@ def cmd_topology_declare(args) -> int:
                         retry_delays_ms=retry_delays_ms())
     print(f"declared {count} queues with their exchanges and bindings")
     return 0
+
+
+def cmd_topology_prune(args) -> int:
+    from grantflow import stack
+    from grantflow.topology import prune, stale_queues
+
+    vhost = stack.vhost_of(_amqp_uri())
+    try:
+        stale = stale_queues(stack.queues(vhost), queue_type=env("QUEUE_TYPE", "classic"),
+                             retry_delays_ms=retry_delays_ms())
+    except stack.StackError as exc:
+        print(f"grantflow topology prune: {exc}", file=sys.stderr)
+        return 3
+    if not stale:
+        print(f"no stale queue in vhost {vhost!r}")
+        return 0
+    done = prune(_amqp_uri(), [q["name"] for q in stale], dry_run=args.dry_run,
+                 force=args.force)
+    for name, messages, action in done:
+        hint = "; --force deletes them" if action == "kept" else ""
+        print(f"{action:7} {name} ({messages} message(s){hint})")
+    return 1 if any(action == "kept" for _, _, action in done) else 0

@@ -1,37 +1,70 @@
 """``grantflow proposal create | list | show | edit | attach | submit | withdraw | verify``.
 
 Talks to the submission service like ``grantflow call`` (same ``--url``/``--token``
-options and exit codes: 0 ok, 1 failure, 2 bad input, 3 service down). An applicant uses
-their own token (``grantflow token issue --role applicant --email ...``).
+options and exit codes: 0 ok, 1 failure, 2 bad input, 3 service down). An applicant acts
+with ``--as EMAIL`` (a development token for that address, which must be a contact of the
+consortium) or their own token (``--token``, ``GRANTFLOW_TOKEN``).
 
 ``verify`` checks a receipt against the published closing manifest *locally*: it
 recomputes the manifest hash from the entries rather than trusting the service.
 """
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import sys
 from pathlib import Path
 
 from grantflow.commands.calls import submission
-from grantflow.http import BAD_INPUT, FAILURE, OK, connection_options
+from grantflow.http import BAD_INPUT, FAILURE, OK, call_argument, connection_options
+
+
+EXAMPLE = "examples/proposal.json"
+
+
+def create_help() -> str:
+    """The proposal form's fields, read from the submission service's own schema."""
+    from services.submission.schemas import ParticipantSchema, ProposalCreateSchema
+
+    def listing(schema) -> list[str]:
+        return [f"  {name}{'' if field.required else ' (optional)'}"
+                for name, field in schema().fields.items() if name != "parts"]
+
+    return "\n".join([
+        "The JSON file holds the proposal form (POST /proposals), with these fields:",
+        *listing(ProposalCreateSchema),
+        "coordinator and each of co_applicants are participants with:",
+        *listing(ParticipantSchema),
+        "Amounts are text (\"780000.00\"); integration_areas are ids of the call file.",
+        "Parts (part_a, part_b, budget for AMIF-2018-AG-INTE) come with --part NAME=PATH.",
+        "The token's email (--as EMAIL) must be the contact_email of the coordinator or of a",
+        "co-applicant. Example, with the files of examples/:",
+        f"  grantflow proposal create {EXAMPLE} --as you@example.org \\",
+        "    --part part_a=examples/parts/part_a.txt --part part_b=examples/parts/part_b.txt \\",
+        "    --part budget=examples/parts/budget.txt",
+    ])
 
 
 def register(subparsers) -> None:
-    common = connection_options("submission")
+    common = connection_options(
+        "submission", as_help="act as this applicant (a development token for EMAIL, a "
+                              "contact of the consortium)")
     group = subparsers.add_parser("proposal", help="proposals: drafts, parts, submission")
     sub = group.add_subparsers(dest="action", required=True)
 
     create = sub.add_parser("create", parents=[common],
-                            help="create a draft from a JSON file (POST /proposals body)")
+                            help="create a draft from a JSON file (POST /proposals body)",
+                            description="Create a draft proposal from a JSON file.",
+                            epilog=create_help(),
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     create.add_argument("file", type=Path)
     create.add_argument("--part", action="append", default=[], metavar="NAME=PATH",
                         help="attach a file as part NAME (repeatable)")
     create.set_defaults(func=cmd_create)
 
     listing = sub.add_parser("list", parents=[common], help="proposals you can see")
-    listing.add_argument("--call", dest="call_id")
+    call_argument(listing)
     listing.add_argument("--topic", dest="topic_id")
     listing.add_argument("--state", choices=("draft", "submitted", "withdrawn", "frozen"))
     listing.add_argument("--limit", type=int, default=100)

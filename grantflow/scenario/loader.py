@@ -1,4 +1,10 @@
-"""Read and validate scenario files; every problem is reported with its path."""
+"""Read and validate scenario files; every problem is reported with its path and line.
+
+Times without an offset are local wall times in the call's zone and resolved exactly as call
+files are (:func:`shared.calls.fields.resolve_wall_time`): a local time that the zone skips
+(the DST gap, e.g. 2019-03-31 02:30 in Brussels) or repeats (2019-10-27 02:30) is refused
+with the rule and the line, since it does not name one instant.
+"""
 from __future__ import annotations
 
 import copy
@@ -7,10 +13,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
-from marshmallow import (EXCLUDE, RAISE, Schema, ValidationError, fields, validate,
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from marshmallow import (RAISE, Schema, ValidationError, fields, validate,
                          validates_schema)
 
 from grantflow.scenario.model import Action, EvaluationBehaviour, ProposalSpec, Scenario
+from shared.calls.fields import LocalTimeError, WallTime, resolve_wall_time
 from shared.calls.loader import DEFAULT_CALL_FILE
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -24,9 +32,48 @@ class InvalidScenario(ValueError):
 
 
 def parse_instant(text, zone: ZoneInfo) -> datetime:
+    """An aware instant; a time without an offset is read in ``zone``. Raises ValueError for
+    text that is not ISO 8601 and :class:`LocalTimeError` for a skipped or repeated local
+    time."""
     value = text if isinstance(text, datetime) else datetime.fromisoformat(
         str(text).replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=zone)
+    if value.tzinfo is not None:
+        return value
+    return resolve_wall_time(WallTime(value), zone).astimezone(zone)
+
+
+def line_numbers(text: str) -> dict[str, int]:
+    """The line of each path (``proposals[0].actions[1].at``) in a YAML document."""
+    lines: dict[str, int] = {}
+
+    def walk(node: Node, path: str) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                name = key.value if isinstance(key, ScalarNode) else "?"
+                child = f"{path}.{name}" if path else name
+                lines.setdefault(child, key.start_mark.line + 1)
+                walk(value, child)
+        elif isinstance(node, SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, f"{path}[{index}]")
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return lines
+    if root is not None:
+        walk(root, "")
+    return lines
+
+
+def _with_line(problem: str, lines: dict[str, int]) -> str:
+    """``problem`` (``path: message``) with the line of its path or nearest ancestor."""
+    path = problem.split(": ", 1)[0]
+    while path and path not in lines:
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return f"{problem} (line {lines[path]})" if path in lines and path else problem
 
 
 class _Strict(Schema):
@@ -162,7 +209,8 @@ def load_scenario_text(text: str) -> Scenario:
     try:
         data = ScenarioSchema().load(raw)
     except ValidationError as exc:
-        raise InvalidScenario(_flatten(exc.messages)) from None
+        lines = line_numbers(text)
+        raise InvalidScenario([_with_line(p, lines) for p in _flatten(exc.messages)]) from None
     calltext = call_text(data["call"])
     zone = ZoneInfo(yaml.safe_load(calltext).get("timezone", "Europe/Brussels"))
     proposals = []
@@ -170,11 +218,14 @@ def load_scenario_text(text: str) -> Scenario:
     for index, p in enumerate(data["proposals"]):
         actions = []
         for a_index, action in enumerate(p["actions"]):
+            where = f"proposals[{index}].actions[{a_index}].at"
             try:
                 at = parse_instant(action["at"], zone)
+            except LocalTimeError as exc:
+                problems.append(f"{where}: {exc}")
+                continue
             except ValueError:
-                problems.append(f"proposals[{index}].actions[{a_index}].at: not an instant: "
-                                f"{action['at']!r}")
+                problems.append(f"{where}: not an instant: {action['at']!r}")
                 continue
             actions.append(Action(at, action["do"], action["change"], action["reason"]))
         content = {key: p[key] for key in ("acronym", "title", "abstract", "integration_areas",
@@ -193,7 +244,8 @@ def load_scenario_text(text: str) -> Scenario:
                 declines=tuple(evaluation.get("declines", ()))),
             grant=p["grant"]))
     if problems:
-        raise InvalidScenario(problems)
+        lines = line_numbers(text)
+        raise InvalidScenario([_with_line(p, lines) for p in problems])
     return Scenario(
         name=data["name"], description=data["description"], call_yaml=calltext,
         experts=tuple(data["experts"]), proposals=tuple(proposals),

@@ -6,6 +6,11 @@ partner, a one-country consortium, a grant above 90 % of the costs, a missing pa
 withdrawn; evaluators disagree now and then, declare conflicts or decline; coordinators
 mostly sign, some decline, some let the deadline pass. The result is an ordinary scenario
 document (docs/scenarios.md), validated by the same loader as a scenario file.
+
+Each topic's requests are drawn from that topic's grant range in the call file (the
+``grant_range`` rule that applies to it), capped at the topic's budget: a request above the
+budget could never be funded, and a small topic (AMIF-2018-AG-INTE-5, EUR 500,000) would
+fund nobody.
 """
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ import yaml
 
 from grantflow.scenario.loader import load_scenario_text
 from grantflow.scenario.model import Scenario
+from shared.calls.loader import load_default_call
+from shared.calls.model import Call
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 DEADLINE = datetime(2019, 1, 31, 17, 0, tzinfo=BRUSSELS)
@@ -62,10 +69,24 @@ TOPICS = [("AMIF-2018-AG-INTE-1", 0.40), ("AMIF-2018-AG-INTE-2", 0.25),
 PARTICIPATING = sorted(CITIES)
 
 
+def grant_ranges(call: Call) -> dict[str, tuple[Decimal, Decimal]]:
+    """Per topic, the requests that can be eligible and funded: the topic's ``grant_range``
+    rule (the last one that applies, as in the file), its maximum capped at the budget."""
+    ranges = {}
+    for topic in call.topics:
+        low, high = Decimal(0), topic.budget
+        for rule in call.rules_for(topic.id):
+            if rule.id == "grant_range":
+                low, high = Decimal(rule.params["min"]), Decimal(rule.params["max"])
+        ranges[topic.id] = (low, min(high, topic.budget))
+    return ranges
+
+
 class _Generator:
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, ranges: dict[str, tuple[Decimal, Decimal]]):
         self.rng = random.Random(seed)
         self.organisations = 0
+        self.ranges = ranges
 
     def organisation(self, country: str, kind: str) -> dict:
         self.organisations += 1
@@ -103,7 +124,9 @@ class _Generator:
         areas = self.rng.sample(sorted(AREAS), k=self.rng.randint(2, 4))
         words = [w for area in areas for w in AREAS[area]]
         members = self.consortium(flaw)
-        requested = Decimal(self.rng.randrange(450, 1001)) * 1000
+        low, high = self.ranges[topic]
+        # whole thousands inside the range (both edges are eligible)
+        requested = Decimal(self.rng.randrange(int(-(-low // 1000)), int(high // 1000) + 1)) * 1000
         rate = Decimal(self.rng.choice(["0.75", "0.80", "0.85", "0.90"]))
         if flaw == "over_90":
             rate = Decimal("0.93")
@@ -175,7 +198,7 @@ FLAWS = [("late", 0.03), ("late_resubmission", 0.03), ("withdrawn", 0.02),
 
 
 def synthetic_document(proposals: int, experts: int, seed: int) -> dict:
-    generator = _Generator(seed)
+    generator = _Generator(seed, grant_ranges(load_default_call()))
     items = []
     for index in range(proposals):
         roll, flaw, acc = generator.rng.random(), None, 0.0

@@ -13,6 +13,7 @@ from services.evaluation.pages import views as pages
 from services.evaluation.schemas import (
     DeclineSchema, NoteSchema, OperationsConflictSchema, OverrideSchema, PublishRankingSchema,
     ReasonSchema, ReportSchema, RunSchema)
+from shared.csvexport import csv_response
 from shared.db.provider import UnitOfWorkProvider
 from shared.events import (
     CallPublished, DeadlineClosed, ProposalScreened, ProposalWithdrawn, TimetableStageReached)
@@ -151,6 +152,12 @@ class EvaluationService(ServiceBase, sign_in_routes("review", announce)):
         return h.views.list_assignments(self.uow, request.args.get("topic_id"),
                                         request.args.get("expert_id"))
 
+    @api("GET", "/assignments.csv", roles=OPS)
+    def export_assignments(self, request, principal):
+        rows = h.views.list_assignments(self.uow, request.args.get("topic_id"),
+                                        request.args.get("expert_id"))
+        return csv_response(h.views.ASSIGNMENT_COLUMNS, rows, "assignments.csv")
+
     @api("GET", "/loads", roles=OPS)
     @doc("Each expert's load", response="array")
     def loads(self, request, principal):
@@ -183,6 +190,11 @@ class EvaluationService(ServiceBase, sign_in_routes("review", announce)):
     @doc("A topic's ranking (provisional until published)", errors=(404,))
     def get_ranking(self, request, call_id, topic_id, principal):
         return h.views.ranking(self.uow, call_id, topic_id)
+
+    @api("GET", "/calls/<call_id>/rankings.csv", roles=OPS)
+    def export_rankings(self, request, call_id, principal):
+        rows = h.views.ranking_rows(self.uow, call_id, request.args.get("topic_id"))
+        return csv_response(h.views.RANKING_COLUMNS, rows, f"rankings-{call_id}.csv")
 
     @api("POST", "/calls/<call_id>/topics/<topic_id>/ranking", roles=OPS)
     @doc("Publish a topic's ranking", body=PublishRankingSchema, errors=(404, 409))

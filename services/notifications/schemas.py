@@ -25,6 +25,12 @@ class ListQuery(_Strict):
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
 
 
+class ExportQuery(ListQuery):
+    """``GET /notifications.csv``: the same filters, pages of up to 10,000 deliveries."""
+
+    limit = fields.Integer(load_default=10_000, validate=validate.Range(min=1, max=10_000))
+
+
 class LettersQuery(_Strict):
     """``GET /letters`` query parameters."""
 

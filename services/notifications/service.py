@@ -15,7 +15,8 @@ from services.notifications import handlers
 from services.notifications.adapters.deadletters import DeadLetterProvider
 from services.notifications.adapters.mailer import MailerProvider, delivery_timer
 from services.notifications.adapters.settings import SettingsProvider
-from services.notifications.schemas import LettersQuery, ListQuery, ResendBody
+from services.notifications.schemas import ExportQuery, LettersQuery, ListQuery, ResendBody
+from shared.csvexport import csv_response
 from shared.db.provider import UnitOfWorkProvider
 from shared.documents.web import pdf_response
 from shared.messaging.consumer import subscribe
@@ -79,6 +80,12 @@ class NotificationsService(ServiceBase):
     def list_notifications(self, request, principal):
         query = ListQuery().load(request.args.to_dict())
         return handlers.list_notifications(self.uow, principal, query)
+
+    @api("GET", "/notifications.csv", roles=("operations",))
+    def export_notifications(self, request, principal):
+        query = ExportQuery().load(request.args.to_dict())
+        page = handlers.list_notifications(self.uow, principal, query)
+        return csv_response(handlers.queries.SUMMARY, page["items"], "delivery-log.csv")
 
     @api("GET", "/notifications/<notification_id>", roles=READERS)
     @doc("One notification and its deliveries", errors=(404,))

@@ -119,6 +119,10 @@ class GrantRules:
     tti_target_months: int = 5
     ttg_target_months: int = 8
     redress_days: int = 30  # an applicant may ask for a review within this many days
+    #: a promoted reserve proposal gets the full ``signature_days`` even past the end of the
+    #: call's ``signature`` period only when the call file says so; by default its signature
+    #: deadline is capped at that end
+    reserve_signature_after_period: bool = False
 
 
 @dataclass(frozen=True)

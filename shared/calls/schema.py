@@ -134,6 +134,7 @@ class GrantRulesSchema(_Strict):
     tti_target_months = Count(load_default=5, minimum=1)
     ttg_target_months = Count(load_default=8, minimum=1)
     redress_days = Count(load_default=30, minimum=1)
+    reserve_signature_after_period = fields.Boolean(load_default=False)
 
 
 class CallSchema(_Strict):

@@ -41,14 +41,37 @@ def _topic_view(uow, call_id: str, topic) -> dict:
 def ranking(uow, call_id: str, topic_id: str) -> dict:
     with uow:
         require_call(uow, call_id)
-        topic = repo.topic_row(uow, call_id, topic_id)
-        if topic is None:
-            raise NotFound(f"no topic {topic_id} in {call_id}",
-                           [{"field": "topic_id", "rule": "unknown topic"}])
-        if topic.ranking is None:
-            raise NotFound(f"the ranking of {topic_id} is not published yet",
-                           [{"field": "topic_id", "rule": "not ranked yet"}])
-        return topic.ranking
+        return _published(uow, call_id, topic_id).ranking
+
+
+def _published(uow, call_id: str, topic_id: str):
+    """The topic's row; NotFound naming why when it is unknown or not ranked yet."""
+    topic = repo.topic_row(uow, call_id, topic_id)
+    if topic is None:
+        raise NotFound(f"no topic {topic_id} in {call_id}",
+                       [{"field": "topic_id", "rule": "unknown topic"}])
+    if topic.ranking is None:
+        raise NotFound(f"the ranking of {topic_id} is not published yet",
+                       [{"field": "topic_id", "rule": "not ranked yet"}])
+    return topic
+
+
+#: columns of the ranking export, one row per ranked proposal
+RANKING_COLUMNS = ("call_id", "topic_id", "list", "position", "rank", "proposal_id", "acronym",
+                   "total", "requested_grant", "grant_amount", "failed_thresholds")
+
+
+def ranking_rows(uow, call_id: str, topic_id: str | None = None) -> list[dict]:
+    """Every published ranking of the call (or of one topic) as rows: main list, reserve
+    list, rejected, in order (``position`` within its list)."""
+    with uow:
+        require_call(uow, call_id)
+        topics = ([_published(uow, call_id, topic_id)] if topic_id is not None
+                  else [t for t in repo.topic_rows(uow, call_id) if t.ranking is not None])
+        return [{**entry, "call_id": call_id, "topic_id": topic.topic_id, "list": name,
+                 "position": position}
+                for topic in topics for name in ("main", "reserve", "rejected")
+                for position, entry in enumerate(topic.ranking[name], start=1)]
 
 
 def publish_ranking(uow, clock, call_id: str, topic_id: str, force: bool) -> dict:
@@ -108,6 +131,10 @@ def proposal_evaluation(uow, proposal_id: str) -> dict:
             "rapporteur_id": row.rapporteur_id, "consensus_note": row.consensus_note,
             "consensus": row.consensus, "completed_at": row.completed_at, "outcome": row.outcome,
         }
+
+
+#: columns of the assignment export
+ASSIGNMENT_COLUMNS = ("proposal_id", "expert_id", "topic_id", "reason", "assigned_at", "due_at")
 
 
 def list_assignments(uow, topic_id: str | None, expert_id: str | None) -> list[dict]:

@@ -23,8 +23,8 @@ from shared.events import (Event, GrantDeclined, GrantPreparationStarted,
 from services.grants.domain.errors import DeadlinePassed, GrantError, IllegalTransition
 from services.grants.domain.money import maximum_grant, prefinancing_amount
 from services.grants.domain.terms import (Beneficiary, Candidate, Deadlines,
-                                          project_start_date, require_aware, unique_emails,
-                                          utc)
+                                          project_start_date, require_aware, signature_cap,
+                                          unique_emails, utc)
 
 
 class State(str, Enum):
@@ -104,7 +104,8 @@ class GrantFile:
         ``invited_at`` is when the invitation goes out (see ``terms.invitation_time``);
         deadlines count from it, so a promoted reserve proposal gets fresh ones."""
         rules = call.grants
-        deadlines = Deadlines.from_invitation(invited_at, rules, call.timezone)
+        deadlines = Deadlines.from_invitation(invited_at, rules, call.timezone,
+                                              signature_cap(call, promoted_from_reserve))
         coordinator = candidate.coordinator_email.strip().lower()
         grant = cls(
             grant_id=grant_id_for(candidate.proposal_id), call_id=call.id,

@@ -113,16 +113,33 @@ class Deadlines:
 
     @classmethod
     def from_invitation(cls, invited_at: datetime, rules: GrantRules,
-                        timezone: str) -> "Deadlines":
+                        timezone: str, not_after: datetime | None = None) -> "Deadlines":
+        """``not_after``: a latest instant for both deadlines (the end of the call's
+        signature period for a promoted reserve proposal, see :func:`signature_cap`)."""
         require_aware("invited_at", invited_at)
         if rules.preparation_days > rules.signature_days:
             raise ValueError(f"preparation_days ({rules.preparation_days}) exceeds "
                              f"signature_days ({rules.signature_days}): the data must be "
                              "confirmed before the agreement can be signed")
-        local = invited_at.astimezone(ZoneInfo(timezone))
-        return cls(invited_at=local,
-                   preparation=local + timedelta(days=rules.preparation_days),
-                   signature=local + timedelta(days=rules.signature_days))
+        zone = ZoneInfo(timezone)
+        local = invited_at.astimezone(zone)
+        preparation = local + timedelta(days=rules.preparation_days)
+        signature = local + timedelta(days=rules.signature_days)
+        if not_after is not None:
+            cap = not_after.astimezone(zone)
+            preparation, signature = min(preparation, cap), min(signature, cap)
+        return cls(invited_at=local, preparation=preparation, signature=signature)
+
+
+def signature_cap(call: Call, promoted_from_reserve: bool) -> datetime | None:
+    """The latest signature deadline a file may get: for a promoted reserve proposal, the
+    end of the call's ``signature`` period, unless the call file sets
+    ``grant_rules.reserve_signature_after_period: true``; no cap for the main list, for a
+    call without a signature period, or when the file allows it."""
+    if not promoted_from_reserve or call.grants.reserve_signature_after_period:
+        return None
+    period = next((s for s in call.timetable if s.name == "signature"), None)
+    return period.ends_at if period is not None else None
 
 
 def project_start_date(signature_deadline: datetime) -> date:

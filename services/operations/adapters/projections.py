@@ -105,6 +105,16 @@ class Projections:
     def call_rows(self) -> list:
         return self._execute(sa.select(*self._CALL).order_by(calls.c.call_id)).all()
 
+    def event_counts(self, call_id: str) -> dict[str, int]:
+        """How many events of each type the call has had (what a stage did)."""
+        return dict(self._execute(sa.select(event_counts.c.event_type, event_counts.c.count)
+                                  .where(event_counts.c.call_id == call_id)).all())
+
+    def call_zone(self, call_id: str) -> str | None:
+        """The call's time zone, once ``call_published`` is known (due dates are shown in it)."""
+        call = self.call_of(self.call_row(call_id))
+        return call.timezone if call is not None else None
+
     def call_of(self, row) -> Call | None:
         """The Call of a ``calls`` row: None before ``call_published``, or if its document
         does not validate."""

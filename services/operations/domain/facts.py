@@ -5,13 +5,21 @@ Most events concern one proposal (``proposal_id``); ``deadline_closed`` concerns
 proposal in its manifest and ``ranking_published`` every proposal it ranks. Each gets its
 own fact (its version, its list and rank), so a proposal's state can be derived from its
 facts alone, without reading whole rankings again. Amounts are kept as text (exact).
+
+A due date is stored in the summary as a mark holding its UTC instant (``[due:...]``) and
+shown when read (:func:`show_due_dates`) as the mail shows it: the local date and time in
+the call's zone, e.g. "1 November 2019, 00:00:00 CET (Europe/Brussels)". Stored summaries
+so do not depend on whether the call was known when the event was projected (events
+arrive in any order).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 from shared.events import (DeadlineClosed, EvaluationCompleted, EvaluationReportSubmitted,
                            EvaluatorAssigned, EvaluatorReleased, Event, GrantDeclined,
@@ -42,8 +50,25 @@ def _text(value) -> str | None:
     return None if value is None else str(value)
 
 
+_DUE = re.compile(r"\[due:([^\]]+)\]")
+
+
 def _day(instant: datetime) -> str:
-    return instant.date().isoformat()
+    """The mark of a due instant in a stored summary (see :func:`show_due_dates`)."""
+    return f"[due:{instant.astimezone(timezone.utc).isoformat()}]"
+
+
+def due(instant: datetime, zone: str | None) -> str:
+    """A due instant for people, in the call's zone like the mail: ``1 November 2019,
+    00:00:00 CET (Europe/Brussels)``; in UTC, labelled so, when the zone is unknown."""
+    local = instant.astimezone(ZoneInfo(zone) if zone else timezone.utc)
+    return f"{local.day} {local:%B %Y}, {local:%H:%M:%S} " + (
+        f"{local:%Z} ({zone})" if zone else "UTC")
+
+
+def show_due_dates(summary: str, zone: str | None) -> str:
+    """A stored summary with its due marks written out in ``zone`` (the call's)."""
+    return _DUE.sub(lambda m: due(datetime.fromisoformat(m.group(1)), zone), summary)
 
 
 def _rules(failed_rules: list) -> list[dict]:

@@ -7,6 +7,7 @@ from datetime import datetime
 from services.operations.adapters.metrics import PROPOSALS_BY_STATE
 from services.operations.adapters.projections import Projections
 from services.operations.domain import lifecycle
+from services.operations.domain.facts import show_due_dates
 from services.operations.domain.loads import expert_loads
 from services.operations.domain.report import summary
 from services.operations.domain.timetable import current, timetable
@@ -77,6 +78,7 @@ def overview(uow, call_id: str, now: datetime) -> dict:
             "topics": figures["topics"],
             "totals": {k: figures[k] for k in ("grants_signed", "granted_total",
                                                "letters_sent", "notifications")},
+            "events": repo.event_counts(call_id),
             "generated_at": now,
         }
 
@@ -104,16 +106,18 @@ def call_proposals(uow, call_id: str, state: str | None = None,
         return {"call_id": call_id, "proposals": [_row(v) for v in views]}
 
 
-def _entries(facts) -> list[dict]:
-    return [{"event_type": f.event_type, "occurred_at": f.occurred_at, "summary": f.summary}
-            for f in lifecycle.ordered(facts)]
+def _entries(facts, zone: str | None) -> list[dict]:
+    """A timeline; due dates in ``zone``, the call's (as in the mail)."""
+    return [{"event_type": f.event_type, "occurred_at": f.occurred_at,
+             "summary": show_due_dates(f.summary, zone)} for f in lifecycle.ordered(facts)]
 
 
 def report(uow, call_id: str, now: datetime) -> dict:
     """The call's JSON report: every proposal with its outcome and timeline, and a summary."""
     with uow:
         repo = Projections(uow.session)
-        _, _, views, figures = _call_figures(repo, call_id)
+        _, call, views, figures = _call_figures(repo, call_id)
+        zone = call.timezone if call is not None else None
         facts = repo.call_facts(call_id)
         proposals = []
         for view in sorted(views, key=_sort_key):
@@ -122,7 +126,7 @@ def report(uow, call_id: str, now: datetime) -> dict:
                 "final_state": view.final_state, "state": view.state,
                 "failed_rules": view.failed_rule_ids, "total_score": view.total_score,
                 "rank": view.rank, "list": view.list,
-                "timeline": _entries(facts.get(view.proposal_id, []))})
+                "timeline": _entries(facts.get(view.proposal_id, []), zone)})
         return {"proposals": proposals,
                 "summary": {"call_id": call_id, "generated_at": now, **figures}}
 
@@ -152,7 +156,8 @@ def proposal(uow, proposal_id: str) -> dict:
                 "grant_id": view.grant_id, "signed": view.signed,
                 "withdrawal_reason": view.withdrawal_reason,
                 "decline_reason": view.decline_reason,
-                "timeline": _entries(repo.facts(proposal_id, with_data=False))}
+                "timeline": _entries(repo.facts(proposal_id, with_data=False),
+                                     repo.call_zone(call_id))}
 
 
 def proposal_timeline(uow, proposal_id: str) -> list[dict]:
@@ -163,8 +168,9 @@ def proposal_timeline(uow, proposal_id: str) -> list[dict]:
         if not facts:
             raise _unknown("proposal_id", proposal_id, "proposal")
         payloads = repo.payloads([f.event_id for f in facts])
+        zone = repo.call_zone(repo.proposal_call(proposal_id))
         return [{"event_id": f.event_id, "event_type": f.event_type,
-                 "occurred_at": f.occurred_at, "summary": f.summary,
+                 "occurred_at": f.occurred_at, "summary": show_due_dates(f.summary, zone),
                  "payload": payloads.get(f.event_id)} for f in lifecycle.ordered(facts)]
 
 

@@ -4,13 +4,13 @@ RabbitMQ cluster, PostgreSQL, and environment the code reads. Read without kubec
 with ``kubectl kustomize`` too where kubectl is installed."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 from urllib.parse import urlparse
 
 import pytest
 import yaml
 
+from grantflow.validators import require
 from shared.config import HTTP_PORTS, SERVICE_CLASSES
 from tests.support.deploy_files import (
     K8S, compose_services, k8s_documents, k8s_objects, known_environment_variables, pod_spec,
@@ -138,9 +138,7 @@ def test_postgres_runs_with_a_volume():
 
 
 def test_kustomize_renders_the_same_objects(tmp_path):
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl is not installed")
+    kubectl = require("kubectl")  # never skipped: `make test` installs it (grantflow.validators)
     # the secrets are never committed: render a copy with the examples as the secrets
     deploy = shutil.copytree(K8S.parent, tmp_path / "deploy")
     for example in (deploy / "k8s" / "secrets").glob("*.example"):

@@ -174,3 +174,54 @@ def test_a_ranking_that_cannot_open_a_ledger_is_refused_naming_every_problem():
     assert "reserve: proposal R1 has requested_grant 0" in message
     assert "reserve: proposal M1 is listed twice" in message
     check_ranking(ranking([M("M1", 1, "1000000")], [M("R1", 2, "900000")], "1000000"))
+
+
+# --- a promoted reserve's signature deadline and the call's signature period -------------
+
+def _with_signature_period(call, end, **grant_rules):
+    from shared.calls.model import Stage
+    from .factories import BRUSSELS
+    from datetime import datetime
+    period = Stage("signature", "Signature of grant agreements",
+                   datetime(2019, 11, 1, 0, 0, tzinfo=BRUSSELS), end)
+    return replace(call, timetable=(*call.timetable, period),
+                   grants=replace(call.grants, **grant_rules))
+
+
+def _promote_late(call, day):
+    ledger, files = open_topic(call, [M("M1", 1, "1000000")], [M("R1", 2, "900000")],
+                               "1000000")
+    _, [promoted] = decline(ledger, files, call, "M1", day=day)
+    return files["M1"], promoted
+
+
+def test_a_promoted_reserve_is_never_given_a_signature_deadline_after_the_signature_period():
+    from datetime import datetime
+    from .factories import BRUSSELS
+    end = datetime(2020, 1, 1, 0, 0, tzinfo=BRUSSELS)
+    call = _with_signature_period(make_call(), end)
+    main, promoted = _promote_late(call, day=100)  # 120 signature days would reach March 2020
+    assert main.signature_deadline == INFORMED_AT + timedelta(days=120)  # main list: uncapped
+    assert promoted.promoted_from_reserve
+    assert promoted.signature_deadline == end
+    assert promoted.preparation_deadline <= promoted.signature_deadline
+    started = promoted.pull_events()[0]
+    assert started.signature_deadline == end  # what the letters and operations are told
+
+
+def test_the_call_file_can_allow_a_promoted_reserve_the_full_signature_days():
+    from datetime import datetime
+    from .factories import BRUSSELS
+    end = datetime(2020, 1, 1, 0, 0, tzinfo=BRUSSELS)
+    call = _with_signature_period(make_call(), end, reserve_signature_after_period=True)
+    _, promoted = _promote_late(call, day=100)
+    assert promoted.signature_deadline == promoted.invited_at + timedelta(days=120)
+    assert promoted.signature_deadline > end
+
+
+def test_an_early_promotion_keeps_its_full_signature_days():
+    from datetime import datetime
+    from .factories import BRUSSELS
+    call = _with_signature_period(make_call(), datetime(2020, 1, 1, 0, 0, tzinfo=BRUSSELS))
+    _, promoted = _promote_late(call, day=5)
+    assert promoted.signature_deadline == promoted.invited_at + timedelta(days=120)

@@ -32,8 +32,8 @@ def test_install_does_nothing_when_both_are_there(monkeypatch):
 def test_install_runs_apt_and_updates_the_lists_when_the_first_try_fails(monkeypatch):
     state = {"installed": False}
     monkeypatch.setattr(browser, "missing", lambda: [] if state["installed"] else ["x"])
-    monkeypatch.setattr(browser.shutil, "which", lambda name: "/usr/bin/apt-get")
-    monkeypatch.setattr(browser.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(browser.apt.shutil, "which", lambda name: "/usr/bin/apt-get")
+    monkeypatch.setattr(browser.apt.os, "geteuid", lambda: 0)
     commands = []
 
     def run(command, env):
@@ -51,7 +51,7 @@ def test_install_runs_apt_and_updates_the_lists_when_the_first_try_fails(monkeyp
 
 def test_install_without_apt_says_so(monkeypatch):
     _missing(monkeypatch, "/usr/bin/chromium")
-    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
+    monkeypatch.setattr(browser.apt.shutil, "which", lambda name: None)
     out = io.StringIO()
     assert browser.install(run=None, out=out) == 3
     assert "apt-get is not available" in out.getvalue()

@@ -1,5 +1,5 @@
 """What each event says about each proposal (domain.facts)."""
-from services.operations.domain.facts import facts_of
+from services.operations.domain.facts import facts_of, show_due_dates
 from tests.support.operations_scenario import RANKED, T5, Builder, DEADLINE
 
 
@@ -34,3 +34,26 @@ def test_screening_summaries_name_the_failed_rules():
     assert fact.summary == "screened: inadmissible (failed: required_parts)"
     assert fact.data["failed_rules"] == [{"rule": "required_parts", "kind": "admissibility",
                                           "message": "required_parts not met"}]
+
+
+def test_due_dates_are_shown_in_the_calls_zone_as_the_mail_shows_them():
+    """23:30 UTC on 31 October is 1 November in Brussels: the timeline said 2019-10-31."""
+    from datetime import datetime, timedelta, timezone
+    b = Builder()
+    assigned = b.assigned("P-1", T5, "E1",
+                          datetime(2019, 10, 31, 23, 30, tzinfo=timezone.utc) - timedelta(days=21))
+    (_, fact), = facts_of(assigned)
+    assert show_due_dates(fact.summary, "Europe/Brussels").endswith(
+        "report due 1 November 2019, 00:30:00 CET (Europe/Brussels)")
+    # the call not known: UTC, and it says so
+    assert show_due_dates(fact.summary, None).endswith("report due 31 October 2019, 23:30:00 UTC")
+
+
+def test_the_timeline_shows_due_dates_in_the_published_calls_zone(ops):
+    from tests.support.operations_scenario import CALL_ID
+    b = Builder()
+    ops.feed(b.published(DEADLINE), b.submitted("P-1", T5, DEADLINE))
+    ops.feed(b.assigned("P-1", T5, "E1", DEADLINE))  # due 21 days later, 17:00 Brussels
+    (proposal,) = ops.report(CALL_ID)["proposals"]
+    (line,) = [e["summary"] for e in proposal["timeline"] if e["event_type"] == "evaluator_assigned"]
+    assert line.endswith("report due 21 February 2019, 17:00:00 CET (Europe/Brussels)"), line

@@ -32,8 +32,36 @@ def test_every_problem_is_reported_with_its_path():
         document = happy()
         document["proposals"][1]["actions"][0]["at"] = "the day after tomorrow"
         load_scenario_text(yaml.safe_dump(document))
-    assert invalid.value.problems == [
-        "proposals[1].actions[0].at: not an instant: 'the day after tomorrow'"]
+    (problem,) = invalid.value.problems
+    assert problem.startswith(
+        "proposals[1].actions[0].at: not an instant: 'the day after tomorrow' (line ")
+
+
+@pytest.mark.parametrize("local,rule", [
+    ("2019-03-31 02:30", "does not exist in Europe/Brussels (skipped when clocks go forward)"),
+    ("2019-10-27 02:30", "is ambiguous in Europe/Brussels (it occurs twice when clocks go back)"),
+])
+def test_a_local_time_in_the_dst_gap_or_repeated_is_refused_with_line_and_rule(local, rule):
+    text = HAPPY.read_text()
+    first_at = next(line for line in text.splitlines() if "at:" in line and "do:" in line)
+    at_line = text.splitlines().index(first_at) + 1
+    original = first_at.split('at: "', 1)[1].split('"', 1)[0]
+    with pytest.raises(InvalidScenario) as invalid:
+        load_scenario_text(text.replace(f'at: "{original}"', f'at: "{local}"', 1))
+    (problem,) = invalid.value.problems
+    assert problem.startswith("proposals[0].actions[0].at: local time ")
+    assert rule in problem and "write it with an explicit UTC offset" in problem
+    assert problem.endswith(f"(line {at_line})")
+
+
+def test_the_same_local_time_with_an_explicit_offset_is_accepted():
+    text = HAPPY.read_text()
+    first_at = next(line for line in text.splitlines() if "at:" in line and "do:" in line)
+    original = first_at.split('at: "', 1)[1].split('"', 1)[0]
+    scenario = load_scenario_text(text.replace(f'at: "{original}"',
+                                               'at: "2018-10-28T02:30:00+01:00"', 1))
+    assert scenario.proposal(scenario.proposals[0].ref).actions[0].at.isoformat() == \
+        "2018-10-28T02:30:00+01:00"
 
 
 def test_expectations_must_name_known_proposals():
@@ -95,3 +123,32 @@ def test_expectations_report_what_differs():
         "good-b: final_state 'declined' (expected 'grant_signed')",
         "good-c: total_score 77.5 (expected 77.00)",
         "ana@experts.example: 1 x evaluator_assigned (expected 2)"]
+
+
+def test_every_topic_of_the_demo_can_fund_someone():
+    """Each topic's requests come from its grant range in the call file, capped at its
+    budget: with strict rank order the best passed proposal of every topic fits its budget
+    (topic 5, EUR 500,000, funded nobody when every request there was 531k to 994k)."""
+    from decimal import Decimal
+
+    from grantflow.scenario.synthetic import grant_ranges
+    from shared.calls.loader import load_default_call
+
+    call = load_default_call()
+    ranges = grant_ranges(call)
+    assert ranges["AMIF-2018-AG-INTE-5"] == (Decimal(450_000), Decimal(500_000))
+    assert ranges["AMIF-2018-AG-INTE-1"] == (Decimal(450_000), Decimal(1_000_000))
+    document = synthetic_document(200, 80, 2019)
+    threshold = call.evaluation.overall_threshold
+    for topic in call.topics:
+        low, high = ranges[topic.id]
+        mine = [p for p in document["proposals"] if p["topic"] == topic.id]
+        assert all(low <= Decimal(p["requested_grant"]) <= high for p in mine), topic.id
+        fundable = [p for p in mine if p["evaluation"]["quality"] >= threshold
+                    and len(p["actions"]) == 1 and p["actions"][0]["do"] == "submit"
+                    and len(p["parts"]) == 3
+                    and Decimal(p["requested_grant"]) <= Decimal("0.9") * Decimal(
+                        p["total_eligible_costs"])
+                    and "DK" not in {m["country"] for m in [p["coordinator"], *p["co_applicants"]]}
+                    and len({m["country"] for m in [p["coordinator"], *p["co_applicants"]]}) > 1]
+        assert fundable, f"{topic.id} has no proposal that can pass and fit its budget"

@@ -1,0 +1,105 @@
+"""``grantflow export rankings | assignments | deliveries``: CSV from the owning services.
+
+    grantflow export rankings AMIF-2018-AG-INTE [--topic T] [--output rankings.csv]
+    grantflow export assignments [--topic T] [--expert E] [--output assignments.csv]
+    grantflow export deliveries [--call C] [--status failed] [--output delivery-log.csv]
+
+The rankings and assignments come from the evaluation service
+(``GET /calls/<call_id>/rankings.csv``, ``GET /assignments.csv``), the delivery log from the
+notifications service (``GET /notifications.csv``, fetched page by page), each with an
+operations token. The CSV is written with the ``csv`` module and text cells that a
+spreadsheet would take for a formula are made inert (``shared/csvexport.py``). Without
+``--output`` it goes to standard output. Exit codes: 0 ok, 1 refused (unknown call or
+topic, not ranked yet), 2 bad input, 3 the service is down.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import sys
+
+from grantflow.http import OK, Client, connection_options
+
+DELIVERY_PAGE = 10_000
+
+
+def register(subparsers) -> None:
+    group = subparsers.add_parser("export", help="CSV exports: rankings, assignments, "
+                                                 "the delivery log")
+    sub = group.add_subparsers(dest="action", required=True)
+
+    rankings = sub.add_parser("rankings", parents=[connection_options("evaluation",
+                                                                      json_flag=False)],
+                              help="the published ranking lists of a call (one row each)")
+    rankings.add_argument("call_id")
+    rankings.add_argument("--topic", dest="topic_id", help="only this topic")
+    rankings.set_defaults(func=cmd_rankings)
+
+    assignments = sub.add_parser("assignments", parents=[connection_options(
+        "evaluation", json_flag=False)], help="the active expert assignments")
+    assignments.add_argument("--topic", dest="topic_id")
+    assignments.add_argument("--expert", dest="expert_id")
+    assignments.set_defaults(func=cmd_assignments)
+
+    deliveries = sub.add_parser("deliveries", parents=[connection_options(
+        "notifications", json_flag=False)], help="the delivery log (every message)")
+    deliveries.add_argument("--call", dest="call_id")
+    deliveries.add_argument("--proposal", dest="proposal_id")
+    deliveries.add_argument("--recipient")
+    deliveries.add_argument("--status")
+    deliveries.add_argument("--template")
+    deliveries.set_defaults(func=cmd_deliveries)
+
+    for parser in (rankings, assignments, deliveries):
+        parser.add_argument("--output", "-o", metavar="FILE",
+                            help="write the CSV here (default: standard output)")
+
+
+def _params(args, *names) -> dict:
+    return {name: value for name in names if (value := getattr(args, name, None))}
+
+
+def _write(args, text: str) -> int:
+    if not args.output:
+        sys.stdout.write(text)
+        return OK
+    with open(args.output, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+    rows = sum(1 for _ in csv.reader(io.StringIO(text))) - 1
+    print(f"{rows} row(s) written to {args.output}")
+    return OK
+
+
+def _export(args, service: str, path: str, params: dict) -> int:
+    code, text = Client(args, service).fetch("GET", path, params=params)
+    return _write(args, text) if code == OK else code
+
+
+def cmd_rankings(args) -> int:
+    return _export(args, "evaluation", f"/calls/{args.call_id}/rankings.csv",
+                   _params(args, "topic_id"))
+
+
+def cmd_assignments(args) -> int:
+    return _export(args, "evaluation", "/assignments.csv", _params(args, "topic_id", "expert_id"))
+
+
+def cmd_deliveries(args) -> int:
+    """Page by page: each page is a bounded request; one header in the file."""
+    client = Client(args, "notifications")
+    params = _params(args, "call_id", "proposal_id", "recipient", "status", "template")
+    header, lines, offset = None, [], 0
+    while True:
+        code, text = client.fetch("GET", "/notifications.csv",
+                                  params={**params, "limit": DELIVERY_PAGE, "offset": offset})
+        if code != OK:
+            return code
+        rows = list(csv.reader(io.StringIO(text)))
+        header = header or rows[0]
+        lines += rows[1:]
+        if len(rows) - 1 < DELIVERY_PAGE:
+            break
+        offset += DELIVERY_PAGE
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows([header, *lines])
+    return _write(args, out.getvalue())
