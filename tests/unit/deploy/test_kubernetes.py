@@ -4,6 +4,7 @@ RabbitMQ cluster, PostgreSQL, and environment the code reads. Read without kubec
 with ``kubectl kustomize`` too where kubectl is installed."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 from urllib.parse import urlparse
 

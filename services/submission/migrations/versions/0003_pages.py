@@ -2,7 +2,7 @@
 which proposal's parts
 
 Revision ID: submission_pages
-Revises: 0001
+Revises: submission_idempotency
 Create Date: 2026-12-03
 """
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from shared.db.types import UtcDateTime
 from shared.pages.tables import create_tables, drop_tables
 
 revision = "submission_pages"
-down_revision = "0001"
+down_revision = "submission_idempotency"
 branch_labels = None
 depends_on = None
 

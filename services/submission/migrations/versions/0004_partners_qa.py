@@ -10,7 +10,7 @@ from alembic import op
 from shared.db.types import UtcDateTime
 
 revision = "submission_partners_qa"
-down_revision = "submission_pages"  # chained after the pages helper's revision (merged from wt/pages)
+down_revision = "submission_pages"
 branch_labels = None
 depends_on = None
 

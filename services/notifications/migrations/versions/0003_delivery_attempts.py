@@ -5,7 +5,7 @@ again after an interrupted attempt is visible in the log; ``deliveries.deferred_
 marks a message that waits for a retry (its ``notification_deferred`` event went out).
 
 Revision ID: notifications_delivery_attempts
-Revises: 0001
+Revises: notifications_idempotency
 Create Date: 2026-12-03
 """
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from alembic import op
 from shared.db.types import UtcDateTime
 
 revision = "notifications_delivery_attempts"
-down_revision = "0001"
+down_revision = "notifications_idempotency"
 branch_labels = None
 depends_on = None
 
