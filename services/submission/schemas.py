@@ -326,8 +326,7 @@ class TickSchema(Schema):
 # ----------------------------------------------------------------------- partner search, Q&A
 _COUNTRY = validate.Regexp(r"^[A-Z]{2}$",
                            error="must be an ISO 3166-1 alpha-2 code in capitals, e.g. BE")
-_AREA_ID = fields.String(validate=[validate.Length(max=80, error="must be at most 80 "
-                                                                 "characters"), _ID])
+_AREA_ID = fields.String(validate=_ID)
 MAX_SEARCH_TEXT = 200
 
 
@@ -336,7 +335,7 @@ class PartnerProfileBodySchema(_Request):
 
     organisation_name = _text(300, required=True)
     country = fields.String(required=True, validate=_COUNTRY)
-    entity_type = fields.String(required=True, validate=[validate.Length(max=80), _ID])
+    entity_type = fields.String(required=True, validate=_ID)
     experience = _text(4000, required=True)
     areas = fields.List(_AREA_ID, load_default=list,
                         validate=validate.Length(max=20, error="at most 20 areas"))
@@ -372,9 +371,9 @@ def _page_fields() -> dict:
 
 PartnerSearchQuery = _Query.from_dict({
     "country": fields.String(validate=_COUNTRY, metadata={"description": "ISO country code"}),
-    "entity_type": fields.String(validate=[validate.Length(max=80), _ID],
+    "entity_type": fields.String(validate=_ID,
                                  metadata={"description": "an entity type of the call"}),
-    "area": fields.String(validate=[validate.Length(max=80), _ID],
+    "area": fields.String(validate=_ID,
                           metadata={"description": "an integration area id"}),
     "q": fields.String(validate=[validate.Length(
         max=MAX_SEARCH_TEXT, error=f"must be at most {MAX_SEARCH_TEXT} characters"), _no_nul],
