@@ -158,8 +158,17 @@ class ProposalRepository:
             id=proposal.id, call_id=proposal.call_id, topic_id=proposal.topic_id,
             state=proposal.state.value, content=content, latest_version=0,
             created_by=created_by.lower(), created_at=now, updated_at=now))
-        self._loaded[proposal.id] = _Loaded(0, set(), proposal.content, content)
-        self.save(proposal, now=now)
+        if proposal.versions or proposal.screening is not None:  # not a fresh draft
+            self._loaded[proposal.id] = _Loaded(0, set(), proposal.content, content)
+            self.save(proposal, now=now)
+            return
+        # a fresh draft: the row as inserted is complete, only its contacts are missing
+        # (two statements instead of insert, update, delete and insert)
+        contacts = contacts_of(content)
+        if contacts:
+            self.session.execute(proposal_contacts.insert(), [
+                {"proposal_id": proposal.id, "email": email} for email in sorted(contacts)])
+        self._loaded[proposal.id] = _Loaded(0, contacts, proposal.content, content)
 
     def save(self, proposal: Proposal, *, now: datetime,
              withdraw_reason: str | None = None) -> None:
