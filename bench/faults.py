@@ -159,7 +159,11 @@ def local_ports(pid: int) -> set[int]:
 class Experiment:
     name: str
     stage: str
-    strike: Callable
+    strike: Callable | None = None  # None: the replay itself is interrupted, then resumed
+
+
+class Interrupted(Exception):
+    """The replay stopped mid-stage (as a person pressing Ctrl-C would stop it)."""
 
 
 def experiments(smtp_seconds: float = 30.0) -> list[Experiment]:
@@ -170,6 +174,8 @@ def experiments(smtp_seconds: float = 30.0) -> list[Experiment]:
     found += [Experiment(f"pg-terminate:{name}@reports", "reports", pg_terminate(name))
               for name in SERVICES]
     found.append(Experiment("amqp-close:evaluation@reports", "reports", amqp_close("evaluation")))
+    found += [Experiment(f"interrupt-resume@{stage}", stage)
+              for stage in ("submission", "reports", "grants")]
     return found
 
 
@@ -222,6 +228,9 @@ class Striker:
             return
         self.fired.set()
         self.say(f"  striking: {self.experiment.name}")
+        if self.experiment.strike is None:
+            self.finished.set()
+            raise Interrupted(self.experiment.name)  # from the runner's own thread
         threading.Thread(target=self._strike, daemon=True).start()
 
     def _strike(self) -> None:
@@ -248,6 +257,12 @@ def replay(proposals: int, experts: int, seed: int, experiment: Experiment | Non
                                 progress_bar=False, observe=striker.observe,
                                 progress=lambda line: None)
         try:
+            report = runner.run()
+        except Interrupted:
+            say("    replay interrupted; resuming it from what the services hold")
+            runner = ScenarioRunner(scenario, environment(stack), seed=seed, workers=workers,
+                                    progress_bar=False, progress=lambda line: None,
+                                    resume=True)
             report = runner.run()
         finally:
             striker.stop()

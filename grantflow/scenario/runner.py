@@ -138,7 +138,7 @@ class ScenarioRunner:
             self.finish()
             return self.report()
         finally:
-            self.pool.shutdown()
+            self.pool.shutdown(cancel_futures=True)  # an interrupted run acts no further
             self.people.close()
 
     def prepare(self) -> None:

@@ -29,3 +29,13 @@ def test_a_service_killed_amid_the_evaluation_round_changes_nothing(clean):
     assert difference["diverged"] == 0, difference
     assert difference["lost_mails"] == 0, difference
     assert difference["duplicate_mails"] == difference["explained_duplicate_mails"], difference
+
+
+def test_an_interrupted_replay_resumed_ends_as_the_clean_run(clean):
+    faulty = replay(PROPOSALS, EXPERTS, SEED, Experiment("interrupt-resume@reports", "reports"),
+                    say=print)
+
+    assert faulty.struck  # stopped amid the first evaluation round, then resumed
+    difference = compare(clean, faulty)
+    assert difference["diverged"] == 0, difference
+    assert difference["lost_mails"] == 0 and difference["duplicate_mails"] == 0, difference
