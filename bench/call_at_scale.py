@@ -49,12 +49,16 @@ PUBLISHED = re.compile(r'^grantflow_events_published_total\{[^}]*\} ([0-9.e+]+)$
 
 
 def stages(runner: ScenarioRunner) -> dict[str, float]:
+    """Seconds per stage. Milestones passed while applicants still act (the deadline, the
+    start of evaluation before a withdrawal during evaluation) count for their stage."""
     timings, milestones = runner.timings, runner.milestones
     deadline = milestones.get("submission_deadline", 0.0)
+    assignment = milestones.get("evaluation_start", 0.0)
     return {"drafts": timings.get("drafts", 0.0),
-            "submission": round(timings.get("applicants", 0.0) - deadline, 1),
+            "submission": round(timings.get("applicants", 0.0) + timings.get(
+                "deadline_to_assigned", 0.0) - deadline - assignment, 1),
             "deadline_to_screened": deadline,
-            "assignment": timings.get("deadline_to_assigned", 0.0),
+            "assignment": assignment,
             "reports": timings.get("reports", 0.0),
             "ranking": timings.get("ranking", 0.0),
             "letters": timings.get("letters", 0.0),
