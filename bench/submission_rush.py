@@ -52,17 +52,27 @@ DEADLINE = datetime(2019, 1, 31, 16, 0, tzinfo=UTC)
 
 
 class Client:
-    """One keep-alive HTTP/1.1 connection with a bearer token."""
+    """One keep-alive HTTP/1.1 connection with a bearer token, opened again when the
+    service has closed it (it closes connections idle for longer than 75 s)."""
 
     def __init__(self, port: int, token: str):
+        self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         payload = json.dumps(body) if body is not None else ""
-        self.conn.request(method, path, body=payload, headers=self.headers)
-        response = self.conn.getresponse()
-        return response.status, json.loads(response.read() or b"{}")
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=payload, headers=self.headers)
+                response = self.conn.getresponse()
+                return response.status, json.loads(response.read() or b"{}")
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
 
 
 def applicant_email(process: int, thread: int) -> str:
@@ -160,13 +170,7 @@ def make_drafts(port: int, email: str, index: int, n: int, count: int,
         body = proposal_body(coordinator, acronym=acronym)
         body["parts"] = [part_upload(name, part_bytes(name, acronym, part_kb))
                          for name in ("part_a", "part_b", "budget")]
-        for attempt in range(5):
-            try:
-                status, answer = setup.request("POST", "/proposals", body)
-                break
-            except (ConnectionError, http.client.HTTPException, OSError):
-                setup.conn.close()  # closed while idle: open a new connection
-                setup = Client(port, token(email))
+        status, answer = setup.request("POST", "/proposals", body)
         assert status == 201, answer
         ids.append(answer["id"])
     setup.conn.close()

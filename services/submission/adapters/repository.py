@@ -44,12 +44,14 @@ class _Loaded:
     screening: object = None
 
 
-def insert_ignoring_duplicates(session, table: sa.Table, **values) -> bool:
-    """INSERT unless the primary key exists; True if a row was inserted."""
+def insert_ignoring_duplicates(session, table: sa.Table, rows: list[dict] | None = None,
+                               **values) -> bool:
+    """INSERT unless the primary key exists (``values``, or every row of ``rows`` in one
+    statement); True if a row was inserted."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).values(**values).on_conflict_do_nothing()
-    return session.execute(statement).rowcount == 1
+    statement = insert(table).values(rows if rows is not None else values)
+    return session.execute(statement.on_conflict_do_nothing()).rowcount >= 1
 
 
 def _version(row, prefix: str = "") -> Version:
@@ -257,9 +259,13 @@ class ProposalRepository:
                 proposals.c.state != State.WITHDRAWN.value)).scalars())
 
     # ------------------------------------------------------------------ part bytes
-    def store_part(self, sha256: str, data: bytes, now: datetime) -> None:
-        insert_ignoring_duplicates(self.session, parts, sha256=sha256, size=len(data),
-                                   data=data, stored_at=now)
+    def store_parts(self, blobs: dict[str, bytes], now: datetime) -> None:
+        """Keep each part's bytes by their SHA-256 (once, however many drafts share them),
+        in one statement."""
+        if blobs:
+            insert_ignoring_duplicates(self.session, parts, [
+                {"sha256": sha256, "size": len(data), "data": data, "stored_at": now}
+                for sha256, data in sorted(blobs.items())])
 
     def part_bytes(self, sha256: str) -> bytes | None:
         return self.session.execute(sa.select(parts.c.data).where(
