@@ -50,10 +50,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.stack import delivery_log, environment, load, private_stack  # noqa: E402
 from grantflow.devsmtp import read_messages  # noqa: E402
+from grantflow.scenario.model import Scenario  # noqa: E402
 from grantflow.scenario.runner import ScenarioRunner  # noqa: E402
 from grantflow.scenario.synthetic import synthetic_scenario  # noqa: E402
 from shared.calls.loader import load_call_text  # noqa: E402
 from shared.config import SERVICES  # noqa: E402
+from shared.db.engine import normalise_url  # noqa: E402
 from tests.support.infra import PG_URL, RABBIT_API  # noqa: E402
 
 STAGES = ("submission", "screening", "reports", "letters", "grants")
@@ -106,7 +108,8 @@ def smtp_down(seconds: float) -> Callable:
 
 def pg_terminate(name: str) -> Callable:
     def strike(stack, say):
-        engine = sa.create_engine(PG_URL + "/postgres", poolclass=sa.pool.NullPool)
+        engine = sa.create_engine(normalise_url(PG_URL + "/postgres"),
+                                 poolclass=sa.pool.NullPool)
         with engine.connect() as conn:
             ended = conn.execute(sa.text(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
@@ -246,9 +249,11 @@ class Striker:
 
 
 def replay(proposals: int, experts: int, seed: int, experiment: Experiment | None = None,
-           say: Callable[[str], None] = print, workers: int = 16) -> Outcome:
-    """One replay on a private stack; with ``experiment``, struck once as it says."""
-    scenario = synthetic_scenario(proposals, experts, seed)
+           say: Callable[[str], None] = print, workers: int = 16,
+           scenario: Scenario | None = None) -> Outcome:
+    """One replay on a private stack (of ``scenario``, else the synthetic call of that
+    size and seed); with ``experiment``, struck once as it says."""
+    scenario = scenario or synthetic_scenario(proposals, experts, seed)
     call = load_call_text(scenario.call_yaml)
     started = time.monotonic()
     with private_stack() as stack:

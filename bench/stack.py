@@ -5,6 +5,7 @@ the settings of a deployment rather than of a test where they change the figures
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from grantflow.scenario.environment import Environment
 from shared.auth import DEFAULT_DEV_SECRET, issue_token
 from shared.config import SERVICES
+from shared.db.engine import normalise_url
 from tests.support.infra import PG_URL, Databases, SmtpServer, Vhost
 from tests.support.stack import Stack
 
@@ -51,6 +53,9 @@ def private_stack(smtp_lease_seconds: int = 30, keep: bool = False):
         stack.declare_topology()
         stack.start(*SERVICES)
         yield stack
+    except BaseException:
+        print(stack.logs(), file=sys.stderr)  # what the services said before it went wrong
+        raise
     finally:
         stack.stop_all()
         smtp.stop()
@@ -87,7 +92,8 @@ class Sampler:
         self.pg_connections_max = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self._engine = sa.create_engine(PG_URL + "/postgres", poolclass=sa.pool.NullPool)
+        self._engine = sa.create_engine(normalise_url(PG_URL + "/postgres"),
+                                        poolclass=sa.pool.NullPool)
 
     def __enter__(self) -> "Sampler":
         self._thread.start()
