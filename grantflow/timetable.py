@@ -21,13 +21,12 @@ from typing import Callable
 
 import requests
 
-from grantflow.retry import Backoff, request
+from grantflow.retry import RETRY_STATUSES, Backoff, request
 from grantflow.settle import Waiting, wait_until_settled
 from shared.clock import SimulatedClock
 
 
 MAX_TICK_ROUNDS = 10
-SERVER_ERROR_RETRIES = 3
 #: a restart takes seconds; a service down for minutes is reported, not waited for forever
 DRIVER_BACKOFF = Backoff(first=0.2, factor=2.0, cap=5.0, give_up_after=300.0)
 
@@ -82,16 +81,11 @@ class TimetableDriver:
                 said.append(reason)
                 self.say(f"  the {name} service does not answer ({reason}); waiting for it")
 
-        for attempt in range(SERVER_ERROR_RETRIES + 1):
-            response = request(None, method, url, headers=self.headers, timeout=timeout,
-                               backoff=self.backoff, on_retry=waiting)
-            if response.status_code < 500 or attempt == SERVER_ERROR_RETRIES:
-                break
-            # a tick or a read is safe to repeat, and a 500 can be a database connection
-            # lost under the service (ended by an administrator, a failover)
-            self.say(f"  the {name} service answered {response.status_code} to {method} "
-                     f"{url.split('/', 3)[-1]}: {response.text[:200]}; asking again")
-            time.sleep(1.0 + attempt)
+        # a tick or a read is safe to repeat, and a 500 can be a database connection lost
+        # under the service (ended by an administrator, too many clients)
+        response = request(None, method, url, headers=self.headers, timeout=timeout,
+                           backoff=self.backoff, on_retry=waiting,
+                           retry_statuses=RETRY_STATUSES | {500})
         if said and response.ok:
             self.say(f"  the {name} service answers again")
         response.raise_for_status()

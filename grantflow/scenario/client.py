@@ -18,12 +18,15 @@ from typing import Callable
 
 import requests
 
-from grantflow.retry import Backoff, request
+from grantflow.retry import RETRY_STATUSES, Backoff, request
 from shared.auth import issue_token
 
 OPERATIONS_EMAIL = "operations@grantflow.example"
 #: a replay outlives a service restart (seconds) but reports a service that stays down
 REPLAY_BACKOFF = Backoff(first=0.2, factor=2.0, cap=5.0, give_up_after=300.0)
+#: a replay also asks again after a 500: a service's database connection can be lost under
+#: it ("too many clients", an ended backend); the Idempotency-Key keeps it from acting twice
+REPLAY_RETRY_STATUSES = RETRY_STATUSES | {500}
 
 
 class ApiFailure(RuntimeError):
@@ -129,6 +132,7 @@ class People:
 
         response = request(
             self._session(), method, url, key=key, backoff=self.backoff, on_retry=waiting,
+            retry_statuses=REPLAY_RETRY_STATUSES,
             json=json, params=params, timeout=120,
             headers={"Authorization": f"Bearer {self.token(role, email)}"})
         self.outages.answered(service)
