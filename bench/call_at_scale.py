@@ -105,12 +105,14 @@ def run(args) -> dict:
         submitted = {ref for ref, acts in runner.actions.items()
                      if any(a["status"] == 200 and a["do"] != "withdraw" for a in acts)}
         in_report = {p["ref"] for p in report["proposals"]}
-        not_final = [p["ref"] for p in report["proposals"] if not p.get("final_state")]
+        not_final = [(p["ref"], p.get("state")) for p in report["proposals"]
+                     if not p.get("final_state")]
         figures = {
             "proposals": args.proposals, "experts": args.experts, "seed": args.seed,
             "workers": args.workers, "seconds_total": round(seconds, 1),
             "stages": stages(runner), "milestones": runner.milestones,
             "final_all": not not_final, "not_final": len(not_final),
+            "not_final_examples": not_final[:10],
             "lost": len(submitted - in_report) + mail["sent_not_received"],
             "duplicate_mails": mail["duplicate_by_message_id"] + mail["duplicate_by_cause"],
             **mail, "events": events, "events_per_s": round(events / seconds, 1),
