@@ -39,8 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.stack import (Sampler, delivery_log, elapsed, environment, load,  # noqa: E402
-                         private_stack)
-from grantflow.devsmtp import read_messages  # noqa: E402
+                         private_stack, received_message_ids)
 from grantflow.scenario.runner import DEFAULT_WORKERS, ScenarioRunner  # noqa: E402
 from grantflow.scenario.synthetic import synthetic_scenario  # noqa: E402
 from shared.config import SERVICES  # noqa: E402
@@ -75,7 +74,7 @@ def events_published(stack) -> int:
 
 def mail_figures(stack) -> dict:
     """Duplicates and losses, from the SMTP server's side and the delivery log."""
-    received = Counter(m["message_id"] for m in read_messages(stack.smtp.directory))
+    received = Counter(received_message_ids(stack))
     log = delivery_log(stack)
     by_cause = Counter((r["recipient"], r["template"], r["proposal_id"], r["source_event_id"])
                        for r in log if r.get("resend_of") is None)
@@ -95,7 +94,8 @@ def run(args) -> dict:
     with private_stack() as stack, Sampler(stack) as sampler:
         print(f"[{elapsed(started)}s] private stack up ({stack.vhost.name})", flush=True)
         runner = ScenarioRunner(scenario, environment(stack), workers=args.workers,
-                                seed=args.seed, progress=lambda line: print(line, flush=True))
+                                seed=args.seed, progress=lambda line: print(line, flush=True),
+                                with_notifications=False)  # counted below, by Message-ID
         began = time.monotonic()
         report = runner.run()
         seconds = time.monotonic() - began

@@ -53,12 +53,14 @@ class ScenarioRunner:
                  progress: Callable[[str], None] = lambda line: None,
                  workers: int = DEFAULT_WORKERS, seed: int = 0, resume: bool = False,
                  progress_bar: bool | None = None,
-                 observe: Callable[[str, int, int], None] | None = None):
+                 observe: Callable[[str, int, int], None] | None = None,
+                 with_notifications: bool = True):
         self.scenario = scenario
         self.env = environment
         self.say = progress
         self.resume = resume
         self.progress_bar = progress_bar
+        self.with_notifications = with_notifications  # every person's mail in the report
         self.observe = observe or (lambda label, done, total: None)  # (fault experiments)
         self.people = People(environment.service_urls, environment.auth_secret,
                              outages=Outages(progress), pool_size=workers)
@@ -485,7 +487,8 @@ class ScenarioRunner:
         submitted = {p["id"] for p in report["proposals"]}
         report["not_submitted"] = sorted(
             ref for ref, proposal_id in self.ids.items() if proposal_id not in submitted)
-        report["notifications"] = self.notifications()
+        if self.with_notifications:
+            report["notifications"] = self.notifications()
         report["scenario"] = {"name": self.scenario.name, "description": self.scenario.description}
         return report
 
