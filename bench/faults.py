@@ -91,9 +91,23 @@ def kill(*names: str) -> Callable:
         say(f"    killed {', '.join(names)} (SIGKILL); restarting in {RESTART_AFTER:.0f}s")
         time.sleep(RESTART_AFTER)
         for name in names:
-            stack.start(name)
+            restart(stack, name, say)
         say(f"    {', '.join(names)} restarted")
     return strike
+
+
+def restart(stack, name: str, say, attempts: int = 5) -> None:
+    """Start a service again, as a supervisor would: again a few seconds later if it
+    exits during start-up (its database or broker briefly out of reach)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            stack.start(name)
+            return
+        except (RuntimeError, TimeoutError) as exc:
+            if attempt == attempts:
+                raise
+            say(f"    {name} did not start ({str(exc).splitlines()[0]}); again in 3s")
+            time.sleep(3)
 
 
 def smtp_down(seconds: float) -> Callable:
