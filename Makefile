@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test install infra browser validators bench clean
+.PHONY: demo test install infra browser validators bench faults clean
 
 demo: install infra
 	$(VENV)/bin/grantflow demo
@@ -34,6 +34,11 @@ infra: install
 
 bench: install infra
 	$(PY) bench/pipeline.py
+
+# Replays through kills, an SMTP outage, ended database connections and closed broker
+# connections, each compared with a clean replay (bench/faults.py; long: not in .ci/run).
+faults: install infra
+	$(PY) bench/faults.py $(FAULTS_ARGS)
 
 clean:
 	-$(VENV)/bin/grantflow down

@@ -6,10 +6,13 @@ fresh vhost and database) on a simulated clock that runs at real speed and reach
 deadline ``--rush-seconds`` after the rush starts. Each client process drives its share
 of the applicants, one keep-alive HTTP connection each, from one selector loop (light
 on the machine: the clients share its cores with the service, PostgreSQL and RabbitMQ).
-Every applicant owns a few drafts
-(created before the rush, not measured) and submits them round-robin until the service
-answers 409 "deadline passed". The service's own timer then closes the topic; the
-benchmark reads the manifest and checks it against every receipt it was given.
+Every applicant owns ``--proposals-per-client`` drafts, each created with three distinct
+parts of ``--part-kb`` KB in one request (timed apart from the rush: ``drafts_per_s``),
+and submits them round-robin until the service answers 409 "deadline passed". The rush
+starts once every client is ready, and each opens its connection only then (the service
+closes connections idle past its keep-alive timeout); a connection closed during the rush
+is reopened and the request sent again (``reconnects``). The service's own timer then
+closes the topic; the benchmark reads the manifest and checks it against every receipt.
 
 ``lost`` counts proposals whose last accepted receipt is not what the manifest lists
 (must be 0); ``late_accepted`` counts receipts at or after the deadline (must be 0).
@@ -17,7 +20,10 @@ Throughput is accepted submissions per second of the rush; latencies are of acce
 submissions. The last line printed is one JSON object.
 
     python bench/submission_rush.py [--clients 32] [--proposals-per-client 4]
-        [--rush-seconds 20] [--processes 2] [--workers 64]
+        [--rush-seconds 20] [--processes 2] [--workers 64] [--part-kb 16]
+        [--setup-threads 8]
+    # 10,000 distinct proposals:
+    python bench/submission_rush.py --clients 100 --proposals-per-client 100
 """
 from __future__ import annotations
 
@@ -46,17 +52,27 @@ DEADLINE = datetime(2019, 1, 31, 16, 0, tzinfo=UTC)
 
 
 class Client:
-    """One keep-alive HTTP/1.1 connection with a bearer token."""
+    """One keep-alive HTTP/1.1 connection with a bearer token, opened again when the
+    service has closed it (it closes connections idle for longer than 75 s)."""
 
     def __init__(self, port: int, token: str):
+        self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         payload = json.dumps(body) if body is not None else ""
-        self.conn.request(method, path, body=payload, headers=self.headers)
-        response = self.conn.getresponse()
-        return response.status, json.loads(response.read() or b"{}")
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=payload, headers=self.headers)
+                response = self.conn.getresponse()
+                return response.status, json.loads(response.read() or b"{}")
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
 
 
 def applicant_email(process: int, thread: int) -> str:
@@ -70,12 +86,16 @@ def token(email: str, role: str = "applicant") -> str:
 
 # --------------------------------------------------------------------------- clients
 class Applicant:
-    """One applicant's keep-alive connection during the rush (one request in flight)."""
+    """One applicant's keep-alive connection during the rush (one request in flight).
+
+    The connection is opened when the rush starts, not when the drafts are made: the
+    service closes connections idle for longer than its keep-alive timeout (75 s), which
+    the setup of thousands of drafts easily exceeds. A connection the service closes
+    during the rush is opened again and the request sent again (``reconnects``)."""
 
     def __init__(self, port: int, email: str, proposal_ids: list[str]):
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.setblocking(False)
+        self.port = port
+        self.sock: socket.socket | None = None
         auth = f"Authorization: Bearer {token(email)}\r\n"
         self.requests = [(pid, (f"POST /proposals/{pid}/submit HTTP/1.1\r\nHost: bench\r\n"
                                 f"{auth}Content-Length: 0\r\n\r\n").encode())
@@ -83,13 +103,31 @@ class Applicant:
         self.sent = 0
         self.buffer = b""
         self.started = 0.0
-        self.done = False
+        self.reconnects = 0
+        self.current, self.request = None, b""
+
+    def connect(self) -> socket.socket:
+        self.sock = socket.create_connection(("127.0.0.1", self.port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.setblocking(False)
+        return self.sock
 
     def send_next(self) -> None:
-        self.current, request = self.requests[self.sent % len(self.requests)]
+        self.current, self.request = self.requests[self.sent % len(self.requests)]
         self.sent += 1
         self.started = time.perf_counter()
-        self.sock.sendall(request)
+        self.sock.sendall(self.request)
+
+    def resend(self) -> socket.socket:
+        """Reconnect and send the unanswered request again (same timing start)."""
+        self.sock.close()
+        self.reconnects += 1
+        self.buffer = b""
+        self.connect()
+        self.sock.setblocking(True)
+        self.sock.sendall(self.request)
+        self.sock.setblocking(False)
+        return self.sock
 
     def receive(self) -> tuple | None:
         """The outcome once a whole response is in, else None."""
@@ -112,34 +150,61 @@ class Applicant:
                 body.get("received_at"), body.get("error"), elapsed, time.time())
 
 
-def client_process(index: int, port: int, count: int, per_client: int, start_at: float,
-                   stop_at: float, out) -> None:
-    """Create the drafts (not measured), wait for the start, rush, report every outcome."""
-    from tests.support.submission_data import participant, proposal_body
+def part_bytes(name: str, acronym: str, kilobytes: int) -> bytes:
+    """A distinct file of about ``kilobytes`` KB (no two proposals share a part)."""
+    line = f"%PDF-1.4 {name} of {acronym}\n".encode()
+    return (line * (kilobytes * 1024 // len(line) + 1))[:max(len(line), kilobytes * 1024)]
 
-    applicants = []
-    for n in range(count):
-        email = applicant_email(index, n)
-        setup = Client(port, token(email))
-        coordinator = participant(f"City{index}x{n}", "BE", email=email, experienced=True)
-        ids = []
-        for k in range(per_client):
-            status, body = setup.request("POST", "/proposals", proposal_body(
-                coordinator, acronym=f"R{index}A{n}N{k}"))
-            assert status == 201, body
-            ids.append(body["id"])
-        setup.conn.close()
-        applicants.append(Applicant(port, email, ids))
+
+def make_drafts(port: int, email: str, index: int, n: int, count: int,
+                part_kb: int) -> list[str]:
+    """One applicant's drafts, each created with its parts in one request (the form and
+    its files, as the create endpoint takes them); ids in order."""
+    from tests.support.submission_data import participant, part_upload, proposal_body
+
+    setup = Client(port, token(email))
+    coordinator = participant(f"City{index}x{n}", "BE", email=email, experienced=True)
+    ids = []
+    for k in range(count):
+        acronym = f"R{index}A{n}N{k}"
+        body = proposal_body(coordinator, acronym=acronym)
+        body["parts"] = [part_upload(name, part_bytes(name, acronym, part_kb))
+                         for name in ("part_a", "part_b", "budget")]
+        status, answer = setup.request("POST", "/proposals", body)
+        assert status == 201, answer
+        ids.append(answer["id"])
+    setup.conn.close()
+    return ids
+
+
+def client_process(index: int, port: int, count: int, per_client: int, part_kb: int,
+                   setup_threads: int, out) -> None:
+    """Create the drafts (not measured), say ready, wait for the start, rush, report every
+    outcome."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    emails = [applicant_email(index, n) for n in range(count)]
+    with ThreadPoolExecutor(max_workers=setup_threads) as pool:
+        drafts = list(pool.map(lambda n: make_drafts(port, emails[n], index, n, per_client,
+                                                     part_kb), range(count)))
+    applicants = [Applicant(port, email, ids) for email, ids in zip(emails, drafts)]
+    out.send("ready")
+    start_at, stop_at = out.recv()
     selector = selectors.DefaultSelector()
     time.sleep(max(0.0, start_at - time.time()))
     for applicant in applicants:
-        selector.register(applicant.sock, selectors.EVENT_READ, applicant)
+        selector.register(applicant.connect(), selectors.EVENT_READ, applicant)
         applicant.send_next()
     results, active = [], len(applicants)
     while active and time.time() < stop_at:
         for key, _ in selector.select(timeout=1.0):
             applicant = key.data
-            outcome = applicant.receive()
+            try:
+                outcome = applicant.receive()
+            except (ConnectionError, OSError):
+                selector.unregister(applicant.sock)
+                selector.register(applicant.resend(), selectors.EVENT_READ, applicant)
+                continue
             if outcome is None:
                 continue
             results.append(outcome)
@@ -149,7 +214,7 @@ def client_process(index: int, port: int, count: int, per_client: int, start_at:
                 active -= 1
             else:
                 applicant.send_next()
-    out.send(results)
+    out.send((results, sum(a.reconnects for a in applicants)))
     out.close()
 
 
@@ -223,21 +288,28 @@ def run(args) -> dict:
         status, body = ops.request("POST", "/calls", {"yaml": call_yaml()})
         assert status == 201, body
         per_process = args.clients // args.processes
-        setup_seconds = 5 + args.clients * args.proposals_per_client / 40
-        start_at = time.time() + setup_seconds
-        stop_at = start_at + args.rush_seconds + 30  # safety net; clients stop at the 409
         pipes, procs = [], []
         for index in range(args.processes):
-            receiver, sender = multiprocessing.Pipe(duplex=False)
+            mine, theirs = multiprocessing.Pipe()
             proc = multiprocessing.Process(target=client_process, args=(
-                index, port, per_process, args.proposals_per_client, start_at, stop_at,
-                sender))
+                index, port, per_process, args.proposals_per_client, args.part_kb,
+                args.setup_threads, theirs))
             proc.start()
-            pipes.append(receiver)
+            pipes.append(mine)
             procs.append(proc)
-        print(f"{args.processes * per_process} applicants x {args.proposals_per_client} drafts; "
-              f"rush of {args.rush_seconds}s starts in {setup_seconds:.0f}s (service pid "
-              f"{process.pid()})", flush=True)
+        drafts = args.processes * per_process * args.proposals_per_client
+        print(f"{args.processes * per_process} applicants x {args.proposals_per_client} drafts "
+              f"with 3 parts of {args.part_kb} KB each (service pid {process.pid()})", flush=True)
+        setup_started = time.time()
+        for pipe in pipes:
+            assert pipe.recv() == "ready"
+        setup_seconds = time.time() - setup_started
+        print(f"{drafts} drafts in {setup_seconds:.1f}s ({drafts / setup_seconds:.0f}/s); "
+              f"rush of {args.rush_seconds}s starts", flush=True)
+        start_at = time.time() + 1.0
+        stop_at = start_at + args.rush_seconds + 30  # safety net; clients stop at the 409
+        for pipe in pipes:
+            pipe.send((start_at, stop_at))
         time.sleep(max(0.0, start_at - time.time() - 0.2))
         # the simulated clock runs at real speed from here and reaches the deadline on time
         clock.set(DEADLINE - timedelta(seconds=args.rush_seconds + 0.2), rate=1.0)
@@ -246,7 +318,9 @@ def run(args) -> dict:
         cpu_before = cpu_seconds(process.pid())
         time.sleep(max(0.0, deadline_wall - time.time()))
         service_cpu = cpu_seconds(process.pid()) - cpu_before
-        outcomes = [row for pipe in pipes for row in pipe.recv()]
+        received = [pipe.recv() for pipe in pipes]
+        outcomes = [row for rows, _ in received for row in rows]
+        reconnects = sum(n for _, n in received)
         for proc in procs:
             proc.join()
         manifest, closed_after = None, None
@@ -276,7 +350,8 @@ def run(args) -> dict:
             "accepted": len(accepted), "refused_after_deadline": len(refused),
             "errors": len(errors), "clients": args.processes * per_process,
             "proposals": args.processes * per_process * args.proposals_per_client,
-            "rush_seconds": args.rush_seconds,
+            "rush_seconds": args.rush_seconds, "reconnects": reconnects,
+            "drafts_per_s": round(drafts / setup_seconds, 1), "part_kb": args.part_kb,
             "manifest_after_deadline_s": round(closed_after, 2),
             "service_cpu_ms_per_submission": round(service_cpu * 1000 / max(1, len(in_rush)), 2),
             "load_average_1m": round(os.getloadavg()[0], 2),
@@ -292,6 +367,10 @@ def main() -> int:
     parser.add_argument("--rush-seconds", type=float, default=20)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--workers", type=int, default=64)
+    parser.add_argument("--part-kb", type=int, default=16,
+                        help="size of each of a draft's three parts (distinct per proposal)")
+    parser.add_argument("--setup-threads", type=int, default=8,
+                        help="drafts created at once per client process")
     args = parser.parse_args()
     figures = run(args)
     print(f"{figures['submissions_per_s']} submissions/s, p50 {figures['p50_ms']} ms, "

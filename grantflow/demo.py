@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from grantflow import stack
-from grantflow.stack import StackError, reset, start_mail_server, stop_mail_server
+from grantflow.stack import StackError
 
 DEMO_ENV = stack.private_environment("demo")
 
@@ -29,27 +29,30 @@ def apply_environment() -> dict:
 
 
 def run_demo(proposals: int, experts: int, seed: int, json_path: str | None,
-             keep_running: bool, say=print) -> dict:
+             keep_running: bool, say=print, resume: bool = False,
+             workers: int | None = None) -> dict:
+    """The whole replay on the demo's private stack. ``resume``: continue an interrupted
+    demo of the same size and seed from what its services hold (no reset; services and the
+    mail server that are not running are started)."""
     apply_environment()
-    from grantflow import runtime
     from grantflow.pages import demo_pages
     from grantflow.scenario.environment import Environment
-    from grantflow.scenario.runner import ScenarioRunner
+    from grantflow.scenario.runner import DEFAULT_WORKERS, ScenarioRunner
     from grantflow.scenario.summary import print_summary
     from grantflow.scenario.synthetic import synthetic_scenario
     from shared.config import var_dir
 
     started = time.monotonic()
-    reset(say)
-    mail = start_mail_server(say)
-    try:
+    if resume:
+        if not (var_dir() / "clock.json").exists():
+            raise DemoError(f"nothing to resume in {var_dir()}: no demo ran there")
+        say(f"resuming the demo in {var_dir()}")
+    with stack.running(say, keep_running=keep_running, fresh=not resume) as mail:
         scenario = synthetic_scenario(proposals, experts, seed)
         say(f"scenario {scenario.name}: {len(scenario.proposals)} proposals, "
             f"{len(scenario.experts)} experts")
-        runtime.ensure_clock()
-        for proc, _ in runtime.up():
-            say(f"  {proc.name:14} pid {proc.pid():<7} {proc.http_url}  log {proc.log_path}")
-        report = ScenarioRunner(scenario, Environment.from_env(), progress=say, seed=seed).run()
+        report = ScenarioRunner(scenario, Environment.from_env(), progress=say, seed=seed,
+                                resume=resume, workers=workers or DEFAULT_WORKERS).run()
         report["demo"] = {"proposals": proposals, "experts": experts, "seed": seed,
                           "seconds": round(time.monotonic() - started, 1), "mail": mail}
         print_summary(report, say)
@@ -62,12 +65,6 @@ def run_demo(proposals: int, experts: int, seed: int, json_path: str | None,
                                       else ""))
         say(f"done in {time.monotonic() - started:.0f}s")
         return report
-    finally:
-        if keep_running:
-            say(f"services left running: GRANTFLOW_VAR={var_dir()} grantflow status | down")
-        else:
-            runtime.down()
-            stop_mail_server()
 
 
 def _count_mail(directory: str) -> int:

@@ -59,10 +59,12 @@ def stable_key(*parts: object) -> str:
 
 def request(session: requests.Session | None, method: str, url: str, *,
             key: str | None = None, backoff: Backoff = Backoff(),
-            on_retry: Callable[[str], None] | None = None, **kwargs) -> requests.Response:
+            on_retry: Callable[[str], None] | None = None,
+            retry_statuses: frozenset[int] = RETRY_STATUSES, **kwargs) -> requests.Response:
     """``session.request(method, url, **kwargs)`` (plain ``requests`` without a session),
     with an ``Idempotency-Key`` on state-changing methods and retries as described above.
-    ``on_retry(reason)`` is told about each wait (a progress line, a log)."""
+    ``on_retry(reason)`` is told about each wait (a progress line, a log);
+    ``retry_statuses``: the answers worth asking again."""
     method = method.upper()
     headers = dict(kwargs.pop("headers", None) or {})
     if method in STATE_CHANGING:
@@ -77,7 +79,7 @@ def request(session: requests.Session | None, method: str, url: str, *,
                 raise
             reason = f"{type(exc).__name__}"
         else:
-            if response.status_code not in RETRY_STATUSES or \
+            if response.status_code not in retry_statuses or \
                     time.monotonic() + delay > deadline:
                 return response
             reason = f"{response.status_code} {response.reason}"

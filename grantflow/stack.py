@@ -228,18 +228,21 @@ def stop_mail_server() -> None:
 
 # --------------------------------------------------------------------------- a run on it
 @contextmanager
-def running(say, keep_running: bool = False):
-    """Reset the current stack, start its SMTP server and services, yield the mail
-    directory; afterwards stop them again unless ``keep_running``."""
+def running(say, keep_running: bool = False, fresh: bool = True):
+    """Reset the current stack (unless not ``fresh``: a resumed run continues from what
+    it holds), start its SMTP server and services, yield the mail directory;
+    afterwards stop them again unless ``keep_running``."""
     from grantflow import runtime
     from shared.config import var_dir
 
-    reset(say)
+    if fresh:
+        reset(say)
     mail = start_mail_server(say)
     try:
         runtime.ensure_clock()
-        for proc, _ in runtime.up():
-            say(f"  {proc.name:14} pid {proc.pid():<7} {proc.http_url}  log {proc.log_path}")
+        for proc, was_running in runtime.up():
+            if not was_running:
+                say(f"  {proc.name:14} pid {proc.pid():<7} {proc.http_url}  log {proc.log_path}")
         yield mail
     finally:
         if keep_running:

@@ -4,20 +4,35 @@
 the target in order; at each one it asks the submission service (owner of calls and their
 timetable) to fire what is due and waits until the pipeline has settled before moving on,
 so every stage's events and everything they cause happen at that stage's instant.
+
+A service that restarts meanwhile is waited for (:mod:`grantflow.retry`: connection errors
+and 502/503/504 retried with backoff), and the wait names it; one that stays down past the
+backoff's limit is reported as the ``requests`` error it gives. Every step is safe to repeat:
+a milestone fires once however often it is ticked, so an interrupted advance is continued by
+advancing again.
 """
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
 import requests
 
-from grantflow.settle import wait_until_settled
+from grantflow.retry import RETRY_STATUSES, Backoff, request
+from grantflow.settle import Waiting, wait_until_settled
 from shared.clock import SimulatedClock
 
 
 MAX_TICK_ROUNDS = 10
+#: a restart takes seconds; a service down for minutes is reported, not waited for forever
+DRIVER_BACKOFF = Backoff(first=0.2, factor=2.0, cap=5.0, give_up_after=300.0)
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -34,24 +49,52 @@ class Step:
     at: datetime
     fired: list
     settle_seconds: float
+    seconds: float = 0.0  # from moving the clock to settled
 
 
 class TimetableDriver:
     def __init__(self, clock: SimulatedClock, submission_url: str, token: str, amqp_uri: str,
-                 service_urls: dict[str, str], retry_delays_ms=()):
+                 service_urls: dict[str, str], retry_delays_ms=(), *,
+                 say: Callable[[str], None] = _stderr, backoff: Backoff = DRIVER_BACKOFF,
+                 stall_timeout: float = 300.0):
         self.clock = clock
         self.submission_url = submission_url.rstrip("/")
+        self.token = token
         self.headers = {"Authorization": f"Bearer {token}"}
         self.amqp_uri = amqp_uri
         self.service_urls = service_urls
         self.retry_delays_ms = retry_delays_ms
+        self.say = say
+        self.backoff = backoff
+        self.stall_timeout = stall_timeout
+        self.waiting = Waiting(say)
+        self._names = {url.rstrip("/"): name for name, url in service_urls.items()}
+
+    # ------------------------------------------------------------------ HTTP
+    def _request(self, method: str, url: str, timeout: float = 300) -> requests.Response:
+        base = "/".join(url.split("/", 3)[:3])
+        name = self._names.get(base, base)
+        said = []
+
+        def waiting(reason: str) -> None:
+            if not said:  # once per request: the backoff's own pace is not news
+                said.append(reason)
+                self.say(f"  the {name} service does not answer ({reason}); waiting for it")
+
+        # a tick or a read is safe to repeat, and a 500 can be a database connection lost
+        # under the service (ended by an administrator, too many clients)
+        response = request(None, method, url, headers=self.headers, timeout=timeout,
+                           backoff=self.backoff, on_retry=waiting,
+                           retry_statuses=RETRY_STATUSES | {500})
+        if said and response.ok:
+            self.say(f"  the {name} service answers again")
+        response.raise_for_status()
+        return response
+
+    def _get(self, path: str):
+        return self._request("GET", self.submission_url + path, timeout=30).json()
 
     # ------------------------------------------------------------------ reading
-    def _get(self, path: str):
-        response = requests.get(self.submission_url + path, headers=self.headers, timeout=30)
-        response.raise_for_status()
-        return response.json()
-
     def milestones(self) -> list[Milestone]:
         found = []
         for call in self._get("/calls"):
@@ -73,9 +116,7 @@ class TimetableDriver:
     # ------------------------------------------------------------------ driving
     def tick(self) -> list:
         """Fire what is due, then let every other service do its clock-driven work now."""
-        response = requests.post(self.submission_url + "/timetable/tick", headers=self.headers,
-                                 timeout=300)
-        response.raise_for_status()
+        response = self._request("POST", self.submission_url + "/timetable/tick")
         self._tick_services()
         return response.json().get("fired", [])
 
@@ -86,9 +127,7 @@ class TimetableDriver:
         for url in self.service_urls.values():
             if url.rstrip("/") == self.submission_url:
                 continue
-            response = requests.post(f"{url.rstrip('/')}/clock/tick", headers=self.headers,
-                                     timeout=300)
-            response.raise_for_status()
+            response = self._request("POST", f"{url.rstrip('/')}/clock/tick")
             worked += response.json().get("worked", 0)
         return worked
 
@@ -107,20 +146,28 @@ class TimetableDriver:
 
     def _wait(self) -> float:
         return wait_until_settled(self.amqp_uri, self.service_urls,
-                                  retry_delays_ms=self.retry_delays_ms)
+                                  retry_delays_ms=self.retry_delays_ms, token=self.token,
+                                  stall_timeout=self.stall_timeout, waiting=self.waiting)
 
     def advance_to(self, target: datetime, on_step: Callable[[Step], None] | None = None) -> list[Step]:
         current = self.clock.now()
         if target < current:
             raise ValueError(f"the clock never goes backwards: it is {current.isoformat()}")
-        stops = sorted({m.at for m in self.milestones() if current < m.at <= target and not m.fired})
+        pending = [m for m in self.milestones() if m.at <= target and not m.fired]
+        stops = sorted({m.at for m in pending if m.at > current})
+        if any(m.at <= current for m in pending):
+            # an advance interrupted after moving the clock: fire what is due at this
+            # instant first, so it happens when it should (not at the next stop)
+            stops.insert(0, current)
         if not stops or stops[-1] != target:
             stops.append(target)
         steps = []
         for at in stops:
+            began = time.monotonic()
             self.clock.set(at)
             fired = self.tick()
-            step = Step(at, fired, self.settle())
+            settled = self.settle()
+            step = Step(at, fired, settled, time.monotonic() - began)
             steps.append(step)
             if on_step:
                 on_step(step)

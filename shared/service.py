@@ -29,7 +29,11 @@ class ContainerStats(DependencyProvider):
         def busy() -> int:
             receiving = sum(1 for name in container._managed_threads.values()
                             if name and "handle_message" in name)
-            return max(0, len(container._worker_threads) - 1) + receiving
+            # messages held for a batch are received (unacked) but in no worker yet: a
+            # replay must not take the pipeline for settled while they wait
+            batching = sum(len(getattr(entrypoint, "_pending", None) or ())
+                           for entrypoint in container.entrypoints)
+            return max(0, len(container._worker_threads) - 1) + receiving + batching
         return busy
 
 

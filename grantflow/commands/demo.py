@@ -15,6 +15,11 @@ def register(subparsers) -> None:
     demo.add_argument("--json", default="var/demo-report.json", help="where to write the report")
     demo.add_argument("--keep-running", action="store_true",
                       help="leave the services up afterwards (to look at the operations page)")
+    demo.add_argument("--resume", action="store_true",
+                      help="continue an interrupted demo (same --proposals, --experts, --seed) "
+                           "from what its services hold, without resetting anything")
+    demo.add_argument("--workers", type=_workers, default=None,
+                      help="people acting at once (default 32)")
     demo.set_defaults(func=cmd_demo)
 
     scenario = subparsers.add_parser("scenario", help="scenario files (docs/scenarios.md)")
@@ -34,10 +39,26 @@ def register(subparsers) -> None:
                           "use the running services")
     run.add_argument("--keep-running", action="store_true",
                      help="with a private stack: leave its services up afterwards")
+    run.add_argument("--resume", action="store_true",
+                     help="continue an interrupted run of this scenario and seed from what the "
+                          "services hold")
+    run.add_argument("--workers", type=_workers, default=None,
+                     help="people acting at once (default 32)")
     run.set_defaults(func=cmd_scenario_run)
     check = sub.add_parser("validate", help="check a scenario file")
     check.add_argument("file")
     check.set_defaults(func=cmd_scenario_validate)
+
+
+def _workers(text: str) -> int:
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 256, not {text!r}")
+    return value
 
 
 def cmd_demo(args) -> int:
@@ -46,7 +67,8 @@ def cmd_demo(args) -> int:
         print("grantflow demo: --proposals and --experts must be at least 1", file=sys.stderr)
         return 2
     try:
-        report = run_demo(args.proposals, args.experts, args.seed, args.json, args.keep_running)
+        report = run_demo(args.proposals, args.experts, args.seed, args.json, args.keep_running,
+                          resume=args.resume, workers=args.workers)
     except DemoError as exc:
         print(f"grantflow demo: {exc}", file=sys.stderr)
         return 3
@@ -77,7 +99,7 @@ def cmd_scenario_run(args) -> int:
     from grantflow import runtime, stack
     from grantflow.scenario.environment import Environment
     from grantflow.scenario.loader import InvalidScenario, load_scenario_file
-    from grantflow.scenario.runner import ScenarioRunner
+    from grantflow.scenario.runner import DEFAULT_WORKERS, ScenarioError, ScenarioRunner
     from grantflow.scenario.summary import check_expectations, print_summary
     try:
         scenario = load_scenario_file(args.file)
@@ -86,14 +108,20 @@ def cmd_scenario_run(args) -> int:
             print(f"{args.file}: {problem}", file=sys.stderr)
         return 2
     try:
+        environment = Environment.from_env
         if args.stack == "existing":
-            report = ScenarioRunner(scenario, Environment.from_env(), progress=print,
-                                    seed=args.seed).run()
+            report = ScenarioRunner(scenario, environment(), progress=print, seed=args.seed,
+                                    resume=args.resume,
+                                    workers=args.workers or DEFAULT_WORKERS).run()
         else:
             stack.apply_environment(stack.private_environment("scenario"))
-            with stack.running(print, keep_running=args.keep_running):
-                report = ScenarioRunner(scenario, Environment.from_env(), progress=print,
-                                        seed=args.seed).run()
+            with stack.running(print, keep_running=args.keep_running, fresh=not args.resume):
+                report = ScenarioRunner(scenario, environment(), progress=print,
+                                        seed=args.seed, resume=args.resume,
+                                        workers=args.workers or DEFAULT_WORKERS).run()
+    except ScenarioError as exc:
+        print(f"grantflow scenario run: {exc}", file=sys.stderr)
+        return 1
     except requests.ConnectionError as exc:
         from grantflow.http import service_of, unreachable
         from shared.config import SERVICES, base_url

@@ -204,6 +204,12 @@ def load_scenario_text(text: str) -> Scenario:
         raise InvalidScenario([f"not valid YAML: {exc}"]) from None
     if not isinstance(raw, dict):
         raise InvalidScenario(["a scenario is a YAML mapping"])
+    return load_scenario_document(raw)
+
+
+def load_scenario_document(raw: dict) -> Scenario:
+    """A scenario from its document as data (what a file's YAML loads to): the synthetic
+    demo builds one directly, a YAML round trip of 10,000 proposals costs minutes."""
     # ``x-...`` keys hold YAML anchors shared by the proposals (as in Compose files)
     raw = {key: value for key, value in raw.items() if not str(key).startswith("x-")}
     try:

@@ -20,9 +20,8 @@ from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from zoneinfo import ZoneInfo
 
-import yaml
 
-from grantflow.scenario.loader import load_scenario_text
+from grantflow.scenario.loader import load_scenario_document
 from grantflow.scenario.model import Scenario
 from shared.calls.loader import load_default_call
 from shared.calls.model import Call
@@ -218,5 +217,4 @@ def synthetic_document(proposals: int, experts: int, seed: int) -> dict:
 
 
 def synthetic_scenario(proposals: int = 200, experts: int = 80, seed: int = 2019) -> Scenario:
-    return load_scenario_text(yaml.safe_dump(synthetic_document(proposals, experts, seed),
-                                             allow_unicode=True, sort_keys=False))
+    return load_scenario_document(synthetic_document(proposals, experts, seed))

@@ -44,12 +44,14 @@ class _Loaded:
     screening: object = None
 
 
-def insert_ignoring_duplicates(session, table: sa.Table, **values) -> bool:
-    """INSERT unless the primary key exists; True if a row was inserted."""
+def insert_ignoring_duplicates(session, table: sa.Table, rows: list[dict] | None = None,
+                               **values) -> bool:
+    """INSERT unless the primary key exists (``values``, or every row of ``rows`` in one
+    statement); True if a row was inserted."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).values(**values).on_conflict_do_nothing()
-    return session.execute(statement).rowcount == 1
+    statement = insert(table).values(rows if rows is not None else values)
+    return session.execute(statement.on_conflict_do_nothing()).rowcount >= 1
 
 
 def _version(row, prefix: str = "") -> Version:
@@ -158,8 +160,17 @@ class ProposalRepository:
             id=proposal.id, call_id=proposal.call_id, topic_id=proposal.topic_id,
             state=proposal.state.value, content=content, latest_version=0,
             created_by=created_by.lower(), created_at=now, updated_at=now))
-        self._loaded[proposal.id] = _Loaded(0, set(), proposal.content, content)
-        self.save(proposal, now=now)
+        if proposal.versions or proposal.screening is not None:  # not a fresh draft
+            self._loaded[proposal.id] = _Loaded(0, set(), proposal.content, content)
+            self.save(proposal, now=now)
+            return
+        # a fresh draft: the row as inserted is complete, only its contacts are missing
+        # (two statements instead of insert, update, delete and insert)
+        contacts = contacts_of(content)
+        if contacts:
+            self.session.execute(proposal_contacts.insert(), [
+                {"proposal_id": proposal.id, "email": email} for email in sorted(contacts)])
+        self._loaded[proposal.id] = _Loaded(0, contacts, proposal.content, content)
 
     def save(self, proposal: Proposal, *, now: datetime,
              withdraw_reason: str | None = None) -> None:
@@ -251,10 +262,15 @@ class ProposalRepository:
                 proposals.c.state != State.WITHDRAWN.value)).scalars())
 
     # ------------------------------------------------------------------ part bytes
-    def store_part(self, sha256: str, data: bytes, now: datetime) -> None:
-        self._lock_part(sha256)
-        insert_ignoring_duplicates(self.session, parts, sha256=sha256, size=len(data),
-                                   data=data, stored_at=now)
+    def store_parts(self, blobs: dict[str, bytes], now: datetime) -> None:
+        """Keep each part's bytes by their SHA-256 (once, however many drafts share them),
+        in one statement, each hash locked first (see :meth:`_lock_part`)."""
+        if blobs:
+            for sha256 in sorted(blobs):
+                self._lock_part(sha256)
+            insert_ignoring_duplicates(self.session, parts, [
+                {"sha256": sha256, "size": len(data), "data": data, "stored_at": now}
+                for sha256, data in sorted(blobs.items())])
 
     def _forget_parts(self, removed: set[str]) -> None:
         """Delete the bytes of parts the working copy let go of, unless a working copy or

@@ -167,8 +167,7 @@ def create(uow, principal, data: dict, now: datetime,
                 topic_id=data["topic_id"], content=content, now=now, deadline=call.deadline)
         _keeps_access(principal, proposal)
         repo = ProposalRepository(uow.session)
-        for upload in uploads:
-            repo.store_part(upload.part().sha256, upload.data, now)
+        repo.store_parts({upload.part().sha256: upload.data for upload in uploads}, now)
         repo.add(proposal, created_by=principal.email, now=now)
         uow.commit()
     return proposal_view(proposal, versions=[], deadline=call.deadline,
@@ -188,8 +187,7 @@ def update(uow, principal, proposal_id: str, data: dict, now: datetime,
             for upload in uploads:
                 proposal.attach_part(upload.part(), now=now, deadline=call.deadline)
         _keeps_access(principal, proposal)
-        for upload in uploads:
-            repo.store_part(upload.part().sha256, upload.data, now)
+        repo.store_parts({upload.part().sha256: upload.data for upload in uploads}, now)
         repo.save(proposal, now=now)
         uow.commit()
         return _view(repo, proposal, call, context.created_by)
@@ -205,7 +203,7 @@ def put_part(uow, principal, proposal_id: str, name: str, data: bytes, filename:
         _check_parts(call, [upload])
         with refusals():
             proposal.attach_part(upload.part(), now=now, deadline=call.deadline)
-        repo.store_part(upload.part().sha256, data, now)
+        repo.store_parts({upload.part().sha256: data}, now)
         repo.save(proposal, now=now)
         uow.commit()
         return _view(repo, proposal, call, context.created_by)

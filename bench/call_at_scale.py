@@ -1,0 +1,145 @@
+"""A whole call at scale, publication to last signature, through the real services, broker,
+PostgreSQL and SMTP server.
+
+A private stack (own vhost, databases, SMTP server, simulated clock) runs the synthetic
+AMIF-2018-AG-INTE call of ``--proposals`` applicants and ``--experts`` experts with the
+concurrent scenario runner: everyone due at an instant acts at once through ``--workers``
+HTTP clients; the clock moves only when the pipeline and the mail have settled. Progress is
+printed per stage; the last line is one JSON object:
+
+- ``stages``: seconds of drafts, submission (the applicants' actions up to the deadline),
+  deadline_to_screened (the deadline milestone: closing and screening every topic),
+  assignment (evaluation_start: the solver), reports (the evaluation rounds), ranking
+  (evaluation_end), letters (information_to_applicants), grants (the grant rounds to the
+  end of signatures, and the last mail);
+- ``final_all``, ``not_final`` (proposals without a final state), ``lost`` (proposals the
+  runner got a receipt for that the operations report lacks, plus messages the delivery
+  log says were sent that the SMTP server never received);
+- ``duplicate_mails``: copies beyond the first, counted on the SMTP server's side by
+  Message-ID, plus delivery-log rows beyond the first for one (recipient, template,
+  proposal, cause) (the latter would be a message queued twice under two ids);
+- ``events_per_s`` (events published by all relays over the whole run), ``peak_rss_mb``
+  per service and ``pg_connections_max`` (sampled every second), the machine's load.
+
+    python bench/call_at_scale.py --proposals 1000 --experts 300 [--seed 2019] [--workers 32]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.stack import (Sampler, delivery_log, elapsed, environment, load,  # noqa: E402
+                         private_stack, received_message_ids)
+from grantflow.scenario.runner import DEFAULT_WORKERS, ScenarioRunner  # noqa: E402
+from grantflow.scenario.synthetic import synthetic_scenario  # noqa: E402
+from shared.config import SERVICES  # noqa: E402
+
+PUBLISHED = re.compile(r'^grantflow_events_published_total\{[^}]*\} ([0-9.e+]+)$', re.M)
+
+
+def stages(runner: ScenarioRunner) -> dict[str, float]:
+    """Seconds per stage. Milestones passed while applicants still act (the deadline, the
+    start of evaluation before a withdrawal during evaluation) count for their stage."""
+    timings, milestones = runner.timings, runner.milestones
+    deadline = milestones.get("submission_deadline", 0.0)
+    assignment = milestones.get("evaluation_start", 0.0)
+    return {"drafts": timings.get("drafts", 0.0),
+            "submission": round(timings.get("applicants", 0.0) + timings.get(
+                "deadline_to_assigned", 0.0) - deadline - assignment, 1),
+            "deadline_to_screened": deadline,
+            "assignment": assignment,
+            "reports": timings.get("reports", 0.0),
+            "ranking": timings.get("ranking", 0.0),
+            "letters": timings.get("letters", 0.0),
+            "grants": round(timings.get("grants", 0.0) + timings.get("finish", 0.0), 1)}
+
+
+def events_published(stack) -> int:
+    total = 0.0
+    for name in SERVICES:
+        text = requests.get(f"{stack.url(name)}/metrics", timeout=30).text
+        total += sum(float(value) for value in PUBLISHED.findall(text))
+    return int(total)
+
+
+def mail_figures(stack) -> dict:
+    """Duplicates and losses, from the SMTP server's side and the delivery log."""
+    received = Counter(received_message_ids(stack))
+    log = delivery_log(stack)
+    by_cause = Counter((r["recipient"], r["template"], r["proposal_id"], r["source_event_id"])
+                       for r in log if r.get("resend_of") is None)
+    sent = [r for r in log if r["status"] == "sent"]
+    return {"mails_received": sum(received.values()),
+            "duplicate_by_message_id": sum(n - 1 for n in received.values() if n > 1),
+            "duplicate_by_cause": sum(n - 1 for n in by_cause.values() if n > 1),
+            "sent_not_received": sum(1 for r in sent if r["message_id"] not in received),
+            "failed_mails": sum(1 for r in log if r["status"] == "failed")}
+
+
+def run(args) -> dict:
+    scenario = synthetic_scenario(args.proposals, args.experts, args.seed)
+    print(f"scenario {scenario.name}: {len(scenario.proposals)} proposals, "
+          f"{len(scenario.experts)} experts; {load()}", flush=True)
+    started = time.monotonic()
+    with private_stack() as stack, Sampler(stack) as sampler:
+        print(f"[{elapsed(started)}s] private stack up ({stack.vhost.name})", flush=True)
+        runner = ScenarioRunner(scenario, environment(stack), workers=args.workers,
+                                seed=args.seed, progress=lambda line: print(line, flush=True),
+                                with_notifications=False)  # counted below, by Message-ID
+        began = time.monotonic()
+        report = runner.run()
+        seconds = time.monotonic() - began
+        sampler.sample()
+        events = events_published(stack)
+        mail = mail_figures(stack)
+        submitted = {ref for ref, acts in runner.actions.items()
+                     if any(a["status"] == 200 and a["do"] != "withdraw" for a in acts)}
+        in_report = {p["ref"] for p in report["proposals"]}
+        not_final = [(p["ref"], p.get("state")) for p in report["proposals"]
+                     if not p.get("final_state")]
+        figures = {
+            "proposals": args.proposals, "experts": args.experts, "seed": args.seed,
+            "workers": args.workers, "seconds_total": round(seconds, 1),
+            "stages": stages(runner), "milestones": runner.milestones,
+            "final_all": not not_final, "not_final": len(not_final),
+            "not_final_examples": not_final[:10],
+            "lost": len(submitted - in_report) + mail["sent_not_received"],
+            "duplicate_mails": mail["duplicate_by_message_id"] + mail["duplicate_by_cause"],
+            **mail, "events": events, "events_per_s": round(events / seconds, 1),
+            "peak_rss_mb": sampler.peak_rss_mb,
+            "pg_connections_max": sampler.pg_connections_max,
+            "load_average_1m": round(__import__("os").getloadavg()[0], 2),
+            "setup_seconds": round(began - started, 1)}
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--proposals", type=int, default=1000)
+    parser.add_argument("--experts", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=2019)
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    args = parser.parse_args()
+    if args.proposals < 1 or args.experts < 1 or not 1 <= args.workers <= 256:
+        parser.error("--proposals and --experts must be at least 1, --workers 1 to 256")
+    figures = run(args)
+    print(f"{figures['proposals']} x {figures['experts']} in {figures['seconds_total']}s; "
+          f"final_all {figures['final_all']}, lost {figures['lost']}, duplicate mails "
+          f"{figures['duplicate_mails']}; stages {figures['stages']}", flush=True)
+    print(json.dumps(figures))
+    ok = figures["final_all"] and figures["lost"] == 0 and figures["duplicate_mails"] == 0
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
