@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     conflicts = same_organisation_pairs(proposals, experts) | declared
     extra = {} if args.load_penalty is None else {"load_penalty": args.load_penalty}
-    problem = AssignmentProblem(proposals, experts, args.k, conflicts=frozenset(conflicts),
+    problem = AssignmentProblem(proposals, experts, args.k, conflicts=conflicts,
                                 **extra)
     built = time.perf_counter() - started
     share = len(conflicts) / (len(proposals) * len(experts))

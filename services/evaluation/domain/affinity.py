@@ -17,7 +17,7 @@ both work in float64, so the scalar reference and the matrix agree exactly.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,3 +128,96 @@ def _one_hot(area_lists: Sequence[Sequence[str]], column: dict[str, int]) -> np.
             if area in column:
                 matrix[row, column[area]] = 1.0
     return matrix
+
+
+class ImportedScores:
+    """Affinity scores from outside (operations' import of OpenReview/TPMS scores, or a
+    benchmark instance file), each in [0, 1]. For its pairs an imported score takes the
+    place of the TF-IDF text similarity; the integration-area signal still counts with
+    its weight.
+
+    Either sparse, ``(expert_id, proposal_id) -> score`` (:meth:`of`), or one dense
+    proposals x experts matrix (:meth:`dense`), which covers every pair and spares the
+    solver the TF-IDF model altogether.
+    """
+
+    def __init__(self, proposal_ids: Sequence[str], expert_ids: Sequence[str],
+                 rows: np.ndarray, cols: np.ndarray, scores: np.ndarray,
+                 matrix: np.ndarray | None = None):
+        self.proposal_ids, self.expert_ids = tuple(proposal_ids), tuple(expert_ids)
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.cols = np.asarray(cols, dtype=np.int64)
+        self.scores = np.asarray(scores, dtype=np.float64)
+        self.matrix = matrix
+        values = self.scores if matrix is None else matrix
+        if values.size and not (np.isfinite(values).all() and values.min() >= 0
+                                and values.max() <= 1):
+            raise ValueError("imported affinity scores must lie within [0, 1]")
+
+    @classmethod
+    def of(cls, scores: Mapping[tuple[str, str], float]) -> "ImportedScores":
+        """From ``{(expert_id, proposal_id): score}``."""
+        pairs = sorted(scores)
+        experts = sorted({e for e, _ in pairs})
+        proposals = sorted({p for _, p in pairs})
+        e_pos = {e: i for i, e in enumerate(experts)}
+        p_pos = {p: i for i, p in enumerate(proposals)}
+        return cls(proposals, experts, [p_pos[p] for _, p in pairs],
+                   [e_pos[e] for e, _ in pairs], [float(scores[pair]) for pair in pairs])
+
+    @classmethod
+    def dense(cls, proposal_ids: Sequence[str], expert_ids: Sequence[str],
+              matrix: np.ndarray) -> "ImportedScores":
+        """Every pair's score: ``matrix[i, j]`` is that of proposal_ids[i], expert_ids[j]."""
+        matrix = np.asarray(matrix)
+        if matrix.shape != (len(proposal_ids), len(expert_ids)):
+            raise ValueError(f"matrix shape {matrix.shape} is not proposals x experts "
+                             f"({len(proposal_ids)} x {len(expert_ids)})")
+        empty = np.zeros(0, dtype=np.int64)
+        return cls(proposal_ids, expert_ids, empty, empty, empty.astype(np.float64), matrix)
+
+    def __len__(self) -> int:
+        return int(self.matrix.size if self.matrix is not None else self.scores.size)
+
+    def items(self) -> list[tuple[tuple[str, str], float]]:
+        """``((expert_id, proposal_id), score)`` of a sparse import, in order."""
+        return [((self.expert_ids[c], self.proposal_ids[r]), s) for r, c, s in
+                zip(self.rows.tolist(), self.cols.tolist(), self.scores.tolist())]
+
+    def restrict(self, proposal_ids) -> "ImportedScores":
+        """The scores of the given proposals only (a dense import stays whole)."""
+        if self.matrix is not None:
+            return self
+        wanted = set(proposal_ids)
+        keep = np.array([self.proposal_ids[r] in wanted for r in self.rows.tolist()],
+                        dtype=bool)
+        return ImportedScores(self.proposal_ids, self.expert_ids, self.rows[keep],
+                              self.cols[keep], self.scores[keep])
+
+    def dense_for(self, proposal_ids: Sequence[str],
+                  expert_ids: Sequence[str]) -> np.ndarray | None:
+        """The dense matrix in the given orders, if this import is dense and covers them."""
+        if self.matrix is None:
+            return None
+        p_pos = {p: i for i, p in enumerate(self.proposal_ids)}
+        e_pos = {e: j for j, e in enumerate(self.expert_ids)}
+        if not all(p in p_pos for p in proposal_ids) or not all(e in e_pos for e in expert_ids):
+            raise ValueError("a dense import must cover every proposal and expert")
+        rows = [p_pos[p] for p in proposal_ids]
+        cols = [e_pos[e] for e in expert_ids]
+        if rows == list(range(len(self.proposal_ids))) and cols == list(range(len(self.expert_ids))):
+            return self.matrix
+        return self.matrix[np.ix_(rows, cols)]
+
+    def positions(self, proposal_ids: Sequence[str],
+                  expert_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(rows, cols, scores)`` of a sparse import in the given orders; pairs naming
+        someone not in them are left out."""
+        p_pos = {p: i for i, p in enumerate(proposal_ids)}
+        e_pos = {e: j for j, e in enumerate(expert_ids)}
+        p_map = np.array([p_pos.get(p, -1) for p in self.proposal_ids], dtype=np.int64)
+        e_map = np.array([e_pos.get(e, -1) for e in self.expert_ids], dtype=np.int64)
+        rows = p_map[self.rows] if len(self.rows) else self.rows
+        cols = e_map[self.cols] if len(self.cols) else self.cols
+        known = (rows >= 0) & (cols >= 0)
+        return rows[known], cols[known], self.scores[known]
