@@ -114,29 +114,41 @@ class AffinityModel:
         out = np.empty((len(rows), len(cols)), dtype=np.int16)
         for start in range(0, len(rows), _ROWS_PER_CHUNK):
             chunk = rows[start:start + _ROWS_PER_CHUNK]
-            out[start:start + len(chunk)] = self._chunk(chunk, cols).T
+            out[start:start + len(chunk)] = self._chunk(chunk, cols)
         return out
 
     def _chunk(self, chunk: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """int16 affinities, experts ``cols`` x proposals ``chunk`` (the layout the
-        sparse product gives)."""
-        text = self._text(chunk, cols)
-        area = self._areas.overlap(chunk, cols, transposed=True)
-        return affinity_scores(area, text, self.weights)
+        """int16 affinities of proposals ``chunk`` x experts ``cols``.
 
-    def _text(self, chunk: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        Most pairs share no word: their affinity is the area signal's, a gather from
+        a table. Only the pairs the sparse TF-IDF product (or an import) gives a text
+        similarity are computed one by one, with the same float64 operations."""
         if self._dense is not None:
-            return self._dense[np.ix_(chunk, cols)].T.astype(np.float64)
-        key, col_of, experts, terms = self._for_columns(cols)
-        dense = self._p[chunk][:, terms].toarray().T  # terms x chunk
-        text = np.asarray(experts @ dense)  # sparse experts x dense: the cheap side
-        if self._override is not None:
-            part = self._override[chunk].tocoo()
-            at = col_of[part.col]
-            inside = at >= 0
-            index = part.data[inside].astype(np.int64) - 1
-            text[at[inside], part.row[inside]] = self._scores[index]
-        return text
+            text = self._dense[np.ix_(chunk, cols)].astype(np.float64)
+            return affinity_scores(self._areas.overlap(chunk, cols), text, self.weights)
+        out = self._areas.scores(chunk, cols, self.weights)
+        r, c, text = self._text(chunk, cols)
+        area = self._areas.pair_overlap(chunk, cols, r, c)
+        out[r, c] = affinity_scores(area, text, self.weights)
+        return out
+
+    def _text(self, chunk: np.ndarray, cols: np.ndarray):
+        """(local rows, local cols, similarity) of the pairs of ``chunk`` x ``cols`` with
+        a text similarity: TF-IDF cosine, or the imported score where there is one."""
+        col_of, experts_t, terms = self._for_columns(cols)
+        product = (self._p[chunk][:, terms] @ experts_t).tocoo()
+        r, c, text = product.row, product.col, product.data
+        if self._override is None:
+            return r, c, text
+        part = self._override[chunk].tocoo()
+        at = col_of[part.col]
+        inside = at >= 0
+        o_r, o_c = part.row[inside], at[inside]
+        scores = self._scores[part.data[inside].astype(np.int64) - 1]
+        width = max(len(cols), 1)
+        replaced = np.isin(r.astype(np.int64) * width + c, o_r.astype(np.int64) * width + o_c)
+        return (np.concatenate([r[~replaced], o_r]), np.concatenate([c[~replaced], o_c]),
+                np.concatenate([text[~replaced], scores]))
 
     def _for_columns(self, cols: np.ndarray):
         """The experts' side of the product for a column set (kept for the next call:
@@ -146,10 +158,10 @@ class AffinityModel:
             col_of = np.full(self._e.shape[0], -1, dtype=np.int64)
             col_of[cols] = np.arange(len(cols))
             experts = self._e[cols]
-            # only terms some expert uses can score: densify the proposals on those alone
+            # only terms some expert uses can score: the proposals are cut down to those
             terms = np.unique(experts.indices)
-            self._prepared = (key, col_of, experts[:, terms].tocsr(), terms)
-        return self._prepared
+            self._prepared = (key, col_of, experts[:, terms].T.tocsr(), terms)
+        return self._prepared[1:]
 
     def pairs(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """int64 affinities of the pairs ``(rows[i], cols[i])``."""
@@ -239,8 +251,11 @@ class _Store:
 
     def add(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, in_flow: bool) -> None:
         """Store pairs (known ones keep their place; ``in_flow`` makes them all arcs)."""
-        new, first = np.unique(rows * self.n_cols + cols, return_index=True)
-        vals = vals[first]
+        new = rows * self.n_cols + cols
+        order = np.argsort(new, kind="stable")
+        new, vals = new[order], vals[order]
+        first = np.r_[True, new[1:] != new[:-1]] if new.size else np.zeros(0, dtype=bool)
+        new, vals = new[first], vals[first]
         at = np.searchsorted(self.codes, new)
         found = np.zeros(len(new), dtype=bool)
         inside = at < len(self.codes)
@@ -261,7 +276,7 @@ class _Store:
 
 def _block_rows(model: AffinityModel, index: _Index, chunk: np.ndarray) -> np.ndarray:
     """int16 affinities of index rows ``chunk`` (sorted) x every column; blocked pairs -1."""
-    block = np.ascontiguousarray(model._chunk(index.rows[chunk], index.cols).T)
+    block = model._chunk(index.rows[chunk], index.cols)
     lo, hi = np.searchsorted(index.blocked_rows, [chunk[0], chunk[-1] + 1])
     b_rows, b_cols = index.blocked_rows[lo:hi], index.blocked_cols[lo:hi]
     local = np.searchsorted(chunk, b_rows)
@@ -275,53 +290,80 @@ def _row_chunks(rows: np.ndarray):
         yield rows[start:start + _ROWS_PER_CHUNK]
 
 
-def _top(block: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The best ``width`` eligible (>= 0) entries of each row of ``block`` by (value desc,
-    column asc), as (local rows, cols, values) sorted by (row, column), and per row the
-    largest eligible value left out (-1 if none).
+def _select(block: np.ndarray, store_width: int,
+            width: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """About the best ``store_width`` eligible (>= 0) entries of each row of ``block``:
+    (local rows, cols, values) sorted by (row, column), which of them are among the row's
+    best ``width`` (ties included), and per row a ceiling of the eligible values left out
+    (-1 if none).
 
-    A cut read from a sample of the columns leaves about 3 x width entries per row above
-    it, so only those are sorted; rows where it leaves too few are sorted whole."""
+    The cut is read from a fixed sample of the columns (a partition of a few thousand
+    values per row, not of all of them); every entry above it is kept, and the cut is
+    the ceiling. Rows where it keeps fewer than ``width + 1`` are sorted whole, best
+    value first and ties by column, so even all-equal rows get a definite choice."""
     n, m = block.shape
-    want = 3 * width
     cut = np.full(n, -1, dtype=block.dtype)
-    if m > 2 * want:
-        sample = block[:, ::max(1, want // 24)]
+    if m > 4 * store_width:
+        sample = block[:, ::max(1, store_width // 24)]
         size = sample.shape[1]
-        rank = min(size, max(1, round(want * size / m)))
+        rank = min(size, max(1, round(store_width * size / m)))
         cut = np.partition(sample, size - rank, axis=1)[:, size - rank]
-    r, c = np.nonzero(block > cut[:, None])
-    few = np.bincount(r, minlength=n) <= width  # the cut may hide some of the best
+    r, c = _nonzero(block > cut[:, None])
+    ceiling = np.where(cut >= 0, cut, -1).astype(np.int64)
+    few = np.bincount(r, minlength=n) <= max(width, 1)
     if few.any():
         keep = ~few[r]
         f_rows = np.flatnonzero(few)
-        f_r, f_c = np.nonzero(block[f_rows] >= 0)
+        f_r, f_c, f_ceiling = _best_whole(block[f_rows], store_width)
         r = np.concatenate([r[keep], f_rows[f_r]])
         c = np.concatenate([c[keep], f_c])
+        ceiling[f_rows] = f_ceiling
+        order = np.lexsort((c, r))
+        r, c = r[order], c[order]
     v = block[r, c].astype(np.int64)
-    order = np.lexsort((c, -v, r))
-    r, c, v = r[order], c[order], v[order]
-    rank = np.arange(len(r)) - np.searchsorted(r, r)
-    ceiling = np.full(n, -1, dtype=np.int64)
-    ceiling[r[rank == width]] = v[rank == width]
-    chosen = rank < width
-    r, c, v = r[chosen], c[chosen], v[chosen]
-    order = np.lexsort((c, r))
-    return r[order], c[order], v[order], ceiling
+    return r, c, v, _best_of_rows(r, v, n, width), ceiling
+
+
+def _nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.nonzero`` of a 2-D mask, four times faster (measured on 20 M entries)."""
+    return np.divmod(np.flatnonzero(mask), max(mask.shape[1], 1))
+
+
+def _best_whole(rows: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The best ``width`` eligible entries of each row by (value desc, column asc), and
+    the largest eligible value left out (-1 if none): a full sort, for few rows."""
+    order = np.argsort(-rows.astype(np.int64), axis=1, kind="stable")[:, :width + 1]
+    values = np.take_along_axis(rows, order, axis=1).astype(np.int64)
+    ceiling = np.full(len(rows), -1, dtype=np.int64)
+    if order.shape[1] > width:
+        ceiling = np.maximum(values[:, width], -1)
+        order, values = order[:, :width], values[:, :width]
+    r, k = np.nonzero(values >= 0)
+    return r, order[r, k], ceiling
+
+
+def _best_of_rows(r: np.ndarray, v: np.ndarray, n: int, width: int) -> np.ndarray:
+    """Which entries (sorted by row) are among their row's ``width`` best values, ties
+    at the limit included."""
+    if width <= 0 or len(r) == 0:
+        return np.zeros(len(r), dtype=bool)
+    first = np.searchsorted(r, np.arange(n))
+    count = np.diff(np.r_[first, len(r)])
+    padded = np.full((n, max(int(count.max()), width)), -1, dtype=np.int64)
+    padded[r, np.arange(len(r)) - first[r]] = v
+    limit = np.partition(padded, padded.shape[1] - width, axis=1)[:, padded.shape[1] - width]
+    return v >= limit[r]
 
 
 def _collect(model: AffinityModel, index: _Index, width: int, store_width: int) -> _Store:
-    """The streamed pass: every row's best ``store_width`` pairs stored, the best
-    ``width`` of them arcs of the network."""
+    """The streamed pass: about every row's best ``store_width`` pairs stored, its
+    best ``width`` of them arcs of the network."""
     n_cols = len(index.cols)
     codes, vals, in_flow = [], [], []
     ceiling = np.full(len(index.rows), -1, dtype=np.int64)
     for chunk in _row_chunks(np.arange(len(index.rows))):
         block = _block_rows(model, index, chunk)
-        r, c, v, ceiling[chunk] = _top(block, store_width)
-        order = np.lexsort((c, -v, r))  # the best first within each row
-        arcs = np.zeros(len(r), dtype=bool)
-        arcs[order] = (np.arange(len(r)) - np.searchsorted(r[order], r[order])) < width
+        r, c, v, arcs, ceiling[chunk] = _select(block, store_width, width)
         codes.append(chunk[r] * max(n_cols, 1) + c)
         vals.append(v)
         in_flow.append(arcs)
@@ -498,11 +540,11 @@ def _price(model: AffinityModel, index: _Index, store: _Store, u: np.ndarray,
         block_gain[np.searchsorted(chunk, s_rows[lo:hi]), s_cols[lo:hi]] = 0  # priced above
         np.maximum(block_gain, 0, out=block_gain)
         total += int(block_gain.sum())
-        r, c = np.nonzero(block_gain)
+        r, c = _nonzero(block_gain)
         found.append((chunk[r], c, block[r, c].astype(np.int64), block_gain[r, c]))
         limit = np.minimum(u[chunk] + v.min(), np.iinfo(np.int16).max)
         above = block > limit[:, None]
-        r, c, vals, ceiling = _top(np.where(above, block, -1), _STORED_AFTER_PRICING)
+        r, c, vals, _, ceiling = _select(np.where(above, block, -1), _STORED_AFTER_PRICING)
         keep.append((chunk[r], c, vals))
         rest = np.where(above, -1, block).max(axis=1).astype(np.int64)
         store.ceiling[chunk] = np.maximum(ceiling, rest)
@@ -531,7 +573,7 @@ def _widen(model: AffinityModel, index: _Index, store: _Store, rows: np.ndarray,
     short = rows[(counts[rows] < width[rows]) & (store.ceiling[rows] >= 0)]
     for chunk in _row_chunks(short):
         block = _block_rows(model, index, chunk)
-        r, c = np.nonzero(block >= 0)
+        r, c = _nonzero(block >= 0)
         store.add(chunk[r], c, block[r, c].astype(np.int64), in_flow=False)
         store.ceiling[chunk] = -1
     at = np.flatnonzero(store.rows_mask(rows))

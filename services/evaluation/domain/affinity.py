@@ -90,8 +90,14 @@ class AreaIndex:
     """Integration areas as 0/1 matrices, so overlaps of many pairs are one product.
 
     Built once per problem; ``overlap(rows, cols)`` gives the ``area`` signal for every
-    proposal in ``rows`` against every expert in ``cols``.
+    proposal in ``rows`` against every expert in ``cols``. Calls have a handful of
+    integration areas, so proposals and experts share few distinct area *sets*: the
+    overlap of every pair of sets is tabulated once (``share``) and a block of pairs is a
+    gather from that table, not a product (bit-equal: the same division of the same
+    integers).
     """
+
+    _TABLE_LIMIT = 16_000_000  # set pairs tabulated at most (128 MB); beyond: products
 
     def __init__(self, proposal_areas: Sequence[Sequence[str]],
                  expert_areas: Sequence[Sequence[str]]):
@@ -102,10 +108,20 @@ class AreaIndex:
         self._experts = _one_hot(expert_areas, column)
         # a proposal without areas overlaps nothing; dividing by 1 keeps its 0
         self._count = np.maximum(self._proposals.sum(axis=1), 1.0)
+        p_sets, self._p_set = np.unique(self._proposals, axis=0, return_inverse=True)
+        e_sets, self._e_set = np.unique(self._experts, axis=0, return_inverse=True)
+        self._p_set, self._e_set = self._p_set.ravel(), self._e_set.ravel()
+        self._share = None
+        if len(p_sets) * len(e_sets) <= self._TABLE_LIMIT:
+            self._share = p_sets @ e_sets.T
+            self._share /= np.maximum(p_sets.sum(axis=1), 1.0)[:, None]
 
     def overlap(self, rows: np.ndarray, cols: np.ndarray, transposed: bool = False) -> np.ndarray:
         """Dense ``len(rows) x len(cols)`` float64 matrix of :func:`area_overlap`
         (``len(cols) x len(rows)`` with ``transposed``, to match an expert-major layout)."""
+        if self._share is not None:
+            shared = self._share[self._p_set[rows]][:, self._e_set[cols]]
+            return np.ascontiguousarray(shared.T) if transposed else shared
         # divide rather than multiply by 1/count: bit-equal to len(a & b) / len(a)
         if transposed:
             shared = self._experts[cols] @ self._proposals[rows].T
@@ -115,8 +131,27 @@ class AreaIndex:
             shared /= self._count[rows, None]
         return shared
 
-    def pair_overlap(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """:func:`area_overlap` for the pairs ``(rows[i], cols[i])``."""
+    def scores(self, rows: np.ndarray, cols: np.ndarray, weights: AffinityWeights) -> np.ndarray:
+        """int16 ``len(rows) x len(cols)`` affinities of pairs without text similarity:
+        :func:`affinity_scores` of the area signal alone, tabulated per set pair."""
+        if self._share is not None:
+            table = affinity_scores(self._share.copy(), np.zeros_like(self._share), weights)
+            return table[self._p_set[rows]][:, self._e_set[cols]]
+        area = self.overlap(rows, cols)
+        return affinity_scores(area, np.zeros_like(area), weights)
+
+    def pair_overlap(self, rows: np.ndarray, cols: np.ndarray, at_rows: np.ndarray | None = None,
+                     at_cols: np.ndarray | None = None) -> np.ndarray:
+        """:func:`area_overlap` for the pairs ``(rows[i], cols[i])``, or with ``at_rows``
+        and ``at_cols`` for the pairs ``(rows[at_rows[i]], cols[at_cols[i]])`` (a sparse
+        set of a block's pairs, without building the position arrays)."""
+        if self._share is not None:
+            p_set, e_set = self._p_set[rows], self._e_set[cols]
+            if at_rows is not None:
+                p_set, e_set = p_set[at_rows], e_set[at_cols]
+            return self._share[p_set, e_set]
+        if at_rows is not None:
+            rows, cols = rows[at_rows], cols[at_cols]
         shared = np.einsum("ij,ij->i", self._proposals[rows], self._experts[cols])
         return shared / self._count[rows]
 

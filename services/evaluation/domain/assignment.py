@@ -105,8 +105,10 @@ class AssignmentProblem:
         pairs = PairSet.of(self.conflicts).union(self.excluded, self.fixed)
         experts, proposals = pairs.positions([e.id for e in self.experts],
                                              [p.id for p in self.proposals])
-        order = np.lexsort((experts, proposals))
-        return proposals[order], experts[order]
+        codes = proposals * max(len(self.experts), 1) + experts
+        if codes.size > 1 and not (codes[1:] > codes[:-1]).all():  # sorted when ids are
+            codes = np.sort(codes)
+        return codes // max(len(self.experts), 1), codes % max(len(self.experts), 1)
 
 
 @dataclass(frozen=True)
