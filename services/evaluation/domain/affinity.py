@@ -17,7 +17,8 @@ both work in float64, so the scalar reference and the matrix agree exactly.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -256,3 +257,106 @@ class ImportedScores:
         cols = e_map[self.cols] if len(self.cols) else self.cols
         known = (rows >= 0) & (cols >= 0)
         return rows[known], cols[known], self.scores[known]
+
+
+# ------------------------------------------------------------------------ imports
+AFFINITY_COLUMNS = ("expert_id", "proposal_id", "score")
+MAX_IMPORTED_ROWS = 200_000  # per file; several files may be imported one after another
+
+
+@dataclass(frozen=True)
+class AffinityIssue:
+    """One problem of an affinity file: ``line`` (1 is the header; None for the file),
+    ``field`` (a column, or None for the whole line) and the ``rule`` broken."""
+
+    line: int | None
+    field: str | None
+    rule: str
+
+    def __str__(self) -> str:
+        where = "the file" if self.line is None else f"line {self.line}"
+        return f"{where}: {self.field + ' ' if self.field else ''}{self.rule}"
+
+
+@dataclass(frozen=True)
+class AffinityFile:
+    """A parsed affinity file: the scores, or every issue found (then no score counts)."""
+
+    scores: dict[tuple[str, str], float]
+    issues: tuple[AffinityIssue, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues
+
+
+def parse_affinity_csv(text: str, experts: Collection[str], proposals: Collection[str],
+                       max_rows: int = MAX_IMPORTED_ROWS) -> AffinityFile:
+    """Read an affinity file (CSV with the header ``expert_id,proposal_id,score``, any
+    column order): every row names a known expert and a proposal in evaluation, and a
+    score in [0, 1]; a pair appears once. Every problem is reported with its line."""
+    import csv
+    import io
+
+    try:
+        lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))  # Excel writes a BOM
+    except csv.Error as exc:
+        return AffinityFile({}, (AffinityIssue(None, None, f"is not valid CSV: {exc}"),))
+    header = [h.strip() for h in lines[0]] if lines else []
+    if not any(header):
+        return AffinityFile({}, (AffinityIssue(None, None, "is empty: a header row "
+                                               "expert_id,proposal_id,score is required"),))
+    problems = [AffinityIssue(1, name or "(blank)", "is not a column of an affinity file "
+                              f"({', '.join(AFFINITY_COLUMNS)})")
+                for name in header if name not in AFFINITY_COLUMNS]
+    problems += [AffinityIssue(1, name, "column is missing") for name in AFFINITY_COLUMNS
+                 if name not in header]
+    problems += [AffinityIssue(1, name, "column appears twice") for name in AFFINITY_COLUMNS
+                 if header.count(name) > 1]
+    if problems:
+        return AffinityFile({}, tuple(problems))
+    rows = [(number, cells) for number, cells in enumerate(lines[1:], start=2)
+            if any(c.strip() for c in cells)]  # blank lines skipped, still counted
+    if len(rows) > max_rows:
+        return AffinityFile({}, (AffinityIssue(None, None, f"has {len(rows)} rows, at most "
+                                               f"{max_rows} per import (split the file)"),))
+    at = {name: header.index(name) for name in AFFINITY_COLUMNS}
+    scores: dict[tuple[str, str], float] = {}
+    first_line: dict[tuple[str, str], int] = {}
+    for number, cells in rows:
+        if len(cells) != len(header):
+            problems.append(AffinityIssue(number, None, f"has {len(cells)} cells, the header "
+                                                        f"{len(header)}"))
+            continue
+        expert_id, proposal_id = cells[at["expert_id"]].strip(), cells[at["proposal_id"]].strip()
+        found = [AffinityIssue(number, "expert_id", "is required") if not expert_id else
+                 None if expert_id in experts else
+                 AffinityIssue(number, "expert_id", f"{expert_id!r} is not an expert of the pool"),
+                 AffinityIssue(number, "proposal_id", "is required") if not proposal_id else
+                 None if proposal_id in proposals else
+                 AffinityIssue(number, "proposal_id", f"{proposal_id!r} is not a proposal in "
+                                                      "evaluation (closed and screened)")]
+        score, rule = _score(cells[at["score"]])
+        found.append(None if rule is None else AffinityIssue(number, "score", rule))
+        pair = (expert_id, proposal_id)
+        if pair in first_line:
+            found.append(AffinityIssue(number, None, f"repeats the pair of line "
+                                                     f"{first_line[pair]}"))
+        found = [issue for issue in found if issue is not None]
+        problems += found
+        if not found:
+            scores[pair], first_line[pair] = score, number
+    return AffinityFile({} if problems else scores, tuple(problems))
+
+
+def _score(cell: str) -> tuple[float | None, str | None]:
+    text = cell.strip()
+    if not text:
+        return None, "is required"
+    try:
+        value = float(text)
+    except ValueError:
+        return None, f"{text!r} is not a number"
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        return None, f"{text} is not within [0, 1]"
+    return value, None
