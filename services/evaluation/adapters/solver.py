@@ -45,9 +45,11 @@ same problem gives the same pairs whatever order its parts came in.
 """
 from __future__ import annotations
 
+import os
 import resource
 import time
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -71,11 +73,13 @@ _STORED_AFTER_PRICING = 1024  # most pairs a re-priced proposal stores
 class SolverOptions:
     """``candidates``: arcs per proposal in the first sparse graph (raised to 2k at
     least); ``max_rounds``: column-generation rounds before settling for a gap;
-    ``time_limit``: seconds after which no new round starts (None: no limit)."""
+    ``time_limit``: seconds after which no new round starts (None: no limit);
+    ``threads``: affinity blocks computed at once."""
 
     candidates: int = 32
     max_rounds: int = 10
     time_limit: float | None = None
+    threads: int = min(2, os.cpu_count() or 1)
 
 
 # ------------------------------------------------------------------------ affinity
@@ -149,6 +153,11 @@ class AffinityModel:
         replaced = np.isin(r.astype(np.int64) * width + c, o_r.astype(np.int64) * width + o_c)
         return (np.concatenate([r[~replaced], o_r]), np.concatenate([c[~replaced], o_c]),
                 np.concatenate([text[~replaced], scores]))
+
+    def prepare(self, cols: np.ndarray) -> None:
+        """Build the experts' side for ``cols`` now (threads then only read it)."""
+        if self._dense is None:
+            self._for_columns(cols)
 
     def _for_columns(self, cols: np.ndarray):
         """The experts' side of the product for a column set (kept for the next call:
@@ -290,6 +299,23 @@ def _row_chunks(rows: np.ndarray):
         yield rows[start:start + _ROWS_PER_CHUNK]
 
 
+def _in_threads(work: Callable, items, threads: int):
+    """``map(work, items)`` in order, ``threads`` at a time (numpy and scipy's sparse
+    products release the GIL, so a 2-core machine computes two blocks at once); at most
+    ``threads`` results wait, so at most that many blocks are in memory."""
+    if threads <= 1:
+        yield from map(work, items)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        waiting: deque = deque()
+        for item in items:
+            waiting.append(pool.submit(work, item))
+            if len(waiting) > threads:
+                yield waiting.popleft().result()
+        while waiting:
+            yield waiting.popleft().result()
+
+
 def _select(block: np.ndarray, store_width: int,
             width: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """About the best ``store_width`` eligible (>= 0) entries of each row of ``block``:
@@ -355,15 +381,19 @@ def _best_of_rows(r: np.ndarray, v: np.ndarray, n: int, width: int) -> np.ndarra
     return v >= limit[r]
 
 
-def _collect(model: AffinityModel, index: _Index, width: int, store_width: int) -> _Store:
+def _collect(model: AffinityModel, index: _Index, width: int, store_width: int,
+             threads: int = 1) -> _Store:
     """The streamed pass: about every row's best ``store_width`` pairs stored, its
     best ``width`` of them arcs of the network."""
     n_cols = len(index.cols)
     codes, vals, in_flow = [], [], []
     ceiling = np.full(len(index.rows), -1, dtype=np.int64)
-    for chunk in _row_chunks(np.arange(len(index.rows))):
-        block = _block_rows(model, index, chunk)
-        r, c, v, arcs, ceiling[chunk] = _select(block, store_width, width)
+    def select(chunk):
+        return chunk, _select(_block_rows(model, index, chunk), store_width, width)
+
+    chunks = _row_chunks(np.arange(len(index.rows)))
+    for chunk, (r, c, v, arcs, top) in _in_threads(select, chunks, threads):
+        ceiling[chunk] = top
         codes.append(chunk[r] * max(n_cols, 1) + c)
         vals.append(v)
         in_flow.append(arcs)
@@ -515,7 +545,7 @@ class _Pricing:
 
 
 def _price(model: AffinityModel, index: _Index, store: _Store, u: np.ndarray,
-           v: np.ndarray, per_row: int) -> _Pricing:
+           v: np.ndarray, per_row: int, threads: int = 1) -> _Pricing:
     """Sum over all eligible pairs of max(0, a - u - v), and the best ``per_row``
     improving pairs outside the network of each row.
 
@@ -532,8 +562,9 @@ def _price(model: AffinityModel, index: _Index, store: _Store, u: np.ndarray,
     flagged = _may_hide_gain(store.ceiling, u, v)
     stored_in = store.rows_mask(flagged)
     s_rows, s_cols = rows[stored_in], cols[stored_in]
-    for chunk in _row_chunks(flagged):
-        block = _block_rows(model, index, chunk)
+    blocks = _in_threads(lambda chunk: (chunk, _block_rows(model, index, chunk)),
+                         _row_chunks(flagged), threads)
+    for chunk, block in blocks:
         block_gain = block.astype(np.int64) - u[chunk][:, None] - v[None, :]
         block_gain[block < 0] = 0
         lo, hi = np.searchsorted(s_rows, [chunk[0], chunk[-1] + 1])
@@ -633,7 +664,8 @@ def _optimise(problem, index, model, options, clock):
     lagrangian bound without the kept constant) or an infeasible result."""
     n_rows, n_cols = len(index.rows), len(index.cols)
     first = max(options.candidates, 2 * problem.evaluators_per_proposal)
-    store = _collect(model, index, first, _STORED_PER_CANDIDATE * first)
+    model.prepare(index.cols)  # before the threads share it
+    store = _collect(model, index, first, _STORED_PER_CANDIDATE * first, options.threads)
     clock.lap("affinity", f"{n_rows} x {n_cols} pairs, {len(store.codes)} stored, "
                           f"{first} per proposal in the network")
     eligible = index.eligible_per_row()
@@ -660,7 +692,7 @@ def _optimise(problem, index, model, options, clock):
         rounds += 1
         u, v = _lift(*_potentials(flow, n_rows, n_cols), flow)
         clock.lap("duals")
-        priced = _price(model, index, store, u, v, int(width.min()))
+        priced = _price(model, index, store, u, v, int(width.min()), options.threads)
         repriced += priced.repriced
         bound = int(index.need @ u) + priced.pair_part + _units_part(flow, v)
         clock.lap("pricing", f"round {rounds}: flow value {-flow.cost}, bound {bound}, "
