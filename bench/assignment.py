@@ -196,7 +196,8 @@ def instance_problem(arrays: dict, load_penalty: int | None) -> AssignmentProble
     p_ids = [f"P-{i:07d}" for i in range(n_p)]  # zero-padded: id order is file order
     e_ids = [f"E-{j:07d}" for j in range(n_e)]
     experts = tuple(Expert(id=e_ids[j], name=e_ids[j], email=f"e{j}@example.org",
-                           country="BE", organisation_id=f"ORG-{j}", max_load=int(load))
+                           country="BE", organisation_id=f"ORG-{j}", expertise_areas=(),
+                           max_load=int(load))
                     for j, load in enumerate(arrays["max_load"].tolist()))
     proposals = tuple(ProposalToAssign(id=p, topic="instance") for p in p_ids)
     pairs = arrays["conflicts"]
