@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+import requests
 
 from tests.support.evaluation_events import (
     CALL_ID, TOPIC, call_published, deadline_closed, expert_record, publish, screened, stage)
@@ -54,8 +55,9 @@ def test_imported_scores_change_who_is_assigned(stack, tmp_path):
                      "score: 1.5 is not within [0, 1] (line 4)",
                      "_line: repeats the pair of line 2 (line 5)"):
         assert expected in refused.stderr
-    answer = evaluation.post("/affinities/import", data=bad.read_bytes(),
-                             headers={"Content-Type": "text/csv"})
+    answer = requests.post(f"{evaluation.base_url}/affinities/import", data=bad.read_bytes(),
+                           headers={**evaluation.headers, "Content-Type": "text/csv"},
+                           timeout=60)
     assert answer.status_code == 422
     assert {(e["line"], e["field"]) for e in answer.json()["errors"]} == {
         (3, "expert_id"), (4, "proposal_id"), (4, "score"), (5, "_line")}
