@@ -28,9 +28,10 @@ bounds the full problem from above (Lagrangian relaxation of the "k per proposal
 the candidates). The multipliers come from the sparse optimum: shortest-path potentials
 of its residual network (vectorised Bellman-Ford), raised as far as complementary
 slackness allows. The sum is exact over the stored pairs; for the pairs a proposal did
-not store, ``a_pe <= ceiling[p]`` gives ``sum_e max(0, ceiling[p] - u_p - v_e)`` (one
-binary search over the sorted ``v``), which is 0 for almost every proposal; the few
-proposals where it is not are recomputed exactly. UB then equals the sparse optimum plus
+not store, ``a_pe <= min(ceiling[p], col_max[e])`` (col_max: the expert's best affinity,
+kept from the same pass) bounds their part by 0 for almost every proposal (one binary
+search over the experts sorted by ``v``); the few proposals where it does not are
+recomputed exactly. UB then equals the sparse optimum plus
 the positive ``a_pe - u_p - v_e`` of pairs outside the network; those pairs are added
 and the network solved again (column generation) until none is left (``UB`` equals the
 objective: proven optimal, ``gap`` 0) or the round/time budget ends (``gap`` = relative
@@ -246,9 +247,10 @@ class _Store:
     pairs not stored (-1: every eligible pair of the row is stored)."""
 
     def __init__(self, n_cols: int, codes: np.ndarray, vals: np.ndarray, in_flow: np.ndarray,
-                 ceiling: np.ndarray):
+                 ceiling: np.ndarray, col_max: np.ndarray):
         self.n_cols = max(n_cols, 1)
         self.codes, self.vals, self.in_flow, self.ceiling = codes, vals, in_flow, ceiling
+        self.col_max = col_max  # per column: its largest eligible affinity (-1: none)
 
     @property
     def rows(self) -> np.ndarray:
@@ -388,17 +390,21 @@ def _collect(model: AffinityModel, index: _Index, width: int, store_width: int,
     n_cols = len(index.cols)
     codes, vals, in_flow = [], [], []
     ceiling = np.full(len(index.rows), -1, dtype=np.int64)
+    col_max = np.full(n_cols, -1, dtype=np.int64)
+
     def select(chunk):
-        return chunk, _select(_block_rows(model, index, chunk), store_width, width)
+        block = _block_rows(model, index, chunk)
+        return chunk, block.max(axis=0), _select(block, store_width, width)
 
     chunks = _row_chunks(np.arange(len(index.rows)))
-    for chunk, (r, c, v, arcs, top) in _in_threads(select, chunks, threads):
+    for chunk, best, (r, c, v, arcs, top) in _in_threads(select, chunks, threads):
+        np.maximum(col_max, best, out=col_max)
         ceiling[chunk] = top
         codes.append(chunk[r] * max(n_cols, 1) + c)
         vals.append(v)
         in_flow.append(arcs)
     return _Store(n_cols, np.concatenate(codes), np.concatenate(vals),
-                  np.concatenate(in_flow), ceiling)
+                  np.concatenate(in_flow), ceiling, col_max)
 
 
 # ------------------------------------------------------------------------ flow graph
@@ -549,8 +555,9 @@ def _price(model: AffinityModel, index: _Index, store: _Store, u: np.ndarray,
     """Sum over all eligible pairs of max(0, a - u - v), and the best ``per_row``
     improving pairs outside the network of each row.
 
-    Stored pairs are priced exactly. A row's unstored pairs are all <= its ceiling, so
-    they add at most ``sum_e max(0, ceiling - u_p - v_e)``; where that may be positive
+    Stored pairs are priced exactly. A row's unstored pairs are worth at most its
+    ceiling (and each at most its expert's best affinity), so they add at most
+    ``sum_e max(0, min(ceiling_p, col_max_e) - u_p - v_e)``; where that may be positive
     the row is recomputed, priced exactly, and stores every pair that could improve
     (so the next round need not recompute it)."""
     rows, cols = store.rows, store.cols
@@ -559,7 +566,7 @@ def _price(model: AffinityModel, index: _Index, store: _Store, u: np.ndarray,
     outside = ~store.in_flow & (gain > 0)
     found = [(rows[outside], cols[outside], store.vals[outside], gain[outside])]
     keep = []
-    flagged = _may_hide_gain(store.ceiling, u, v)
+    flagged = _may_hide_gain(store.ceiling, store.col_max, u, v)
     stored_in = store.rows_mask(flagged)
     s_rows, s_cols = rows[stored_in], cols[stored_in]
     blocks = _in_threads(lambda chunk: (chunk, _block_rows(model, index, chunk)),
@@ -589,11 +596,22 @@ def _price(model: AffinityModel, index: _Index, store: _Store, u: np.ndarray,
     return _Pricing(total, rows[pick], cols[pick], vals[pick], len(flagged))
 
 
-def _may_hide_gain(ceiling: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Rows whose unstored pairs could have a - u - v > 0: some v_e < ceiling_p - u_p."""
+def _may_hide_gain(ceiling: np.ndarray, col_max: np.ndarray, u: np.ndarray,
+                   v: np.ndarray) -> np.ndarray:
+    """Rows whose unstored pairs could have a - u - v > 0.
+
+    An unstored pair (p, e) is worth at most min(ceiling_p, col_max_e), so it can only
+    improve if v_e < ceiling_p - u_p and col_max_e - v_e > u_p: with the experts sorted
+    by v, one binary search and a running maximum of col_max - v answer that per row."""
     if len(v) == 0:
         return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero((ceiling >= 0) & (ceiling - u > v.min()))
+    order = np.argsort(v, kind="stable")
+    headroom = np.maximum.accumulate((col_max - v)[order])  # best col_max - v among the k lowest v
+    below = np.searchsorted(v[order], ceiling - u, side="left")  # experts with v < ceiling - u
+    some = below > 0
+    flagged = np.zeros(len(u), dtype=bool)
+    flagged[some] = headroom[below[some] - 1] > u[some]
+    return np.flatnonzero(flagged & (ceiling >= 0))
 
 
 def _widen(model: AffinityModel, index: _Index, store: _Store, rows: np.ndarray,
