@@ -131,18 +131,23 @@ class AffinityModel:
         if self._dense is not None:
             text = self._dense[np.ix_(chunk, cols)].astype(np.float64)
             return affinity_scores(self._areas.overlap(chunk, cols), text, self.weights)
-        out = self._areas.scores(chunk, cols, self.weights)
+        out = np.ascontiguousarray(self._areas.scores(chunk, cols, self.weights))
         r, c, text = self._text(chunk, cols)
         area = self._areas.pair_overlap(chunk, cols, r, c)
-        out[r, c] = affinity_scores(area, text, self.weights)
+        # flat positions: a 1-D scatter is several times cheaper than out[r, c] = ...
+        flat = r.astype(np.int64)
+        flat *= out.shape[1]
+        flat += c
+        out.ravel()[flat] = affinity_scores(area, text, self.weights)
         return out
 
     def _text(self, chunk: np.ndarray, cols: np.ndarray):
         """(local rows, local cols, similarity) of the pairs of ``chunk`` x ``cols`` with
         a text similarity: TF-IDF cosine, or the imported score where there is one."""
         col_of, experts_t, terms = self._for_columns(cols)
-        product = (self._p[chunk][:, terms] @ experts_t).tocoo()
-        r, c, text = product.row, product.col, product.data
+        product = self._p[chunk][:, terms] @ experts_t  # CSR: rows come from its index
+        r = np.repeat(np.arange(len(chunk), dtype=np.int32), np.diff(product.indptr))
+        c, text = product.indices, product.data
         if self._override is None:
             return r, c, text
         part = self._override[chunk].tocoo()

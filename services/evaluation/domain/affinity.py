@@ -137,7 +137,9 @@ class AreaIndex:
         :func:`affinity_scores` of the area signal alone, tabulated per set pair."""
         if self._share is not None:
             table = affinity_scores(self._share.copy(), np.zeros_like(self._share), weights)
-            return table[self._p_set[rows]][:, self._e_set[cols]]
+            # np.take keeps the result C-ordered (a[:, idx] may not), which callers
+            # writing through ravel() rely on
+            return np.take(table[self._p_set[rows]], self._e_set[cols], axis=1)
         area = self.overlap(rows, cols)
         return affinity_scores(area, np.zeros_like(area), weights)
 
@@ -150,7 +152,10 @@ class AreaIndex:
             p_set, e_set = self._p_set[rows], self._e_set[cols]
             if at_rows is not None:
                 p_set, e_set = p_set[at_rows], e_set[at_cols]
-            return self._share[p_set, e_set]
+            flat = p_set.astype(np.int64)  # flat: cheaper than a 2-D gather
+            flat *= self._share.shape[1]
+            flat += e_set
+            return self._share.ravel()[flat]
         if at_rows is not None:
             rows, cols = rows[at_rows], cols[at_cols]
         shared = np.einsum("ij,ij->i", self._proposals[rows], self._experts[cols])
