@@ -556,7 +556,7 @@ class _Pricing:
 
 
 def _price(model: AffinityModel, index: _Index, store: _Store, u: np.ndarray,
-           v: np.ndarray, per_row: int, threads: int = 1, full: bool = True) -> _Pricing:
+           v: np.ndarray, per_row: int, threads: int = 1) -> _Pricing:
     """Sum over all eligible pairs of max(0, a - u - v), and the best ``per_row``
     improving pairs outside the network of each row.
 
@@ -571,9 +571,7 @@ def _price(model: AffinityModel, index: _Index, store: _Store, u: np.ndarray,
     outside = ~store.in_flow & (gain > 0)
     found = [(rows[outside], cols[outside], store.vals[outside], gain[outside])]
     keep = []
-    # without ``full`` only the stored pairs are priced: ``pair_part`` is then no bound
-    flagged = _may_hide_gain(store.ceiling, store.col_max, u, v) if full else \
-        np.zeros(0, dtype=np.int64)
+    flagged = _may_hide_gain(store.ceiling, store.col_max, u, v)
     stored_in = store.rows_mask(flagged)
     s_rows, s_cols = rows[stored_in], cols[stored_in]
     blocks = _in_threads(lambda chunk: (chunk, _block_rows(model, index, chunk)),
@@ -717,17 +715,6 @@ def _optimise(problem, index, model, options, clock):
         rounds += 1
         u, v = _lift(*_potentials(flow, n_rows, n_cols), flow)
         clock.lap("duals")
-        out_of_time = options.time_limit is not None and clock.total() > options.time_limit
-        last = rounds >= options.max_rounds or out_of_time
-        # the stored pairs first: while they improve, the duals are still far off and
-        # re-pricing the unstored pairs would recompute most rows for nothing
-        priced = _price(model, index, store, u, v, int(width.min()), options.threads,
-                        full=False)
-        if priced.add_rows.size and not last:
-            clock.lap("pricing", f"round {rounds}: flow value {-flow.cost}, "
-                                 f"{priced.add_rows.size} improving stored pairs")
-            store.add(priced.add_rows, priced.add_cols, priced.add_vals, in_flow=True)
-            continue
         priced = _price(model, index, store, u, v, int(width.min()), options.threads)
         repriced += priced.repriced
         bound = int(index.need @ u) + priced.pair_part + _units_part(flow, v)
@@ -735,7 +722,8 @@ def _optimise(problem, index, model, options, clock):
                              f"{priced.add_rows.size} improving pairs outside, "
                              f"{priced.repriced} proposals recomputed")
         chosen = flow.pair_flow > 0
-        if priced.add_rows.size == 0 or last:
+        out_of_time = options.time_limit is not None and clock.total() > options.time_limit
+        if priced.add_rows.size == 0 or rounds >= options.max_rounds or out_of_time:
             clock.note(rounds=rounds, widenings=widenings, arcs=int(len(flow.pair_rows)),
                        stored=int(len(store.codes)), repriced=repriced)
             return (flow.pair_rows[chosen], flow.pair_cols[chosen], flow.pair_vals[chosen],
