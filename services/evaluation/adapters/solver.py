@@ -67,7 +67,6 @@ from services.evaluation.domain.assignment import (
 
 _ROWS_PER_CHUNK = 1024  # affinity rows computed at once: bounds temporary memory
 _STORED_PER_CANDIDATE = 4  # pairs stored per proposal, per candidate arc
-_STORED_AFTER_PRICING = 1024  # most pairs a re-priced proposal stores
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ class AffinityModel:
     def _text(self, chunk: np.ndarray, cols: np.ndarray):
         """(local rows, local cols, similarity) of the pairs of ``chunk`` x ``cols`` with
         a text similarity: TF-IDF cosine, or the imported score where there is one."""
-        col_of, experts_t, terms = self._for_columns(cols)
+        _, col_of, experts_t, terms = self._for_columns(cols)
         product = self._p[chunk][:, terms] @ experts_t  # CSR: rows come from its index
         r = np.repeat(np.arange(len(chunk), dtype=np.int32), np.diff(product.indptr))
         c, text = product.indices, product.data
@@ -161,22 +160,23 @@ class AffinityModel:
                 np.concatenate([text[~replaced], scores]))
 
     def prepare(self, cols: np.ndarray) -> None:
-        """Build the experts' side for ``cols`` now (threads then only read it)."""
+        """Build and keep the experts' side for ``cols`` now, before threads share the
+        model: the solver asks for the same columns again and again."""
         if self._dense is None:
-            self._for_columns(cols)
+            self._prepared = self._for_columns(cols)
 
     def _for_columns(self, cols: np.ndarray):
-        """The experts' side of the product for a column set (kept for the next call:
-        the solver asks for the same columns again and again)."""
+        """The experts' side of the product for a column set: the kept one if it is for
+        these columns, else a fresh one (never stored: threads may ask for others)."""
         key = hash(cols.tobytes())
-        if self._prepared is None or self._prepared[0] != key:
-            col_of = np.full(self._e.shape[0], -1, dtype=np.int64)
-            col_of[cols] = np.arange(len(cols))
-            experts = self._e[cols]
-            # only terms some expert uses can score: the proposals are cut down to those
-            terms = np.unique(experts.indices)
-            self._prepared = (key, col_of, experts[:, terms].T.tocsr(), terms)
-        return self._prepared[1:]
+        if self._prepared is not None and self._prepared[0] == key:
+            return self._prepared
+        col_of = np.full(self._e.shape[0], -1, dtype=np.int64)
+        col_of[cols] = np.arange(len(cols))
+        experts = self._e[cols]
+        # only terms some expert uses can score: the proposals are cut down to those
+        terms = np.unique(experts.indices)
+        return key, col_of, experts[:, terms].T.tocsr(), terms
 
     def pairs(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """int64 affinities of the pairs ``(rows[i], cols[i])``."""
@@ -290,13 +290,19 @@ class _Store:
         return wanted[self.rows]
 
 
-def _block_rows(model: AffinityModel, index: _Index, chunk: np.ndarray) -> np.ndarray:
-    """int16 affinities of index rows ``chunk`` (sorted) x every column; blocked pairs -1."""
-    block = model._chunk(index.rows[chunk], index.cols)
+def _block_rows(model: AffinityModel, index: _Index, chunk: np.ndarray,
+                sub: np.ndarray | None = None) -> np.ndarray:
+    """int16 affinities of index rows ``chunk`` (sorted) x every column (or the sorted
+    columns ``sub``); blocked pairs -1."""
+    block = model._chunk(index.rows[chunk], index.cols if sub is None else index.cols[sub])
     lo, hi = np.searchsorted(index.blocked_rows, [chunk[0], chunk[-1] + 1])
     b_rows, b_cols = index.blocked_rows[lo:hi], index.blocked_cols[lo:hi]
     local = np.searchsorted(chunk, b_rows)
     hit = chunk[np.minimum(local, len(chunk) - 1)] == b_rows
+    if sub is not None:
+        at = np.searchsorted(sub, b_cols)
+        hit &= (at < len(sub)) & (sub[np.minimum(at, len(sub) - 1)] == b_cols)
+        b_cols = at
     block[local[hit], b_cols[hit]] = -1
     return block
 
@@ -561,44 +567,53 @@ def _price(model: AffinityModel, index: _Index, store: _Store, u: np.ndarray,
     improving pairs outside the network of each row.
 
     Stored pairs are priced exactly. A row's unstored pairs are worth at most its
-    ceiling (and each at most its expert's best affinity), so they add at most
-    ``sum_e max(0, min(ceiling_p, col_max_e) - u_p - v_e)``; where that may be positive
-    the row is recomputed, priced exactly, and stores every pair that could improve
-    (so the next round need not recompute it)."""
+    ceiling, so an unstored (p, e) can only have a - u - v > 0 if v_e < ceiling_p - u_p:
+    rows where some expert is that cheap (and could reach, by its best affinity) are
+    recomputed against exactly those experts, and priced exactly there; every other
+    unstored pair adds 0."""
     rows, cols = store.rows, store.cols
     gain = store.vals - u[rows] - v[cols]
     total = int(np.maximum(gain, 0).sum())
     outside = ~store.in_flow & (gain > 0)
     found = [(rows[outside], cols[outside], store.vals[outside], gain[outside])]
-    keep = []
     flagged = _may_hide_gain(store.ceiling, store.col_max, u, v)
+    by_v = np.argsort(v, kind="stable")
+    reach = np.searchsorted(v[by_v], store.ceiling[flagged] - u[flagged], side="left")
+    flagged = flagged[np.argsort(reach, kind="stable")]  # rows needing few experts together
+    reach = np.sort(reach)
     stored_in = store.rows_mask(flagged)
-    s_rows, s_cols = rows[stored_in], cols[stored_in]
-    blocks = _in_threads(lambda chunk: (chunk, _block_rows(model, index, chunk)),
-                         _row_chunks(flagged), threads)
-    for chunk, block in blocks:
-        block_gain = block.astype(np.int64) - u[chunk][:, None] - v[None, :]
+    s_codes = store.codes[stored_in]
+    groups = [(flagged[start:start + _ROWS_PER_CHUNK], int(reach[start:start + _ROWS_PER_CHUNK].max()))
+              for start in range(0, len(flagged), _ROWS_PER_CHUNK)]
+
+    def block_of(group):
+        chunk, width = group
+        chunk = np.sort(chunk)
+        sub = np.sort(by_v[:width])  # the experts cheap enough for some row of the chunk
+        return chunk, sub, _block_rows(model, index, chunk, sub)
+
+    for chunk, sub, block in _in_threads(block_of, groups, threads):
+        block_gain = block.astype(np.int64) - u[chunk][:, None] - v[sub][None, :]
         block_gain[block < 0] = 0
-        lo, hi = np.searchsorted(s_rows, [chunk[0], chunk[-1] + 1])
-        block_gain[np.searchsorted(chunk, s_rows[lo:hi]), s_cols[lo:hi]] = 0  # priced above
+        # stored pairs were priced above
+        lo, hi = np.searchsorted(s_codes, [chunk[0] * store.n_cols,
+                                           (chunk[-1] + 1) * store.n_cols])
+        here_r, here_c = np.divmod(s_codes[lo:hi], store.n_cols)
+        at = np.searchsorted(sub, here_c)
+        hit = (at < len(sub)) & (sub[np.minimum(at, len(sub) - 1)] == here_c)
+        local = np.searchsorted(chunk, here_r[hit])
+        block_gain[local, at[hit]] = 0
         np.maximum(block_gain, 0, out=block_gain)
         total += int(block_gain.sum())
         r, c = _nonzero(block_gain)
-        found.append((chunk[r], c, block[r, c].astype(np.int64), block_gain[r, c]))
-        limit = np.minimum(u[chunk] + v.min(), np.iinfo(np.int16).max)
-        above = block > limit[:, None]
-        r, c, vals, _, ceiling = _select(np.where(above, block, -1), _STORED_AFTER_PRICING)
-        keep.append((chunk[r], c, vals))
-        rest = np.where(above, -1, block).max(axis=1).astype(np.int64)
-        store.ceiling[chunk] = np.maximum(ceiling, rest)
-    if keep:
-        store.add(*(np.concatenate(part) for part in zip(*keep)), in_flow=False)
+        found.append((chunk[r], sub[c], block[r, c].astype(np.int64), block_gain[r, c]))
     rows, cols, vals, gains = (np.concatenate(part) for part in zip(*found))
     # per row the best per_row by (gain desc, column asc): deterministic
     order = np.lexsort((cols, -gains, rows))
     rows, cols, vals = rows[order], cols[order], vals[order]
     pick = (np.arange(len(rows)) - np.searchsorted(rows, rows)) < per_row
-    return _Pricing(total, rows[pick], cols[pick], vals[pick], len(flagged))
+    return _Pricing(total, rows[pick], cols[pick], vals[pick],
+                    int(sum(len(g[0]) for g in groups)))
 
 
 def _may_hide_gain(ceiling: np.ndarray, col_max: np.ndarray, u: np.ndarray,
