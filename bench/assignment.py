@@ -24,16 +24,19 @@ import math
 import resource
 import sys
 import time
+import zipfile
 from decimal import Decimal
 
 import numpy as np
 
-from services.evaluation.adapters.solver import SolverOptions, solve_assignment
+from services.evaluation.adapters.solver import AffinityModel, SolverOptions, solve_assignment
 from services.evaluation.adapters.solver_worker import solve_assignment_isolated
+from services.evaluation.domain.affinity import AffinityWeights, ImportedScores
 from services.evaluation.domain.assignment import (
     AssignmentProblem, ProposalToAssign, violations)
 from services.evaluation.domain.conflicts import Consortium, Participant, conflict_pairs
 from services.evaluation.domain.experts import Expert
+from services.evaluation.domain.pairs import PairSet
 from shared.calls.model import Criterion, EvaluationRules
 
 THEMES = 40
@@ -46,6 +49,7 @@ KEYWORDS = 8
 # the call's evaluation rules matter here only for their conflict rules (same_organisation)
 _BENCH_RULES = EvaluationRules(3, (Criterion("c", "c", Decimal(10)),), Decimal(5), ("c",))
 ORGANISATIONS = 500  # consortia of 3..8 out of 500 organisations: ~1.1 % conflicts
+INSTANCE_SCALE = 1000  # an instance's pair is worth round(1000 x affinity)
 
 
 def _zipf_cdf(n: int) -> np.ndarray:
@@ -137,38 +141,164 @@ def _peak_mb() -> dict:
                 resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)}
 
 
+# ------------------------------------------------------------------------ instance files
+class InstanceError(ValueError):
+    """An instance file that cannot be read: names the array and the rule."""
+
+
+def read_instance(path: str) -> dict:
+    """The arrays of an instance file, checked: ``affinity`` (float, proposals x experts,
+    in [0, 1]), ``conflicts`` (int pairs (proposal, expert)), ``max_load`` (int >= 0 per
+    expert), ``k`` (int scalar >= 1)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise InstanceError(f"{path}: not a readable .npz file ({exc})") from None
+    missing = [n for n in ("affinity", "conflicts", "max_load", "k") if n not in arrays]
+    if missing:
+        raise InstanceError(f"{path}: array(s) {', '.join(missing)} missing "
+                            f"(an instance has affinity, conflicts, max_load and k)")
+    affinity, conflicts = arrays["affinity"], arrays["conflicts"]
+    max_load, k = arrays["max_load"], arrays["k"]
+    if affinity.ndim != 2 or affinity.dtype.kind != "f":
+        raise InstanceError(f"affinity: must be a 2-D float array (proposals x experts), "
+                            f"got {affinity.dtype} with shape {affinity.shape}")
+    if affinity.size and not (np.isfinite(affinity).all() and affinity.min() >= 0
+                              and affinity.max() <= 1):
+        raise InstanceError("affinity: every value must be a number within [0, 1]")
+    n_p, n_e = affinity.shape
+    if conflicts.size == 0:
+        conflicts = np.zeros((0, 2), dtype=np.int64)
+    if conflicts.dtype.kind not in "iu" or conflicts.ndim != 2 or conflicts.shape[1] != 2:
+        raise InstanceError(f"conflicts: must be an int array of (proposal, expert) pairs, "
+                            f"shape (n, 2), got {conflicts.dtype} with shape {conflicts.shape}")
+    if conflicts.size and (conflicts.min() < 0 or conflicts[:, 0].max() >= n_p
+                           or conflicts[:, 1].max() >= n_e):
+        raise InstanceError(f"conflicts: every pair must name a proposal in 0..{n_p - 1} "
+                            f"and an expert in 0..{n_e - 1}")
+    if max_load.dtype.kind not in "iu" or max_load.shape != (n_e,):
+        raise InstanceError(f"max_load: must be an int array with one value per expert "
+                            f"({n_e}), got {max_load.dtype} with shape {max_load.shape}")
+    if max_load.size and max_load.min() < 0:
+        raise InstanceError("max_load: every value must be >= 0")
+    if k.dtype.kind not in "iu" or k.size != 1 or int(k.reshape(-1)[0]) < 1:
+        raise InstanceError(f"k: must be one int >= 1, got {k.dtype} with shape {k.shape}")
+    return {"affinity": affinity, "conflicts": conflicts.astype(np.int64),
+            "max_load": max_load.astype(np.int64), "k": int(k.reshape(-1)[0])}
+
+
+def instance_problem(arrays: dict, load_penalty: int | None) -> AssignmentProblem:
+    """The problem an instance describes, as the service's solver path takes it: the
+    affinities are imported scores covering every pair, on a scale of 1000 with no
+    area signal, so each pair is worth round(1000 x affinity)."""
+    n_p, n_e = arrays["affinity"].shape
+    p_ids = [f"P-{i:07d}" for i in range(n_p)]  # zero-padded: id order is file order
+    e_ids = [f"E-{j:07d}" for j in range(n_e)]
+    experts = tuple(Expert(id=e_ids[j], name=e_ids[j], email=f"e{j}@example.org",
+                           country="BE", organisation_id=f"ORG-{j}", expertise_areas=(),
+                           max_load=int(load))
+                    for j, load in enumerate(arrays["max_load"].tolist()))
+    proposals = tuple(ProposalToAssign(id=p, topic="instance") for p in p_ids)
+    pairs = arrays["conflicts"]
+    extra = {} if load_penalty is None else {"load_penalty": load_penalty}
+    return AssignmentProblem(
+        proposals, experts, arrays["k"],
+        conflicts=PairSet(e_ids, p_ids, pairs[:, 1], pairs[:, 0]),
+        weights=AffinityWeights(areas=0, text=1, scale=INSTANCE_SCALE),
+        imported=ImportedScores.dense(p_ids, e_ids, arrays["affinity"]), **extra)
+
+
+def write_instance(path: str, problem: AssignmentProblem) -> None:
+    """Dump ``problem`` as an instance file: the affinities the solver computes (TF-IDF
+    and areas) divided by 1000, its conflicts (and pairs refused), loads (0 for an
+    inactive expert) and k. Needs 4 bytes per pair (float32 is exact enough: 1000 x a
+    rounds back to the same integer)."""
+    model = AffinityModel(problem)
+    rows, cols = np.arange(len(problem.proposals)), np.arange(len(problem.experts))
+    affinity = np.empty((len(rows), len(cols)), dtype=np.float32)
+    for start in range(0, len(rows), 1024):
+        block = model.block(rows[start:start + 1024], cols)
+        affinity[start:start + len(block)] = block / np.float32(problem.weights.scale)
+    p_pos, e_pos = problem.blocked_positions
+    np.savez_compressed(
+        path, affinity=affinity, conflicts=np.stack([p_pos, e_pos], axis=1).astype(np.int32),
+        max_load=np.array([e.max_load if e.active else 0 for e in problem.experts],
+                          dtype=np.int32),
+        k=np.array(problem.evaluators_per_proposal, dtype=np.int32))
+
+
+def instance_figures(arrays: dict, problem: AssignmentProblem, pairs) -> dict:
+    """``objective`` (sum of round(1000 x affinity)) and ``total_affinity`` (sum of the
+    affinities) over the assigned pairs, computed from the file, not by the solver."""
+    p_pos = {p.id: i for i, p in enumerate(problem.proposals)}
+    e_pos = {e.id: j for j, e in enumerate(problem.experts)}
+    rows = np.array([p_pos[p] for _, p in pairs], dtype=np.int64)
+    cols = np.array([e_pos[e] for e, _ in pairs], dtype=np.int64)
+    values = arrays["affinity"][rows, cols].astype(np.float64)
+    return {"objective": int(np.rint(values * INSTANCE_SCALE).sum()),
+            "total_affinity": round(float(values.sum()), 6)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--proposals", type=int, required=True)
-    parser.add_argument("--experts", type=int, required=True)
+    parser.add_argument("--proposals", type=int, help="size of a generated call")
+    parser.add_argument("--experts", type=int, help="size of a generated pool")
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--instance", metavar="FILE.npz",
+                        help="solve this instance file instead of a generated call (arrays "
+                             "affinity, conflicts, max_load, k)")
+    parser.add_argument("--write-instance", metavar="FILE.npz",
+                        help="also write the generated call as an instance file")
     parser.add_argument("--candidates", type=int, default=SolverOptions.candidates)
     parser.add_argument("--max-rounds", type=int, default=SolverOptions.max_rounds,
                         help="column-generation rounds; fewer may end with a gap > 0")
-    parser.add_argument("--load-penalty", type=int, default=None)
+    parser.add_argument("--load-penalty", type=int, default=None,
+                        help="points the j-th assignment of one expert costs times (j - 1) "
+                             "(default: the service's); 0 maximises affinity alone")
     parser.add_argument("--isolated", action="store_true",
                         help="solve in the child process, as the service does")
     args = parser.parse_args(argv)
+    if args.instance is None and (args.proposals is None or args.experts is None):
+        parser.error("give --proposals and --experts, or --instance FILE.npz")
+    if args.instance is not None and args.write_instance is not None:
+        parser.error("--write-instance writes a generated call; it cannot go with --instance")
 
     started = time.perf_counter()
-    proposals, experts, declared = generate(args.proposals, args.experts, args.k, args.seed)
+    if args.instance is not None:
+        try:
+            arrays = read_instance(args.instance)
+        except InstanceError as exc:
+            print(f"error: instance {exc}", file=sys.stderr)
+            return 2
+        described = f"instance {args.instance}"
+    else:
+        proposals, experts, declared = generate(args.proposals, args.experts, args.k, args.seed)
+        described = f"generated call (seed {args.seed})"
     generated = time.perf_counter() - started
-    print(f"generated {len(proposals)} proposals, {len(experts)} experts in {generated:.1f} s",
-          flush=True)
+    print(f"read {described} in {generated:.1f} s", flush=True)
 
     started = time.perf_counter()
-    conflicts = same_organisation_pairs(proposals, experts) | declared
-    extra = {} if args.load_penalty is None else {"load_penalty": args.load_penalty}
-    problem = AssignmentProblem(proposals, experts, args.k, conflicts=frozenset(conflicts),
-                                **extra)
+    cpu_before = _cpu_seconds()
+    if args.instance is not None:
+        problem = instance_problem(arrays, args.load_penalty)
+    else:
+        conflicts = same_organisation_pairs(proposals, experts) | declared
+        extra = {} if args.load_penalty is None else {"load_penalty": args.load_penalty}
+        problem = AssignmentProblem(proposals, experts, args.k, conflicts=conflicts, **extra)
     built = time.perf_counter() - started
-    share = len(conflicts) / (len(proposals) * len(experts))
-    print(f"conflicts: {len(conflicts)} pairs ({share:.2%}) in {built:.1f} s", flush=True)
+    n_conflicts = len(problem.conflicts)
+    share = n_conflicts / max(len(problem.proposals) * len(problem.experts), 1)
+    print(f"{len(problem.proposals)} proposals, {len(problem.experts)} experts, "
+          f"k {problem.evaluators_per_proposal}; conflicts: {n_conflicts} pairs "
+          f"({share:.2%}) in {built:.1f} s", flush=True)
+    if args.write_instance is not None:
+        write_instance(args.write_instance, problem)
+        print(f"wrote {args.write_instance}", flush=True)
 
     options = SolverOptions(candidates=args.candidates, max_rounds=args.max_rounds)
     started = time.perf_counter()
-    cpu_before = _cpu_seconds()
     if args.isolated:
         result = solve_assignment_isolated(problem, options)
     else:
@@ -177,24 +307,30 @@ def main(argv: list[str] | None = None) -> int:
     cpu = _cpu_seconds() - cpu_before
     solved = time.perf_counter() - started
     print(f"solve: {result.status} in {solved:.1f} s, objective {result.objective}, "
-          f"bound {result.bound}, stats {json.dumps(result.stats)}", flush=True)
+          f"bound {result.bound}", flush=True)
     for line in result.diagnosis + ((result.error,) if result.error else ()):
         print(f"  {line}", flush=True)
 
     found = violations(problem, result.pairs) if result.ok else ["no assignment"]
-    loads = np.bincount([int(e[2:]) for e, _ in result.pairs], minlength=len(experts))
-    print(f"checked: {len(found)} violations; load min/mean/max over active experts "
-          f"{loads[[e.active for e in experts]].min()}/"
-          f"{loads[[e.active for e in experts]].mean():.2f}/{loads.max()}", flush=True)
+    print(f"checked: {len(found)} violations", flush=True)
+    if args.instance is not None:
+        figures = instance_figures(arrays, problem, result.pairs)
+    else:  # the generated call's affinities are integers on the scale of 1000 already
+        figures = {"objective": result.total_affinity,
+                   "total_affinity": result.total_affinity / problem.weights.scale}
     summary = {
-        "proposals": len(proposals), "experts": len(experts), "k": args.k,
-        "seed": args.seed, "status": result.status,
+        "proposals": len(problem.proposals), "experts": len(problem.experts),
+        "k": problem.evaluators_per_proposal, "instance": args.instance,
+        "seed": None if args.instance else args.seed, "status": result.status,
+        "proven_optimal": result.status == "optimal" and result.bound == result.objective,
         "seconds": round(built + solved, 3),
         "cpu_seconds": round(cpu, 3),  # this process and its children: robust to other load
-        "total_affinity": result.total_affinity, "objective": result.objective,
+        **figures,  # objective: sum of round(1000 x affinity) over the assigned pairs
+        "load_penalty": problem.load_penalty, "load_cost": result.load_cost,
+        "penalised_objective": result.objective,  # what the solver maximises
         "bound": result.bound, "gap": result.gap, "violations": len(found),
-        "load_cost": result.load_cost, "conflict_pairs": len(conflicts),
-        "timings": {"generate_s": round(generated, 3), "conflicts_s": round(built, 3),
+        "conflict_pairs": n_conflicts,
+        "timings": {"read_s": round(generated, 3), "conflicts_s": round(built, 3),
                     "wall_solve_s": round(solved, 3),
                     **{key: round(v, 3) for key, v in result.stats.items()
                        if key.endswith("_s")}},

@@ -154,6 +154,13 @@ def _experts(subparsers, common) -> None:
     for name in ("deactivate", "reactivate"):
         _command(sub, name, f"{name} an expert", cmd_experts_active(name), common,
                  _arg("expert_id"))
+    affinities = sub.add_parser("affinities", help="affinity scores from outside "
+                                                   "(OpenReview, TPMS, ...)") \
+        .add_subparsers(dest="affinity_action", required=True)
+    parser = _command(affinities, "import", "import affinity scores from a CSV file (all or "
+                      "nothing)", cmd_affinities_import, common, _arg("file", type=Path))
+    parser.description = AFFINITY_HELP
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def _assignments(subparsers, common) -> None:
@@ -265,6 +272,37 @@ def cmd_experts_import(args) -> int:
         return BAD_INPUT
     body = {"experts": records} if isinstance(records, list) else records
     return show(args, "POST", "/experts/import", _print_import, json=body)
+
+
+AFFINITY_HELP = """Import affinity scores, as OpenReview and TPMS users bring them.
+
+The file is CSV with a header row and three columns (any order):
+  expert_id    an expert of the pool (grantflow experts list)
+  proposal_id  a proposal in evaluation (closed, screened eligible, not withdrawn)
+  score        a number within [0, 1]
+For its pairs an imported score replaces the TF-IDF text similarity in every later
+assignment run (the integration-area overlap still counts at its weight); a later
+import replaces an earlier score of the same pair. Nothing is imported unless every
+line is valid: each problem is printed with its line, column and rule. At most
+200,000 rows (16 MB) per file.
+
+example:
+  expert_id,proposal_id,score
+  E-12,P-1A2B3C,0.83
+"""
+
+
+def cmd_affinities_import(args) -> int:
+    text = _read(args.file)
+    if text is None:
+        return BAD_INPUT
+    return show(args, "POST", "/affinities/import", _print_affinities, data=text.encode(),
+                headers={"Content-Type": "text/csv"})
+
+
+def _print_affinities(data) -> None:
+    print(f"imported {data['imported']} score(s) for {data['proposals']} proposal(s) and "
+          f"{data['experts']} expert(s); {data['replaced']} replaced an earlier score")
 
 
 def cmd_experts_list(args) -> int:

@@ -75,6 +75,11 @@ class EvaluationService(ServiceBase, sign_in_routes("review", announce)):
         parsed = h.experts.parse_import(kind, request.get_data(as_text=True), body)
         return h.experts.import_experts(self.uow, self.solver, self.clock, parsed, principal.email)
 
+    @api("POST", "/affinities/import", roles=OPS)
+    def import_affinities(self, request, principal):
+        text = h.affinities.read_csv(request)
+        return h.affinities.import_affinities(self.uow, self.clock, text, principal.email)
+
     @api("GET", "/experts", roles=OPS)
     @doc("Every expert with their load", response="array")
     def list_experts(self, request, principal):

@@ -3,7 +3,8 @@
 or an out-of-memory kill costs one ``error`` result, never the service.
 
 Config key ``ASSIGNMENT_SOLVER``: ``timeout`` (seconds, default 600), ``candidates``,
-``max_rounds``, ``time_limit`` (see :class:`.solver.SolverOptions`), ``isolated`` (default
+``max_rounds``, ``time_limit``, ``threads`` (see :class:`.solver.SolverOptions`),
+``isolated`` (default
 true; false solves in the service process, for debugging only), ``command`` (the worker's
 command line; tests replace it with one that crashes).
 
@@ -43,8 +44,8 @@ class Solver:
 class SolverProvider(DependencyProvider):
     def setup(self):
         config = dict(self.container.config.get("ASSIGNMENT_SOLVER") or {})
-        options = {k: config.pop(k) for k in ("candidates", "max_rounds", "time_limit")
-                   if k in config}
+        options = {k: config.pop(k) for k in ("candidates", "max_rounds", "time_limit",
+                                               "threads") if k in config}
         self.solver = Solver(SolverOptions(**options), timeout=float(config.get("timeout", 600)),
                              isolated=bool(config.get("isolated", True)),
                              command=config.get("command"))

@@ -21,14 +21,17 @@ import sys
 import traceback
 from dataclasses import asdict, fields
 
+import numpy as np
+
 from services.evaluation.adapters.solver import SolverOptions, solve_assignment
-from services.evaluation.domain.affinity import AffinityWeights
+from services.evaluation.domain.affinity import AffinityWeights, ImportedScores
 from services.evaluation.domain.assignment import (
     AssignmentProblem, AssignmentResult, ProposalToAssign)
 from services.evaluation.domain.experts import Expert
+from services.evaluation.domain.pairs import PairSet, pair_positions
 
 WORKER_MODULE = "services.evaluation.adapters.solver_worker"
-PROTOCOL = 1  # bumped when the wire form changes
+PROTOCOL = 2  # bumped when the wire form changes
 
 
 # ------------------------------------------------------------------------ parent side
@@ -107,6 +110,7 @@ def encode_problem(problem: AssignmentProblem) -> dict:
         "fixed": sorted(problem.fixed),
         "load_penalty": problem.load_penalty,
         "weights": asdict(problem.weights),
+        "imported": _imported(problem),
     }
 
 
@@ -124,15 +128,16 @@ def decode_problem(data: dict) -> AssignmentProblem:
 
     def pairs(key):
         e_ids, p_ids = [e.id for e in experts], [p.id for p in proposals]
-        return frozenset(zip(map(e_ids.__getitem__, data[key]["experts"]),
-                             map(p_ids.__getitem__, data[key]["proposals"])))
+        return PairSet(e_ids, p_ids, np.array(data[key]["experts"], dtype=np.int64),
+                       np.array(data[key]["proposals"], dtype=np.int64))
 
     return AssignmentProblem(
         proposals=proposals, experts=experts,
         evaluators_per_proposal=data["evaluators_per_proposal"],
         conflicts=pairs("conflicts"), excluded=pairs("excluded"),
         fixed=frozenset((e, p) for e, p in data["fixed"]),
-        load_penalty=data["load_penalty"], weights=AffinityWeights(**data["weights"]))
+        load_penalty=data["load_penalty"], weights=AffinityWeights(**data["weights"]),
+        imported=_decode_imported(data.get("imported"), proposals, experts))
 
 
 def _fields(record) -> dict:
@@ -141,10 +146,32 @@ def _fields(record) -> dict:
 
 
 def _positions(problem: AssignmentProblem, pairs) -> dict:
-    e_pos = {e.id: i for i, e in enumerate(problem.experts)}
-    p_pos = {p.id: i for i, p in enumerate(problem.proposals)}
-    known = [(e_pos[e], p_pos[p]) for e, p in pairs if e in e_pos and p in p_pos]
-    return {"experts": [e for e, _ in known], "proposals": [p for _, p in known]}
+    experts, proposals = pair_positions(pairs, [e.id for e in problem.experts],
+                                        [p.id for p in problem.proposals])
+    return {"experts": experts.tolist(), "proposals": proposals.tolist()}
+
+
+def _imported(problem: AssignmentProblem) -> dict | None:
+    """Imported scores by position (dense: the matrix in problem order)."""
+    imported = problem.imported
+    if imported is None:
+        return None
+    p_ids, e_ids = [p.id for p in problem.proposals], [e.id for e in problem.experts]
+    matrix = imported.dense_for(p_ids, e_ids)
+    if matrix is not None:
+        return {"matrix": np.asarray(matrix, dtype=np.float64).tolist()}
+    rows, cols, scores = imported.positions(p_ids, e_ids)
+    return {"proposals": rows.tolist(), "experts": cols.tolist(), "scores": scores.tolist()}
+
+
+def _decode_imported(data: dict | None, proposals, experts) -> ImportedScores | None:
+    if data is None:
+        return None
+    p_ids, e_ids = [p.id for p in proposals], [e.id for e in experts]
+    if "matrix" in data:
+        return ImportedScores.dense(p_ids, e_ids, np.array(data["matrix"], dtype=np.float64)
+                                    .reshape(len(p_ids), len(e_ids)))
+    return ImportedScores(p_ids, e_ids, data["proposals"], data["experts"], data["scores"])
 
 
 def encode_result(result: AssignmentResult) -> dict:

@@ -150,3 +150,13 @@ assignment_runs = sa.Table(
     sa.Column("triggered_by", sa.String(320), nullable=False),
 )
 sa.Index("ix_assignment_runs_started", assignment_runs.c.started_at)
+
+# affinity scores imported by operations (one per pair; a later import replaces it)
+imported_affinities = sa.Table(
+    "imported_affinities", metadata,
+    sa.Column("proposal_id", sa.String(40), primary_key=True),
+    sa.Column("expert_id", sa.String(80), primary_key=True),
+    sa.Column("score", sa.Float(), nullable=False),
+    sa.Column("imported_at", UtcDateTime(), nullable=False),
+    sa.Column("imported_by", sa.String(320), nullable=False),
+)

@@ -22,14 +22,16 @@ Pairs are ``(expert_id, proposal_id)`` throughout.
 """
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import chain
 
-from services.evaluation.domain.affinity import AffinityWeights
+import numpy as np
+
+from services.evaluation.domain.affinity import AffinityWeights, ImportedScores
 from services.evaluation.domain.experts import Expert
+from services.evaluation.domain.pairs import PairSet
 
 Pair = tuple[str, str]  # (expert_id, proposal_id)
 
@@ -60,17 +62,20 @@ class AssignmentProblem:
     assignments too; inactive experts get no new assignment). ``conflicts`` are conflicts
     of interest, from :func:`.conflicts.conflict_pairs` (rules plus declarations);
     ``excluded`` are other pairs never to make (an expert declined the proposal);
-    ``fixed`` are kept assignments.
+    ``fixed`` are kept assignments. ``imported`` affinity scores (operations' import,
+    or a benchmark instance) replace the TF-IDF similarity of their pairs.
     """
 
     proposals: tuple[ProposalToAssign, ...]
     experts: tuple[Expert, ...]
     evaluators_per_proposal: int
-    conflicts: frozenset[Pair] = frozenset()
-    excluded: frozenset[Pair] = frozenset()
+    conflicts: Set[Pair] = frozenset()
+    excluded: Set[Pair] = frozenset()
     fixed: frozenset[Pair] = frozenset()
     load_penalty: int = DEFAULT_LOAD_PENALTY
     weights: AffinityWeights = field(default_factory=AffinityWeights)
+    # scores from outside that take the place of the text similarity of their pairs
+    imported: ImportedScores | None = None
 
     def __post_init__(self):
         if self.evaluators_per_proposal < 1:
@@ -83,12 +88,27 @@ class AssignmentProblem:
             if twice:
                 raise ValueError(f"{kind} ids listed twice: {', '.join(twice)}")
         for name in ("conflicts", "excluded", "fixed"):
-            object.__setattr__(self, name, frozenset(getattr(self, name)))
+            value = getattr(self, name)  # a PairSet stays one: it may hold 10^7 pairs
+            object.__setattr__(self, name, value if isinstance(value, PairSet)
+                               else frozenset(value))
 
     @cached_property  # computed once: checks test membership for every pair
-    def forbidden(self) -> frozenset[Pair]:
+    def forbidden(self) -> Set[Pair]:
         """Pairs the solver may never make: conflicts of interest and refusals."""
         return self.conflicts | self.excluded
+
+    @cached_property
+    def blocked_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(proposal positions, expert positions)`` of every pair no new assignment may
+        make (forbidden or already kept), once each, sorted: the integer form the
+        diagnosis and the solver work on."""
+        pairs = PairSet.of(self.conflicts).union(self.excluded, self.fixed)
+        experts, proposals = pairs.positions([e.id for e in self.experts],
+                                             [p.id for p in self.proposals])
+        codes = proposals * max(len(self.experts), 1) + experts
+        if codes.size > 1 and not (codes[1:] > codes[:-1]).all():  # sorted when ids are
+            codes = np.sort(codes)
+        return codes // max(len(self.experts), 1), codes % max(len(self.experts), 1)
 
 
 @dataclass(frozen=True)
@@ -213,9 +233,9 @@ def diagnose(problem: AssignmentProblem) -> tuple[Shortfall, ...]:
     if kept:
         return kept
     counts = _Counts(problem)
-    found = [s for p in problem.proposals if (s := counts.proposal(p.id))]
+    found = counts.proposals()
     for shortfall in found:  # don't blame the topic for what the proposal already says
-        counts.need[shortfall.subject] = shortfall.available
+        counts.need[counts.position[shortfall.subject]] = shortfall.available
     topics = sorted({p.topic for p in problem.proposals})
     short_topics = [s for t in topics if (s := counts.topic(t))]
     found += short_topics
@@ -230,40 +250,45 @@ def group_shortfall(problem: AssignmentProblem, proposal_ids: Iterable[str]) -> 
 
 
 class _Counts:
-    """Demand and the most any expert can give to a set of proposals (Hall's condition)."""
+    """Demand and the most any expert can give to a set of proposals (Hall's condition).
+
+    Arrays in problem order; the blocked pairs (forbidden or kept, ~10^7 in a large call)
+    are only ever counted with ``bincount``, never looked at one by one."""
 
     def __init__(self, problem: AssignmentProblem):
-        self.need = needs(problem)
-        self.remaining = remaining_loads(problem)
+        self.ids = [p.id for p in problem.proposals]
+        self.position = {p: i for i, p in enumerate(self.ids)}
         self.topic_of = {p.id: p.topic for p in problem.proposals}
-        self.open = [e for e, r in self.remaining.items() if r > 0]
+        need = needs(problem)
+        remaining = remaining_loads(problem)
+        self.need = np.array([need[p] for p in self.ids], dtype=np.int64)
+        self.remaining = np.array([remaining[e.id] for e in problem.experts], dtype=np.int64)
         # pairs an expert with free load may not take: forbidden, or already kept
-        by_expert: dict[str, set[str]] = defaultdict(set)
-        for expert_id, proposal_id in problem.forbidden | problem.fixed:
-            by_expert[expert_id].add(proposal_id)
-        # filtered per expert, not per pair: a large call has ~10^6 conflicted pairs
-        known = self.need.keys()
-        self.blocked = {e: by_expert[e] & known for e in self.open if e in by_expert}
-        self.blocked_count = Counter(chain.from_iterable(self.blocked.values()))
+        rows, cols = problem.blocked_positions
+        open_ = self.remaining[cols] > 0
+        self.blocked_rows, self.blocked_cols = rows[open_], cols[open_]
+        self.n_open = int((self.remaining > 0).sum())
 
-    def proposal(self, proposal_id: str) -> Shortfall | None:
-        need = self.need[proposal_id]
-        if need <= 0:
-            return None
-        available = len(self.open) - self.blocked_count[proposal_id]
-        if available >= need:
-            return None
-        noun = "expert" if available == 1 else "experts"
-        return Shortfall("proposal", proposal_id, need, available,
-                         f"proposal {proposal_id}: only {available} non-conflicted active "
-                         f"{noun} with free load, needs {need}")
+    def proposals(self) -> list[Shortfall]:
+        """Every proposal that has fewer non-conflicted experts with free load than it
+        needs."""
+        available = self.n_open - np.bincount(self.blocked_rows, minlength=len(self.ids))
+        short = np.flatnonzero((self.need > 0) & (available < self.need))
+        found = []
+        for i in short.tolist():
+            n, proposal_id = int(available[i]), self.ids[i]
+            noun = "expert" if n == 1 else "experts"
+            found.append(Shortfall("proposal", proposal_id, int(self.need[i]), n,
+                                   f"proposal {proposal_id}: only {n} non-conflicted active "
+                                   f"{noun} with free load, needs {int(self.need[i])}"))
+        return found
 
     def topic(self, topic: str) -> Shortfall | None:
         members = {p for p, t in self.topic_of.items() if t == topic}
         return self._shortfall("topic", topic, members, f"topic {topic}")
 
     def call(self) -> Shortfall | None:
-        return self._shortfall("call", "*", set(self.need), "all topics")
+        return self._shortfall("call", "*", set(self.ids), "all topics")
 
     def group(self, members: set[str]) -> Shortfall | None:
         names = sorted(members)
@@ -273,18 +298,20 @@ class _Counts:
         return self._shortfall("group", ",".join(names), members, label)
 
     def _shortfall(self, kind: str, subject: str, members: set[str], label: str):
-        wanting = {p for p in members if self.need.get(p, 0) > 0}
-        needed = sum(self.need[p] for p in wanting)
+        inside = np.zeros(len(self.ids), dtype=bool)
+        inside[[self.position[p] for p in members if p in self.position]] = True
+        wanting = inside & (self.need > 0)
+        needed = int(self.need[wanting].sum())
         if not needed:
             return None
-        available = 0
-        for expert_id in self.open:
-            blocked = len(self.blocked[expert_id] & wanting) if expert_id in self.blocked else 0
-            available += min(self.remaining[expert_id], len(wanting) - blocked)
+        n_wanting = int(wanting.sum())
+        blocked = np.bincount(self.blocked_cols[wanting[self.blocked_rows]],
+                              minlength=len(self.remaining))
+        available = int(np.minimum(self.remaining, n_wanting - blocked)[self.remaining > 0].sum())
         if available >= needed:
             return None
         return Shortfall(kind, subject, needed, available,
-                         f"{label}: {len(wanting)} proposals need {needed} evaluations, "
+                         f"{label}: {n_wanting} proposals need {needed} evaluations, "
                          f"only {available} available from non-conflicted experts")
 
 

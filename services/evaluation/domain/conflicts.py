@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, Callable, Collection, Iterable, Mapping, Sequence, TypeVar
 
 from services.evaluation.domain.experts import Expert
+from services.evaluation.domain.pairs import PairSet
 from shared.calls.model import EvaluationRules
 
 MANDATORY_RULES: tuple[str, ...] = ("same_organisation",)
@@ -215,25 +216,23 @@ def check_conflict(expert: Expert, consortium: Consortium, rules: EvaluationRule
 
 def conflict_pairs(experts: Iterable[Expert], consortia: Iterable[Consortium],
                    rules: EvaluationRules,
-                   declarations: Iterable[DeclaredConflict] = ()) -> frozenset[tuple[str, str]]:
+                   declarations: Iterable[DeclaredConflict] = ()) -> PairSet:
     """Every conflicted ``(expert_id, proposal_id)`` pair: the forbidden pairs an
     assignment problem needs, from the same rules as :func:`check_conflict` (the same
-    pairs it finds conflicted, computed by joining each rule's keys)."""
+    pairs it finds conflicted, computed by joining each rule's keys).
+
+    A large call has ~10^7 conflicted pairs: the answer is a :class:`.pairs.PairSet`
+    (pairs held as integers) and each join runs on arrays (:meth:`.PairSet.join`)."""
     experts, consortia = tuple(experts), tuple(consortia)
-    pairs: set[tuple[str, str]] = set()
-    for rule_id in _rules_in_force(rules.conflict_rules):
-        rule = CONFLICT_RULES[rule_id]
-        by_key: dict[str, list[str]] = {}
-        for expert in experts:
-            by_key.setdefault(rule.expert_key(expert), []).append(expert.id)
-        for consortium in consortia:
-            for key in rule.consortium_keys(consortium):
-                pairs.update((e, consortium.proposal_id) for e in by_key.get(key, ()))
-    expert_ids = {e.id for e in experts}
-    proposal_ids = {c.proposal_id for c in consortia}
-    pairs.update((d.expert_id, d.proposal_id) for d in declarations
-                 if d.expert_id in expert_ids and d.proposal_id in proposal_ids)
-    return frozenset(pairs)
+    expert_ids = [e.id for e in experts]
+    proposal_ids = [c.proposal_id for c in consortia]
+    found = [PairSet.join(expert_ids, [rule.expert_key(e) for e in experts], proposal_ids,
+                          [rule.consortium_keys(c) for c in consortia])
+             for rule in map(CONFLICT_RULES.__getitem__, _rules_in_force(rules.conflict_rules))]
+    known_e, known_p = set(expert_ids), set(proposal_ids)
+    found.append(PairSet.of((d.expert_id, d.proposal_id) for d in declarations
+                            if d.expert_id in known_e and d.proposal_id in known_p))
+    return found[0].union(*found[1:])
 
 
 # ------------------------------------------------------------------ visibility guard

@@ -21,9 +21,11 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from services.evaluation.domain.affinity import ImportedScores
 from services.evaluation.domain.assignment import (
     AssignmentProblem, Pair, ProposalToAssign, Shortfall)
 from services.evaluation.domain.experts import Expert
+from services.evaluation.domain.pairs import PairSet
 from services.evaluation.domain.reports import Report
 
 
@@ -101,22 +103,32 @@ def proposal_to_assign(proposal_id: str, topic_id: str,
 def build_problem(proposals: Sequence[ProposalToAssign], experts: Sequence[Expert], *,
                   evaluators: int, conflicts: Iterable[Pair] = (),
                   released: Iterable[Pair] = (), kept: Iterable[Pair] = (),
-                  load_elsewhere: Mapping[str, int] | None = None) -> AssignmentProblem:
+                  load_elsewhere: Mapping[str, int] | None = None,
+                  imported: ImportedScores | None = None) -> AssignmentProblem:
     """The problem of filling the open slots of ``proposals`` up to ``evaluators`` each.
 
     ``kept`` are the active assignments (only those on these proposals are used),
     ``released`` pairs that were released for any reason (never made again),
-    ``load_elsewhere`` each expert's active assignments on other proposals.
+    ``load_elsewhere`` each expert's active assignments on other proposals,
+    ``imported`` affinity scores operations imported. Proposals and experts are put in
+    id order, so the problem does not depend on the order they were loaded in.
     """
     ids = {p.id for p in proposals}
     load_elsewhere = load_elsewhere or {}
     pool = tuple(replace(e, max_load=max(e.max_load - load_elsewhere.get(e.id, 0), 0))
-                 if load_elsewhere.get(e.id) else e for e in experts)
+                 if load_elsewhere.get(e.id) else e for e in sorted(experts, key=lambda e: e.id))
     return AssignmentProblem(
-        proposals=tuple(proposals), experts=pool, evaluators_per_proposal=evaluators,
-        conflicts=frozenset(p for p in conflicts if p[1] in ids),
-        excluded=frozenset(p for p in released if p[1] in ids),
-        fixed=frozenset(p for p in kept if p[1] in ids))
+        proposals=tuple(sorted(proposals, key=lambda p: p.id)), experts=pool,
+        evaluators_per_proposal=evaluators,
+        conflicts=_on(conflicts, ids), excluded=_on(released, ids), fixed=_on(kept, ids),
+        imported=None if imported is None else imported.restrict(ids))
+
+
+def _on(pairs: Iterable[Pair], proposal_ids: set[str]):
+    """The pairs on the given proposals (a PairSet is filtered as arrays)."""
+    if isinstance(pairs, PairSet):
+        return pairs.restrict(proposal_ids)
+    return frozenset(p for p in pairs if p[1] in proposal_ids)
 
 
 def extra_slots_open(target: int, evaluators_per_proposal: int, extras_active: int) -> int:

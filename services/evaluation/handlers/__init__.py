@@ -2,6 +2,7 @@
 
 - :mod:`.events`: the submission events evaluation consumes;
 - :mod:`.experts`: the expert pool (operations);
+- :mod:`.affinities`: affinity scores imported by operations;
 - :mod:`.assigning`: assignment runs, repairs, extra evaluators, overrides, the sweeper;
 - :mod:`.evaluators`: what evaluators do (assignments, reports, conflicts, declines) and
   conflicts declared by operations;
@@ -9,4 +10,4 @@
 - :mod:`.views`: read side for operations, rankings, summary reports.
 """
 from services.evaluation.handlers import (  # noqa: F401
-    assigning, evaluators, events, experts, progress, views)
+    affinities, assigning, evaluators, events, experts, progress, views)

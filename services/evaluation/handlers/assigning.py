@@ -5,8 +5,8 @@ solver never costs the service anything:
 
 1. plan, in one short transaction: the proposals whose slots are open, the pool, the
    conflicts (:func:`.domain.conflicts.conflict_pairs`, the one source of truth), the
-   pairs once released (never made again), the loads carried elsewhere, and the pool
-   revision R;
+   pairs once released (never made again), the loads carried elsewhere, the affinity
+   scores operations imported, and the pool revision R;
 2. solve outside any transaction, in the solver's child process;
 3. write, in a second transaction that locks the pool revision: if it is still R the new
    assignments and their ``evaluator_assigned`` events are written, otherwise the world
@@ -26,8 +26,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from services.evaluation.adapters import affinity_store
 from services.evaluation.adapters import repository as repo
 from services.evaluation.adapters.tables import assignment_runs
+from services.evaluation.domain.affinity import ImportedScores
 from services.evaluation.domain.assignment import AssignmentResult, Pair, ProposalToAssign, diagnose
 from services.evaluation.domain.conflicts import check_conflict, conflict_pairs
 from services.evaluation.domain.consensus import NEEDS_SPREAD_RESOLUTION
@@ -81,6 +83,7 @@ class _Plan:
     extras_active: dict[str, int]
     rows: dict  # proposal rows by id
     topics: tuple[str, ...] = ()  # the topics a first assignment decides
+    imported: ImportedScores | None = None  # affinity scores operations imported
 
 
 # ------------------------------------------------------------------ entry points
@@ -200,7 +203,8 @@ def _plan(uow, call_id: str, kind: str, subjects: list[str] | None) -> _Plan | N
         load_elsewhere={e: n - here.get(e, 0) for e, n in loads.items()},
         extras_active={p: extras[p] for p in pids},
         rows={r.proposal_id: r for r in rows},
-        topics=tuple(topic_ids))
+        topics=tuple(topic_ids),
+        imported=ImportedScores.of(affinity_store.scores_for(uow, pids)))
 
 
 def _topic_rows_to_assign(uow, call_id: str, topic_id: str) -> list:
@@ -229,7 +233,8 @@ def _solve(plan: _Plan, solver) -> tuple[list[AssignmentResult], list[Pair], dic
         while remaining:
             problem = build_problem(remaining, plan.experts, evaluators=target,
                                     conflicts=plan.conflicts, released=plan.released,
-                                    kept=plan.kept, load_elsewhere=plan.load_elsewhere)
+                                    kept=plan.kept, load_elsewhere=plan.load_elsewhere,
+                                    imported=plan.imported)
             result = solver.solve(problem)
             results.append(result)
             if result.ok:

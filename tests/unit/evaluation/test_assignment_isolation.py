@@ -90,7 +90,8 @@ def test_a_child_that_cannot_start_becomes_an_error_result():
 
 
 def test_the_worker_turns_a_python_failure_into_an_error_answer():
-    reply = solver_worker.run(b'{"protocol": 1, "problem": {"proposals": "nonsense"}}')
+    reply = solver_worker.run(b'{"protocol": %d, "problem": {"proposals": "nonsense"}}'
+                              % PROTOCOL)
     assert reply["protocol"] == PROTOCOL
     result = decode_result(reply["result"])
     assert result.status == "error" and result.error.startswith("TypeError")

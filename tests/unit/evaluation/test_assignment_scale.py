@@ -1,0 +1,200 @@
+"""The vectorised parts of the assignment at scale give what the plain definitions give
+(random small instances), and the same problem gives the same pairs whatever order its
+parts come in."""
+import random
+from collections import Counter
+from dataclasses import replace
+from decimal import Decimal
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from services.evaluation.adapters.solver import (
+    AffinityModel, SolverOptions, _select, solve_assignment)
+from services.evaluation.domain.affinity import (
+    AffinityWeights, ImportedScores, affinity_score, area_overlap)
+from services.evaluation.domain.assignment import (
+    AssignmentProblem, diagnose, needs, remaining_loads)
+from services.evaluation.domain.conflicts import (
+    Consortium, DeclaredConflict, Participant, check_conflict, conflict_pairs)
+from services.evaluation.domain.pairs import PairSet
+from shared.calls.model import EvaluationRules
+from tests.support.evaluation_events import T0
+
+from .test_assignment_support import (
+    AREAS, WORDS, affinity_table, expert, problem, proposal, random_problem)
+from .test_assignment_solver import bench_instance, check_valid
+
+SOME = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+RULES = ("same_organisation", "same_country_as_coordinator", "same_country_as_participant")
+
+
+# ------------------------------------------------------------------ conflict pairs
+@SOME
+@given(st.integers(0, 10**9), st.lists(st.sampled_from(RULES), max_size=3, unique=True))
+def test_conflict_pairs_are_the_pairs_check_conflict_finds(seed, rule_ids):
+    rng = random.Random(seed)
+    orgs, countries = [f"ORG-{i}" for i in range(6)], ["BE", "GR", "EL", "UK", "GB", "FR"]
+    experts = [replace(expert(j, org=rng.choice(orgs + [" org-1 "])),
+                       country=rng.choice(countries)) for j in range(rng.randint(0, 7))]
+    consortia = [Consortium(f"P-{i}", tuple(
+        Participant(rng.choice(orgs), rng.choice(countries), role)
+        for role in ["coordinator"] + ["co_applicant"] * rng.randint(0, 3)))
+        for i in range(rng.randint(0, 6))]
+    declared = [DeclaredConflict(f"E-{rng.randint(0, 9)}", f"P-{rng.randint(0, 9)}", "operations",
+                                 "known", "ops", T0) for _ in range(rng.randint(0, 4))]
+    rules = EvaluationRules(3, (), Decimal(70), (), conflict_rules=tuple(rule_ids))
+    found = conflict_pairs(experts, consortia, rules, declared)
+    plain = {(e.id, c.proposal_id) for e in experts for c in consortia
+             if check_conflict(e, c, rules, declared).conflicted}
+    assert isinstance(found, PairSet)
+    assert set(found) == plain and len(found) == len(plain) and found == frozenset(plain)
+
+
+@SOME
+@given(st.sets(st.tuples(st.sampled_from(["E-1", "E-2", "E-10", "x"]),
+                         st.sampled_from(["P-1", "P-2", "P-3"]))),
+       st.sets(st.tuples(st.sampled_from(["E-1", "E-3"]), st.sampled_from(["P-2", "P-9"]))),
+       st.sets(st.sampled_from(["P-1", "P-2", "P-9"])))
+def test_a_pair_set_behaves_as_the_frozenset_of_its_pairs(pairs, others, kept):
+    packed = PairSet.of(pairs)
+    assert set(packed) == pairs and len(packed) == len(pairs)
+    for pair in pairs | others | {("E-1", "nobody")}:
+        assert (pair in packed) == (pair in pairs)
+    assert packed | others == pairs | others and others | packed == pairs | others
+    assert set(packed.restrict(kept)) == {p for p in pairs if p[1] in kept}
+    e_ids, p_ids = ["E-2", "E-1", "E-3"], ["P-3", "P-1"]
+    e, p = packed.positions(e_ids, p_ids)
+    assert sorted(zip(e.tolist(), p.tolist())) == sorted(
+        (e_ids.index(a), p_ids.index(b)) for a, b in pairs if a in e_ids and b in p_ids)
+
+
+# ------------------------------------------------------------------ diagnosis
+def plain_available(prob: AssignmentProblem, members: set[str]) -> tuple[int, int]:
+    """Hall's counts straight from the definition: (needed, available) of a set."""
+    need, free = needs(prob), remaining_loads(prob)
+    blocked = set(prob.forbidden) | set(prob.fixed)
+    wanting = {p for p in members if need[p] > 0}
+    available = sum(min(free[e.id], sum((e.id, p) not in blocked for p in wanting))
+                    for e in prob.experts if free[e.id] > 0)
+    return sum(need[p] for p in wanting), available
+
+
+@SOME
+@given(st.integers(0, 10**9))
+def test_the_diagnosis_counts_are_halls_counts(seed):
+    prob = random_problem(seed, max_proposals=6, max_experts=7)
+    found = {(s.kind, s.subject): (s.needed, s.available) for s in diagnose(prob)}
+    if any(kind == "kept" for kind, _ in found):
+        return
+    need = needs(prob)
+    for p in prob.proposals:
+        needed, available = plain_available(prob, {p.id})
+        expected = (need[p.id], available) if 0 < need[p.id] and available < need[p.id] else None
+        assert found.get(("proposal", p.id)) == expected
+    for topic in sorted({p.topic for p in prob.proposals}):
+        if ("topic", topic) in found:
+            members = {p.id for p in prob.proposals if p.topic == topic}
+            needed, available = found[("topic", topic)]
+            assert available == plain_available(prob, members)[1] and available < needed
+
+
+# ------------------------------------------------------------------ affinity and selection
+@SOME
+@given(st.integers(0, 10**9))
+def test_imported_scores_replace_the_text_similarity_of_their_pairs(seed):
+    rng = random.Random(seed)
+    prob = random_problem(seed, max_proposals=5, max_experts=6)
+    plain = AffinityModel(prob)
+    rows, cols = np.arange(len(prob.proposals)), np.arange(len(prob.experts))
+    before = plain.block(rows, cols)
+    chosen = {(e.id, p.id): rng.choice([0.0, 0.5, 1.0, rng.random()])
+              for e in prob.experts for p in prob.proposals if rng.random() < 0.4}
+    model = AffinityModel(replace(prob, imported=ImportedScores.of(chosen)))
+    after = model.block(rows, cols)
+    for i, p in enumerate(prob.proposals):
+        for j, e in enumerate(prob.experts):
+            if (e.id, p.id) in chosen:
+                assert after[i, j] == affinity_score(
+                    area_overlap(p.integration_areas, e.expertise_areas),
+                    chosen[(e.id, p.id)], prob.weights)
+            else:
+                assert after[i, j] == before[i, j]
+    r, c = np.repeat(rows, len(cols)), np.tile(cols, len(rows))
+    assert model.pairs(r, c).tolist() == after[r, c].tolist()
+
+
+@SOME
+@given(st.integers(0, 10**9), st.integers(1, 6), st.integers(2, 12))
+def test_stored_pairs_hold_the_best_and_the_ceiling_bounds_the_rest(seed, width, store):
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(1, 12)), int(rng.integers(1, 400))
+    block = rng.integers(-1, int(rng.integers(1, 60)), (n, m)).astype(np.int16)  # ties, -1
+    store = max(store, width)
+    r, c, v, arcs, ceiling = _select(block, store, width)
+    assert (block[r, c] == v).all() and (v >= 0).all()
+    assert len(set(zip(r.tolist(), c.tolist()))) == len(r)
+    for row in range(n):
+        eligible = sorted(block[row][block[row] >= 0].tolist(), reverse=True)
+        kept = set(c[r == row].tolist())
+        rest = [int(block[row, j]) for j in range(m) if block[row, j] >= 0 and j not in kept]
+        assert ceiling[row] == (-1 if not rest else ceiling[row]) and ceiling[row] >= max(rest, default=-1)
+        in_flow = v[(r == row) & arcs].tolist()
+        if len(eligible) <= width:
+            assert sorted(in_flow, reverse=True) == eligible
+        else:
+            limit = eligible[width - 1]
+            assert min(in_flow) >= limit
+            assert sorted(x for x in in_flow if x > limit) == sorted(x for x in eligible if x > limit)
+            assert len(in_flow) >= width
+
+
+# ------------------------------------------------------------------ determinism
+def shuffled(prob: AssignmentProblem, seed: int) -> AssignmentProblem:
+    rng = random.Random(seed)
+    proposals, experts = list(prob.proposals), list(prob.experts)
+    rng.shuffle(proposals)
+    rng.shuffle(experts)
+    return replace(prob, proposals=tuple(proposals), experts=tuple(experts),
+                   conflicts=frozenset(prob.conflicts))
+
+
+def test_the_same_problem_in_any_order_gives_the_same_pairs():
+    # every pair is worth the same: only the order of ties decides who gets what
+    proposals = [proposal(i, areas=["housing"], abstract="housing") for i in range(24)]
+    experts = [expert(j, 4, areas=["housing"], keywords=["housing"]) for j in range(30)]
+    conflicts = {(f"E-{j}", f"P-{i}") for i in range(24) for j in range(30) if (i * j) % 7 == 3}
+    for prob in (problem(proposals, experts, k=3, conflicts=conflicts, load_penalty=0),
+                 problem(proposals, experts, k=3, conflicts=conflicts, load_penalty=10),
+                 bench_instance(150, 60, 3, 2)):
+        first = solve_assignment(prob, SolverOptions(candidates=4))
+        check_valid(prob, first)
+        for seed in range(3):
+            again = solve_assignment(shuffled(prob, seed), SolverOptions(candidates=4))
+            assert again.pairs == first.pairs and again.objective == first.objective
+
+
+def test_a_large_instance_is_proven_optimal_through_ceilings_and_repricing():
+    prob = bench_instance(600, 150, 3, 12)
+    sparse = solve_assignment(prob, SolverOptions(candidates=3))
+    dense = solve_assignment(prob, SolverOptions(candidates=10_000))
+    check_valid(prob, sparse, affinity_table(prob))
+    assert sparse.status == dense.status == "optimal"
+    assert sparse.objective == dense.objective == sparse.bound
+    assert sparse.stats["stored"] < len(prob.proposals) * len(prob.experts) / 4
+    loads = Counter(e for e, _ in sparse.pairs)
+    assert max(loads.values()) <= max(e.max_load for e in prob.experts)
+
+
+def test_no_weight_on_areas_values_a_pair_at_its_imported_score_alone():
+    prob = problem([proposal(0, areas=["housing"]), proposal(1)],
+                   [expert(0, 2, areas=["housing"]), expert(1, 2)], k=1,
+                   weights=AffinityWeights(areas=0, text=1, scale=1000),
+                   imported=ImportedScores.dense(["P-0", "P-1"], ["E-0", "E-1"],
+                                                 np.array([[0.25, 0.5], [0.0015, 1.0]])),
+                   load_penalty=0)
+    result = solve_assignment(prob)
+    assert result.pairs == (("E-1", "P-0"), ("E-1", "P-1")) and result.total_affinity == 1500
+    assert AffinityModel(prob).block(np.arange(2), np.arange(2)).tolist() == [[250, 500],
+                                                                            [2, 1000]]
+    assert WORDS and AREAS  # the shared vocabulary stays the support module's
