@@ -29,6 +29,7 @@ OPS, EVALUATOR = ("operations",), ("evaluator",)
 #: an expert file: CSV text, or JSON {"experts": [...]}; a few thousand experts fit
 EXPERT_FILE = {"application/json": {"type": "object"}, "text/csv": {"type": "string"}}
 EXPERT_FILE_LIMIT = 8 * 1024 * 1024
+AFFINITY_FILE = {"text/csv": {"type": "string"}, "application/json": {"type": "object"}}
 h = handlers
 
 
@@ -75,7 +76,9 @@ class EvaluationService(ServiceBase, sign_in_routes("review", announce)):
         parsed = h.experts.parse_import(kind, request.get_data(as_text=True), body)
         return h.experts.import_experts(self.uow, self.solver, self.clock, parsed, principal.email)
 
-    @api("POST", "/affinities/import", roles=OPS)
+    @api("POST", "/affinities/import", roles=OPS, max_body=h.affinities.MAX_BYTES)
+    @doc("Import affinity scores (CSV expert_id,proposal_id,score in [0, 1], or JSON "
+         "{csv: TEXT}); all or nothing", body=AFFINITY_FILE, errors=(404, 413))
     def import_affinities(self, request, principal):
         text = h.affinities.read_csv(request)
         return h.affinities.import_affinities(self.uow, self.clock, text, principal.email)

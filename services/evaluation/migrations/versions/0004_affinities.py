@@ -2,7 +2,7 @@
 place of the TF-IDF similarity of their (expert, proposal) pairs
 
 Revision ID: evaluation_affinities
-Revises: 0001
+Revises: evaluation_pages
 Create Date: 2026-12-14
 """
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 from shared.db.types import UtcDateTime
 
 revision = "evaluation_affinities"
-down_revision = "0001"
+down_revision = "evaluation_pages"
 branch_labels = None
 depends_on = None
 
