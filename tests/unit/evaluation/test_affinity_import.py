@@ -2,7 +2,6 @@
 rule, nothing stored), replacement of earlier scores, the size bound, and the scores
 reaching the solver (real SQLite unit of work and solver; the real-service test is in
 tests/integration/evaluation/test_affinity_import.py)."""
-from types import SimpleNamespace
 
 import pytest
 
@@ -77,8 +76,9 @@ def test_an_import_is_stored_replaces_earlier_scores_and_reaches_the_solver(h):
     assert h.experts_of("P-1") == {"E-3", "E-4"} and h.experts_of("P-2") == {"E-1", "E-2"}
 
 
-def test_a_body_over_the_bound_is_refused_before_it_is_read():
-    request = SimpleNamespace(content_length=affinities.MAX_BYTES + 1, content_type="text/csv",
-                              get_data=lambda **_: pytest.fail("the body was read"))
-    status, errors = refusal(affinities.read_csv, request)
-    assert status == 413 and errors[0]["field"] == "_body"
+def test_the_import_route_refuses_a_body_over_the_bound_before_reading_it():
+    # shared.web refuses a body over the route's max_body with 413 before reading it
+    # (tests/security/test_http_input.py); the import declares its own bound
+    from services.evaluation.service import EvaluationService
+    route = next(e for e in EvaluationService.import_affinities.nameko_entrypoints)
+    assert route.max_body == affinities.MAX_BYTES
