@@ -63,8 +63,8 @@ def doc(summary: str, *, body=None, response=None, status: int = 200,
     """Describe an entrypoint.
 
     ``body`` and ``response``: a schema class, ``[Schema]`` for a list, a dict of media type
-    to schema, or one of ``"object"``, ``"array"``, ``"binary"``, ``"html"``, ``"pdf"``, ``"text"``,
-    ``"yaml"`` (``None``: any JSON object). ``query``: a schema class of the query string,
+    to schema, or one of ``"object"``, ``"array"``, ``"binary"``, ``"csv"``, ``"html"``, ``"pdf"``,
+    ``"svg"``, ``"text"``, ``"yaml"`` (``None``: any JSON object). ``query``: a schema class of the query string,
     or ``(name, type, description)`` tuples. ``errors``: statuses of this route besides the
     ones every route of its kind has (see the module's docstring)."""
     def mark(method):
@@ -103,6 +103,8 @@ _KINDS = {
     "binary": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     "html": {"text/html": {"schema": {"type": "string"}}},
     "pdf": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+    "csv": {"text/csv": {"schema": {"type": "string"}}},
+    "svg": {"image/svg+xml": {"schema": {"type": "string"}}},
     "text": {"text/plain": {"schema": {"type": "string"}}},
     "yaml": {"application/yaml": {"schema": {"type": "string"}}},
 }

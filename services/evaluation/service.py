@@ -161,6 +161,8 @@ class EvaluationService(ServiceBase, sign_in_routes("review", announce)):
                                         request.args.get("expert_id"))
 
     @api("GET", "/assignments.csv", roles=OPS)
+    @doc("Assignments as CSV, by topic or expert", response="csv",
+         query=(("topic_id", "string", ""), ("expert_id", "string", "")))
     def export_assignments(self, request, principal):
         rows = h.views.list_assignments(self.uow, request.args.get("topic_id"),
                                         request.args.get("expert_id"))
@@ -200,6 +202,8 @@ class EvaluationService(ServiceBase, sign_in_routes("review", announce)):
         return h.views.ranking(self.uow, call_id, topic_id)
 
     @api("GET", "/calls/<call_id>/rankings.csv", roles=OPS)
+    @doc("The ranking lists as CSV (every topic, or one)", response="csv", errors=(404,),
+         query=(("topic_id", "string", "one topic"),))
     def export_rankings(self, request, call_id, principal):
         rows = h.views.ranking_rows(self.uow, call_id, request.args.get("topic_id"))
         return csv_response(h.views.RANKING_COLUMNS, rows, f"rankings-{call_id}.csv")
@@ -321,7 +325,3 @@ class EvaluationService(ServiceBase, sign_in_routes("review", announce)):
     @html("GET", "/apply/results/<proposal_id>", audience="apply")
     def page_results(self, request, proposal_id, page):
         return pages.results(page, self.uow, proposal_id)
-    @api("GET", "/proposals/<proposal_id>/summary.pdf", roles=("applicant", "operations"))
-    def summary_pdf(self, request, proposal_id, principal):
-        pdf = h.views.summary_pdf(self.uow, principal, proposal_id)
-        return pdf_response(pdf, f"summary-{proposal_id}.pdf")

@@ -82,6 +82,7 @@ class NotificationsService(ServiceBase):
         return handlers.list_notifications(self.uow, principal, query)
 
     @api("GET", "/notifications.csv", roles=("operations",))
+    @doc("The delivery log as CSV (the list's filters)", response="csv", query=ExportQuery)
     def export_notifications(self, request, principal):
         query = ExportQuery().load(request.args.to_dict())
         page = handlers.list_notifications(self.uow, principal, query)

@@ -92,13 +92,15 @@ class OperationsService(ServiceBase):
         return handlers.report(self.uow, call_id, self.clock.now())
 
     @api("GET", "/calls/<call_id>/plots", roles=OPS)
+    @doc("Each plot of the page: its SVG, title, description and data table",
+         response="object", errors=(404,))
     def call_plots(self, request, call_id, principal):
-        """Each plot of the page: its SVG, title, description and data table."""
         return handlers.plots(self.uow, call_id)
 
     @api("GET", "/calls/<call_id>/plots/<plot_id>.svg", roles=OPS)
+    @doc("One plot as an SVG document (to save or to put in a report)", response="svg",
+         errors=(404,))
     def call_plot_svg(self, request, call_id, plot_id, principal):
-        """One plot as an SVG document (to save or to put in a report)."""
         return svg_response(handlers.plot_svg(self.uow, call_id, plot_id))
 
     @api("POST", "/calls/<call_id>/rebuild", roles=OPS)
