@@ -204,18 +204,19 @@ def load_scenario_text(text: str) -> Scenario:
         raise InvalidScenario([f"not valid YAML: {exc}"]) from None
     if not isinstance(raw, dict):
         raise InvalidScenario(["a scenario is a YAML mapping"])
-    return load_scenario_document(raw)
+    return load_scenario_document(raw, text)
 
 
-def load_scenario_document(raw: dict) -> Scenario:
+def load_scenario_document(raw: dict, text: str | None = None) -> Scenario:
     """A scenario from its document as data (what a file's YAML loads to): the synthetic
-    demo builds one directly, a YAML round trip of 10,000 proposals costs minutes."""
+    demo builds one directly, a YAML round trip of 10,000 proposals costs minutes.
+    ``text``: the YAML it was read from, so that each problem names its line."""
     # ``x-...`` keys hold YAML anchors shared by the proposals (as in Compose files)
     raw = {key: value for key, value in raw.items() if not str(key).startswith("x-")}
     try:
         data = ScenarioSchema().load(raw)
     except ValidationError as exc:
-        lines = line_numbers(text)
+        lines = line_numbers(text) if text is not None else {}
         raise InvalidScenario([_with_line(p, lines) for p in _flatten(exc.messages)]) from None
     calltext = call_text(data["call"])
     zone = ZoneInfo(yaml.safe_load(calltext).get("timezone", "Europe/Brussels"))
@@ -250,7 +251,7 @@ def load_scenario_document(raw: dict) -> Scenario:
                 declines=tuple(evaluation.get("declines", ()))),
             grant=p["grant"]))
     if problems:
-        lines = line_numbers(text)
+        lines = line_numbers(text) if text is not None else {}
         raise InvalidScenario([_with_line(p, lines) for p in problems])
     return Scenario(
         name=data["name"], description=data["description"], call_yaml=calltext,
