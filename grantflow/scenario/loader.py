@@ -12,6 +12,7 @@ from marshmallow import (EXCLUDE, RAISE, Schema, ValidationError, fields, valida
 
 from grantflow.scenario.model import Action, EvaluationBehaviour, ProposalSpec, Scenario
 from shared.calls.loader import DEFAULT_CALL_FILE
+from shared.yamlsafe import safe_load
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 APPLICANT_ACTIONS = ("submit", "resubmit", "withdraw")
@@ -144,7 +145,7 @@ def call_text(call: dict) -> str:
     path = Path(call.get("file") or DEFAULT_CALL_FILE)
     if not path.is_absolute():
         path = REPOSITORY / path
-    document = yaml.safe_load(path.read_text())
+    document = safe_load(path.read_text())
     if call.get("overrides"):
         document = deep_merge(document, call["overrides"])
     return yaml.safe_dump(document, sort_keys=False)
@@ -152,7 +153,7 @@ def call_text(call: dict) -> str:
 
 def load_scenario_text(text: str) -> Scenario:
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_load(text)  # bounded: no exponential alias expansion
     except yaml.YAMLError as exc:
         raise InvalidScenario([f"not valid YAML: {exc}"]) from None
     if not isinstance(raw, dict):
