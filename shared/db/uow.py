@@ -119,7 +119,7 @@ class UnitOfWork:
                 _log.info("%s: %s %s already processed; skipped", self.consumer,
                           event.event_type(), event.event_id)
                 return None
-            fault("consumer.raise", event.event_type())
+            fault("consumer.raise", event.event_type(), event.correlation_id)
             self._consuming = True
             try:
                 result = handler(self, event, *args)
@@ -156,7 +156,7 @@ class UnitOfWork:
                 if prepare is not None and fresh:
                     prepare(self, fresh)
                 for event in fresh:
-                    fault("consumer.raise", event.event_type())
+                    fault("consumer.raise", event.event_type(), event.correlation_id)
                 if bulk:
                     if fresh:
                         handler(self, fresh)
