@@ -5,6 +5,7 @@ tests call it with their own broker vhost, databases and SMTP port.
 
 Environment (all optional):
   GRANTFLOW_AMQP_URI           amqp://guest:guest@127.0.0.1:5672//
+  GRANTFLOW_<SVC>_AMQP_URI     one service's broker URI (its own user: deploy/README.md)
   GRANTFLOW_DATABASE           sqlite (default, files under GRANTFLOW_VAR) | postgresql
   GRANTFLOW_PG_URL             postgresql://postgres@127.0.0.1:5432 (database grantflow_<svc>)
   GRANTFLOW_DB_PREFIX          grantflow (databases are named <prefix>_<service>)
@@ -164,7 +165,8 @@ def base_url(service: str) -> str:
 
 def service_config(service: str, **overrides) -> dict:
     config = {
-        "AMQP_URI": env("AMQP_URI", DEFAULT_AMQP_URI),
+        # a service's own broker user (shared/messaging/permissions.py) when given
+        "AMQP_URI": env(f"{service.upper()}_AMQP_URI") or env("AMQP_URI", DEFAULT_AMQP_URI),
         "WEB_SERVER_ADDRESS": f"{http_host()}:{http_port(service)}",
         "DATABASE_URL": database_url(service),
         "VAR_DIR": str(var_dir()),
