@@ -19,7 +19,7 @@ class UnitOfWorkProvider(DependencyProvider):
     """Config keys: ``DATABASE_URL`` (SQLite file under ``VAR_DIR`` when absent),
     ``DB_POOL`` (``size``, ``max_overflow``, ``pre_ping``: shared/config.py reads them
     from ``GRANTFLOW_*DB_*``), ``AMQP_URI``, ``OUTBOX_RELAY`` (``batch_size``,
-    ``poll_interval``, ``enabled``)."""
+    ``poll_interval``, ``linger`` in seconds, ``enabled``)."""
 
     def __init__(self, migrations: str):
         #: Alembic script location, e.g. ``services.submission:migrations``
@@ -42,7 +42,8 @@ class UnitOfWorkProvider(DependencyProvider):
             self.relay = OutboxRelay(
                 self.engine, config["AMQP_URI"], service,
                 batch_size=int(relay_config.get("batch_size", 500)),
-                poll_interval=float(relay_config.get("poll_interval", 0.5)))
+                poll_interval=float(relay_config.get("poll_interval", 0.5)),
+                linger=float(relay_config.get("linger", 0.005)))
 
     def start(self):
         if self.relay is not None:

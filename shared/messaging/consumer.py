@@ -194,8 +194,11 @@ class DomainEventHandler(EventHandler):
         return f"{type(self).__name__}[{self.method_name}]"
 
     def _spawn_later(self, items, single: bool) -> None:
-        """Spawn the worker from a thread of its own: waiting for a free worker must not
-        hold up the queue consumer's thread."""
+        """Spawn the worker now if one is free, else from a thread of its own: waiting for
+        a free worker must not hold up the queue consumer's thread."""
+        if self.container._worker_pool.free() > 0:
+            self._spawn(items, single)
+            return
         self.container.spawn_managed_thread(
             partial(self._spawn, items, single), identifier=f"{self._identity}.handle_message")
 
