@@ -79,8 +79,13 @@ def test_lookalike_ids_are_refused_and_never_let_an_expert_evaluate_their_own_or
     imported = evaluation.post("/experts/import", json={"experts": [
         expert_record(1, max_load=3), expert_record(9, org=LYON.lower(), max_load=3)]})
     assert imported.status_code == 200, imported.text
-    eventually(lambda: evaluation.get(f"/calls/{CALL_ID}/topics").status_code == 200,
-               message="the call is known")
+    def topic_ready():
+        topics = evaluation.get(f"/calls/{CALL_ID}/topics")
+        return topics.status_code == 200 and any(
+            t["topic_id"] == TOPIC and t["closed_at"] and t["evaluated"] == 3
+            and not t["awaiting_screening"]
+            for t in topics.json())
+    eventually(topic_ready, message="the topic closed and its three proposals screened")
     run = evaluation.post(f"/calls/{CALL_ID}/assignment", json={"topics": [TOPIC]})
     assert (run.status_code, run.json().get("error")) == (409, "assignment_infeasible"), run.text
     assert run.json()["errors"] == [
