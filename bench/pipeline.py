@@ -35,6 +35,13 @@ sys.path.insert(0, str(ROOT))
 from shared.db.engine import normalise_url  # noqa: E402
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (from /proc): CPU per event
+    is the figure a loaded machine disturbs least."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def sample_payload(index: int = 0) -> dict:
     from datetime import datetime, timezone
 
@@ -139,9 +146,9 @@ def grantflow_producer(amqp_uri: str, db_url: str, count: int, producers: int,
     import eventlet
     eventlet.monkey_patch()
     import sqlalchemy as sa
-    from sqlalchemy.orm import sessionmaker
 
     from shared.db.engine import create_service_engine
+    from shared.db.session import session_factory
     from shared.db.types import UtcDateTime
     from shared.db.uow import UnitOfWork
     from shared.events import ProposalSubmitted
@@ -158,18 +165,19 @@ def grantflow_producer(amqp_uri: str, db_url: str, count: int, producers: int,
     messaging.create_all(engine)
     state.create_all(engine)
     relay = OutboxRelay(engine, amqp_uri, "submission", batch_size=500, poll_interval=0.2)
-    session_factory = sessionmaker(engine, expire_on_commit=False)
+    sessions = session_factory(engine)
+    insert_version = versions.insert()
     relay_thread = eventlet.spawn(relay.run_forever)
 
     def produce(indexes):
         indexes = list(indexes)
         for start in range(0, len(indexes), per_transaction):
-            uow = UnitOfWork(session_factory, "submission", on_commit=relay.wake)
+            uow = UnitOfWork(sessions, "submission", on_commit=relay.wake)
             now = datetime.now(timezone.utc)
             with uow:
                 for index in indexes[start:start + per_transaction]:
-                    uow.session.execute(versions.insert().values(
-                        proposal_id=f"P-{index:08d}", received_at=now))
+                    uow.session.execute(insert_version, {"proposal_id": f"P-{index:08d}",
+                                                         "received_at": now})
                     uow.add_events(ProposalSubmitted(
                         call_id="AMIF-2018-AG-INTE", correlation_id=f"P-{index:08d}",
                         occurred_at=now, proposal_id=f"P-{index:08d}",
@@ -193,8 +201,10 @@ def grantflow_producer(amqp_uri: str, db_url: str, count: int, producers: int,
     published = time.time()
     relay.stop()
     relay_thread.kill()
-    print(json.dumps({"start": start, "committed": committed, "published": published}),
-          flush=True)
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"start": start, "committed": committed, "published": published,
+                      "cpu_s": usage.ru_utime + usage.ru_stime}), flush=True)
 
 
 # (label, consumer, events per producer transaction); the first is the headline figure:
@@ -243,6 +253,7 @@ def measure_grantflow(amqp_uri: str, databases, count: int, producers: int, work
     consumer = ServiceProcess("operations", config, run_dir, service_class=class_path).start()
     try:
         consumer.wait_healthy()
+        consumer_cpu_before = process_cpu_seconds(consumer.pid())
         producer = subprocess.run(
             [sys.executable, __file__, "--role", "grantflow-producer", "--amqp-uri", amqp_uri,
              "--db-url", databases.url(f"producer_{label or consumer_kind.replace('-', '_')}"),
@@ -260,6 +271,7 @@ def measure_grantflow(amqp_uri: str, databases, count: int, producers: int, work
             if done_count >= count:
                 break
             time.sleep(0.05)
+        consumer_cpu = process_cpu_seconds(consumer.pid()) - consumer_cpu_before
         with engine.connect() as conn:
             last, = conn.execute(sa.text(f"SELECT extract(epoch from max(recorded_at)) FROM {table}")).one()
             lat = [row[0] for row in conn.execute(sa.text(
@@ -276,7 +288,9 @@ def measure_grantflow(amqp_uri: str, databases, count: int, producers: int, work
             "producer_commits_per_s": count / (times["committed"] - times["start"]),
             "relay_published_after_s": times["published"] - times["start"],
             "latency_p50_ms": 1000 * lat[len(lat) // 2],
-            "latency_p99_ms": 1000 * lat[int(len(lat) * 0.99) - 1]}
+            "latency_p99_ms": 1000 * lat[int(len(lat) * 0.99) - 1],
+            "producer_cpu_ms_per_event": 1000 * times["cpu_s"] / count,
+            "consumer_cpu_ms_per_event": 1000 * consumer_cpu / count}
 
 
 def main() -> int:
@@ -326,8 +340,9 @@ def main() -> int:
             print(f"  {result['events_per_s']:.0f} events/s end to end (producer commits "
                   f"{result['producer_commits_per_s']:.0f} events/s, p50 latency "
                   f"{result['latency_p50_ms']:.0f} ms, p99 {result['latency_p99_ms']:.0f} ms, "
-                  f"lost {args.events - result['consumed']}, duplicates {result['duplicates']})",
-                  flush=True)
+                  f"lost {args.events - result['consumed']}, duplicates {result['duplicates']}; "
+                  f"CPU per event: producer {result['producer_cpu_ms_per_event']:.2f} ms, "
+                  f"consumer {result['consumer_cpu_ms_per_event']:.2f} ms)", flush=True)
     finally:
         vhost.delete()
         databases.drop_all()
@@ -343,7 +358,9 @@ def main() -> int:
                              "ratio": round(v["events_per_s"] / raw["msgs_per_s"], 3),
                              "producer_events_per_s": round(v["producer_commits_per_s"], 1),
                              "latency_p50_ms": round(v["latency_p50_ms"], 1),
-                             "latency_p99_ms": round(v["latency_p99_ms"], 1)}
+                             "latency_p99_ms": round(v["latency_p99_ms"], 1),
+                             "producer_cpu_ms_per_event": round(v["producer_cpu_ms_per_event"], 3),
+                             "consumer_cpu_ms_per_event": round(v["consumer_cpu_ms_per_event"], 3)}
                      for label, v in variants.items()},
         "bench_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }))

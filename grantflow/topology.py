@@ -35,6 +35,12 @@ def subscriptions(cls) -> list[tuple[str, str, str]]:
     return sorted(found)
 
 
+def producers_consumed() -> dict[str, set[str]]:
+    """Each service and the producers whose events it consumes (for its broker user)."""
+    return {name: {producer for producer, _, _ in subscriptions(service_class(name))}
+            for name in SERVICE_CLASSES}
+
+
 def consumer_queues(services=None, queue_type: str = "classic"):
     queues = []
     for name in services or SERVICE_CLASSES:

@@ -5,6 +5,7 @@ tests call it with their own broker vhost, databases and SMTP port.
 
 Environment (all optional):
   GRANTFLOW_AMQP_URI           amqp://guest:guest@127.0.0.1:5672//
+  GRANTFLOW_<SVC>_AMQP_URI     one service's broker URI (its own user: deploy/README.md)
   GRANTFLOW_DATABASE           sqlite (default, files under GRANTFLOW_VAR) | postgresql
   GRANTFLOW_PG_URL             postgresql://postgres@127.0.0.1:5432 (database grantflow_<svc>)
   GRANTFLOW_DB_PREFIX          grantflow (databases are named <prefix>_<service>)
@@ -28,6 +29,17 @@ Environment (all optional):
   GRANTFLOW_PUBLIC_URL         the one public origin of the people's pages behind a proxy
                                (mailed sign-in links and links between services use it;
                                default: each service's GRANTFLOW_<SVC>_URL)
+  GRANTFLOW_DB_POOL_SIZE       PostgreSQL connections a service process keeps open (5)
+  GRANTFLOW_DB_MAX_OVERFLOW    connections it may open beyond them under load (3); a
+                               process holds at most their sum (deploy/README.md, budget)
+  GRANTFLOW_DB_PRE_PING        test a connection when it is taken from the pool (true)
+  GRANTFLOW_MAX_WORKERS        concurrent workers (handlers, requests) per process (32)
+  GRANTFLOW_PREFETCH_COUNT     messages each event queue's consumer may hold (the workers;
+                               at least twice a batching handler's batch size)
+  GRANTFLOW_EVENT_BATCH_SIZE   events a batching handler applies per transaction (its own)
+  GRANTFLOW_EVENT_BATCH_WAIT_MS  how long it waits to fill a batch (its own)
+  GRANTFLOW_<SVC>_<SETTING>    any of the seven above for one service only, e.g.
+                               GRANTFLOW_OPERATIONS_DB_POOL_SIZE=8
   GRANTFLOW_GRANTS_AUTHORITY_EMAIL   who signs for the granting authority (signature requests)
   GRANTFLOW_NOTIFY_OPERATIONS  comma-separated addresses of the operations team (digests, alerts)
 """
@@ -49,6 +61,11 @@ SERVICE_CLASSES = {
 }
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672//"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432"
+#: a process holds at most 5 + 3 PostgreSQL connections: five services take 40 of
+#: PostgreSQL's default 100, so two replica sets fit (deploy/README.md, budget)
+DEFAULT_DB_POOL_SIZE = 5
+DEFAULT_DB_MAX_OVERFLOW = 3
+DEFAULT_MAX_WORKERS = 32
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -71,6 +88,58 @@ def database_url(service: str) -> str | None:
     if env("DATABASE", "sqlite") == "postgresql":
         return f"{env('PG_URL', DEFAULT_PG_URL).rstrip('/')}/{env('DB_PREFIX', 'grantflow')}_{service}"
     return None  # the provider's SQLite default under VAR_DIR
+
+
+def service_setting(service: str, name: str) -> str | None:
+    """``GRANTFLOW_<SERVICE>_<NAME>``, else ``GRANTFLOW_<NAME>``, else None."""
+    return env(f"{service.upper()}_{name}") or env(name)
+
+
+def _count(service: str, name: str, default: int | None, minimum: int) -> int | None:
+    text = service_setting(service, name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        which = f"GRANTFLOW_{service.upper()}_{name}" if env(f"{service.upper()}_{name}") \
+            else f"GRANTFLOW_{name}"
+        raise ValueError(f"{which} must be a whole number of at least {minimum}, not {text!r}")
+    return value
+
+
+def _flag(service: str, name: str, default: bool) -> bool:
+    text = service_setting(service, name)
+    if text is None:
+        return default
+    if text.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"GRANTFLOW_{name} must be true or false, not {text!r}")
+
+
+def db_pool(service: str) -> dict:
+    """A service process's PostgreSQL pool: ``size`` kept, ``max_overflow`` more under
+    load, ``pre_ping`` (per service: ``GRANTFLOW_<SVC>_DB_POOL_SIZE`` ...)."""
+    return {"size": _count(service, "DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE, 1),
+            "max_overflow": _count(service, "DB_MAX_OVERFLOW", DEFAULT_DB_MAX_OVERFLOW, 0),
+            "pre_ping": _flag(service, "DB_PRE_PING", True)}
+
+
+def consumer_settings(service: str) -> dict:
+    """Workers, prefetch and batching of a service's processes (config keys)."""
+    workers = _count(service, "MAX_WORKERS", DEFAULT_MAX_WORKERS, 1)
+    settings = {"max_workers": workers,
+                "PREFETCH_COUNT": _count(service, "PREFETCH_COUNT", workers, 1)}
+    batch = {key: value for key, value in (
+        ("size", _count(service, "EVENT_BATCH_SIZE", None, 2)),
+        ("wait_ms", _count(service, "EVENT_BATCH_WAIT_MS", None, 0))) if value is not None}
+    if batch:
+        settings["EVENT_BATCH"] = batch
+    return settings
 
 
 def retry_delays_ms() -> list[int]:
@@ -136,7 +205,8 @@ def logging_config(level: str = "INFO") -> dict:
 
 def service_config(service: str, **overrides) -> dict:
     config = {
-        "AMQP_URI": env("AMQP_URI", DEFAULT_AMQP_URI),
+        # a service's own broker user (shared/messaging/permissions.py) when given
+        "AMQP_URI": env(f"{service.upper()}_AMQP_URI") or env("AMQP_URI", DEFAULT_AMQP_URI),
         "WEB_SERVER_ADDRESS": f"{http_host()}:{http_port(service)}",
         "DATABASE_URL": database_url(service),
         "VAR_DIR": str(var_dir()),
@@ -146,7 +216,8 @@ def service_config(service: str, **overrides) -> dict:
         "AUTH_SECRET": env("AUTH_SECRET", ""),
         "TOKENS": token_settings(),
         "IDEMPOTENCY": {"ttl_hours": float(env("IDEMPOTENCY_HOURS", "168"))},
-        "max_workers": int(env("MAX_WORKERS", "32")),
+        **consumer_settings(service),
+        "DB_POOL": db_pool(service),
         "EVENT_RETRY": {"delays_ms": retry_delays_ms()},
         "OUTBOX_RELAY": {"batch_size": 500, "poll_interval": 0.5},
         "QUEUE_TYPE": env("QUEUE_TYPE", "classic"),

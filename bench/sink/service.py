@@ -23,10 +23,18 @@ received = sa.Table(
 )
 
 
+_INSERT = received.insert()
+
+
 def record(uow, event) -> None:
-    uow.session.execute(received.insert().values(
-        event_id=event.event_id, occurred_at=event.occurred_at,
-        recorded_at=datetime.now(timezone.utc)))
+    record_all(uow, [event])
+
+
+def record_all(uow, events) -> None:
+    """The effect of a batch in one statement (executemany)."""
+    now = datetime.now(timezone.utc)
+    uow.session.execute(_INSERT, [{"event_id": e.event_id, "occurred_at": e.occurred_at,
+                                   "recorded_at": now} for e in events])
 
 
 class BenchSink(ServiceBase):
@@ -44,4 +52,4 @@ class BatchedBenchSink(ServiceBase):
 
     @subscribe("submission", ProposalSubmitted, batch_size=100)
     def on_submitted(self, events):
-        self.uow.consume_batch(events, record)
+        self.uow.consume_batch(events, record_all, bulk=True)

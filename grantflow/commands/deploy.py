@@ -210,13 +210,15 @@ def rabbitmq_definitions(queues, vhost: str = "/") -> dict:
 
 
 def topology_definitions(queue_type: str, vhost: str = "/") -> dict:
-    from grantflow.topology import consumer_queues
-    from shared.messaging import topology as t
+    from grantflow.topology import consumer_queues, producers_consumed
+    from shared.messaging import permissions, topology as t
 
     delays = _config("operations")["EVENT_RETRY"]["delays_ms"]
     queues = t.infrastructure_queues(delays, queue_type) + consumer_queues(
         queue_type=queue_type)
-    return rabbitmq_definitions(queues, vhost)
+    # with a broker user per service, each allowed only its own (deploy/README.md)
+    return {**rabbitmq_definitions(queues, vhost),
+            **permissions.definitions(producers_consumed(), delays, vhost)}
 
 
 @reports_errors("rabbitmq-definitions")

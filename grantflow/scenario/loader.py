@@ -20,6 +20,7 @@ from marshmallow import (RAISE, Schema, ValidationError, fields, validate,
 from grantflow.scenario.model import Action, EvaluationBehaviour, ProposalSpec, Scenario
 from shared.calls.fields import LocalTimeError, WallTime, resolve_wall_time
 from shared.calls.loader import DEFAULT_CALL_FILE
+from shared.yamlsafe import safe_load
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 APPLICANT_ACTIONS = ("submit", "resubmit", "withdraw")
@@ -191,7 +192,7 @@ def call_text(call: dict) -> str:
     path = Path(call.get("file") or DEFAULT_CALL_FILE)
     if not path.is_absolute():
         path = REPOSITORY / path
-    document = yaml.safe_load(path.read_text())
+    document = safe_load(path.read_text())
     if call.get("overrides"):
         document = deep_merge(document, call["overrides"])
     return yaml.safe_dump(document, sort_keys=False)
@@ -199,7 +200,7 @@ def call_text(call: dict) -> str:
 
 def load_scenario_text(text: str) -> Scenario:
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_load(text)  # bounded: no exponential alias expansion
     except yaml.YAMLError as exc:
         raise InvalidScenario([f"not valid YAML: {exc}"]) from None
     if not isinstance(raw, dict):

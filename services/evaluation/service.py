@@ -3,6 +3,8 @@ reports, consensus, ranking within the budget, summary reports (nameko entrypoin
 only translate between HTTP/events and handlers; the API is described in README.md)."""
 from __future__ import annotations
 
+from functools import partial
+
 from nameko.timer import timer
 from werkzeug.wrappers import Response
 
@@ -47,9 +49,11 @@ class EvaluationService(ServiceBase, sign_in_routes("review", announce)):
     def on_deadline_closed(self, event):
         self.uow.consume(event, h.events.on_deadline_closed, self.clock.now())
 
-    @subscribe("submission", ProposalScreened)
-    def on_proposal_screened(self, event):
-        self.uow.consume(event, h.events.on_proposal_screened, self.clock.now())
+    # the deadline screens a whole topic at once: one event per proposal, applied in batches
+    @subscribe("submission", ProposalScreened, batch_size=100, batch_wait_ms=50)
+    def on_proposal_screened(self, events):
+        self.uow.consume_batch(events, partial(h.events.on_proposals_screened,
+                                               now=self.clock.now()), bulk=True)
 
     @subscribe("submission", ProposalWithdrawn)
     def on_proposal_withdrawn(self, event):

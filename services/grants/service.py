@@ -54,10 +54,10 @@ class GrantsService(ServiceBase):
         self.uow.consume(event, handlers.on_ranking_published, self.clock.now(),
                          self.settings.authority_email)
 
-    @subscribe("notifications", NotificationDelivered)
-    def on_notification_delivered(self, event):
-        handlers.observe(self.uow.consume(event, handlers.on_notification_delivered,
-                                          self.clock.now()))
+    # result letters are released in bulk: one delivery event per letter, in batches
+    @subscribe("notifications", NotificationDelivered, batch_size=100, batch_wait_ms=50)
+    def on_notification_delivered(self, events):
+        handlers.record_deliveries(self.uow, events, self.clock.now())
 
     @timer(interval=1)
     def tick(self):

@@ -14,6 +14,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from shared.events import schemas as events
 from shared.web import BadRequest, validation_errors
+from shared.identifiers import organisation_id_problem
 
 _CENT = Decimal("0.01")
 _MAX_AMOUNT = Decimal("1000000000000.00")  # far above any call, and within every column
@@ -78,6 +79,13 @@ def _text(maximum: int, minimum: int = 1, **kwargs) -> fields.String:
         f"must be at most {maximum} characters"), _no_nul], **kwargs)
 
 
+def _organisation_id(value: str) -> None:
+    # a documented character set: look-alike ids must not slip past the conflict rules
+    problem = organisation_id_problem(value)
+    if problem:
+        raise ValidationError(problem)
+
+
 def _email(**kwargs) -> fields.Email:
     return fields.Email(validate=validate.Length(max=254, error="must be at most 254 "
                                                                 "characters"), **kwargs)
@@ -85,7 +93,7 @@ def _email(**kwargs) -> fields.Email:
 
 class ParticipantSchema(_Request):
     legal_name = _text(300, required=True)
-    organisation_id = _text(100, required=True)
+    organisation_id = fields.String(required=True, validate=_organisation_id)
     country = fields.String(required=True, validate=validate.Regexp(
         r"^[A-Z]{2}$", error="must be an ISO 3166-1 alpha-2 code in capitals, e.g. BE"))
     entity_type = _text(80, required=True)

@@ -3,6 +3,9 @@
 YAML is read with a loader that keeps times as text (so the call's own zone decides what
 a wall time means, not PyYAML's UTC default), reads ``0.90`` as Decimal('0.90') (never a
 binary float), and reports duplicate keys instead of silently keeping the last one.
+Documents come from outside (HTTP, files), so they are read within
+:data:`shared.yamlsafe.CALL_LIMITS` (size, nodes with aliases expanded, depth), in a real
+OS thread when a service parses them (:func:`shared.yamlsafe.off_hub`).
 """
 from __future__ import annotations
 
@@ -17,14 +20,18 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from shared.calls.model import Call
 from shared.calls.schema import (CallSchema, InvalidCall, Problem, build_call,
                                  call_to_document, check_document)
+from shared.yamlsafe import CALL_LIMITS, BoundedComposer, YamlLimitExceeded, check_size, off_hub
 
 #: The bundled default call (AMIF-2018-AG-INTE), at the repository's ``calls/``.
 DEFAULT_CALL_FILE = Path(__file__).resolve().parents[2] / "calls" / "AMIF-2018-AG-INTE.yaml"
 
 
-class _CallYamlLoader(yaml.SafeLoader):
+class _CallYamlLoader(BoundedComposer, yaml.SafeLoader):
     """SafeLoader without implicit timestamps, with exact decimals, and with YAML 1.2
-    booleans (only true/false), so a country code such as NO (Norway) stays text."""
+    booleans (only true/false), so a country code such as NO (Norway) stays text; within
+    the call limits."""
+
+    limits = CALL_LIMITS
 
 
 _BOOL = "tag:yaml.org,2002:bool"
@@ -91,6 +98,14 @@ def _read(path: Path) -> tuple[Call | None, list[Problem]]:
 
 
 def _parse(text: str) -> tuple[Call | None, list[Problem]]:
+    return off_hub(lambda: _parse_here(text))
+
+
+def _parse_here(text: str) -> tuple[Call | None, list[Problem]]:
+    try:
+        check_size(text, CALL_LIMITS)
+    except YamlLimitExceeded as error:
+        return None, [_limit_problem(error)]
     try:  # the reader itself refuses control characters (found by the Schemathesis run)
         loader = _CallYamlLoader(text)
     except yaml.YAMLError as error:
@@ -98,6 +113,8 @@ def _parse(text: str) -> tuple[Call | None, list[Problem]]:
     try:
         node = loader.get_single_node()
         raw = loader.construct_document(node) if node is not None else None
+    except YamlLimitExceeded as error:
+        return None, [_limit_problem(error)]
     except yaml.MarkedYAMLError as error:
         return None, [_syntax_problem(error)]
     except yaml.YAMLError as error:
@@ -113,6 +130,12 @@ def _parse(text: str) -> tuple[Call | None, list[Problem]]:
     if problems:
         return None, problems
     return build_call(doc), []
+
+
+def _limit_problem(error: YamlLimitExceeded) -> Problem:
+    line = error.problem_mark.line + 1 if error.problem_mark else None
+    return Problem("", f"refused: {error.rule}; a call document may have "
+                       f"{CALL_LIMITS.describe()}", line)
 
 
 def _syntax_problem(error: yaml.MarkedYAMLError) -> Problem:

@@ -7,6 +7,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
+from shared.config import DEFAULT_DB_MAX_OVERFLOW, DEFAULT_DB_POOL_SIZE
+
 _log = logging.getLogger(__name__)
 
 
@@ -25,13 +27,20 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
-def create_service_engine(url: str, pool_size: int = 5, max_overflow: int = 10) -> sa.Engine:
+def create_service_engine(url: str, pool_size: int = DEFAULT_DB_POOL_SIZE,
+                          max_overflow: int = DEFAULT_DB_MAX_OVERFLOW,
+                          pre_ping: bool = True) -> sa.Engine:
     """One engine per service process.
 
     SQLite (the embedded quick-run default) gets a single pooled connection: all green
     threads of a nameko process share one OS thread, so a second SQLite writer would block
     the whole process inside SQLite's busy handler; queueing on the pool instead yields
-    cooperatively. PostgreSQL gets a real pool sized to the worker count.
+    cooperatively. PostgreSQL gets a pool of ``pool_size`` kept connections plus at most
+    ``max_overflow`` opened under load (deploy/README.md, "Connection budget"); workers
+    beyond it wait for a connection cooperatively. ``pre_ping`` tests each connection as
+    it is checked out (one round trip), so one that PostgreSQL or a pooler closed
+    (restart, ``pg_terminate_backend``, idle timeout) is replaced before a transaction
+    uses it, instead of failing that transaction.
     """
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -42,12 +51,8 @@ def create_service_engine(url: str, pool_size: int = 5, max_overflow: int = 10) 
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     ensure_postgres_database(parsed)
-    # workers beyond the pool wait for a connection cooperatively; five services with
-    # several replicas must stay under PostgreSQL's max_connections (100 by default)
-    # no pre-ping: it costs a round trip per checkout on the hot path; connections are
-    # recycled instead, and a broken one fails its transaction, which is retried
     return sa.create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow,
-                            pool_timeout=60, pool_recycle=1800)
+                            pool_timeout=60, pool_recycle=1800, pool_pre_ping=pre_ping)
 
 
 def _sqlite_pragmas(dbapi_connection, _record):

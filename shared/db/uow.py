@@ -9,7 +9,12 @@ Command handlers::
         uow.commit()
 
 Event handlers go through :meth:`UnitOfWork.consume`, which records the incoming
-``event_id`` in the same transaction as the effect, so a redelivered event is a no-op.
+``event_id`` in the same transaction as the effect, so a redelivered event is a no-op;
+:meth:`UnitOfWork.consume_batch` does the same for many events in one transaction.
+
+``session`` is whatever the session factory makes: a :class:`~shared.db.session.CoreSession`
+(a plain Core connection) in the services; the statements of the hot paths (outbox rows,
+processed-event claims) are built once and run with parameters, many rows at a time.
 """
 from __future__ import annotations
 
@@ -21,7 +26,6 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, sessionmaker
 
 from shared.events import Event, dump
 from shared.failpoints import failpoint, fault
@@ -35,10 +39,18 @@ class NestedCommit(RuntimeError):
     """A handler run by ``consume`` tried to commit on its own."""
 
 
+# built once: building a statement costs more than running it
+_OUTBOX_INSERT = outbox.insert()
+_CLAIM = {dialect: insert(processed_events).on_conflict_do_nothing()
+          for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+_CLAIM_RETURNING = {dialect: statement.returning(processed_events.c.event_id)
+                    for dialect, statement in _CLAIM.items()}
+
+
 class UnitOfWork:
-    def __init__(self, session_factory: sessionmaker, service_name: str,
+    def __init__(self, session_factory: Callable[[], object], service_name: str,
                  on_commit: Callable[[], None] = lambda: None, consumer: str | None = None,
-                 before_commit: Callable[[Session], None] | None = None):
+                 before_commit: Callable[[object], None] | None = None):
         self._session_factory = session_factory
         #: Idempotency-Key hook (shared.idempotency): writes the request's key in the same
         #: transaction as the command's state change; None outside such a request
@@ -46,7 +58,7 @@ class UnitOfWork:
         self.service_name = service_name
         self._on_commit = on_commit
         self.consumer = consumer
-        self.session: Session | None = None
+        self.session = None
         self._events: list[Event] = []
         self._consuming = False
         self._depth = 0
@@ -82,7 +94,7 @@ class UnitOfWork:
     def _commit(self) -> None:
         if self._events:
             now = datetime.now(timezone.utc)
-            self.session.execute(outbox.insert(), [
+            self.session.execute(_OUTBOX_INSERT, [
                 {"event_id": e.event_id, "event_type": e.event_type(),
                  "exchange": f"{e.producer}.events", "payload": json.dumps(dump(e)),
                  "correlation_id": e.correlation_id, "created_at": now}
@@ -113,7 +125,7 @@ class UnitOfWork:
                 _log.info("%s: %s %s already processed; skipped", self.consumer,
                           event.event_type(), event.event_id)
                 return None
-            fault("consumer.raise", event.event_type())
+            fault("consumer.raise", event.event_type(), event.correlation_id)
             self._consuming = True
             try:
                 result = handler(self, event, *args)
@@ -124,17 +136,23 @@ class UnitOfWork:
         return result
 
     def consume_batch(self, events: list[Event], handler: Callable[..., object],
-                      prepare: Callable[..., object] | None = None) -> int:
+                      prepare: Callable[..., object] | None = None, *,
+                      bulk: bool = False) -> int:
         """Like :meth:`consume` for many events in one transaction: events already
-        processed are skipped, the others are applied in order and committed together with
-        their processed-event rows. ``prepare(uow, fresh_events)`` runs first, e.g. to take
-        every lock the batch needs in one fixed order. Returns how many were applied."""
+        processed (or repeated in the batch) are skipped, the others are applied in order
+        and committed together with their processed-event rows, claimed in one statement.
+        ``prepare(uow, fresh_events)`` runs first, e.g. to take every lock the batch needs
+        in one fixed order. The handler gets each event, ``handler(uow, event)``, or with
+        ``bulk`` the whole list at once, ``handler(uow, fresh_events)``, to apply them with
+        a few statements. Returns how many were applied."""
         if self.consumer is None:
             raise RuntimeError("consume_batch() is for event handler workers only")
         with self:
+            claimed = self._claim_many(events)
             fresh = []
             for event in events:
-                if self._claim(event):
+                if event.event_id in claimed:
+                    claimed.discard(event.event_id)  # a repeat in the batch is a duplicate
                     fresh.append(event)
                 else:
                     EVENTS_CONSUMED.labels(self.service_name, event.event_type(),
@@ -144,8 +162,13 @@ class UnitOfWork:
                 if prepare is not None and fresh:
                     prepare(self, fresh)
                 for event in fresh:
-                    fault("consumer.raise", event.event_type())
-                    handler(self, event)
+                    fault("consumer.raise", event.event_type(), event.correlation_id)
+                if bulk:
+                    if fresh:
+                        handler(self, fresh)
+                else:
+                    for event in fresh:
+                        handler(self, event)
             finally:
                 self._consuming = False
             self._commit()
@@ -156,13 +179,27 @@ class UnitOfWork:
     def _claim(self, event: Event) -> bool:
         """Insert the processed-event row first: on PostgreSQL a concurrent duplicate
         waits here for the first transaction and then finds the row."""
-        values = {"consumer": self.consumer, "event_id": event.event_id,
-                  "event_type": event.event_type(),
-                  "processed_at": datetime.now(timezone.utc)}
-        dialect = self.session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(processed_events).values(**values).on_conflict_do_nothing()
-        return self.session.execute(statement).rowcount == 1
+        return self.session.execute(self._claim_statement(_CLAIM),
+                                    self._claim_row(event)).rowcount == 1
+
+    def _claim_many(self, events: list[Event]) -> set[str]:
+        """Claim every event of a batch in one statement; returns the event ids that were
+        not processed before. Rows go in event-id order, so two batches sharing events
+        wait for each other instead of deadlocking."""
+        rows = sorted({e.event_id: self._claim_row(e) for e in events}.values(),
+                      key=lambda row: row["event_id"])
+        if not rows:
+            return set()
+        return set(self.session.execute(self._claim_statement(_CLAIM_RETURNING),
+                                        rows).scalars())
+
+    def _claim_statement(self, statements: dict):
+        return statements["postgresql" if self.session.get_bind().dialect.name
+                          == "postgresql" else "sqlite"]
+
+    def _claim_row(self, event: Event) -> dict:
+        return {"consumer": self.consumer, "event_id": event.event_id,
+                "event_type": event.event_type(), "processed_at": datetime.now(timezone.utc)}
 
     def outbox_backlog(self) -> int:
         """Events committed but not yet confirmed by the broker."""

@@ -1,30 +1,37 @@
 """The event-handler entrypoint every Grantflow service uses instead of nameko's own.
 
 Why not plain ``@event_handler``: nameko acks a message whose handler raised, and the event
-is gone. Here a failure is retried with backoff (through a delay queue that sends it back
-to this handler's queue only) a bounded number of times; after the last try, or at once for
-a :class:`PermanentFailure` or an unreadable payload, the message moves to the dead-letter
-queue with the error, where operations can inspect and replay it (``grantflow dlq``).
-The original message is acked only after the retry or dead letter was confirmed by the
-broker; if that publish fails, it is requeued instead. Nothing is dropped silently.
+is gone; and kombu acks and drops a body it cannot decode before nameko sees it. Here the
+consumer receives raw messages and checks them itself (:mod:`shared.messaging.inbound`):
+an undecodable body, an unknown event type, or an event that did not come the way its
+type travels (its producer's exchange, its own type as routing key) is dead-lettered at
+once with the reason. A handler's failure is retried with backoff (through a delay queue
+that sends it back to this handler's queue only) a bounded number of times; after the
+last try, or at once for a :class:`PermanentFailure` or a payload that does not load, the
+message moves to the dead-letter queue with the error, where operations can inspect and
+replay it (``grantflow dlq``). The original message is acked only after the retry or dead
+letter was confirmed by the broker; if that publish fails, it is requeued instead.
+Nothing is dropped silently.
 
 Handlers receive the loaded event (a ``shared.events`` instance), not a dict. A handler
 declared with ``batch_size=N`` receives a list of up to N events collected for at most
 ``batch_wait_ms``, so it can apply them in one transaction (``UnitOfWork.consume_batch``);
 if a batch fails, each of its events is handled again on its own, so one bad event is
-retried and dead-lettered alone and the others still take effect.
+retried and dead-lettered alone and the others still take effect. ``EVENT_BATCH``
+(``size``, ``wait_ms``) in the service's config overrides every batching handler's
+numbers; ``PREFETCH_COUNT`` sets how many messages each queue's consumer may hold
+(at least twice the batch size, so a batch can fill while the previous one is applied).
 """
 from __future__ import annotations
 
 import logging
 import time
 
-import eventlet
 import traceback
 from datetime import datetime, timezone
 from functools import partial
 
-from kombu import Connection
+from kombu import Connection, Consumer as KombuConsumer
 from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler
 from nameko.exceptions import ContainerBeingKilled
@@ -34,6 +41,7 @@ from nameko.messaging import Consumer, QueueConsumer
 from shared.events import Event
 from shared.events.registry import load
 from shared.messaging import topology as t
+from shared.messaging.inbound import Refused, check_route, decode_body, metric_label
 from shared.metrics import DEAD_LETTERED, EVENTS_CONSUMED, HANDLER_LATENCY
 
 _log = logging.getLogger(__name__)
@@ -55,7 +63,7 @@ class RetryInfrastructure(SharedExtension):
             "delays_ms", DEFAULT_RETRY_DELAYS_MS))
         self.queue_type = config.get("QUEUE_TYPE", "classic")
         self.amqp_uri = config["AMQP_URI"]
-        self.publisher = Publisher(self.amqp_uri, serializer="json", use_confirms=True)
+        self.publisher = Publisher(self.amqp_uri, use_confirms=True)
         with Connection(self.amqp_uri) as conn:
             t.declare(conn.default_channel,
                       t.infrastructure_queues(self.delays_ms, self.queue_type))
@@ -65,13 +73,37 @@ class RetryInfrastructure(SharedExtension):
         return len(self.delays_ms) + 1
 
 
+class _QueueConsumer(KombuConsumer):
+    """A kombu consumer that sets its own prefetch right before it starts consuming:
+    RabbitMQ applies a channel's per-consumer prefetch to the consumers started after it,
+    and kombu would otherwise set every consumer's before starting any."""
+
+    def __init__(self, *args, prefetch: int, **kwargs):
+        self._prefetch = prefetch
+        super().__init__(*args, **kwargs)
+
+    def consume(self, no_ack=None):
+        self.qos(prefetch_count=self._prefetch)
+        super().consume(no_ack)
+
+
 class GrantflowQueueConsumer(QueueConsumer):
-    """nameko's queue consumer with the prefetch taken from ``PREFETCH_COUNT`` (default:
-    the worker count), so batching handlers can have more messages in hand than workers."""
+    """nameko's queue consumer, receiving raw messages (no decoding by kombu) with a
+    prefetch per queue: ``PREFETCH_COUNT`` (default: the worker count), and at least
+    twice the batch size of a batching handler."""
 
     @property
     def prefetch_count(self):
         return int(self.container.config.get("PREFETCH_COUNT", self.container.max_workers))
+
+    def get_consumers(self, consumer_cls, channel):
+        for provider in self._providers:
+            consumer = _QueueConsumer(
+                channel, queues=[provider.queue], on_message=provider.receive,
+                on_decode_error=provider.undecodable,
+                prefetch=max(self.prefetch_count, 2 * provider.batch_size))
+            self._consumers[provider] = consumer
+        return self._consumers.values()
 
 
 class DomainEventHandler(EventHandler):
@@ -85,7 +117,7 @@ class DomainEventHandler(EventHandler):
         self.batch_size = batch_size
         self.batch_wait_ms = batch_wait_ms
         self._pending: list = []
-        self._flush_timer = None
+        self._flush_thread = None
         super().__init__(source_service, event_type, reliable_delivery=True,
                          requeue_on_error=False, **kwargs)
 
@@ -95,39 +127,80 @@ class DomainEventHandler(EventHandler):
         return f"{self.container.service_name}.{self.method_name}"
 
     def setup(self):
+        config = self.container.config
         self.queue = t.consumer_queue(
             self.source_service, self.event_type, self.container.service_name,
-            self.method_name, self.container.config.get("QUEUE_TYPE", "classic"))
+            self.method_name, config.get("QUEUE_TYPE", "classic"))
+        batching = config.get("EVENT_BATCH") or {}
+        if self.batch_size > 1:  # a handler written for lists keeps getting lists
+            self.batch_size = max(2, int(batching.get("size", self.batch_size)))
+            self.batch_wait_ms = int(batching.get("wait_ms", self.batch_wait_ms))
         Consumer.setup(self)
 
-    def handle_message(self, body, message):
+    # ------------------------------------------------------------------ receiving
+    def receive(self, message) -> None:
+        """Called by the queue consumer for each raw message, in its receiving thread
+        (kept short: it holds up the next delivery; the handler runs in a worker)."""
         attempts = int((message.headers or {}).get(t.H_ATTEMPTS, 0))
+        body = None
+        try:
+            body = decode_body(message)
+            check_route(body, message.delivery_info, self.source_service, self.event_type,
+                        self.queue.name)
+        except Refused as refused:
+            self._finish(message, body, attempts, failure=(str(refused), "", True))
+            return
         try:
             event = load(body)
-        except Exception as exc:  # unreadable: no retry can fix the payload
+        except Exception as exc:  # does not load: no retry can fix the payload
             self._finish(message, body, attempts, failure=(
-                f"invalid payload: {exc}", traceback.format_exc(), True))
+                f"invalid payload: {exc}", traceback.format_exc()[-4000:], True))
             return
+        item = (event, body, message, attempts)
         if self.batch_size > 1:
-            self._collect((event, body, message, attempts))
-            return
-        self._spawn([(event, body, message, attempts)], single=True)
+            self._collect(item)
+        else:
+            self._spawn_later([item], single=True)
+
+    def undecodable(self, message, exc) -> None:
+        """kombu could not even build the message (e.g. a bad compression header)."""
+        attempts = int((message.headers or {}).get(t.H_ATTEMPTS, 0))
+        self._finish(message, None, attempts, failure=(f"undecodable body: {exc}", "", True))
 
     # ------------------------------------------------------------------ batching
     def _collect(self, item) -> None:
         self._pending.append(item)
         if len(self._pending) >= self.batch_size:
-            self._flush()
-        elif self._flush_timer is None:
-            self._flush_timer = eventlet.spawn_after(self.batch_wait_ms / 1000, self._flush)
+            self._spawn_later(self._take_pending(), single=False)
+        elif self._flush_thread is None:
+            # a managed thread named like nameko's receiving threads: the service's
+            # /health counts pending events as work in hand (ContainerStats)
+            self._flush_thread = self.container.spawn_managed_thread(
+                self._flush_after_wait, identifier=f"{self._identity}.handle_message[batch]")
 
-    def _flush(self) -> None:
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
-        items, self._pending = self._pending, []
+    def _flush_after_wait(self) -> None:
+        time.sleep(self.batch_wait_ms / 1000)
+        self._flush_thread = None
+        items = self._take_pending()
         if items:
             self._spawn(items, single=False)
+
+    def _take_pending(self) -> list:
+        items, self._pending = self._pending, []
+        return items
+
+    @property
+    def _identity(self) -> str:
+        return f"{type(self).__name__}[{self.method_name}]"
+
+    def _spawn_later(self, items, single: bool) -> None:
+        """Spawn the worker now if one is free, else from a thread of its own: waiting for
+        a free worker must not hold up the queue consumer's thread."""
+        if self.container._worker_pool.free() > 0:
+            self._spawn(items, single)
+            return
+        self.container.spawn_managed_thread(
+            partial(self._spawn, items, single), identifier=f"{self._identity}.handle_message")
 
     def _spawn(self, items, single: bool) -> None:
         """One worker for ``items``: the handler gets an event, or a list when batching."""
@@ -147,17 +220,18 @@ class DomainEventHandler(EventHandler):
             _log.warning("%s: batch of %d failed (%s); handling them one by one",
                          self.consumer_name, len(items), exc_info[1])
             for item in items:
-                self._spawn([item], single=self.batch_size == 1)
+                self._spawn_later([item], single=self.batch_size == 1)
             return result, exc_info
+        elapsed = time.perf_counter() - started
         for event, body, message, attempts in items:
-            self.handle_result(message, body, attempts, started, worker_ctx, result, exc_info)
+            self.handle_result(message, body, attempts, elapsed, worker_ctx, result, exc_info)
         return result, exc_info
 
-    def handle_result(self, message, body, attempts, started, worker_ctx,
+    # ------------------------------------------------------------------ outcome
+    def handle_result(self, message, body, attempts, elapsed, worker_ctx,
                       result=None, exc_info=None):
-        event_type = body.get("event_type", self.event_type)
-        HANDLER_LATENCY.labels(self.container.service_name, event_type).observe(
-            time.perf_counter() - started)
+        HANDLER_LATENCY.labels(self.container.service_name,
+                               metric_label(body.get("event_type"))).observe(elapsed)
         failure = None
         if exc_info is not None:
             exc = exc_info[1]
@@ -169,28 +243,27 @@ class DomainEventHandler(EventHandler):
 
     def _finish(self, message, body, attempts, failure):
         service = self.container.service_name
-        event_type = body.get("event_type", self.event_type) if isinstance(body, dict) \
-            else self.event_type
+        label = metric_label(body.get("event_type") if isinstance(body, dict) else None)
         if failure is None:
-            EVENTS_CONSUMED.labels(service, event_type, "processed").inc()
+            EVENTS_CONSUMED.labels(service, label, "processed").inc()
             self.queue_consumer.ack_message(message)
             return
         error, trace, permanent = failure
         attempts += 1
         try:
             if permanent or attempts >= self.infrastructure.max_attempts:
-                self._dead_letter(message, body, attempts, error, trace, event_type)
-                EVENTS_CONSUMED.labels(service, event_type, "dead_lettered").inc()
-                DEAD_LETTERED.labels(service, event_type).inc()
+                self._dead_letter(message, body, attempts, error, trace)
+                EVENTS_CONSUMED.labels(service, label, "dead_lettered").inc()
+                DEAD_LETTERED.labels(service, label).inc()
                 _log.error("%s: %s dead-lettered after %d attempt(s): %s",
-                           self.consumer_name, event_type, attempts, error)
+                           self.consumer_name, label, attempts, error[:300])
             else:
                 delay = self.infrastructure.delays_ms[attempts - 1]
-                self._publish(body, message, t.delay_exchange(delay), self.queue.name,
+                self._publish(message, t.delay_exchange(delay), self.queue.name,
                               {t.H_ATTEMPTS: attempts, t.H_ERROR: error[:1000]})
-                EVENTS_CONSUMED.labels(service, event_type, "retried").inc()
+                EVENTS_CONSUMED.labels(service, label, "retried").inc()
                 _log.warning("%s: %s failed (attempt %d), retry in %d ms: %s",
-                             self.consumer_name, event_type, attempts, delay, error)
+                             self.consumer_name, label, attempts, delay, error[:300])
         except Exception:
             # could not hand the message on: give it back to the broker rather than lose it
             _log.exception("%s: could not retry or dead-letter; requeueing", self.consumer_name)
@@ -198,19 +271,24 @@ class DomainEventHandler(EventHandler):
             return
         self.queue_consumer.ack_message(message)
 
-    def _dead_letter(self, message, body, attempts, error, trace, event_type):
-        self._publish(body, message, t.dead_letter_exchange(), self.queue.name, {
+    def _dead_letter(self, message, body, attempts, error, trace):
+        event_type = body.get("event_type") if isinstance(body, dict) else None
+        self._publish(message, t.dead_letter_exchange(), self.queue.name, {
             t.H_ATTEMPTS: attempts, t.H_QUEUE: self.queue.name, t.H_ERROR: error[:1000],
             t.H_TRACEBACK: trace, t.H_SERVICE: self.container.service_name,
-            t.H_EVENT_TYPE: event_type,
+            t.H_EVENT_TYPE: str(event_type)[:80] if event_type is not None else "",
             t.H_DEAD_AT: datetime.now(timezone.utc).isoformat()})
 
-    def _publish(self, body, message, exchange, routing_key, headers):
+    def _publish(self, message, exchange, routing_key, headers):
+        """Send the message on as it came: its bytes, content type and encoding (a body
+        that could not be decoded reaches the dead-letter queue unchanged)."""
         kept = {k: v for k, v in (message.headers or {}).items()
                 if not k.startswith("x-grantflow-") and not k.startswith("x-death")}
         self.infrastructure.publisher.publish(
-            body, exchange=exchange, routing_key=routing_key, headers={**kept, **headers},
-            message_id=message.properties.get("message_id"), delivery_mode=2)
+            message.body, exchange=exchange, routing_key=routing_key,
+            headers={**kept, **headers}, message_id=message.properties.get("message_id"),
+            content_type=message.content_type or "application/octet-stream",
+            content_encoding=message.content_encoding or "binary", delivery_mode=2)
 
 
 subscribe = DomainEventHandler.decorator

@@ -4,10 +4,12 @@
   routing key is the event type.
 - one durable queue per (consumer service, handler method), named as nameko names it:
   ``evt-<producer>-<event_type>--<service>.<method>``; competing replicas share it.
-- ``grantflow.delay.<ms>ms``: fanout exchange + queue per retry delay. Its messages expire
-  after the delay and are dead-lettered to ``grantflow.requeue`` with their routing key,
-  which is the name of the consumer queue they came from: a retry goes back to the one
-  handler that failed, not to every subscriber.
+- ``grantflow.retry.<ms>ms`` -> ``grantflow.delay.<ms>ms``: topic exchange (every routing
+  key bound) and queue per retry delay. Its messages expire after the delay and are
+  dead-lettered to ``grantflow.requeue`` with their routing key, which is the name of the
+  consumer queue they came from: a retry goes back to the one handler that failed, not to
+  every subscriber. A topic exchange, so that a broker user may be limited to its own
+  queues' names as routing keys (shared/messaging/permissions.py).
 - ``grantflow.requeue``: direct exchange; each consumer queue is bound with its own name.
 - ``grantflow.dead-letter`` -> ``grantflow.dead-letters``: where a message lands after its
   last try, with the error in its headers, until operations replay it.
@@ -60,7 +62,7 @@ def consumer_queue(producer: str, event_type: str, service: str, method: str,
 
 
 def delay_exchange(delay_ms: int) -> Exchange:
-    return Exchange(f"grantflow.delay.{delay_ms}ms", type="fanout", durable=True,
+    return Exchange(f"grantflow.retry.{delay_ms}ms", type="topic", durable=True,
                     delivery_mode=2)
 
 
@@ -73,7 +75,7 @@ def delay_queue(delay_ms: int, queue_type: str = "classic") -> Queue:
         arguments.update({"x-dead-letter-strategy": "at-least-once",
                           "x-overflow": "reject-publish"})
     return Queue(f"grantflow.delay.{delay_ms}ms", exchange=delay_exchange(delay_ms),
-                 durable=True, queue_arguments=arguments)
+                 routing_key="#", durable=True, queue_arguments=arguments)
 
 
 def dead_letter_exchange() -> Exchange:

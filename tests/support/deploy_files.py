@@ -260,7 +260,9 @@ def defined_metric_names() -> set[str]:
 
 def known_environment_variables() -> set[str]:
     """GRANTFLOW_* variables the code reads: ``env("NAME")`` of shared.config (and its callers),
-    ``GRANTFLOW_<SVC>_DATABASE_URL`` per service, and literal ``"GRANTFLOW_X"`` lookups."""
+    ``GRANTFLOW_<SVC>_DATABASE_URL`` per service, per-service settings with a general
+    fallback (``GRANTFLOW_DB_POOL_SIZE`` and ``GRANTFLOW_<SVC>_DB_POOL_SIZE``), and literal
+    ``"GRANTFLOW_X"`` lookups."""
     from shared.config import SERVICES
 
     known = set()
@@ -271,6 +273,11 @@ def known_environment_variables() -> set[str]:
         known |= {f"GRANTFLOW_{n}" for n in re.findall(r"[\"']GRANTFLOW_([A-Z0-9_]+)[\"']", text)}
         for suffix in re.findall(r"\benv\(f[\"']\{service\.upper\(\)\}_([A-Z0-9_]+)[\"']", text):
             known |= {f"GRANTFLOW_{s.upper()}_{suffix}" for s in SERVICES}
+        # settings read per service with a general fallback: service_setting(service, "X")
+        # and the helpers built on it (_count/_flag(service, "X", ...))
+        for name in re.findall(r"\b(?:service_setting|_count|_flag)\(\s*service,\s*[\"']"
+                               r"([A-Z0-9_]+)[\"']", text):
+            known |= {f"GRANTFLOW_{name}"} | {f"GRANTFLOW_{s.upper()}_{name}" for s in SERVICES}
     return known
 
 

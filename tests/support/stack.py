@@ -70,8 +70,7 @@ class Stack:
         return f"http://127.0.0.1:{self.port(name)}"
 
     def config(self, name: str) -> dict:
-        return service_config(
-            name,
+        settings = dict(
             ENV="development",  # the development secret below (shared.auth.check_secret)
             AUTH_SECRET=DEFAULT_DEV_SECRET,
             AMQP_URI=self.vhost.amqp_uri,
@@ -84,8 +83,9 @@ class Stack:
             SMTP={"host": "127.0.0.1", "port": self.smtp.port,
                   "sender": "no-reply@grantflow.test", "lease_seconds": 3},
             SERVICE_URLS={n: self.url(n) for n in
-                          ("submission", "evaluation", "grants", "notifications", "operations")},
-            **self.overrides.get(name, {}))
+                          ("submission", "evaluation", "grants", "notifications", "operations")})
+        settings.update(self.overrides.get(name, {}))  # a test's own settings win
+        return service_config(name, **settings)
 
     def declare_topology(self, services=None) -> None:
         declare_all(self.vhost.amqp_uri, services=services, retry_delays_ms=self.RETRY_DELAYS_MS)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy.orm import sessionmaker
-
 from shared.db.engine import create_service_engine
 from shared.db.migrations import upgrade_to_head
+from shared.db.session import session_factory
 from shared.db.uow import UnitOfWork
 
 
@@ -15,7 +14,7 @@ class UowFactory:
     def __init__(self, migrations: str, path: Path, service: str, url: str | None = None):
         self.engine = create_service_engine(url or f"sqlite:///{path}")
         upgrade_to_head(self.engine, migrations)
-        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        self.session_factory = session_factory(self.engine)
         self.service = service
 
     def __call__(self, consumer: str | None = None) -> UnitOfWork:

@@ -10,7 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "service.py").exists())
 # what domain code may import besides the standard library and its own package
-DOMAIN_ALLOWED = ("shared.events", "shared.calls.model", "shared.formatting")
+DOMAIN_ALLOWED = ("shared.events", "shared.calls.model", "shared.formatting",
+                  "shared.identifiers")
 # numbers for the assignment's vectorised affinity (evaluation/domain/affinity.py)
 DOMAIN_EXTRA = {"evaluation": ("numpy",)}
 

@@ -21,6 +21,7 @@ from typing import Any, Callable, Collection, Iterable, Mapping, Sequence, TypeV
 from services.evaluation.domain.experts import Expert
 from services.evaluation.domain.pairs import PairSet
 from shared.calls.model import EvaluationRules
+from shared.identifiers import organisation_key
 
 MANDATORY_RULES: tuple[str, ...] = ("same_organisation",)
 
@@ -42,8 +43,9 @@ def _country(code: str) -> str:
 
 
 def _organisation(org_id: str) -> str:
-    # over-matching only costs a reassignment; under-matching breaks the rule
-    return org_id.strip().casefold()
+    # look-alikes (zero-width characters, other hyphens, fullwidth letters) compare equal;
+    # over-matching only costs a reassignment, under-matching breaks the rule
+    return organisation_key(org_id)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, fields, replace
 from typing import Any, Callable, Iterable, Mapping
 
+from shared.identifiers import organisation_id_problem
+
 LIST_SEPARATOR = ";"  # inside a CSV cell; commas already separate the cells
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -123,6 +125,14 @@ def _text(value: Any) -> str:
     return value.strip()
 
 
+def _organisation_id(value: Any) -> str:
+    text = _text(value)
+    problem = organisation_id_problem(text)
+    if problem:
+        raise _Invalid(problem)
+    return text
+
+
 def _email(value: Any) -> str:
     text = _text(value).lower()
     if not _EMAIL.match(text):
@@ -193,7 +203,7 @@ def _active(value: Any) -> bool:
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "id": _text, "name": _text, "email": _email, "country": _country,
-    "organisation_id": _text, "expertise_areas": _areas, "keywords": _items,
+    "organisation_id": _organisation_id, "expertise_areas": _areas, "keywords": _items,
     "max_load": _max_load, "languages": _languages, "active": _active,
 }
 

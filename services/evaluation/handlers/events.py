@@ -74,14 +74,31 @@ def on_deadline_closed(uow, event, now: datetime) -> None:
 
 def on_proposal_screened(uow, event, now: datetime) -> None:
     """Eligible proposals enter evaluation with their frozen snapshot; others are noted."""
+    if _note_screening(uow, event):
+        _settle(uow, event, now)
+
+
+def on_proposals_screened(uow, events: list, now: datetime) -> None:
+    """A batch of screenings (the deadline sends one per proposal), in one transaction:
+    each noted as :func:`on_proposal_screened` does (rows locked in proposal-id order, so
+    concurrent batches never deadlock), then each topic they concern settled once."""
+    last_of_topic = {}
+    for event in sorted(events, key=lambda e: e.proposal_id):
+        if _note_screening(uow, event):
+            last_of_topic[(event.call_id, event.topic_id)] = event
+    for _, event in sorted(last_of_topic.items()):
+        _settle(uow, event, now)
+
+
+def _note_screening(uow, event) -> bool:
     row = repo.ensure_proposal(uow, event.proposal_id, event.call_id, event.topic_id)
     if row.screened:
-        return
+        return False
     repo.update_proposal(uow, event.proposal_id, screened=True,
                          eligible=bool(event.admissible and event.eligible),
                          snapshot=_snapshot(event.proposal), contact_emails=event.contact_emails,
                          version=row.version or event.version)
-    _settle(uow, event, now)
+    return True
 
 
 def _snapshot(proposal: dict) -> dict:

@@ -10,7 +10,7 @@ from services.grants.handlers.commands import (confirm_data, decline,  # noqa: F
 from services.grants.handlers.events import (on_call_published, on_deadline_closed,  # noqa: F401
                                              on_notification_delivered,
                                              on_proposal_withdrawn, on_ranking_published,
-                                             on_stage_reached)
+                                             on_stage_reached, record_deliveries)
 from services.grants.handlers.queries import get_grant, list_grants, payments  # noqa: F401
 from services.grants.handlers.ticks import tick  # noqa: F401
 from services.grants.handlers.timing import observe, timing_report  # noqa: F401

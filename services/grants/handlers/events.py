@@ -14,7 +14,7 @@ from services.grants.domain.errors import GrantError
 from services.grants.domain.reserve import check_ranking
 from services.grants.domain.terms import INFORMATION_STAGE
 from services.grants.handlers.flow import end_file, is_open, progress_topics, repository
-from services.grants.handlers.timing import Observation
+from services.grants.handlers.timing import Observation, observe
 from shared.calls.schema import InvalidCall
 from shared.calls.loader import call_from_wire
 from shared.events import (CallPublished, DeadlineClosed, NotificationDelivered,
@@ -124,3 +124,17 @@ def on_notification_delivered(uow, event: NotificationDelivered,
     if first and clock.deadline is not None:
         return Observation("tti", clock.call_id, clock.time_to_inform.days)
     return None
+
+
+def record_deliveries(uow, events: list[NotificationDelivered], now: datetime) -> None:
+    """A batch of deliveries (result letters go out in bulk) in one transaction, each as
+    :func:`on_notification_delivered`, proposal by proposal in id order (so concurrent
+    batches lock clocks in one order); the measures are observed once it committed."""
+    observations: list[Observation | None] = []
+
+    def apply(uow, fresh) -> None:
+        observations.clear()  # a batch tried again starts afresh
+        for event in sorted(fresh, key=lambda e: (e.proposal_id or "", e.sent_at)):
+            observations.append(on_notification_delivered(uow, event, now))
+    uow.consume_batch(events, apply, bulk=True)
+    observe(*observations)

@@ -78,6 +78,9 @@ _GET = sa.select(
 ).where(_P.c.id == sa.bindparam("pid"))
 _GET_FOR_UPDATE = _GET.with_for_update(of=_P)
 _UPDATE = proposals.update().where(proposals.c.id == sa.bindparam("pid_"))
+_SAVE_SCREENING = proposals.update().where(proposals.c.id == sa.bindparam("pid_")).values(
+    screening=sa.bindparam("screening_"), screened_at=sa.bindparam("now_"),
+    updated_at=sa.bindparam("now_"))
 _INSERT_VERSIONS = proposal_versions.insert()
 
 
@@ -210,6 +213,17 @@ class ProposalRepository:
                                - {p.sha256 for p in proposal.content.parts})
         self._loaded[proposal.id] = _Loaded(values["latest_version"], contacts,
                                             proposal.content, content, proposal.screening)
+
+    def save_screenings(self, screened: list[Proposal], *, now: datetime) -> None:
+        """Write the screening of many frozen proposals (the deadline screens a topic at
+        once) in one executemany; screening changes nothing else of them."""
+        if not screened:
+            return
+        self.session.execute(_SAVE_SCREENING, [
+            {"pid_": p.id, "screening_": screening_to_json(p.screening), "now_": now}
+            for p in screened])
+        for proposal in screened:
+            self._loaded[proposal.id].screening = proposal.screening
 
     # ------------------------------------------------------------------ queries
     def versions(self, proposal_id: str) -> list[dict]:

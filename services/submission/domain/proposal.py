@@ -23,6 +23,7 @@ from services.submission.domain.deadline import is_closed, is_on_time, require_a
 from services.submission.domain.errors import (DeadlinePassed, InvalidProposal,
                                                InvalidTransition, WithdrawalClosed)
 from shared.events import Event, ProposalScreened, ProposalSubmitted, ProposalWithdrawn
+from shared.identifiers import organisation_key
 
 if TYPE_CHECKING:  # only for annotations: screening imports this module
     from services.submission.domain.screening import ScreeningResult
@@ -194,9 +195,10 @@ class FrozenProposal:
     @functools.cached_property
     def project_key(self) -> tuple[str, str]:
         """What makes two proposals the same project (``single_topic``): the coordinator
-        organisation and the acronym, ignoring case and spacing. Cached: screening a
-        call compares every proposal with every other one."""
-        return (self.content.coordinator.organisation_id.strip().casefold(),
+        organisation (compared by :func:`organisation_key`, so look-alikes match) and the
+        acronym, ignoring case and spacing. Cached: screening a call compares every
+        proposal with every other one."""
+        return (organisation_key(self.content.coordinator.organisation_id),
                 " ".join(self.content.acronym.split()).casefold())
 
     @classmethod

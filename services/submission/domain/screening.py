@@ -6,8 +6,9 @@ whatever ``eligible`` says.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from services.submission.domain.admissibility import check_admissibility
 from services.submission.domain.eligibility import RuleFailure, check_eligibility, \
@@ -48,8 +49,21 @@ def screen(call: Call, proposal: FrozenProposal,
         warnings=tuple(f for f in eligibility if f.severity != "error"))
 
 
+def rivals(proposals: Iterable[FrozenProposal]
+           ) -> Callable[[FrozenProposal], tuple[FrozenProposal, ...]]:
+    """For each proposal, the others of the call that can make it fail ``single_topic``
+    (the only rule that compares proposals): those with the same project key. Found
+    through an index, so screening N proposals costs O(N), not O(N²) (10,000 proposals
+    meant 10⁸ comparisons)."""
+    by_key: dict[tuple[str, str], list[FrozenProposal]] = defaultdict(list)
+    for proposal in proposals:
+        by_key[proposal.project_key].append(proposal)
+    return lambda proposal: tuple(o for o in by_key.get(proposal.project_key, ())
+                                  if o.proposal_id != proposal.proposal_id)
+
+
 def screen_all(call: Call, proposals: Iterable[FrozenProposal]) -> list[ScreeningResult]:
     """Screen every frozen proposal of the call, each against all the others."""
     frozen = [p for p in proposals if p.call_id == call.id]
-    return [screen(call, p, [o for o in frozen if o.proposal_id != p.proposal_id])
-            for p in frozen]
+    others = rivals(frozen)
+    return [screen(call, p, others(p)) for p in frozen]

@@ -30,7 +30,7 @@ from services.submission.adapters.tables import closed_topics, fired_milestones
 from services.submission.domain.deadline import is_closed, utc_iso
 from services.submission.domain.manifest import close_topic
 from services.submission.domain.proposal import State
-from services.submission.domain.screening import screen
+from services.submission.domain.screening import rivals, screen
 from services.submission.domain.timetable import DEADLINE, due_milestones
 from shared.calls.model import Call, Milestone
 from shared.events import TimetableStageReached
@@ -168,15 +168,16 @@ def screen_one_topic(uow, call_id: str, topic_id: str, now: datetime) -> bool:
         repo = ProposalRepository(uow.session)
         everyone = repo.frozen_of_call(call_id)
         frozen = [p.frozen() for p in everyone]
-        count = 0
+        others = rivals(frozen)
+        screened = []
         for proposal, view in zip(everyone, frozen):
             if proposal.topic_id != topic_id or proposal.screening is not None:
                 continue
-            others = [f for f in frozen if f.proposal_id != proposal.id]
-            proposal.record_screening(screen(call, view, others), now=now)
-            repo.save(proposal, now=now)
+            proposal.record_screening(screen(call, view, others(view)), now=now)
             uow.add_events(*proposal.pull_events())
-            count += 1
+            screened.append(proposal)
+        repo.save_screenings(screened, now=now)  # one executemany for the whole topic
+        count = len(screened)
         uow.session.execute(closed_topics.update().where(
             closed_topics.c.call_id == call_id, closed_topics.c.topic_id == topic_id)
             .values(screened_at=now))

@@ -74,3 +74,25 @@ def test_the_screening_event_carries_every_failure_and_fits_the_contract():
     again = load(json.loads(json.dumps(dump(event))))
     assert again.failed_rules == event.failed_rules
     assert again.proposal["participants"][0]["role"] == "coordinator"
+
+
+def test_rivals_give_every_proposal_the_same_screening_as_comparing_with_all():
+    """The index behind bulk screening finds exactly the proposals ``single_topic``
+    compares, look-alike coordinator ids included (shared.identifiers)."""
+    from services.submission.domain.screening import rivals
+    from tests.unit.submission.factories import CALL, TOPIC_1, TOPIC_2, content, frozen, \
+        participant
+    lyon = [participant("Lyon", "FR", org=org, experienced=True)
+            for org in ("FR-LYON", "fr-lyon", "FR\u2011LYON", "FR-LYONS")]
+    proposals = [frozen(content(coordinator=coordinator, acronym=acronym),
+                        proposal_id=f"P-{i}", topic_id=(TOPIC_1, TOPIC_2)[i % 2])
+                 for i, (coordinator, acronym) in enumerate(
+                     [(c, a) for c in lyon for a in ("NETINT", "netint ", "OTHER")])]
+    others = rivals(proposals)
+    for proposal in proposals:
+        everyone = [o for o in proposals if o.proposal_id != proposal.proposal_id]
+        assert screen(CALL, proposal, others(proposal)) == screen(CALL, proposal, everyone)
+    failing = {p.proposal_id for p in proposals
+               if "single_topic" in {f.rule for f in screen(CALL, p, others(p)).failed_rules}}
+    # each project is in both topics, except FR-LYONS (another organisation) with OTHER
+    assert failing == {p.proposal_id for p in proposals} - {"P-11"}
