@@ -14,7 +14,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from shared.events import schemas as events
 from shared.web import BadRequest, validation_errors
-from shared.identifiers import organisation_id_problem
+from shared.identifiers import ORGANISATION_ID_MAX, organisation_id_problem
 
 _CENT = Decimal("0.01")
 _MAX_AMOUNT = Decimal("1000000000000.00")  # far above any call, and within every column
@@ -93,7 +93,9 @@ def _email(**kwargs) -> fields.Email:
 
 class ParticipantSchema(_Request):
     legal_name = _text(300, required=True)
-    organisation_id = fields.String(required=True, validate=_organisation_id)
+    organisation_id = fields.String(required=True, validate=[validate.Length(
+        max=ORGANISATION_ID_MAX, error=f"must be at most {ORGANISATION_ID_MAX} characters"),
+        _organisation_id])
     country = fields.String(required=True, validate=validate.Regexp(
         r"^[A-Z]{2}$", error="must be an ISO 3166-1 alpha-2 code in capitals, e.g. BE"))
     entity_type = _text(80, required=True)

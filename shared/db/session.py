@@ -34,6 +34,11 @@ class CoreSession:
     def get_bind(self) -> sa.Engine:
         return self._engine
 
+    def begin_nested(self) -> sa.NestedTransaction:
+        """A savepoint (``with session.begin_nested(): ...``): a statement that may fail,
+        e.g. on a unique key, without ending the unit of work's transaction."""
+        return self.connection().begin_nested()
+
     def commit(self) -> None:
         if self._connection is not None:
             self._connection.commit()

@@ -91,3 +91,18 @@ def test_a_failing_batch_rolls_back_every_event_of_it(uows):
     with pytest.raises(RuntimeError):
         uows("ops.a").consume_batch([stage("a"), stage("b")], fails_on_b)
     assert uows.outbox() == [] and processed(uows) == 0
+
+
+def test_a_savepoint_that_fails_leaves_the_rest_of_the_transaction(uows):
+    """``session.begin_nested()`` (the sign-in tokens record their use under one)."""
+    event = stage()
+    with uows() as uow:
+        uow.add_events(stage("kept"))
+        uow.session.execute(processed_events.insert().values(
+            consumer="c", event_id=event.event_id, event_type="x", processed_at=NOW))
+        with pytest.raises(sa.exc.IntegrityError):
+            with uow.session.begin_nested():
+                uow.session.execute(processed_events.insert().values(
+                    consumer="c", event_id=event.event_id, event_type="x", processed_at=NOW))
+        uow.commit()
+    assert [e["stage"] for e in uows.outbox()] == ["kept"] and processed(uows) == 1
