@@ -4,18 +4,24 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+# the suite is spread over processes (pytest-xdist); PYTEST_JOBS= runs it in one
+PYTEST_JOBS ?= -n 4 --dist worksteal
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test install infra browser validators bench faults clean
+.PHONY: demo test install infra browser validators pdflibs bench faults clean
 
-demo: install infra
+demo: install infra pdflibs
 	$(VENV)/bin/grantflow demo
 
-test: install infra browser validators
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: install infra browser validators pdflibs
+	$(PY) -m pytest $(PYTEST_JOBS) $(PYTEST_ARGS)
 
 browser: install
 	$(PY) -m grantflow.browser
+
+# Pango and a font for WeasyPrint's PDF letters and summaries
+pdflibs: install
+	$(PY) -m grantflow.pdflibs
 
 # promtool and kubectl for tests/unit/deploy (never skipped)
 validators: install

@@ -34,7 +34,8 @@ ERROR_TEXT = {400: "malformed request (not JSON, JSON nested too deep, bad query
               411: "a transfer coding other than chunked",
               413: "the body is larger than this route accepts",
               422: "invalid field values (the errors name each field and rule)",
-              503: "not ready (the clock is not set yet)"}
+              503: "not ready (the clock is not set yet), or the database is unavailable for "
+                   "a moment: ask again after Retry-After"}
 _PATH_VALUE = re.compile(r"<(?:(?P<converter>[^:<>]+):)?(?P<name>[^<>]+)>")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -132,7 +133,7 @@ def _query_parameters(query) -> list[dict]:
 
 
 def _statuses(route: ApiRoute, info: dict) -> set[int]:
-    statuses = {400, 422, *info["errors"]}
+    statuses = {400, 422, 503, *info["errors"]}
     if not route.public:
         statuses |= {401, 403} if route.roles else {401}
     if "<" in route.url:

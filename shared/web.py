@@ -36,12 +36,14 @@ from functools import partial
 
 from eventlet.event import Event
 from marshmallow import ValidationError
+from sqlalchemy import exc as sa_exc
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from shared import idempotency
+from shared.config import DEFAULT_DB_MAX_OVERFLOW, DEFAULT_DB_POOL_SIZE
 from shared.auth import AuthError, Principal, TokenPolicy, authenticate, check_secret
 from shared.deployment import check_deployment
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
@@ -316,7 +318,8 @@ class ApiRoute(HttpRequestHandler):
     def __init__(self, method: str, url: str, roles: tuple[str, ...] | None = None,
                  public: bool = False, max_body=DEFAULT_MAX_BODY, **kwargs):
         # a refused request is the caller's error, not ours: nameko logs these as warnings
-        kwargs.setdefault("expected_exceptions", (ApiError, ValidationError, AuthError))
+        kwargs.setdefault("expected_exceptions", (ApiError, ValidationError, AuthError,
+                                                  sa_exc.OperationalError))  # a 503, logged once
         super().__init__(method, url, **kwargs)
         self.roles = roles
         self.public = public
@@ -456,11 +459,28 @@ class ApiRoute(HttpRequestHandler):
             return json_response({"error": exc.name.lower().replace(" ", "_"),
                                   "message": exc.description}, status=exc.code)
         error_id = uuid.uuid4().hex[:12]
+        if _database_unavailable(exc):
+            # too many clients, a terminated or refused connection, a deadlock: nothing was
+            # committed (or the Idempotency-Key answers what was), so asking again is safe
+            _log.warning("database unavailable %s in %s %s: %s", error_id, self.method,
+                         self.url, str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200])
+            return json_response({"error": "database_unavailable",
+                                  "message": f"the database is unavailable for a moment; retry "
+                                             f"(quote id {error_id} to operations if it lasts)"},
+                                 status=503, headers={"Retry-After": "1"})
         _log.error("unhandled error %s in %s %s", error_id, self.method, self.url,
                    exc_info=(type(exc), exc, exc.__traceback__))
         return json_response({"error": "internal_error",
                               "message": f"unexpected error; quote id {error_id} to operations"},
                              status=500)
+
+
+def _database_unavailable(exc: BaseException) -> bool:
+    """A database error a retry may not meet: the DB-API's OperationalError (connection
+    refused or ended, too many clients, deadlock, statement timeout), or a connection
+    SQLAlchemy found invalidated."""
+    return isinstance(exc, sa_exc.OperationalError) or (
+        isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated)
 
 
 def _refusal_summary(response: Response) -> str:
@@ -507,9 +527,14 @@ class _LazyStore:
 
     def claim(self, *args):
         if self._store is None:
-            config = self.provider.container.config
+            # as many key locks as the service's pool has connections: each request that
+            # holds a lock needs one of those too, so more would only wait (and the
+            # connection budget, deploy/README.md, stays twice the pool, not unbounded)
+            pool = self.provider.container.config.get("DB_POOL") or {}
+            capacity = int(pool.get("size", DEFAULT_DB_POOL_SIZE)) + \
+                int(pool.get("max_overflow", DEFAULT_DB_MAX_OVERFLOW))
             self._store = idempotency.Store(self.provider.engine, self.ttl,
-                                            max_requests=int(config.get("max_workers", 32)))
+                                            max_requests=capacity)
         return self._store.claim(*args)
 
 

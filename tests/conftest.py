@@ -2,9 +2,30 @@
 integration fixtures start nothing until a test asks for them."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.support.infra import Databases, SmtpServer, Vhost
+
+# The suite runs four stacks at once (make test: pytest-xdist) against one PostgreSQL whose
+# default max_connections is 100: each test service keeps a pool of 2 (overflow 2) instead
+# of production's 5 + 3, so that 4 stacks x 5 services stay well inside it. A test that
+# needs other values sets them (tests/integration/backbone/test_connection_budget.py).
+os.environ.setdefault("GRANTFLOW_DB_POOL_SIZE", "2")
+os.environ.setdefault("GRANTFLOW_DB_MAX_OVERFLOW", "2")
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    """A command run in-process (``main(["scenario", "run", ...])``) sets its stack's settings
+    in ``os.environ`` as a one-shot CLI process may; they must not reach later tests' service
+    processes (a leaked GRANTFLOW_LOG_LEVEL=WARNING once emptied their access logs)."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture
@@ -53,3 +74,18 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+#: the suites by how long their tests take (whole replays first, unit tests last)
+_SLOWEST_FIRST = ("tests/e2e/", "tests/integration/", "tests/security/", "tests/contract/",
+                  "tests/unit/")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the long tests first: with the suite spread over processes (pytest-xdist,
+    ``make test``), a replay that starts last would keep every other process waiting."""
+    def rank(item):
+        path = item.nodeid
+        return next((i for i, prefix in enumerate(_SLOWEST_FIRST) if path.startswith(prefix)),
+                    len(_SLOWEST_FIRST))
+    items.sort(key=rank)  # stable: the order within a suite is kept

@@ -7,6 +7,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from shared.db.engine import normalise_url
 from tests.support.infra import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -54,3 +55,33 @@ def test_pool_size_and_overflow_come_from_the_environment_and_connections_are_pi
             assert [requests.get(health, timeout=30).status_code for _ in range(6)] == [200] * 6
     finally:
         engine.dispose()
+
+
+def test_a_database_that_refuses_connections_answers_503_with_retry_after_then_recovers(stack):
+    """"too many clients", a server going down: the request is refused with 503 and
+    Retry-After (clients ask again, grantflow.retry), not a 500; the next one succeeds."""
+    stack.start("operations")
+    calls = stack.api("operations")
+    assert calls.get("/calls").status_code == 200
+    database = stack.databases.url("operations").rsplit("/", 1)[1]
+    admin = sa.create_engine(normalise_url(stack.databases.url("operations"))
+                             .set(database="postgres"),
+                             isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            # no new connection to it, not even a superuser's; and end the pooled ones
+            conn.execute(sa.text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false'))
+            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE datname = :db"), {"db": database})
+            refused = calls.get("/calls")
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["Retry-After"] == "1"
+            assert refused.json()["error"] == "database_unavailable"
+            conn.execute(sa.text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
+        assert calls.get("/calls").status_code == 200
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
+    log = stack.processes["operations"].log_path.read_text()
+    assert "database unavailable" in log and "Traceback" not in log
