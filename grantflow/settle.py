@@ -167,18 +167,25 @@ class Waiting:
 
 def wait_until_settled(amqp_uri: str, service_urls: dict[str, str], *,
                        stall_timeout: float = 300, smtp_timeout: float = 3600,
-                       quiet_checks: int = 2, interval: float = 0.25, retry_delays_ms=(),
+                       quiet_checks: int = 2, interval: float = 0.25, first: float = 0.05,
+                       confirm: float = 0.1, retry_delays_ms=(),
                        token: str | None = None, say: Callable[[str], None] | None = None,
                        waiting: Waiting | None = None) -> float:
     """Block until ``quiet_checks`` consecutive snapshots are quiet; returns the seconds
     waited. Raises TimeoutError when nothing moved for ``stall_timeout`` seconds.
 
     The driver has already run every service's clock-driven work (``/clock/tick``), so
-    what remains is event and mail traffic: a few consecutive quiet snapshots suffice."""
+    what remains is event and mail traffic: a few consecutive quiet snapshots suffice.
+    Snapshots start 50 ms apart and back off to ``interval`` while work goes on: most
+    instants of a replay settle within a few hundred milliseconds, and a fixed quarter of a
+    second between looks was most of a small replay's time. A quiet look is confirmed
+    ``confirm`` seconds later (a message on its way from the broker to a consumer is in
+    no queue and in no service's hands for that moment)."""
     started = time.monotonic()
     names = queue_names(retry_delays_ms)
     waiting = waiting or Waiting(say or (lambda line: None))
     streak, last, moved, signature = 0, None, started, None
+    pause = min(first, interval)
     conn = Connection(amqp_uri)
     try:
         while True:
@@ -199,6 +206,10 @@ def wait_until_settled(amqp_uri: str, service_urls: dict[str, str], *,
             if now - moved > limit:
                 raise TimeoutError(f"the pipeline did not settle: nothing moved for "
                                    f"{limit:.0f}s: {last.describe()}")
-            time.sleep(interval)
+            if last.quiet:
+                time.sleep(min(confirm, interval))
+            else:
+                time.sleep(pause)
+                pause = min(pause * 1.5, interval)
     finally:
         conn.close()

@@ -56,6 +56,7 @@ class NotificationsService(ServiceBase):
         self.uow.consume_batch(events, partial(handlers.on_event, now=self.clock.now(),
                                                settings=self.settings),
                                prepare=handlers.lock_calls)
+        self.mailer.wake()  # what the events queued goes out now, not at the next tick
 
     # ------------------------------------------------------------------ timers
     @delivery_timer(interval=0.5)
@@ -71,8 +72,11 @@ class NotificationsService(ServiceBase):
 
     def on_clock_tick(self):
         now = self.clock.now()
-        return (handlers.send_reminders(self.uow, now, self.settings)
-                + handlers.send_digests(self.uow, now, self.settings, self.dead_letters))
+        queued = (handlers.send_reminders(self.uow, now, self.settings)
+                  + handlers.send_digests(self.uow, now, self.settings, self.dead_letters))
+        if queued:
+            self.mailer.wake()
+        return queued
 
     # ------------------------------------------------------------------ HTTP
     @api("GET", "/notifications", roles=READERS)

@@ -17,6 +17,8 @@ from email.generator import BytesGenerator
 from email.message import EmailMessage
 from io import BytesIO
 
+from eventlet import Timeout
+from eventlet.event import Event
 from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
 
@@ -119,6 +121,12 @@ class SmtpMailer:
         self.state = ServerState(f"{host}:{port}")
         #: set when the service stops: a running batch gives back what it has not tried
         self.stopping = threading.Event()
+        self._wake_delivery = lambda: None  # the delivery timer's, once it runs
+
+    def wake(self) -> None:
+        """Mail was queued: deliver now rather than at the next tick (a receipt need not
+        wait half a second, nor a replay's settling for it)."""
+        self._wake_delivery()
 
     def build(self, mail: OutgoingMail) -> EmailMessage:
         message = EmailMessage()
@@ -276,11 +284,42 @@ class DeliveryTimer(Timer):
     before a provider heard of the shutdown: this timer tells the mailer first, and the
     running batch gives back the messages it has not tried."""
 
+    def start(self):
+        self._stopping = False
+        self._nudged = Event()
+        for dependency in self._mailers():
+            dependency.mailer._wake_delivery = self.nudge
+        super().start()
+
+    def nudge(self) -> None:
+        """Run a delivery now (or as soon as the running one ends); nudges coalesce."""
+        if not self._nudged.ready():
+            self._nudged.send(True)
+
     def stop(self):
-        for dependency in self.container.dependencies:
-            if isinstance(dependency, MailerProvider):
-                dependency.wind_down()
-        super().stop()
+        for dependency in self._mailers():
+            dependency.wind_down()
+        self._stopping = True
+        self.nudge()
+        self.gt.wait()
+
+    def _mailers(self):
+        return [dependency for dependency in self.container.dependencies
+                if isinstance(dependency, MailerProvider)]
+
+    def _run(self):
+        """nameko's loop (a tick every ``interval``, never two deliveries at once), woken
+        early by :meth:`nudge`."""
+        while not self._stopping:
+            with Timeout(self.interval, exception=False):
+                self._nudged.wait()
+            if self._nudged.ready():
+                self._nudged.reset()
+            if self._stopping:
+                break
+            self.handle_timer_tick()
+            self.worker_complete.wait()
+            self.worker_complete.reset()
 
 
 delivery_timer = DeliveryTimer.decorator

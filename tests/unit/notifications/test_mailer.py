@@ -104,19 +104,50 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(server, c
     assert mailer.state.as_dict()["state"] == "up"
 
 
-def test_stopping_the_delivery_timer_tells_the_mailer_before_it_waits_for_the_batch(
-        monkeypatch):
-    from nameko.timer import Timer
-
+def _delivery_timer(interval: float):
     from services.notifications.adapters.mailer import DeliveryTimer, MailerProvider
 
     provider = MailerProvider()
     provider.container = type("Container", (), {"config": {}})()
     provider.setup()
-    timer = DeliveryTimer(interval=0.5)
-    timer.container = type("Container", (), {"dependencies": [provider]})()
+    timer = DeliveryTimer(interval=interval)
+    ticks = []
+
+    def spawn_worker(entrypoint, args, kwargs, handle_result):
+        ticks.append(provider.mailer.stopping.is_set())
+        handle_result(None, None, None)
+
+    import eventlet
+    timer.container = type("Container", (), {
+        "dependencies": [provider], "spawn_managed_thread": staticmethod(eventlet.spawn),
+        "spawn_worker": staticmethod(spawn_worker)})()
+    return timer, provider.mailer, ticks
+
+
+def test_stopping_the_delivery_timer_tells_the_mailer_before_it_waits_for_the_batch():
+    timer, mailer, _ = _delivery_timer(0.5)
     seen = []
-    monkeypatch.setattr(Timer, "stop",
-                        lambda self: seen.append(provider.mailer.stopping.is_set()))
+    timer.start()
+    running = timer.gt
+    timer.gt = type("Thread", (), {"wait": lambda self: (seen.append(mailer.stopping.is_set()),
+                                                         running.wait())})()
     timer.stop()
-    assert seen == [True]  # set before nameko waits for the running batch
+    assert seen == [True]  # set before the timer waits for the running batch
+
+
+def test_queued_mail_wakes_the_delivery_timer_at_once_and_wakes_coalesce():
+    import eventlet
+
+    timer, mailer, ticks = _delivery_timer(30.0)  # the next tick would be in 30 s
+    timer.start()
+    eventlet.sleep(0.05)
+    assert ticks == []
+    mailer.wake()
+    mailer.wake()  # a second wake before the delivery ran: one delivery
+    eventlet.sleep(0.05)
+    assert ticks == [False]
+    mailer.wake()
+    eventlet.sleep(0.05)
+    assert ticks == [False, False]
+    with eventlet.Timeout(1):  # stopping does not wait for the 30 s tick
+        timer.stop()
