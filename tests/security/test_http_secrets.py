@@ -127,11 +127,14 @@ def test_config_files_are_private(tmp_path):
 def test_compose_requires_every_secret_from_an_uncommitted_env_file():
     text = COMPOSE_FILE.read_text()
     for variable in ("GRANTFLOW_AUTH_SECRET", "GRANTFLOW_RABBITMQ_PASSWORD",
-                     "GRANTFLOW_POSTGRES_PASSWORD"):
+                     "GRANTFLOW_POSTGRES_PASSWORD", "GRANTFLOW_GRAFANA_PASSWORD"):
         assert re.search(r"\$\{" + variable + r":\?[^}]+\}", text), variable
+        assert f"\n{variable}=\n" in (COMPOSE_FILE.parent / ".env.example").read_text()
     services = compose_services()
     assert "guest" not in environment(services["operations"])["GRANTFLOW_AMQP_URI"]
     assert environment(services["rabbitmq"])["RABBITMQ_DEFAULT_PASS"].startswith("${")
+    # Grafana's own default would be admin/admin
+    assert environment(services["grafana"])["GF_SECURITY_ADMIN_PASSWORD"].startswith("${")
     ignored = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=COMPOSE_FILE.parent)
     assert ignored.returncode == 0, ".env must be ignored by git"
 
