@@ -16,9 +16,9 @@ def test_path_values_become_parameters_and_errors_are_documented():
     document = build(SubmissionService)
     submit = document["paths"]["/proposals/{proposal_id}/submit"]
     assert submit["parameters"][0]["name"] == "proposal_id"
-    # every route's 400/422, a body's 411/413, a state change's 409 (shared.openapi)
+    # every route's 400/422/503, a body's 411/413, a state change's 409 (shared.openapi)
     assert set(submit["post"]["responses"]) == {"200", "400", "401", "403", "404", "409",
-                                                "411", "413", "422"}
+                                                "411", "413", "422", "503"}
     version = document["paths"]["/proposals/{proposal_id}/versions/{number}"]
     assert version["parameters"][1]["schema"] == {"type": "integer", "minimum": 0}
     create = document["paths"]["/proposals"]["post"]
