@@ -15,6 +15,7 @@ from services.operations.adapters.dead_letters import DeadLetters
 from services.operations.adapters.page import DEFAULT_REFRESH_MS, render_page, svg_response
 from services.operations.schemas import LoadsQuerySchema, ProposalQuerySchema, ReplaySchema
 from shared.db.provider import UnitOfWorkProvider
+from shared.pages.i18n import negotiate
 from shared.messaging.consumer import subscribe
 from shared.messaging.topology import ALL_EVENTS
 from shared.service import ServiceBase
@@ -61,7 +62,8 @@ class OperationsService(ServiceBase):
     @doc("The operations page (HTML)", response="html")
     def page(self, request):
         return render_page((self.config.get("OPS_PAGE") or {}).get("refresh_ms",
-                                                                   DEFAULT_REFRESH_MS))
+                                                                   DEFAULT_REFRESH_MS),
+                           negotiate(request.accept_languages))
 
     @api("GET", "/metrics", public=True)
     @doc("Prometheus metrics (text exposition format)", response="text")
@@ -95,13 +97,14 @@ class OperationsService(ServiceBase):
     @doc("Each plot of the page: its SVG, title, description and data table",
          response="object", errors=(404,))
     def call_plots(self, request, call_id, principal):
-        return handlers.plots(self.uow, call_id)
+        return handlers.plots(self.uow, call_id, negotiate(request.accept_languages))
 
     @api("GET", "/calls/<call_id>/plots/<plot_id>.svg", roles=OPS)
     @doc("One plot as an SVG document (to save or to put in a report)", response="svg",
          errors=(404,))
     def call_plot_svg(self, request, call_id, plot_id, principal):
-        return svg_response(handlers.plot_svg(self.uow, call_id, plot_id))
+        return svg_response(handlers.plot_svg(self.uow, call_id, plot_id,
+                                              negotiate(request.accept_languages)))
 
     @api("POST", "/calls/<call_id>/rebuild", roles=OPS)
     @doc("Rebuild a call's projections from its recorded events", errors=(404,))

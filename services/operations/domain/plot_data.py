@@ -26,17 +26,24 @@ from services.operations.domain.lifecycle import ProposalView
 from services.operations.domain.report import TopicInfo
 from shared.calls.model import Call, add_months
 
+
+def N_(message: str) -> str:
+    """A text of the operations page, marked for the pages' message catalogue (as
+    ``shared.pages.i18n.N_``, which the domain does not import): translated where shown."""
+    return message
+
+
 #: Stages of the plot, in pipeline order: (key, label, states). Every state is in one.
 BANDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("submitted", "Submitted", (lc.SUBMITTED, lc.FROZEN)),
-    ("evaluation", "Eligible, in evaluation", (lc.ELIGIBLE, lc.UNDER_EVALUATION)),
-    ("evaluated", "Evaluated", (lc.EVALUATED,)),
-    ("funded", "Main list, grant preparation", (lc.MAIN_LIST, lc.GRANT_PREPARATION)),
-    ("reserve", "Reserve", (lc.RESERVE_LIST, lc.RESERVE)),
-    ("signed", "Grant signed", (lc.GRANT_SIGNED,)),
-    ("rejected", "Rejected", (lc.REJECTED,)),
-    ("screened_out", "Inadmissible or ineligible", (lc.INADMISSIBLE, lc.INELIGIBLE)),
-    ("left", "Withdrawn or declined", (lc.WITHDRAWN, lc.DECLINED)),
+    ("submitted", N_("Submitted"), (lc.SUBMITTED, lc.FROZEN)),
+    ("evaluation", N_("Eligible, in evaluation"), (lc.ELIGIBLE, lc.UNDER_EVALUATION)),
+    ("evaluated", N_("Evaluated"), (lc.EVALUATED,)),
+    ("funded", N_("Main list, grant preparation"), (lc.MAIN_LIST, lc.GRANT_PREPARATION)),
+    ("reserve", N_("Reserve"), (lc.RESERVE_LIST, lc.RESERVE)),
+    ("signed", N_("Grant signed"), (lc.GRANT_SIGNED,)),
+    ("rejected", N_("Rejected"), (lc.REJECTED,)),
+    ("screened_out", N_("Inadmissible or ineligible"), (lc.INADMISSIBLE, lc.INELIGIBLE)),
+    ("left", N_("Withdrawn or declined"), (lc.WITHDRAWN, lc.DECLINED)),
 )
 BAND_OF = {state: key for key, _, states in BANDS for state in states}
 SAMPLES = 240  # instants sampled on the time axis (besides the milestones)
@@ -218,8 +225,8 @@ def time_targets(views: Iterable[ProposalView], informed_at: Mapping[str, dateti
         return TargetSeries(measure, label, months, _days(deadline, limit), expected,
                             tuple(sorted(_days(deadline, at) for at in reached)))
 
-    return (series("tti", "Time to inform", rules.tti_target_months, len(informed),
+    return (series("tti", N_("Time to inform"), rules.tti_target_months, len(informed),
                    [informed_at[v.proposal_id] for v in informed
                     if v.proposal_id in informed_at]),
-            series("ttg", "Time to grant", rules.ttg_target_months, len(invited),
+            series("ttg", N_("Time to grant"), rules.ttg_target_months, len(invited),
                    [at for at in signed if at is not None]))

@@ -2,6 +2,7 @@
 // keeps the tables up to date. Data is put in the page as text only (never as HTML);
 // the plots are SVG drawn by the server, parsed as XML and kept only if made of the few
 // drawing elements the server writes (no script, style, link or event handler).
+// Every text shown comes translated from the page (#ops-texts, JSON): say(key, values).
 // (Included in a Jinja template: keep Jinja's brace sequences out of this file.)
 (function () {
   "use strict";
@@ -18,6 +19,11 @@
   var plotsAskedAt = 0;
 
   function $(id) { return document.getElementById(id); }
+
+  var TEXTS = JSON.parse($("ops-texts").textContent);
+  function say(key, values) {
+    return TEXTS[key].replace(/%\((\w+)\)s/g, function (_, name) { return String(values[name]); });
+  }
 
   // ------------------------------------------------------------------ token
   function takeTokenFromFragment() {
@@ -37,7 +43,7 @@
     $("session").hidden = true;
     $("content").hidden = true;
     $("token-form").hidden = false;
-    setStatus(message || "Give an operations bearer token to see the call.", Boolean(message));
+    setStatus(message || say("ask_token"), Boolean(message));
     $("token-input").focus();
   }
 
@@ -119,11 +125,11 @@
   function renderTimetable(overview) {
     var stage = overview.current_stage;
     var milestone = overview.timetable.filter(function (m) { return m.current; })[0];
-    var at = milestone && milestone.local ? localTime(milestone.local) + " call time"
-      : (stage ? when(stage.at) + " UTC" : "");
-    $("current-stage").textContent = stage ? stage.label + " (" + at + ")" : "none reached yet";
+    var at = milestone && milestone.local ? say("at_call_time", { when: localTime(milestone.local) })
+      : (stage ? say("at_utc", { when: when(stage.at) }) : "");
+    $("current-stage").textContent = stage ? say("stage_at", { stage: stage.label, when: at }) : say("no_stage");
     fill("timetable", overview.timetable, function (m) {
-      var status = m.current ? "current stage" : (m.reached ? "reached" : "upcoming");
+      var status = m.current ? say("current_stage") : (m.reached ? say("reached") : say("upcoming"));
       var tr = row([cell(m.label), cell(m.local ? localTime(m.local) : when(m.at)), cell(status)],
                    m.current ? "current" : (m.reached ? "reached" : "upcoming"));
       if (m.current) { tr.setAttribute("aria-current", "step"); }
@@ -141,16 +147,16 @@
       }
     });
     fill("counts", rows, function (r) {
-      return row([cell(human(r.state), r.final ? "final" : ""), cell(r.final ? "final" : "in progress"),
+      return row([cell(human(r.state), r.final ? "final" : ""), cell(r.final ? say("final") : say("in_progress")),
                   cell(r.n, "num")]);
     });
     var totals = overview.totals;
-    var facts = [["Proposals", counts.proposals], ["Final", counts.final],
-                 ["Grants signed", totals.grants_signed], ["Granted (EUR)", money(totals.granted_total)],
-                 ["Result letters sent", totals.letters_sent],
-                 ["Notifications delivered", totals.notifications.delivered],
-                 ["Notifications failed", totals.notifications.failed],
-                 ["Notifications retrying", totals.notifications.retrying]];
+    var facts = [[say("proposals"), counts.proposals], [say("final_total"), counts.final],
+                 [say("grants_signed"), totals.grants_signed], [say("granted"), money(totals.granted_total)],
+                 [say("letters_sent"), totals.letters_sent],
+                 [say("delivered"), totals.notifications.delivered],
+                 [say("failed"), totals.notifications.failed],
+                 [say("retrying"), totals.notifications.retrying]];
     var key = JSON.stringify(facts);
     if (rendered.totals !== key) {
       rendered.totals = key;
@@ -168,7 +174,7 @@
     fill("topics", overview.topics, function (t) {
       var name = t.topic_id + (t.title ? " – " + t.title : "");
       return row([cell(name), cell(money(t.budget), "num"),
-                  cell(t.ranked ? money(t.ranking_funded_total) : "not ranked yet", "num"),
+                  cell(t.ranked ? money(t.ranking_funded_total) : say("not_ranked"), "num"),
                   cell(money(t.signed_total), "num"), cell(money(t.remaining), "num"),
                   cell(t.main, "num"), cell(t.reserve, "num"), cell(t.rejected, "num"),
                   cell(t.promoted, "num"), cell(t.grants_signed, "num")]);
@@ -227,12 +233,12 @@
       if (letter.event_id) {
         action = document.createElement("button");
         action.type = "button";
-        action.textContent = "Replay";
+        action.textContent = say("replay");
         action.dataset.eventId = letter.event_id;
-        action.setAttribute("aria-label", "Replay " + text(letter.event_type) + " " + letter.event_id);
+        action.setAttribute("aria-label", say("replay_label", { event: text(letter.event_type), id: letter.event_id }));
         action.addEventListener("click", function () { replay(letter.event_id, action); });
       } else {
-        action = document.createTextNode("no event id: use Replay all");
+        action = document.createTextNode(say("no_event_id"));
       }
       var tr = row([cell(what), cell(letter.queue), cell(letter.attempts, "num"),
                     cell(errorText(letter.error), "error"), cell(when(letter.dead_lettered_at)),
@@ -294,7 +300,7 @@
       if (svg) { figure.appendChild(svg); }
       var details = document.createElement("details");
       var summary = document.createElement("summary");
-      summary.textContent = "Data table";
+      summary.textContent = say("data_table");
       details.appendChild(summary);
       details.appendChild(dataTable(plot.table));
       figure.appendChild(details);
@@ -305,11 +311,13 @@
 
   // ------------------------------------------------------------------ timeline
   function renderTimeline(detail) {
-    $("timeline-heading").textContent = "Timeline of " + (detail.acronym ? detail.acronym + " (" + detail.id + ")" : detail.id);
-    var facts = ["State: " + human(detail.state) + (detail.final_state ? " (final)" : "")];
-    if (detail.total_score !== null) { facts.push("score " + detail.total_score); }
-    if (detail.rank !== null) { facts.push("rank " + detail.rank + " on the " + detail.list + " list"); }
-    if (detail.failed_rules.length) { facts.push("failed rules: " + detail.failed_rules.join(", ")); }
+    $("timeline-heading").textContent = say("timeline_of", {
+      proposal: detail.acronym ? detail.acronym + " (" + detail.id + ")" : detail.id });
+    var state = { state: human(detail.state) };
+    var facts = [detail.final_state ? say("state_final", state) : say("state", state)];
+    if (detail.total_score !== null) { facts.push(say("score", { score: detail.total_score })); }
+    if (detail.rank !== null) { facts.push(say("rank", { rank: detail.rank, list: detail.list })); }
+    if (detail.failed_rules.length) { facts.push(say("failed_rules", { rules: detail.failed_rules.join(", ") })); }
     $("timeline-facts").textContent = facts.join(" · ");
     fill("timeline", detail.timeline, function (e) {
       return row([cell(when(e.occurred_at)), cell(human(e.event_type)), cell(e.summary)]);
@@ -337,7 +345,7 @@
     if (button) { button.disabled = true; }
     var body = JSON.stringify(eventId ? { event_id: eventId } : { all: true });
     return api("/dead-letters/replay", { method: "POST", body: body }).then(function (result) {
-      setStatus("Replayed " + result.count + " message(s) to their handlers.");
+      setStatus(say("replayed", { count: result.count }));
       return refresh();
     }).catch(function (error) {
       if (button) { button.disabled = false; }
@@ -347,9 +355,9 @@
 
   function report(error) {
     if (error && (error.status === 401 || error.status === 403)) {
-      askForToken("The token was refused (" + error.message + "). Give an operations token.");
+      askForToken(say("token_refused", { reason: error.message }));
     } else {
-      setStatus("Could not refresh: " + (error && error.message ? error.message : error), true);
+      setStatus(say("could_not_refresh", { reason: error && error.message ? error.message : error }), true);
     }
   }
 
@@ -387,8 +395,8 @@
           renderLoads(found[4]);
           if (found[5]) { renderPlots(found[5]); }
         }
-        var shown = callId ? "call " + callId : "no call known yet";
-        setStatus("Showing " + shown + "; updated " + new Date().toLocaleTimeString("en-GB") + ".");
+        var time = new Date().toLocaleTimeString("en-GB");
+        setStatus(callId ? say("showing_call", { call: callId, time: time }) : say("showing_no_call", { time: time }));
       });
     }).catch(report).then(function () { busy = false; });
   }
@@ -404,7 +412,7 @@
     rendered = {};
     refresh();
   });
-  $("forget-token").addEventListener("click", function () { askForToken("Token forgotten."); });
+  $("forget-token").addEventListener("click", function () { askForToken(say("token_forgotten")); });
   $("refresh-now").addEventListener("click", function () { plotsAskedAt = 0; refresh(); });
   $("close-timeline").addEventListener("click", closeTimeline);
   $("replay-all").addEventListener("click", function () { replay(null, $("replay-all")); });

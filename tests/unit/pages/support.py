@@ -7,10 +7,13 @@ from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from shared.clock import Clock
+from shared.pages import i18n, rendering
 from shared.pages.route import Page
 from shared.pages.settings import PageSettings
 
@@ -38,6 +41,21 @@ def page_for(path: str, audience, service: str, *, cookies: dict | None = None,
         request.cookies = {**request.cookies, name: value}
     templates = (str(ROOT / "services" / service / "pages" / "templates"),)
     return Page(request, SETTINGS, audience, service, templates, FixedClock())
+
+
+def install_language(directory: Path, monkeypatch, locale: str, messages: dict) -> None:
+    """A tiny compiled catalogue of ``messages`` (msgid, or (singular, plural), to its
+    translation) in ``directory``, which becomes the pages' locale folder for the test.
+    The templates' environments are cached per language: clear them again after it."""
+    catalog = Catalog(locale=locale)
+    for english, translated in messages.items():
+        catalog.add(english, translated)
+    folder = directory / locale / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    with open(folder / "messages.mo", "wb") as mo:
+        write_mo(mo, catalog)
+    monkeypatch.setattr(i18n, "LOCALE_DIR", directory)
+    rendering.environment.cache_clear()
 
 
 class _Controls(HTMLParser):

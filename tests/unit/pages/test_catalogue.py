@@ -2,15 +2,13 @@
 for another language."""
 from io import BytesIO
 
-from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
-from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from shared.pages import i18n, rendering
+from shared.pages import rendering
 from shared.pages.audiences import APPLY
-from tests.unit.pages.support import ROOT, page_for
+from tests.unit.pages.support import ROOT, install_language, page_for
 
 POT = ROOT / "shared" / "pages" / "locale" / "messages.pot"
 
@@ -34,15 +32,9 @@ def test_the_committed_catalogue_holds_exactly_the_texts_of_the_pages():
 
 
 def test_a_compiled_language_is_negotiated_and_used(tmp_path, monkeypatch):
-    catalog = Catalog(locale="fr")
-    catalog.add("Sign in", "Se connecter")
-    catalog.add("E-mail me a sign-in link", "Envoyez-moi un lien de connexion")
-    folder = tmp_path / "fr" / "LC_MESSAGES"
-    folder.mkdir(parents=True)
-    with open(folder / "messages.mo", "wb") as mo:
-        write_mo(mo, catalog)
-    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
-    rendering.environment.cache_clear()
+    install_language(tmp_path, monkeypatch, "fr", {
+        "Sign in": "Se connecter",
+        "E-mail me a sign-in link": "Envoyez-moi un lien de connexion"})
     try:
         page = page_for("/apply/sign-in", APPLY, "submission",
                         headers={"Accept-Language": "fr-BE,fr;q=0.9,en;q=0.5"})
