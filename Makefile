@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 # the suite is spread over processes (pytest-xdist); PYTEST_JOBS= runs it in one
-PYTEST_JOBS ?= -n 4 --dist worksteal
+PYTEST_JOBS ?= -n 4 --dist load
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: demo test install infra browser validators pdflibs bench faults clean

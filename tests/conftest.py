@@ -79,13 +79,22 @@ def pytest_runtest_makereport(item, call):
 #: the suites by how long their tests take (whole replays first, unit tests last)
 _SLOWEST_FIRST = ("tests/e2e/", "tests/integration/", "tests/security/", "tests/contract/",
                   "tests/unit/")
+#: within them, the tests that take a minute or more (``--durations``) go first of all
+_LONGEST = ("tests/e2e/test_readme_walkthrough.py", "tests/e2e/test_faults.py",
+            "tests/e2e/test_scenarios.py", "tests/e2e/test_pages_journey.py",
+            "tests/integration/cli/test_stack_commands.py")
 
 
 def pytest_collection_modifyitems(config, items):
-    """Run the long tests first: with the suite spread over processes (pytest-xdist,
-    ``make test``), a replay that starts last would keep every other process waiting."""
+    """Run the long tests first: with the suite spread over processes (pytest-xdist's
+    ``--dist load``, ``make test``), a replay that started last would keep the other
+    processes idle at the end."""
     def rank(item):
         path = item.nodeid
-        return next((i for i, prefix in enumerate(_SLOWEST_FIRST) if path.startswith(prefix)),
-                    len(_SLOWEST_FIRST))
-    items.sort(key=rank)  # stable: the order within a suite is kept
+        longest = next((i for i, prefix in enumerate(_LONGEST) if path.startswith(prefix)),
+                       None)
+        if longest is not None:
+            return (0, longest)
+        return (1, next((i for i, prefix in enumerate(_SLOWEST_FIRST)
+                         if path.startswith(prefix)), len(_SLOWEST_FIRST)))
+    items.sort(key=rank)  # stable: the order within a group is kept
