@@ -4,8 +4,9 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-# the suite is spread over processes (pytest-xdist); PYTEST_JOBS= runs it in one
-PYTEST_JOBS ?= -n 4 --dist load
+# the suite is spread over processes (pytest-xdist), one test handed out at a time so the
+# longest ones, collected first (tests/conftest.py), start first; PYTEST_JOBS= runs it in one
+PYTEST_JOBS ?= -n 4 --dist load --maxschedchunk 1
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: demo test install infra browser validators pdflibs bench faults clean
