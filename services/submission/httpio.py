@@ -7,9 +7,10 @@ from urllib.parse import quote
 from marshmallow import Schema
 from werkzeug.wrappers import Response
 
-from services.submission.handlers.common import invalid
+from services.submission.handlers.common import invalid, request_seed
 from services.submission.handlers.proposals import DEFAULT_PART_LIMIT, too_large
 from services.submission.schemas import CallLoadSchema
+from shared.idempotency import HEADER
 from shared.web import BadRequest, json_body
 
 _SCHEMAS: dict[type, Schema] = {}
@@ -84,3 +85,11 @@ def int_arg(request, name: str, default: int | None = None, minimum: int = 0,
 def download(data: bytes, filename: str) -> Response:
     return Response(data, mimetype="application/octet-stream", headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+
+
+def id_seed(request, principal, config: dict, purpose: str) -> bytes | None:
+    """The seed of a created thing's id from the request's Idempotency-Key
+    (:func:`.handlers.common.request_seed`), keyed with the service's secret."""
+    return request_seed(config.get("AUTH_SECRET") or "", principal.email,
+                        request.headers.get(HEADER), purpose)
+

@@ -98,7 +98,9 @@ class SubmissionService(ServiceBase, sign_in_routes("apply", announce)):
     def create_proposal(self, request, principal):
         return 201, handlers.create(self.uow, principal, httpio.load(s.ProposalCreateSchema,
                                                                      request),
-                                    self.clock.now(), self.part_limit)
+                                    self.clock.now(), self.part_limit,
+                                    id_seed=httpio.id_seed(request, principal, self.config,
+                                                           "proposal"))
 
     @api("GET", "/proposals", roles=APPLICANTS)
     @doc("Proposals you are a contact of (operations: all)",

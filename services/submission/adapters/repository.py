@@ -106,6 +106,10 @@ class ProposalRepository:
         return proposal, CommandContext(row.call_version, bool(row.topic_closed),
                                         bool(row.ranked), row.created_by)
 
+    def exists(self, proposal_id: str) -> bool:
+        return self.session.execute(sa.select(proposals.c.id).where(
+            proposals.c.id == proposal_id)).first() is not None
+
     def for_topic(self, call_id: str, topic_id: str, *, lock: bool = True) -> list[Proposal]:
         """Submitted and frozen proposals of a topic with all their versions (what
         freezing reads). With ``lock``, every row of the topic is locked first, drafts

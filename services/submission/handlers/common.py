@@ -2,6 +2,8 @@
 access to proposals, and the JSON views of proposals."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from contextlib import contextmanager
 from datetime import datetime
@@ -95,9 +97,24 @@ def published_topic(session, call_id: str, topic_id: str) -> Call:
     return published.call
 
 
-def new_id(prefix: str) -> str:
-    """A fresh identifier such as ``PP-1A2B3C4D5E6F`` (random: ids cannot be guessed)."""
-    return f"{prefix}-{uuid.uuid4().hex[:12].upper()}"
+def new_id(prefix: str, seed: bytes | None = None) -> str:
+    """A fresh identifier such as ``PP-1A2B3C4D5E6F``: random (ids cannot be guessed), or
+    derived from ``seed`` (:func:`request_seed`: a keyed digest of the request's
+    Idempotency-Key, so no more guessable)."""
+    digits = hashlib.sha256(seed).hexdigest() if seed is not None else uuid.uuid4().hex
+    return f"{prefix}-{digits[:12].upper()}"
+
+
+def request_seed(secret: str, principal_email: str, idempotency_key: str | None,
+                 purpose: str) -> bytes | None:
+    """What makes a created thing's id the same whenever the same person repeats the same
+    request (the same Idempotency-Key): a replay of a call with a seed then creates the same
+    ids, and what is ordered or tie-broken by id comes out the same (which experts an
+    assignment picks among equals). None without a key (a random id)."""
+    if not idempotency_key:
+        return None
+    message = "\x1f".join((purpose, principal_email.lower(), idempotency_key)).encode("utf-8")
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).digest()
 
 
 def topic_page(call_id: str, topic_id: str, total: int, limit: int, offset: int,

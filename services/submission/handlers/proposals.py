@@ -145,8 +145,9 @@ def _view(repo: ProposalRepository, proposal: Proposal, call: Call, created_by: 
 
 # ----------------------------------------------------------------------- commands
 def create(uow, principal, data: dict, now: datetime,
-           part_limit: int = DEFAULT_PART_LIMIT) -> dict:
-    """A new draft (and its parts); the creator must be one of its contacts."""
+           part_limit: int = DEFAULT_PART_LIMIT, id_seed: bytes | None = None) -> dict:
+    """A new draft (and its parts); the creator must be one of its contacts. ``id_seed``
+    (:func:`.common.request_seed`) makes its id the same on a replay of the request."""
     uploads = decode_uploads(data["parts"], part_limit)
     with uow:
         store = CallStore(uow.session)
@@ -163,7 +164,7 @@ def create(uow, principal, data: dict, now: datetime,
             content = ProposalContent(**_form_changes(data),
                                       parts=tuple(u.part() for u in uploads))
             proposal = Proposal.create_draft(
-                proposal_id=new_id("P"), call_id=call.id,
+                proposal_id=_free_id(uow, id_seed), call_id=call.id,
                 topic_id=data["topic_id"], content=content, now=now, deadline=call.deadline)
         _keeps_access(principal, proposal)
         repo = ProposalRepository(uow.session)
@@ -172,6 +173,14 @@ def create(uow, principal, data: dict, now: datetime,
         uow.commit()
     return proposal_view(proposal, versions=[], deadline=call.deadline,
                          created_by=principal.email.lower())
+
+
+def _free_id(uow, seed: bytes | None) -> str:
+    """The derived id, unless (against 2^-48 odds) another proposal holds it already."""
+    derived = new_id("P", seed)
+    if seed is not None and ProposalRepository(uow.session).exists(derived):
+        return new_id("P")
+    return derived
 
 
 def update(uow, principal, proposal_id: str, data: dict, now: datetime,
