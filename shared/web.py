@@ -36,15 +36,15 @@ from functools import partial
 
 from eventlet.event import Event
 from marshmallow import ValidationError
-from sqlalchemy import exc as sa_exc
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from shared import idempotency
-from shared.config import DEFAULT_DB_MAX_OVERFLOW, DEFAULT_DB_POOL_SIZE
 from shared.auth import AuthError, Principal, TokenPolicy, authenticate, check_secret
+from shared.config import DEFAULT_DB_MAX_OVERFLOW, DEFAULT_DB_POOL_SIZE
 from shared.deployment import check_deployment
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
 

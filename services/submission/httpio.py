@@ -92,4 +92,3 @@ def id_seed(request, principal, config: dict, purpose: str) -> bytes | None:
     (:func:`.handlers.common.request_seed`), keyed with the service's secret."""
     return request_seed(config.get("AUTH_SECRET") or "", principal.email,
                         request.headers.get(HEADER), purpose)
-

@@ -121,7 +121,11 @@ class SmtpMailer:
         self.state = ServerState(f"{host}:{port}")
         #: set when the service stops: a running batch gives back what it has not tried
         self.stopping = threading.Event()
-        self._wake_delivery = lambda: None  # the delivery timer's, once it runs
+        self._wake_delivery = lambda: None  # the delivery timer's (:meth:`woken_by`)
+
+    def woken_by(self, nudge) -> None:
+        """``nudge()`` runs a delivery at once (the delivery timer's, when it starts)."""
+        self._wake_delivery = nudge
 
     def wake(self) -> None:
         """Mail was queued: deliver now rather than at the next tick (a receipt need not
@@ -288,7 +292,7 @@ class DeliveryTimer(Timer):
         self._stopping = False
         self._nudged = Event()
         for dependency in self._mailers():
-            dependency.mailer._wake_delivery = self.nudge
+            dependency.mailer.woken_by(self.nudge)
         super().start()
 
     def nudge(self) -> None:
