@@ -419,13 +419,17 @@ class ScenarioRunner:
         self._advance(information)
         self._timed("letters", started)
         started = time.monotonic()
+        wait = timedelta(days=self.scenario.act_after_days)
         for round_number in range(MAX_ROUNDS):
             if not act_now:
-                self._advance(self.clock.now() + timedelta(days=self.scenario.act_after_days))
+                self._advance(self.clock.now() + wait)
             act_now = False
             files = self.people.must("grants", "GET", "/grants",
                                      params={"call_id": self.call.id})["grants"]
             fresh = [f for f in files if self._grant_steps(f)]
+            due = [f for f in fresh if _invited_before_the_round(f, self.clock.now(), wait)]
+            if fresh and not due:
+                continue  # invited by this round's declines: their people act next round
             if not fresh:
                 # nobody left to act: let the deadlines of files nobody acted on pass
                 open_files = [f for f in files if f["state"] not in _ENDED]
@@ -434,7 +438,7 @@ class ScenarioRunner:
                 latest = max(datetime.fromisoformat(_deadline(f)) for f in open_files)
                 self._advance(latest + timedelta(minutes=1))
                 continue
-            outcomes = self._parallel(self._coordinate, fresh, f"grant round {round_number + 1}")
+            outcomes = self._parallel(self._coordinate, due, f"grant round {round_number + 1}")
             self._settle()
             self.say(f"{self._elapsed()} grant round {round_number + 1}: "
                      f"{outcomes.count('sign')} signed, {outcomes.count('decline')} declined")
@@ -518,6 +522,15 @@ def _took_effect(action, proposal: dict) -> bool:
         return proposal.get("state") == "withdrawn"
     return any(datetime.fromisoformat(v["received_at"]) == action.at
                for v in proposal.get("versions") or [])
+
+
+def _invited_before_the_round(grant: dict, now: datetime, wait: timedelta) -> bool:
+    """Whether a round at ``now`` acts on this file. A reserve proposal promoted by a
+    decline in this round is invited at this very instant; its people act a round later.
+    The file list alone cannot say so: a run resumed amid the round lists that file before
+    its round starts, where the uninterrupted run listed the files before the declines.
+    With no wait between rounds, people act the instant they are invited."""
+    return not wait or datetime.fromisoformat(grant["invited_at"]) < now
 
 
 def _deadline(grant: dict) -> str:
