@@ -23,7 +23,9 @@ more; ``explained_duplicate_mails``: duplicates whose delivery the notifications
 shows as tried more than once, i.e. a resend after a process died between the SMTP
 server's answer and its commit). The last line is one JSON object with ``experiments``
 (each with its figures), ``diverged``, ``lost_mails``, ``duplicate_mails``,
-``explained_duplicate_mails`` and ``seconds``.
+``explained_duplicate_mails``, ``not_struck`` (experiments whose fault never happened),
+``not_completed`` and ``seconds``. It exits 1 unless nothing diverged or was lost, every
+duplicate is explained and every experiment completed and struck.
 
     python bench/faults.py [--proposals 60] [--experts 30] [--seed 2019] [--only PATTERN]
 """
@@ -54,6 +56,7 @@ from grantflow.scenario.model import Scenario  # noqa: E402
 from grantflow.scenario.runner import ScenarioRunner  # noqa: E402
 from grantflow.scenario.synthetic import synthetic_scenario  # noqa: E402
 from shared.calls.loader import load_call_text  # noqa: E402
+from shared.calls.model import milestones  # noqa: E402
 from shared.config import SERVICES  # noqa: E402
 from shared.db.engine import normalise_url  # noqa: E402
 from tests.support.infra import PG_URL, RABBIT_API  # noqa: E402
@@ -215,12 +218,14 @@ class Striker:
     def __init__(self, stack, experiment: Experiment | None, say, milestone_at):
         self.stack, self.experiment, self.say = stack, experiment, say
         self.trigger = TRIGGERS[experiment.stage] if experiment else None
-        self.milestone_at = milestone_at
         self.fired = threading.Event()
         self.finished = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if self.trigger and self.trigger.milestone:
+            # looked up here, so that a milestone the call lacks fails the experiment
+            # instead of a watcher thread that dies unseen and never strikes
+            self.at = milestone_at(self.trigger.milestone)
             self._thread = threading.Thread(target=self._watch_clock, daemon=True)
             self._thread.start()
 
@@ -231,7 +236,7 @@ class Striker:
             self._fire()
 
     def _watch_clock(self) -> None:
-        at = self.milestone_at(self.trigger.milestone)
+        at = self.at
         while not self._stop.wait(0.05):
             try:
                 if self.stack.clock.now() >= at:
@@ -291,9 +296,8 @@ def replay(proposals: int, experts: int, seed: int, experiment: Experiment | Non
 
 
 def _milestone(call, key: str):
-    stage = {"submission_deadline": ("submission", "ends_at"),
-             "information_to_applicants": ("information_to_applicants", "starts_at")}[key]
-    return getattr(call.stage(stage[0]), stage[1])
+    """The instant of the call's milestone ``key`` (as the timetable names it)."""
+    return next(m.at for m in milestones(call) if m.key == key)
 
 
 def _read(stack, report: dict, refs: dict[str, str]) -> tuple[dict, Counter, Counter]:
@@ -343,6 +347,26 @@ def run_experiment(clean: Outcome, experiment: Experiment, proposals: int, exper
             "seconds": round(faulty.seconds, 1), **compare(clean, faulty)}
 
 
+def summarise(results: list[dict], clean_seconds: float, seconds: float) -> dict:
+    return {"experiments": results,
+            "diverged": sum(r.get("diverged", 0) for r in results),
+            "lost_mails": sum(r.get("lost_mails", 0) for r in results),
+            "duplicate_mails": sum(r.get("duplicate_mails", 0) for r in results),
+            "explained_duplicate_mails": sum(r.get("explained_duplicate_mails", 0)
+                                             for r in results),
+            "not_completed": [r["name"] for r in results if not r["completed"]],
+            # an experiment whose fault never happened proves nothing: it fails the suite
+            "not_struck": [r["name"] for r in results if r["completed"] and not r["struck"]],
+            "clean_seconds": round(clean_seconds, 1), "seconds": round(seconds, 1),
+            "load": load()}
+
+
+def passed(summary: dict) -> bool:
+    return summary["diverged"] == 0 and summary["lost_mails"] == 0 and \
+        summary["duplicate_mails"] == summary["explained_duplicate_mails"] and \
+        not summary["not_struck"] and not summary["not_completed"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--proposals", type=int, default=60)
@@ -370,18 +394,11 @@ def main() -> int:
         print(f"[{time.monotonic() - started:6.0f}s] {index}/{len(chosen)} {experiment.name}: "
               + (f"diverged {result['diverged']}, lost mails {result['lost_mails']}, duplicate "
                  f"{result['duplicate_mails']} (explained {result['explained_duplicate_mails']})"
+                 + ("" if result["struck"] else "; NOT STRUCK: the fault never happened")
                  if result["completed"] else f"did not complete: {result['error']}"), flush=True)
-    summary = {"experiments": results,
-               "diverged": sum(r["diverged"] for r in results),
-               "lost_mails": sum(r["lost_mails"] for r in results),
-               "duplicate_mails": sum(r["duplicate_mails"] for r in results),
-               "explained_duplicate_mails": sum(r["explained_duplicate_mails"] for r in results),
-               "clean_seconds": round(clean.seconds, 1),
-               "seconds": round(time.monotonic() - started, 1), "load": load()}
+    summary = summarise(results, clean.seconds, time.monotonic() - started)
     print(json.dumps(summary))
-    ok = summary["diverged"] == 0 and summary["lost_mails"] == 0 and \
-        summary["duplicate_mails"] == summary["explained_duplicate_mails"]
-    return 0 if ok else 1
+    return 0 if passed(summary) else 1
 
 
 if __name__ == "__main__":
