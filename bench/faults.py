@@ -297,7 +297,10 @@ def replay(proposals: int, experts: int, seed: int, experiment: Experiment | Non
 
 def _milestone(call, key: str):
     """The instant of the call's milestone ``key`` (as the timetable names it)."""
-    return next(m.at for m in milestones(call) if m.key == key)
+    found = [m.at for m in milestones(call) if m.key == key]
+    if not found:
+        raise KeyError(f"the call's timetable has no milestone {key!r}")
+    return found[0]
 
 
 def _read(stack, report: dict, refs: dict[str, str]) -> tuple[dict, Counter, Counter]:

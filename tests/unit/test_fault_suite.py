@@ -2,6 +2,8 @@
 replays has (five screening experiments once looked up a stage the call lacks, their
 watcher thread died unseen and they passed without the fault ever happening), and an
 experiment that never struck fails the suite."""
+import pytest
+
 from bench.faults import STAGES, TRIGGERS, _milestone, experiments, passed, summarise
 from grantflow.scenario.synthetic import synthetic_scenario
 from shared.calls.loader import load_call_text
@@ -34,3 +36,8 @@ def test_an_experiment_that_never_struck_fails_the_suite():
     assert not passed(missed)
     assert not passed(summarise([result("x", lost_mails=1)], 1.0, 2.0))
     assert not passed(summarise([result("x", duplicate_mails=1)], 1.0, 2.0))
+
+
+def test_a_milestone_the_call_lacks_is_refused_by_name():
+    with pytest.raises(KeyError, match="submission_end"):
+        _milestone(CALL, "submission_end")
