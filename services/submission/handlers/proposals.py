@@ -176,7 +176,9 @@ def create(uow, principal, data: dict, now: datetime,
 
 
 def _free_id(uow, seed: bytes | None) -> str:
-    """The derived id, unless (against 2^-48 odds) another proposal holds it already."""
+    """The derived id, unless a proposal holds it already: the same person reusing a key
+    whose idempotency record has expired (after ``IDEMPOTENCY.ttl_hours``) asks for a new
+    draft, which then gets a random id instead of the primary key's refusal."""
     derived = new_id("P", seed)
     if seed is not None and ProposalRepository(uow.session).exists(derived):
         return new_id("P")
