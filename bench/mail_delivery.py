@@ -11,6 +11,8 @@ without nameko:
     (a new SMTP connection and a transaction per message) against the new (one connection
     per batch, attempts recorded per group of ``handlers.delivery.GROUP`` messages). Each
     message's outcome is committed with its event and its attempt row either way.
+(c) sending N more as the service does (``deliver_all_due``): ``--senders`` batches at
+    once, each on its own SMTP and database connection.
 
 Ratios are against the old way measured in the same run. The last line printed is one
 JSON object.
@@ -69,6 +71,7 @@ def main(argv=None) -> int:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--smtp-host", default="127.0.0.13")
     parser.add_argument("--smtp-port", type=int, default=1113)
+    parser.add_argument("--senders", type=int, default=3)
     args = parser.parse_args(argv)
 
     from sqlalchemy.orm import sessionmaker
@@ -77,7 +80,8 @@ def main(argv=None) -> int:
     from services.notifications.adapters.mailer import SmtpConnection, SmtpMailer
     from services.notifications.adapters.settings import Settings
     from services.notifications.handlers import delivery
-    from services.notifications.handlers.delivery import dispatch_due, queue, rendered, wall_now
+    from services.notifications.handlers.delivery import (deliver_all_due, dispatch_due, queue,
+                                                             rendered, wall_now)
     from shared.db.engine import create_service_engine, drop_postgres_databases
     from shared.db.migrations import upgrade_to_head
     from shared.db.uow import UnitOfWork
@@ -100,9 +104,9 @@ def main(argv=None) -> int:
                     log.add(uow.session, note, subject, body, NOW, wall_now())
                 uow.commit()
 
-        def queue_in_bulk():
+        def queue_in_bulk(tag="bulk"):
             with uow:
-                queue(uow, notes(n, "bulk"), NOW)
+                queue(uow, notes(n, tag), NOW)
                 uow.commit()
 
         print(f"queueing {n} messages, one INSERT each ...", flush=True)
@@ -158,7 +162,11 @@ def main(argv=None) -> int:
             conn.exec_driver_sql("UPDATE deliveries SET next_attempt_at = now() "
                                  "WHERE status = 'queued'")
         per_batch = timed(lambda: send_all(mailer))
-        print(f"  {n / per_batch:.0f}/s", flush=True)
+        print(f"  {n / per_batch:.0f}/s; {args.senders} senders at once ...", flush=True)
+        queue_in_bulk("parallel")
+        parallel_settings = Settings(senders=args.senders)
+        parallel = timed(lambda: deliver_all_due(uow, mailer, FixedClock(), parallel_settings))
+        print(f"  {n / parallel:.0f}/s", flush=True)
         with engine.connect() as conn:
             unsent = conn.exec_driver_sql("SELECT count(*) FROM deliveries WHERE status "
                                           "<> 'sent'").scalar()
@@ -169,9 +177,11 @@ def main(argv=None) -> int:
             "queue_per_s": {"one_insert_each": round(n / one_by_one), "bulk": round(n / bulk)},
             "queue_ratio": round(one_by_one / bulk, 2),
             "send_per_s": {"per_message": round(n / per_message),
-                           "per_batch_and_group": round(n / per_batch)},
+                           "per_batch_and_group": round(n / per_batch),
+                           f"{args.senders}_senders": round(n / parallel)},
             "send_ratio": round(per_message / per_batch, 2),
-            "unsent": unsent, "received": received, "expected_received": 2 * n,
+            "senders_ratio": round(per_batch / parallel, 2),
+            "unsent": unsent, "received": received, "expected_received": 3 * n,
         }
     finally:
         smtp.terminate()
@@ -179,7 +189,7 @@ def main(argv=None) -> int:
         engine.dispose()
         drop_postgres_databases(PG_URL, database)
     print(json.dumps(result))
-    return 0 if result["unsent"] == 0 and result["received"] == 2 * n else 1
+    return 0 if result["unsent"] == 0 and result["received"] == 3 * n else 1
 
 
 if __name__ == "__main__":

@@ -11,25 +11,35 @@ path can be exercised for real. Docker Compose uses Mailpit instead.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import mailbox
+import re
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from email import message_from_bytes, policy
+from email.header import decode_header, make_header
+from email.parser import BytesParser
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
 
 class KeepingHandler:
+    """Keeps each accepted message before answering 250 (a test that kills this server
+    right after a 250 still finds the message): the writing runs on one thread beside the
+    event loop, so one connection's disk write does not hold up the others' commands."""
+
     def __init__(self, directory: Path, reject_domains: set[str]):
         self.directory = directory
         self.reject_domains = {d.lower() for d in reject_domains}
         self.lock = threading.Lock()
         directory.mkdir(parents=True, exist_ok=True)
         self.maildir = mailbox.Maildir(str(directory / "maildir"), create=True)
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devsmtp-keep")
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.rsplit("@", 1)[-1].lower() in self.reject_domains:
@@ -38,17 +48,51 @@ class KeepingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        body = message.get_body(preferencelist=("plain",))
         record = {"received_at": datetime.now(timezone.utc).isoformat(),
                   "mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos),
-                  "message_id": message["Message-ID"], "subject": message["Subject"],
-                  "to": message["To"], "text": body.get_content() if body else ""}
+                  **summary(envelope.content)}
+        await asyncio.get_running_loop().run_in_executor(
+            self.writer, self.keep, envelope.content, record)
+        return "250 OK: kept"
+
+    def keep(self, content: bytes, record: dict) -> None:
         with self.lock:
-            self.maildir.add(envelope.content)
+            self.maildir.add(content)
             with open(self.directory / "messages.jsonl", "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")
-        return "250 OK: kept"
+
+
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+
+
+def summary(content: bytes) -> dict:
+    """Message-ID, Subject, To and the plain text of a message.
+
+    A single-part message with ASCII headers (every message the notifications service
+    sends, non-ASCII subjects being RFC 2047 encoded words) is read with the email
+    package's compat32 policy, several times faster than its header registry, which was
+    most of this server's time per message and capped a replay's mail at about 100
+    messages a second. Anything else (multipart, raw UTF-8 headers) takes the full parse."""
+    head = content.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    if head.isascii():
+        message = BytesParser(policy=policy.compat32).parsebytes(content)
+        if not message.is_multipart():
+            payload = message.get_payload(decode=True) or b""
+            return {"message_id": _header(message, "Message-ID"),
+                    "subject": _header(message, "Subject"), "to": _header(message, "To"),
+                    "text": payload.decode(message.get_content_charset() or "ascii",
+                                           errors="replace")}
+    message = message_from_bytes(content, policy=policy.default)
+    body = message.get_body(preferencelist=("plain",))
+    return {"message_id": message["Message-ID"], "subject": message["Subject"],
+            "to": message["To"], "text": body.get_content() if body else ""}
+
+
+def _header(message, name: str) -> str | None:
+    raw = message.get(name)
+    if raw is None:
+        return None
+    return str(make_header(decode_header(_FOLD.sub("", str(raw)))))
 
 
 def read_messages(directory: str | Path) -> list[dict]:

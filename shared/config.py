@@ -42,6 +42,9 @@ Environment (all optional):
                                GRANTFLOW_OPERATIONS_DB_POOL_SIZE=8
   GRANTFLOW_GRANTS_AUTHORITY_EMAIL   who signs for the granting authority (signature requests)
   GRANTFLOW_NOTIFY_OPERATIONS  comma-separated addresses of the operations team (digests, alerts)
+  GRANTFLOW_MAIL_SENDERS       mail batches notifications sends at once, each on its own SMTP
+                               and database connection (3)
+  GRANTFLOW_MAIL_BATCH_SIZE    messages a mail batch claims (50)
 """
 from __future__ import annotations
 
@@ -229,6 +232,8 @@ def service_config(service: str, **overrides) -> dict:
         "NOTIFY_OPERATIONS": [a.strip() for a in env("NOTIFY_OPERATIONS",
                                                      "operations@grantflow.example").split(",")
                               if a.strip()],
+        "NOTIFY_DELIVERY": {"senders": int(env("MAIL_SENDERS", "3")),
+                            "batch_size": int(env("MAIL_BATCH_SIZE", "50"))},
         "LOGGING": logging_config(env("LOG_LEVEL", "INFO")),
     }
     config.update(overrides)

@@ -61,7 +61,7 @@ class NotificationsService(ServiceBase):
     # ------------------------------------------------------------------ timers
     @delivery_timer(interval=0.5)
     def deliver(self):
-        handlers.dispatch_due(self.uow, self.mailer, self.clock, self.settings)
+        handlers.deliver_all_due(self.uow, self.mailer, self.clock, self.settings)
 
     @timer(interval=1.0)
     def on_clock(self):

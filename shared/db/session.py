@@ -15,11 +15,14 @@ import sqlalchemy as sa
 
 
 class CoreSession:
-    __slots__ = ("_engine", "_connection")
+    __slots__ = ("_engine", "_connection", "info")
 
     def __init__(self, engine: sa.Engine):
         self._engine = engine
         self._connection: sa.Connection | None = None
+        #: what repositories note about the current transaction (e.g. the row locks it
+        #: holds); emptied when the transaction ends
+        self.info: dict = {}
 
     def connection(self) -> sa.Connection:
         """The connection (checked out now if not yet); a transaction begins with the
@@ -40,14 +43,17 @@ class CoreSession:
         return self.connection().begin_nested()
 
     def commit(self) -> None:
+        self.info.clear()
         if self._connection is not None:
             self._connection.commit()
 
     def rollback(self) -> None:
+        self.info.clear()
         if self._connection is not None:
             self._connection.rollback()
 
     def close(self) -> None:
+        self.info.clear()
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()  # rolls back anything uncommitted, returns it to the pool

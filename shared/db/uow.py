@@ -63,6 +63,12 @@ class UnitOfWork:
         self._consuming = False
         self._depth = 0
 
+    def another(self) -> "UnitOfWork":
+        """A separate unit of work on the same database (its own session and transaction),
+        for work a worker runs beside its own (the notifications' parallel senders)."""
+        return UnitOfWork(self._session_factory, self.service_name,
+                          on_commit=self._on_commit, consumer=self.consumer)
+
     # ------------------------------------------------------------------ transaction
     def __enter__(self) -> "UnitOfWork":
         if self._depth == 0:

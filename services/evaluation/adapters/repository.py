@@ -137,6 +137,14 @@ def topic_proposals(uow, call_id: str, topic_id: str) -> list:
         .order_by(proposals.c.proposal_id)))
 
 
+def topic_states(uow, call_id: str, topic_id: str) -> list[ProposalState]:
+    """Where each proposal of a topic stands, reading only the columns that tell."""
+    c = proposals.c
+    return [proposal_state(row) for row in uow.session.execute(
+        sa.select(c.proposal_id, c.in_manifest, c.screened, c.eligible, c.withdrawn_at,
+                  c.completed_at).where(c.call_id == call_id, c.topic_id == topic_id))]
+
+
 def proposal_state(row) -> ProposalState:
     return ProposalState(row.proposal_id, bool(row.in_manifest), bool(row.screened),
                          bool(row.eligible), row.withdrawn_at is not None,

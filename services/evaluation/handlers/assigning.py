@@ -55,7 +55,7 @@ class RunOutcome:
     that got nothing to the diagnosis lines that say why."""
 
     kind: str
-    status: str  # optimal | feasible | infeasible | error | nothing_to_do | stale
+    status: str  # optimal | feasible | infeasible | error | nothing_to_do | stale | deferred
     assigned: list[Pair] = field(default_factory=list)
     failed: dict[str, list[str]] = field(default_factory=dict)
     objective: int | None = None
@@ -153,13 +153,25 @@ def _run(uow, solver, clock, call_id, kind, subjects, triggered_by) -> RunOutcom
 
 def refill(uow, solver, clock, proposal_ids: list[str], triggered_by: str) -> list[RunOutcome]:
     """Repair the slots a command freed, after its commit. A repair that cannot be done
-    now is recorded and retried by the sweeper once the pool changes."""
-    by_call: dict[str, list[str]] = {}
-    with uow:
-        for pid in dict.fromkeys(proposal_ids):
-            by_call.setdefault(repo.proposal_row(uow, pid).call_id, []).append(pid)
-    return [run(uow, solver, clock, call_id, REPAIR, pids, triggered_by)
-            for call_id, pids in by_call.items()]
+    now is recorded and retried by the sweeper once the pool changes.
+
+    Only when no solve is running in this process: otherwise the freed slots are left to
+    the sweeper (every second, and on every clock tick of a replay), which repairs every
+    proposal short of evaluators in one solve. Waiting for the lock instead made each of a
+    burst of declines wait for every solve before it, and each of those solves was
+    planned again when the next release changed the pool: 25 s per decline in a
+    300-proposal replay's report round."""
+    if not solver.lock.acquire(blocking=False):
+        return [RunOutcome(REPAIR, "deferred")]
+    try:
+        by_call: dict[str, list[str]] = {}
+        with uow:
+            for pid in dict.fromkeys(proposal_ids):
+                by_call.setdefault(repo.proposal_row(uow, pid).call_id, []).append(pid)
+        return [_run(uow, solver, clock, call_id, REPAIR, pids, triggered_by)
+                for call_id, pids in by_call.items()]
+    finally:
+        solver.lock.release()
 
 
 # ------------------------------------------------------------------ 1. plan

@@ -183,7 +183,8 @@ def _after_report(uow, call, row, report: Report, now: datetime) -> None:
     if report.kind == "individual":
         uow.add_events(report_submitted_event(report, call_id=call.id, topic_id=row.topic_id,
                                               now=now))
-    if settle_proposal(uow, call, row.proposal_id, now) is not None:
+    status = settle_proposal(uow, call, row.proposal_id, now)
+    if status is not None and status.complete:  # only a completion can complete the topic
         settle_topic(uow, call, row.topic_id, now)
 
 

@@ -5,7 +5,10 @@ Config keys (all optional):
                          default ["operations@grantflow.example"]
   NOTIFY_REMINDER_DAYS   days before an evaluation is due to remind the expert; [7, 2]
   NOTIFY_DELIVERY        {max_attempts: 50, first_retry_seconds: 0.5,
-                          max_retry_seconds: 300, batch_size: 50}
+                          max_retry_seconds: 300, batch_size: 50, senders: 3}
+                         (senders: batches sent at once, each on its own SMTP connection
+                         and database connection; shared/config.py reads batch_size and
+                         senders from GRANTFLOW_MAIL_BATCH_SIZE and GRANTFLOW_MAIL_SENDERS)
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ class Settings:
     reminder_days: tuple[int, ...] = DEFAULT_OFFSETS_DAYS
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     batch_size: int = 50
+    senders: int = 3
     pages: PageSettings = field(default_factory=PageSettings)  # sign-in links in mail
 
     @classmethod
@@ -45,8 +49,16 @@ class Settings:
                 max_attempts=int(delivery.get("max_attempts", 50)),
                 first=timedelta(seconds=float(delivery.get("first_retry_seconds", 0.5))),
                 cap=timedelta(seconds=float(delivery.get("max_retry_seconds", 300)))),
-            batch_size=int(delivery.get("batch_size", 50)),
+            batch_size=_positive(delivery, "batch_size", 50),
+            senders=_positive(delivery, "senders", 3),
             pages=PageSettings.from_config(config))
+
+
+def _positive(delivery: dict, key: str, default: int) -> int:
+    value = int(delivery.get(key, default))
+    if value < 1:
+        raise ValueError(f"NOTIFY_DELIVERY {key} must be at least 1, not {value}")
+    return value
 
 
 def _addresses(value) -> list[str]:

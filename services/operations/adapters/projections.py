@@ -29,6 +29,7 @@ from services.operations.domain.timetable import Reached
 from shared.calls.loader import call_from_wire
 from shared.calls.model import Call
 from shared.calls.schema import InvalidCall
+from shared.db.session import CoreSession
 
 _DECIMALS = ("total_score", "ranking_amount", "requested_grant", "grant_amount")
 
@@ -91,10 +92,17 @@ class Projections:
     # -------------------------------------------------------------- calls
     def lock_call(self, call_id: str) -> None:
         """Create the call's row if needed and hold its lock until commit."""
+        held = (self.session.info if isinstance(self.session, CoreSession) else {}
+                ).setdefault("locked_calls", set())
+        if call_id in held:
+            # a batch locks its calls first (lock_calls), then projects each event: taking
+            # the lock again wrote a new version of the call's row per event
+            return
         # an upsert that writes the row locks it (PostgreSQL), in one round trip
         statement = insert_for(self.session, calls).values(call_id=call_id, reached=[])
         self._execute(statement.on_conflict_do_update(
             index_elements=["call_id"], set_={"call_id": statement.excluded.call_id}))
+        held.add(call_id)
 
     _CALL = (calls.c.call_id, calls.c.version, calls.c.title, calls.c.reached)
 

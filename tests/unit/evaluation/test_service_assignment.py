@@ -120,6 +120,17 @@ def test_decline_refills_only_the_freed_slot(h):
     assert [(e["expert_id"], e["proposal_id"]) for e in repaired] == [(new_expert, "P-2")]
 
 
+
+def test_a_decline_while_a_solve_runs_leaves_the_slot_to_the_sweeper(h):
+    h.open_topic(["P-1", "P-2", "P-3"])
+    leaving = sorted(h.experts_of("P-2"))[0]
+    with h.solver.lock:  # another request's repair, or the sweeper, is solving
+        evaluators.decline(h.uow(), h.solver, h.clock, evaluator(leaving), "P-2", "no time")
+        assert len(h.experts_of("P-2")) == 1  # answered at once, nothing refilled yet
+    [outcome] = h.sweep()
+    assert outcome.kind == assigning.REPAIR and len(outcome.assigned) == 1
+    assert len(h.experts_of("P-2")) == 2 and leaving not in h.experts_of("P-2")
+
 def test_a_final_report_cannot_be_declined(h):
     h.open_topic(["P-1"])
     expert_id = sorted(h.experts_of("P-1"))[0]

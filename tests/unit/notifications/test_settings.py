@@ -30,3 +30,15 @@ def test_delivery_knobs():
         "max_attempts": 4, "first_retry_seconds": 2, "max_retry_seconds": 10, "batch_size": 5}})
     assert settings.batch_size == 5 and settings.retry.max_attempts == 4
     assert [settings.retry.backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [2, 4, 8, 10]
+
+
+def test_mail_senders_and_batch_size_come_from_the_environment_and_must_be_positive(monkeypatch):
+    from shared.config import service_config
+
+    monkeypatch.setenv("GRANTFLOW_MAIL_SENDERS", "5")
+    monkeypatch.setenv("GRANTFLOW_MAIL_BATCH_SIZE", "20")
+    settings = Settings.from_config(service_config("notifications"))
+    assert (settings.senders, settings.batch_size) == (5, 20)
+    assert Settings.from_config({}).senders == 3
+    with pytest.raises(ValueError, match="senders must be at least 1"):
+        Settings.from_config({"NOTIFY_DELIVERY": {"senders": 0}})

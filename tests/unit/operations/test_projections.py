@@ -9,7 +9,9 @@ import sqlalchemy as sa
 from services.operations import handlers
 from services.operations.adapters.tables import event_counts, proposal_events
 from tests.support.operations_scenario import (CALL_ID, CURRENT_STAGE, EXPECTED, LETTERS_SENT,
-                                               LOADS, T1, T5, Builder, at, call_events)
+                                               LOADS, T1, T5, Builder, at, call_events,
+                                               wire)
+from shared.events import load
 from shared.web import NotFound
 
 
@@ -273,3 +275,27 @@ def test_a_rebuild_from_the_timeline_repairs_the_projections_and_changes_nothing
             len(call_events())
     with pytest.raises(NotFound):
         handlers.rebuild(ops.uow(), "NOPE", ops.now)
+
+
+
+def test_a_batch_takes_its_calls_lock_once_and_the_next_transaction_takes_it_again(ops):
+    events = [load(wire(event)) for event in call_events()]
+    upserts = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO CALLS "):
+            upserts.append(statement)
+
+    def consume(batch):
+        ops.factory("operations.record_submission_events").consume_batch(
+            batch, lambda uow, event: handlers.on_event(uow, event, ops.now),
+            prepare=handlers.lock_calls)
+
+    sa.event.listen(ops.factory.engine, "before_cursor_execute", seen)
+    try:
+        consume(events[:20])
+        assert len(upserts) == 1  # lock_calls took it; each event's on_event found it held
+        consume(events[20:25])
+        assert len(upserts) == 2  # a new transaction holds no lock: it takes it again
+    finally:
+        sa.event.remove(ops.factory.engine, "before_cursor_execute", seen)

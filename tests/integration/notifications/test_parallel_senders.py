@@ -1,0 +1,93 @@
+"""Several mail senders at once (``deliver_all_due``), on real PostgreSQL and the real
+SMTP server: each queued message goes exactly once, and the batches did overlap."""
+from collections import Counter
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+from services.notifications.adapters.mailer import SmtpMailer
+from services.notifications.adapters.settings import Settings
+from services.notifications.adapters.tables import deliveries, delivery_attempts
+from services.notifications.domain.notification import Notification
+from services.notifications.handlers.delivery import deliver_all_due, queue
+from shared.db.engine import create_service_engine
+from shared.db.migrations import upgrade_to_head
+from shared.db.session import session_factory
+from shared.db.uow import UnitOfWork
+
+NOW = datetime(2019, 7, 1, 9, 0, tzinfo=timezone.utc)
+MESSAGES, BATCH, SENDERS = 230, 20, 3
+
+
+class FixedClock:
+    def now(self):
+        return NOW
+
+
+def letters(count: int) -> list[Notification]:
+    return [Notification(recipient=f"contact{n}@partner.example", role="applicant_contact",
+                         template="evaluator_released", source_event_id=f"event-{n}",
+                         source_event_type="evaluator_released", call_id="AMIF-TEST",
+                         proposal_id=f"P-{n:05d}",
+                         context={"call_id": "AMIF-TEST", "proposal_id": f"P-{n:05d}",
+                                  "topic_id": "AMIF-2018-AG-INTE-1", "reason": "reassigned",
+                                  "recipient": f"contact{n}@partner.example",
+                                  "role": "applicant_contact"})
+            for n in range(count)]
+
+
+def test_parallel_senders_send_every_message_once_in_overlapping_batches(databases, smtp):
+    engine = create_service_engine(databases.url("notifications"), pool_size=SENDERS * 2,
+                                   max_overflow=2)
+    try:
+        upgrade_to_head(engine, "services.notifications:migrations")
+        uow = UnitOfWork(session_factory(engine), "notifications")
+        with uow:
+            queue(uow, letters(MESSAGES), NOW)
+            uow.commit()
+        mailer = SmtpMailer("127.0.0.1", smtp.port, "no-reply@grantflow.test", timeout=10)
+
+        claimed = deliver_all_due(uow, mailer, FixedClock(),
+                                  Settings(senders=SENDERS, batch_size=BATCH))
+
+        assert claimed == MESSAGES
+        received = Counter(message["message_id"] for message in smtp.messages())
+        assert len(received) == MESSAGES and set(received.values()) == {1}
+        with engine.connect() as conn:
+            statuses = Counter(conn.execute(sa.select(deliveries.c.status)).scalars())
+            batches = conn.execute(
+                sa.select(delivery_attempts.c.claim_token,
+                          sa.func.min(delivery_attempts.c.started_at),
+                          sa.func.max(delivery_attempts.c.ended_at))
+                .group_by(delivery_attempts.c.claim_token)).all()
+        assert statuses == {"sent": MESSAGES}
+        assert len(batches) == -(-MESSAGES // BATCH)  # full batches, then one short
+        # senders at once: some batch started before another one ended
+        spans = sorted((start, end) for _, start, end in batches)
+        assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))
+    finally:
+        engine.dispose()
+
+
+def test_a_single_sender_sends_its_batches_one_after_another(databases, smtp):
+    engine = create_service_engine(databases.url("notifications"))
+    try:
+        upgrade_to_head(engine, "services.notifications:migrations")
+        uow = UnitOfWork(session_factory(engine), "notifications")
+        with uow:
+            queue(uow, letters(45), NOW)
+            uow.commit()
+        mailer = SmtpMailer("127.0.0.1", smtp.port, "no-reply@grantflow.test", timeout=10)
+
+        assert deliver_all_due(uow, mailer, FixedClock(), Settings(senders=1, batch_size=20)) == 45
+
+        with engine.connect() as conn:
+            spans = sorted(conn.execute(
+                sa.select(sa.func.min(delivery_attempts.c.started_at),
+                          sa.func.max(delivery_attempts.c.ended_at))
+                .group_by(delivery_attempts.c.claim_token)).all())
+        assert len(spans) == 3
+        assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:]))
+        assert len(smtp.messages()) == 45
+    finally:
+        engine.dispose()
