@@ -1,5 +1,7 @@
 """Conflicts of interest, repairs, infeasibility, overrides and the expert pool through the
 evaluation handlers (real SQLite unit of work, real solver)."""
+import threading
+
 import pytest
 
 from services.evaluation.adapters import repository as repo
@@ -124,9 +126,19 @@ def test_decline_refills_only_the_freed_slot(h):
 def test_a_decline_while_a_solve_runs_leaves_the_slot_to_the_sweeper(h):
     h.open_topic(["P-1", "P-2", "P-3"])
     leaving = sorted(h.experts_of("P-2"))[0]
-    with h.solver.lock:  # another request's repair, or the sweeper, is solving
+    answered = threading.Event()
+
+    def decline():
         evaluators.decline(h.uow(), h.solver, h.clock, evaluator(leaving), "P-2", "no time")
-        assert len(h.experts_of("P-2")) == 1  # answered at once, nothing refilled yet
+        answered.set()
+
+    with h.solver.lock:  # another request's repair, or the sweeper, is solving
+        worker = threading.Thread(target=decline, daemon=True)
+        worker.start()
+        worker.join(30)
+        assert answered.is_set(), "the decline waited for the running solve"
+        assert len(h.experts_of("P-2")) == 1  # nothing refilled yet
+    worker.join(30)
     [outcome] = h.sweep()
     assert outcome.kind == assigning.REPAIR and len(outcome.assigned) == 1
     assert len(h.experts_of("P-2")) == 2 and leaving not in h.experts_of("P-2")
