@@ -190,3 +190,23 @@ def call_from_wire(data: dict) -> Call:
     if problems:
         raise InvalidCall(problems, source=f"call {data.get('id', '?')} (wire)")
     return build_call(doc)
+
+
+class ParsedCalls:
+    """Call documents parsed once per (call id, version) and process, for the services that
+    keep a copy of each call: a stored version never changes, and parsing (validation
+    included) costs milliseconds that every event of a big call would pay again.
+    ``keep`` records a call a service has just saved, so that a database reset and given
+    another document under the same version (tests) is not answered from before."""
+
+    def __init__(self):
+        self._parsed: dict[tuple[str, int], Call] = {}
+
+    def get(self, call_id: str, version: int, document: dict) -> Call:
+        key = (call_id, version)
+        if key not in self._parsed:
+            self._parsed[key] = call_from_wire(document)
+        return self._parsed[key]
+
+    def keep(self, call: Call) -> None:
+        self._parsed[(call.id, call.version)] = call

@@ -23,10 +23,10 @@ from services.evaluation.domain.consensus import ConsensusNote, ConsensusResult,
 from services.evaluation.domain.experts import Expert
 from services.evaluation.domain.planning import ProposalState
 from services.evaluation.domain.reports import Report
-from shared.calls.loader import call_from_wire
+from shared.calls.loader import ParsedCalls
 from shared.calls.model import Call
 
-_CALL_CACHE: dict[tuple[str, int], Call] = {}
+_CALLS = ParsedCalls()
 
 
 def _one(uow, query):
@@ -47,10 +47,7 @@ def load_call(uow, call_id: str) -> Call | None:
     row = _one(uow, sa.select(calls.c.version, calls.c.document).where(calls.c.call_id == call_id))
     if row is None:
         return None
-    key = (call_id, row.version)
-    if key not in _CALL_CACHE:
-        _CALL_CACHE[key] = call_from_wire(row.document)
-    return _CALL_CACHE[key]
+    return _CALLS.get(call_id, row.version, row.document)
 
 
 def save_call(uow, call: Call, document: dict, now: datetime) -> bool:
@@ -63,7 +60,7 @@ def save_call(uow, call: Call, document: dict, now: datetime) -> bool:
         uow.session.execute(calls.insert().values(call_id=call.id, **values))
     else:
         uow.session.execute(calls.update().where(calls.c.call_id == call.id).values(**values))
-    _CALL_CACHE[(call.id, call.version)] = call
+    _CALLS.keep(call)
     return True
 
 

@@ -20,7 +20,7 @@ from services.grants.domain.grant import GrantFile, PaymentOrder, State
 from services.grants.domain.reserve import TopicLedger
 from services.grants.domain.terms import Beneficiary
 from services.grants.domain.timing import ProposalClock
-from shared.calls.loader import call_from_wire
+from shared.calls.loader import ParsedCalls
 from shared.calls.model import Call
 from shared.events import RankingPublished, dump, load
 
@@ -42,8 +42,7 @@ def _text_map(data: dict[str, Decimal]) -> dict[str, str]:
     return {key: str(value) for key, value in data.items()}
 
 
-#: parsed call documents by (call id, version)
-_PARSED_CALLS: dict[tuple[str, int], Call] = {}
+_CALLS = ParsedCalls()
 
 
 class GrantsRepository:
@@ -70,13 +69,8 @@ class GrantsRepository:
         if call_id not in self._calls:
             row = self.session.execute(sa.select(calls.c.version, calls.c.document).where(
                 calls.c.call_id == call_id)).one_or_none()
-            if row is None:
-                self._calls[call_id] = None
-            else:
-                key = (call_id, row.version)
-                if key not in _PARSED_CALLS:
-                    _PARSED_CALLS[key] = call_from_wire(row.document)
-                self._calls[call_id] = _PARSED_CALLS[key]
+            self._calls[call_id] = (None if row is None
+                                    else _CALLS.get(call_id, row.version, row.document))
         return self._calls[call_id]
 
     def call_ids(self) -> list[str]:
@@ -94,6 +88,7 @@ class GrantsRepository:
         else:
             self.session.execute(calls.update().where(calls.c.call_id == call.id).values(**values))
         self._calls[call.id] = call
+        _CALLS.keep(call)
         return True
 
     def record_stage(self, call_id: str, stage: str, at: datetime) -> bool:

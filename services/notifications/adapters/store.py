@@ -16,11 +16,11 @@ from services.notifications.adapters.tables import (assignment_ends, assignments
                                                     seen_events)
 from services.notifications.domain.letters import LetterFacts
 from services.notifications.domain.reminders import Assignment, next_reminder_at
-from shared.calls.loader import call_from_wire
+from shared.calls.loader import ParsedCalls
 from shared.calls.model import Call
 from shared.events import Event, dump, load
 
-_CALLS: dict[tuple[str, int], Call] = {}  # parsed calls by (id, version): parsing validates
+_CALLS = ParsedCalls()  # parsed calls by (id, version): parsing validates
 
 
 def insert_unless_there(session: Session, table: sa.Table):
@@ -57,10 +57,7 @@ def load_call(session: Session, call_id: str, lock: bool = False) -> Call | None
     row = session.execute(query).first()
     if row is None:
         return None
-    key = (call_id, row.version)
-    if key not in _CALLS:
-        _CALLS[key] = call_from_wire(row.document)
-    return _CALLS[key]
+    return _CALLS.get(call_id, row.version, row.document)
 
 
 def lock_calls(session: Session, call_ids: Iterable[str]) -> None:

@@ -62,3 +62,19 @@ def test_an_invalid_wire_dict_is_refused_with_its_problems():
     with pytest.raises(InvalidCall) as raised:
         call_from_wire(wire)
     assert {p.path for p in raised.value.problems} >= {"topics", "evaluation.tie_break[5]"}
+
+
+def test_parsed_calls_parse_a_version_once_and_keep_what_was_just_saved():
+    from dataclasses import replace
+
+    from shared.calls.loader import ParsedCalls
+
+    call = bundled_call()
+    document = call_to_wire(call)
+    parsed = ParsedCalls()
+    first = parsed.get(call.id, call.version, document)
+    assert first == call_from_wire(document)
+    assert parsed.get(call.id, call.version, {"not": "read again"}) is first
+    retitled = replace(call, title="Another title, same version")
+    parsed.keep(retitled)  # a reset database given another document under this version
+    assert parsed.get(call.id, call.version, document) is retitled
