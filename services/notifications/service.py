@@ -28,7 +28,8 @@ from shared.web import api, json_body
 READERS = ("applicant", "evaluator", "operations")
 
 # a stage change sends one event per proposal (thousands at a deadline or a ranking): a
-# batch is applied in one transaction; a failing batch is handled again event by event
+# batch is applied in one transaction with a few statements (handlers.on_events); a
+# failing batch is handled again event by event
 BATCH = {"batch_size": 50, "batch_wait_ms": 20}
 
 
@@ -53,9 +54,9 @@ class NotificationsService(ServiceBase):
         self._consume(events)
 
     def _consume(self, events):
-        self.uow.consume_batch(events, partial(handlers.on_event, now=self.clock.now(),
+        self.uow.consume_batch(events, partial(handlers.on_events, now=self.clock.now(),
                                                settings=self.settings),
-                               prepare=handlers.lock_calls)
+                               prepare=handlers.lock_calls, bulk=True)
         self.mailer.wake()  # what the events queued goes out now, not at the next tick
 
     # ------------------------------------------------------------------ timers

@@ -54,8 +54,8 @@ class OperationsService(ServiceBase):
         self._record(events)
 
     def _record(self, events):
-        self.uow.consume_batch(events, partial(handlers.on_event, now=self.clock.now()),
-                               prepare=handlers.lock_calls)
+        self.uow.consume_batch(events, partial(handlers.on_events, now=self.clock.now()),
+                               prepare=handlers.lock_calls, bulk=True)
 
     # ------------------------------------------------------------------ page and metrics
     @api("GET", "/", public=True)

@@ -142,6 +142,19 @@ def topic_states(uow, call_id: str, topic_id: str) -> list[ProposalState]:
                   c.completed_at).where(c.call_id == call_id, c.topic_id == topic_id))]
 
 
+def any_blocking_ranking(uow, call_id: str, topic_id: str) -> bool:
+    """Whether a proposal of the topic certainly keeps it from being ranked: in the
+    manifest, not withdrawn, not completed, and either awaiting its screening or screened
+    eligible (:attr:`ProposalState.awaiting_screening`, or taking part and incomplete).
+    One indexed look at the open proposals (``ix_proposals_open``) instead of every row of
+    the topic; a False is only "maybe complete": the domain reads all the states then."""
+    c = proposals.c
+    return uow.session.execute(sa.select(c.proposal_id).where(
+        c.call_id == call_id, c.topic_id == topic_id, c.completed_at.is_(None),
+        c.in_manifest.is_(True), c.withdrawn_at.is_(None),
+        sa.or_(c.screened.is_(False), c.eligible.is_(True))).limit(1)).first() is not None
+
+
 def proposal_state(row) -> ProposalState:
     return ProposalState(row.proposal_id, bool(row.in_manifest), bool(row.screened),
                          bool(row.eligible), row.withdrawn_at is not None,

@@ -68,6 +68,10 @@ proposals = sa.Table(
     sa.Column("outcome", sa.JSON(), nullable=True),
 )
 sa.Index("ix_proposals_topic", proposals.c.call_id, proposals.c.topic_id)
+# the proposals still in evaluation (migration 0005): whether a topic may be ranked
+sa.Index("ix_proposals_open", proposals.c.call_id, proposals.c.topic_id,
+         postgresql_where=proposals.c.completed_at.is_(None),
+         sqlite_where=proposals.c.completed_at.is_(None))
 
 experts = sa.Table(
     "experts", metadata,

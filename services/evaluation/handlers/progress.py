@@ -95,6 +95,8 @@ def settle_topic(uow, call: Call, topic_id: str, now: datetime, *, force: bool =
     topic = repo.topic_row(uow, call.id, topic_id, lock=True)
     if topic.ranked_at is not None:
         return False
+    if not force and repo.any_blocking_ranking(uow, call.id, topic_id):
+        return False  # every completion asks; all but the last stop at this indexed look
     # where each proposal stands, without the snapshots: every completion asks, and only
     # the last one ranks (reading whole rows here was half the time of a report)
     progress = topic_progress(topic.closed_at is not None,

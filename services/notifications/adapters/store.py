@@ -18,6 +18,7 @@ from services.notifications.domain.letters import LetterFacts
 from services.notifications.domain.reminders import Assignment, next_reminder_at
 from shared.calls.loader import ParsedCalls
 from shared.calls.model import Call
+from shared.db.types import UtcDateTime
 from shared.events import Event, dump, load
 
 _CALLS = ParsedCalls()  # parsed calls by (id, version): parsing validates
@@ -51,13 +52,21 @@ def save_call(session: Session, call_id: str, version: int, document: dict,
 def load_call(session: Session, call_id: str, lock: bool = False) -> Call | None:
     """The latest version kept of ``call_id``. ``lock`` takes the call's row lock (on
     PostgreSQL) so handlers of one call's letters do not interleave."""
-    query = sa.select(calls.c.version, calls.c.document).where(calls.c.call_id == call_id)
+    return load_calls(session, [call_id], lock)[call_id]
+
+
+def load_calls(session: Session, call_ids: Iterable[str],
+               lock: bool = False) -> dict[str, Call | None]:
+    """The latest version kept of each of ``call_ids`` (None for a call not kept), in one
+    statement; ``lock`` as for :func:`load_call`, taken in call id order."""
+    wanted = sorted(set(call_ids))
+    query = (sa.select(calls.c.call_id, calls.c.version, calls.c.document)
+             .where(calls.c.call_id.in_(wanted)).order_by(calls.c.call_id))
     if lock:
         query = query.with_for_update()
-    row = session.execute(query).first()
-    if row is None:
-        return None
-    return _CALLS.get(call_id, row.version, row.document)
+    found = {row.call_id: _CALLS.get(row.call_id, row.version, row.document)
+             for row in session.execute(query)}
+    return {call_id: found.get(call_id) for call_id in wanted}
 
 
 def lock_calls(session: Session, call_ids: Iterable[str]) -> None:
@@ -105,33 +114,53 @@ def released(session: Session, call_id: str) -> bool:
 
 
 # --------------------------------------------------------------------------- assignments
-def add_assignment(session: Session, assignment: Assignment,
-                   offsets_days: Sequence[int]) -> None:
-    """Track an assignment (once); closed at once if its end was seen before it."""
-    ended = session.execute(sa.select(sa.func.count()).select_from(assignment_ends).where(
-        assignment_ends.c.proposal_id == assignment.proposal_id,
-        assignment_ends.c.expert_id == assignment.expert_id,
-        assignment_ends.c.occurred_at >= assignment.assigned_at)).scalar() > 0
-    insert_new(session, assignments, dict(
-        assigned_event_id=assignment.assigned_event_id, call_id=assignment.call_id,
-        proposal_id=assignment.proposal_id, expert_id=assignment.expert_id,
-        assigned_at=assignment.assigned_at, due_at=assignment.due_at,
-        remind_from=next_reminder_at(assignment, offsets_days), closed=ended,
-        reminded_days=[], record={"topic_id": assignment.topic_id,
-                                  "acronym": assignment.acronym,
-                                  "expert_name": assignment.expert_name,
-                                  "expert_email": assignment.expert_email}))
-
-
-def end_assignments(session: Session, event_id: str, proposal_id: str, expert_id: str,
-                    at: datetime) -> None:
-    """A release or final report: closes the expert's assignments made up to ``at``, and
-    is kept for an assignment that arrives after it."""
-    insert_new(session, assignment_ends, dict(event_id=event_id, proposal_id=proposal_id,
-                                              expert_id=expert_id, occurred_at=at))
+def add_assignments(session: Session, added: Sequence[Assignment],
+                    offsets_days: Sequence[int]) -> None:
+    """Track assignments (each once), in two statements for any number; one is closed at
+    once if an end of it (:func:`end_assignments`) was kept before it arrived: an end at
+    or after its assignment, whatever order the two came in."""
+    if not added:
+        return
+    rows = [dict(assigned_event_id=a.assigned_event_id, call_id=a.call_id,
+                 proposal_id=a.proposal_id, expert_id=a.expert_id, assigned_at=a.assigned_at,
+                 due_at=a.due_at, remind_from=next_reminder_at(a, offsets_days), closed=False,
+                 reminded_days=[], record={"topic_id": a.topic_id, "acronym": a.acronym,
+                                           "expert_name": a.expert_name,
+                                           "expert_email": a.expert_email})
+            for a in added]
+    new = session.execute(insert_unless_there(session, assignments)
+                          .returning(assignments.c.assigned_event_id), rows).scalars().all()
+    if not new:
+        return
+    # the rows inserted now only: an assignment tracked before keeps its state (ends
+    # that came since closed it themselves)
     session.execute(assignments.update().where(
-        assignments.c.proposal_id == proposal_id, assignments.c.expert_id == expert_id,
-        assignments.c.assigned_at <= at).values(closed=True))
+        assignments.c.assigned_event_id.in_(sorted(new)),
+        sa.exists().where(assignment_ends.c.proposal_id == assignments.c.proposal_id,
+                          assignment_ends.c.expert_id == assignments.c.expert_id,
+                          assignment_ends.c.occurred_at >= assignments.c.assigned_at))
+        .values(closed=True))
+
+
+# built once, run with one row per end (executemany)
+_CLOSE_ENDED = assignments.update().where(
+    assignments.c.proposal_id == sa.bindparam("end_proposal"),
+    assignments.c.expert_id == sa.bindparam("end_expert"),
+    assignments.c.assigned_at <= sa.bindparam("end_at", type_=UtcDateTime())
+).values(closed=True)
+
+
+def end_assignments(session: Session, ends: Sequence[Event]) -> None:
+    """Releases and final reports (events with ``proposal_id``, ``expert_id``): each
+    closes its expert's assignments to the proposal made up to it, and is kept for an
+    assignment that arrives after it. Two statements for any number (executemany)."""
+    if not ends:
+        return
+    session.execute(insert_unless_there(session, assignment_ends), [
+        dict(event_id=e.event_id, proposal_id=e.proposal_id, expert_id=e.expert_id,
+             occurred_at=e.occurred_at) for e in ends])
+    session.execute(_CLOSE_ENDED, [dict(end_proposal=e.proposal_id, end_expert=e.expert_id,
+                                        end_at=e.occurred_at) for e in ends])
 
 
 def assignments_to_remind(session: Session, now: datetime) -> list[Assignment]:
@@ -155,10 +184,12 @@ def record_reminded(session: Session, assignment: Assignment, days: int,
 
 
 # --------------------------------------------------------------------------- digest
-def record_seen(session: Session, event: Event) -> None:
-    insert_new(session, seen_events, dict(event_id=event.event_id, call_id=event.call_id,
-                                          event_type=event.event_type(),
-                                          occurred_at=event.occurred_at, payload=dump(event)))
+def record_seen_many(session: Session, events: Sequence[Event]) -> None:
+    """Keep each event for the digest (once), in one statement (executemany)."""
+    if events:
+        session.execute(insert_unless_there(session, seen_events), [
+            dict(event_id=e.event_id, call_id=e.call_id, event_type=e.event_type(),
+                 occurred_at=e.occurred_at, payload=dump(e)) for e in events])
 
 
 def seen_instants(session: Session, call_id: str, start: datetime | None,

@@ -1,7 +1,8 @@
-"""What the service does with each integration event it receives.
+"""What the service does with the integration events it receives.
 
-One function, :func:`on_event`, run by ``UnitOfWork.consume`` (so its effects and the
-processed event id commit together; a redelivery does nothing):
+:func:`on_events` applies a batch, run by ``UnitOfWork.consume_batch(..., bulk=True)`` (so
+its effects and the processed event ids commit together; a redelivery does nothing), with
+the effects of :func:`on_event` applied to each event in order:
 
 1. keep the event for the daily digest (the service's own outcomes it reads from its
    delivery log);
@@ -12,14 +13,20 @@ processed event id commit together; a redelivery does nothing):
    completed after it, queue the letters that became possible;
 5. queue the messages the event causes now (domain ``route``).
 
+A batch costs a few statements whatever its size: 1, 3 and 5 are one statement each for
+the whole batch (executemany), its calls are read once. Only 2 and 4 (rare events) run
+statements per event, in the batch's order, since each reads what the one before wrote.
+
 Failures: an event of a call whose ``call_published`` has not arrived raises
 :class:`CallNotKnownYet` (retried with backoff, then dead-lettered for a replay: the
 service never guesses a call's time zone or deadlines); a ``call_published`` carrying an
-invalid call is a :class:`PermanentFailure`.
+invalid call is a :class:`PermanentFailure`. Either fails the whole batch: the consumer
+then handles its events one by one, so only the culprit is retried.
 """
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Sequence
 
 from services.notifications.adapters import store
 from services.notifications.adapters.sign_in_links import with_sign_in_links
@@ -45,17 +52,30 @@ class CallNotKnownYet(Exception):
 
 def on_event(uow, event: Event, now: datetime, settings) -> int:
     """Handle one event (see the module docstring); returns how many messages it queued."""
+    return on_events(uow, [event], now, settings)
+
+
+def on_events(uow, events: Sequence[Event], now: datetime, settings) -> int:
+    """Handle ``events`` as :func:`on_event` would one after another, with a few
+    statements for the batch; returns how many messages they queued."""
     session = uow.session
-    store.record_seen(session, event)
-    if isinstance(event, CallPublished):
-        _keep_call(session, event, now)
-    _track_assignment(session, event, settings.reminder_days)
-    concerns_letters = isinstance(event, FACT_EVENTS) or is_release(event)
+    store.record_seen_many(session, events)
+    calls = _BatchCalls(session, events)
+    notes = [_apply(session, event, calls, now, settings) for event in events]
+    _track_assignments(session, events, settings.reminder_days)
+    return queue(uow, with_sign_in_links(_first_of_each_key(notes), settings.pages), now)
+
+
+def _apply(session, event: Event, calls: "_BatchCalls", now: datetime,
+           settings) -> list[Notification]:
+    """What one event does to calls and letter facts, in the batch's order; the messages
+    it causes."""
+    if isinstance(event, CallPublished) and _keep_call(session, event, now):
+        calls.changed(event.call_id)
+    concerns_letters = _concerns_letters(event)
     if not (concerns_letters or may_notify(event)):
-        return 0
-    # the call's row lock serialises the handlers of one call's letters: a ranking that
-    # commits while the milestone is being handled cannot be missed by both
-    call = store.load_call(session, event.call_id, lock=concerns_letters)
+        return []
+    call = calls.get(event.call_id)
     if call is None:
         raise CallNotKnownYet(f"{event.event_type()} {event.event_id} concerns call "
                               f"{event.call_id!r}, whose call_published was not seen yet")
@@ -64,7 +84,48 @@ def on_event(uow, event: Event, now: datetime, settings) -> int:
         notes = []  # withdrawn at or after the deadline: it will not be evaluated
     if concerns_letters:
         notes += _letters(session, event, call, now)
-    return queue(uow, with_sign_in_links(notes, settings.pages), now)
+    return notes
+
+
+class _BatchCalls:
+    """The calls a batch's events need, read once in one statement, and read again only
+    after a ``call_published`` of the batch kept a newer version.
+
+    The call's row lock serialises the handlers of one call's letters (a ranking that
+    commits while the milestone is being handled cannot be missed by both): the calls are
+    read with it when any event of the batch concerns letters. ``lock_calls`` has taken
+    it already when the batch came through ``consume_batch``; this keeps it for a caller
+    that did not."""
+
+    def __init__(self, session, events: Sequence[Event]):
+        needing = [e for e in events if _concerns_letters(e) or may_notify(e)]
+        self._session = session
+        self._lock = any(_concerns_letters(e) for e in needing)
+        self._calls = store.load_calls(session, {e.call_id for e in needing},
+                                       self._lock) if needing else {}
+
+    def get(self, call_id: str) -> Call | None:
+        if call_id not in self._calls:
+            self._calls[call_id] = store.load_call(self._session, call_id, self._lock)
+        return self._calls[call_id]
+
+    def changed(self, call_id: str) -> None:
+        self._calls.pop(call_id, None)
+
+
+def _concerns_letters(event: Event) -> bool:
+    return isinstance(event, FACT_EVENTS) or is_release(event)
+
+
+def _first_of_each_key(notes_per_event: list[list[Notification]]) -> list[Notification]:
+    """The batch's messages, one per key as if each event had queued its own in turn: the
+    first event's message stays (a later one would have found its key in the log),
+    within one event the last (``queue`` keeps the last of a key it is given)."""
+    kept: dict[str, Notification] = {}
+    for notes in notes_per_event:
+        for key, note in {note.notification_id: note for note in notes}.items():
+            kept.setdefault(key, note)
+    return list(kept.values())
 
 
 def lock_calls(uow, events) -> None:
@@ -72,7 +133,8 @@ def lock_calls(uow, events) -> None:
     store.lock_calls(uow.session, {event.call_id for event in events})
 
 
-def _keep_call(session, event: CallPublished, now: datetime) -> None:
+def _keep_call(session, event: CallPublished, now: datetime) -> bool:
+    """Keep the call the event carries if it is newer; True if kept."""
     try:
         call = call_from_wire(event.call)
     except InvalidCall as exc:
@@ -82,16 +144,21 @@ def _keep_call(session, event: CallPublished, now: datetime) -> None:
         raise PermanentFailure(f"call_published {event.event_id} is for {event.call_id} "
                                f"version {event.version} but carries {call.id} version "
                                f"{call.version}")
-    store.save_call(session, call.id, call.version, event.call, now)
+    return store.save_call(session, call.id, call.version, event.call, now)
 
 
-def _track_assignment(session, event: Event, offsets_days) -> None:
-    if isinstance(event, EvaluatorAssigned):
-        store.add_assignment(session, Assignment.from_event(event), offsets_days)
-    elif isinstance(event, EvaluatorReleased) or (
-            isinstance(event, EvaluationReportSubmitted) and event.final):
-        store.end_assignments(session, event.event_id, event.proposal_id, event.expert_id,
-                              event.occurred_at)
+def _track_assignments(session, events: Sequence[Event], offsets_days) -> None:
+    """The batch's assignments and their ends, a few statements for all: the outcome does
+    not depend on their order (an end closes the expert's assignments made up to it,
+    whether it arrived before or after them), so they need not go event by event."""
+    store.end_assignments(session, [e for e in events if _ends_assignment(e)])
+    store.add_assignments(session, [Assignment.from_event(e) for e in events
+                                    if isinstance(e, EvaluatorAssigned)], offsets_days)
+
+
+def _ends_assignment(event: Event) -> bool:
+    return isinstance(event, EvaluatorReleased) or (
+        isinstance(event, EvaluationReportSubmitted) and event.final)
 
 
 def _letters(session, event: Event, call: Call, now: datetime) -> list[Notification]:

@@ -10,6 +10,7 @@ anything else is written (one lock order for every transaction: no deadlock).
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from datetime import datetime
 from decimal import Decimal
 
@@ -21,7 +22,7 @@ from services.operations.adapters.tables import (assignments, calls, event_count
                                                  notification_counts, proposal_events,
                                                  proposals, timeline, topics)
 from services.operations.domain.facts import Fact
-from services.operations.domain.loads import Assignment, later
+from services.operations.domain.loads import Assignment, merged
 from services.operations.domain.lifecycle import ProposalView
 from services.operations.domain.report import TopicInfo
 from services.operations.domain.reserve import Standing
@@ -31,6 +32,8 @@ from shared.calls.model import Call
 from shared.calls.schema import InvalidCall
 from shared.db.session import CoreSession
 
+#: ids per IN list and rows per read: bounded statements at any call size
+_PAGE = 1000
 _DECIMALS = ("total_score", "ranking_amount", "requested_grant", "grant_amount")
 
 
@@ -158,13 +161,15 @@ class Projections:
 
     # -------------------------------------------------------------- facts and views
     def add_facts(self, call_id: str, facts: list[tuple[str, Fact]]) -> None:
+        """Keep every fact (executemany: a ranking or deadline of 100,000 proposals is
+        sent in pages, not as one statement with a bind parameter per value)."""
         if not facts:
             return
-        self._execute(insert_for(self.session, proposal_events).values([
+        self.session.execute(insert_for(self.session, proposal_events).on_conflict_do_nothing(), [
             {"proposal_id": pid, "event_id": f.event_id, "call_id": call_id,
              "event_type": f.event_type, "occurred_at": f.occurred_at,
              "causation_id": f.causation_id, "data": f.data, "summary": f.summary}
-            for pid, f in facts]).on_conflict_do_nothing())
+            for pid, f in facts])
 
     def facts(self, proposal_id: str, event_types=None, with_data: bool = True) -> list[Fact]:
         columns = [proposal_events.c.event_id, proposal_events.c.event_type,
@@ -177,6 +182,20 @@ class Projections:
             query = query.where(proposal_events.c.event_type.in_(sorted(event_types)))
         return [Fact(r.event_id, r.event_type, r.occurred_at, r.causation_id,
                      r.data if with_data else {}, r.summary) for r in self._execute(query)]
+
+    def facts_by_proposal(self, proposal_ids, event_types) -> dict[str, list[Fact]]:
+        """The facts (with data) of many proposals at once, for recomputing their views."""
+        found: dict[str, list[Fact]] = {pid: [] for pid in proposal_ids}
+        e = proposal_events.c
+        ids = sorted(found)
+        for start in range(0, len(ids), _PAGE):
+            for r in self._execute(sa.select(e.proposal_id, e.event_id, e.event_type,
+                                             e.occurred_at, e.causation_id, e.summary, e.data)
+                                   .where(e.proposal_id.in_(ids[start:start + _PAGE]),
+                                          e.event_type.in_(sorted(event_types)))):
+                found[r.proposal_id].append(Fact(r.event_id, r.event_type, r.occurred_at,
+                                                 r.causation_id, r.data, r.summary))
+        return found
 
     def call_facts(self, call_id: str) -> dict[str, list[Fact]]:
         """Every proposal's facts (without data) of a call: for timelines in bulk."""
@@ -208,17 +227,21 @@ class Projections:
         self._execute(calls.update().where(calls.c.call_id == call_id).values(
             version=None, title=None, call=None, reached=[]))
 
-    def save_view(self, call_id: str, view: ProposalView, now: datetime) -> None:
-        values = {"call_id": call_id, "topic_id": view.topic_id, "acronym": view.acronym,
-                  "state": view.state, "final_state": view.final_state, "list": view.list,
-                  "rank": view.rank, "promoted": view.promoted,
-                  "ranking_amount": view.ranking_amount,
-                  "signed_amount": view.grant_amount if view.signed else None,
-                  "view": view_to_json(view), "updated_at": now}
-        statement = insert_for(self.session, proposals).values(proposal_id=view.proposal_id,
-                                                              **values)
-        self._execute(statement.on_conflict_do_update(index_elements=["proposal_id"],
-                                                      set_=values))
+    def save_views(self, call_id: str, views: list[ProposalView], now: datetime) -> None:
+        """Store the views (one executemany upsert: the view replaces what was there)."""
+        if not views:
+            return
+        statement = insert_for(self.session, proposals)
+        columns = [c.name for c in proposals.c if c.name != "proposal_id"]
+        self.session.execute(statement.on_conflict_do_update(
+            index_elements=["proposal_id"],
+            set_={name: statement.excluded[name] for name in columns}), [
+            {"proposal_id": view.proposal_id, "call_id": call_id, "topic_id": view.topic_id,
+             "acronym": view.acronym, "state": view.state, "final_state": view.final_state,
+             "list": view.list, "rank": view.rank, "promoted": view.promoted,
+             "ranking_amount": view.ranking_amount,
+             "signed_amount": view.grant_amount if view.signed else None,
+             "view": view_to_json(view), "updated_at": now} for view in views])
 
     @staticmethod
     def _view_of(row) -> ProposalView:
@@ -307,42 +330,46 @@ class Projections:
         return infos
 
     # -------------------------------------------------------------- assignments
-    def assignment(self, call_id: str, expert_id: str, proposal_id: str, topic_id: str,
-                   expert_name: str = "", expert_email: str = "",
-                   assigned_at: datetime | None = None, released_at: datetime | None = None,
-                   report_final: bool = False) -> None:
-        """Merge one assignment fact into the (expert, proposal) record."""
-        key = (assignments.c.call_id == call_id, assignments.c.expert_id == expert_id,
-               assignments.c.proposal_id == proposal_id)
-        row = self._execute(sa.select(assignments).where(*key)).first()
-        if row is None:
-            self._execute(assignments.insert().values(
-                call_id=call_id, expert_id=expert_id, proposal_id=proposal_id,
-                topic_id=topic_id, expert_name=expert_name, expert_email=expert_email,
-                assigned_at=assigned_at, released_at=released_at, report_final=report_final))
+    def merge_assignments(self, call_id: str, facts: list[Assignment]) -> None:
+        """Fold assignment facts into their (expert, proposal) records (domain
+        :func:`merged`): the records they touch are read in one query and written back in
+        one executemany upsert. The call's lock is held, so nobody merges in between."""
+        if not facts:
             return
-        self._execute(assignments.update().where(*key).values(
-            topic_id=row.topic_id or topic_id, expert_name=row.expert_name or expert_name,
-            expert_email=row.expert_email or expert_email,
-            assigned_at=later(row.assigned_at, assigned_at),
-            released_at=later(row.released_at, released_at),
-            report_final=row.report_final or report_final))
+        a = assignments.c
+        keys = sorted({(f.expert_id, f.proposal_id) for f in facts})
+        records: dict[tuple[str, str], Assignment] = {}
+        for start in range(0, len(keys), _PAGE):
+            for r in self._execute(sa.select(assignments).where(
+                    a.call_id == call_id,
+                    sa.tuple_(a.expert_id, a.proposal_id).in_(keys[start:start + _PAGE]))):
+                records[(r.expert_id, r.proposal_id)] = _assignment_of(r)
+        for fact in facts:
+            key = (fact.expert_id, fact.proposal_id)
+            records[key] = merged(records.get(key), fact)
+        statement = insert_for(self.session, assignments)
+        changing = ("topic_id", "expert_name", "expert_email", "assigned_at", "released_at",
+                    "report_final")
+        self.session.execute(statement.on_conflict_do_update(
+            index_elements=["call_id", "expert_id", "proposal_id"],
+            set_={name: statement.excluded[name] for name in changing}), [
+            {"call_id": call_id, **dataclasses.asdict(records[key])} for key in keys])
 
     def assignments(self, call_id: str | None = None) -> list[Assignment]:
         query = sa.select(assignments)
         if call_id is not None:
             query = query.where(assignments.c.call_id == call_id)
-        return [Assignment(r.expert_id, r.proposal_id, r.topic_id, r.expert_name,
-                           r.expert_email, r.assigned_at, r.released_at, r.report_final)
-                for r in self._execute(query)]
+        return [_assignment_of(r) for r in self._execute(query)]
 
     # -------------------------------------------------------------- notifications
-    def count_notification(self, call_id: str, template: str, outcome: str) -> None:
-        statement = insert_for(self.session, notification_counts).values(
-            call_id=call_id, template=template, outcome=outcome, count=1)
-        self._execute(statement.on_conflict_do_update(
-            index_elements=["call_id", "template", "outcome"],
-            set_={"count": notification_counts.c.count + 1}))
+    def count_events(self, counts: Counter) -> None:
+        """Add ``{(call_id, event_type): n}`` to the event counters."""
+        _add_counts(self.session, event_counts, ("call_id", "event_type"), counts)
+
+    def count_notifications(self, counts: Counter) -> None:
+        """Add ``{(call_id, template, outcome): n}`` to the notification counters."""
+        _add_counts(self.session, notification_counts, ("call_id", "template", "outcome"),
+                    counts)
 
     def first_deliveries(self, call_id: str, template: str) -> dict[str, datetime]:
         """Per proposal of the call, when the first message of ``template`` reached its
@@ -360,6 +387,22 @@ class Projections:
     def notification_counts(self, call_id: str) -> dict[tuple[str, str], int]:
         return {(r.template, r.outcome): r.count for r in self._execute(
             sa.select(notification_counts).where(notification_counts.c.call_id == call_id))}
+
+
+def _add_counts(session, table, key_columns: tuple[str, ...], counts: Counter) -> None:
+    """One executemany upsert adding each key's count to its counter row."""
+    if not counts:
+        return
+    statement = insert_for(session, table)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=list(key_columns),
+        set_={"count": table.c.count + statement.excluded["count"]}), [
+        {**dict(zip(key_columns, key)), "count": n} for key, n in sorted(counts.items())])
+
+
+def _assignment_of(row) -> Assignment:
+    return Assignment(row.expert_id, row.proposal_id, row.topic_id, row.expert_name,
+                      row.expert_email, row.assigned_at, row.released_at, row.report_final)
 
 
 def _first_deliveries(rows, template: str) -> dict[str, datetime]:

@@ -29,6 +29,21 @@ class Assignment:
             self.released_at is None or self.assigned_at > self.released_at)
 
 
+def merged(record: Assignment | None, fact: Assignment) -> Assignment:
+    """One more fact about an (expert, proposal) folded into its record: the first known
+    topic, name and e-mail, the latest assignment and release, and final once reported.
+    The fold is order-free, so a batch of facts merges to what one-by-one gives."""
+    if record is None:
+        return fact
+    return Assignment(record.expert_id, record.proposal_id,
+                      record.topic_id or fact.topic_id,
+                      record.expert_name or fact.expert_name,
+                      record.expert_email or fact.expert_email,
+                      later(record.assigned_at, fact.assigned_at),
+                      later(record.released_at, fact.released_at),
+                      record.report_final or fact.report_final)
+
+
 def later(a: datetime | None, b: datetime | None) -> datetime | None:
     """The later of two optional instants (how a record keeps the latest of each)."""
     return b if a is None else a if b is None else max(a, b)

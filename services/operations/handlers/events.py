@@ -1,19 +1,22 @@
 """Event handlers: every event goes into the timeline and the projections.
 
-Run by ``uow.consume`` (the processed-event claim commits with the effect), so a
-redelivered event changes nothing. Projections are recomputed from the stored facts of
+Run by ``uow.consume_batch(..., bulk=True)`` (the processed-event claims commit with the
+effect), so a redelivered event changes nothing; a batch costs a few statements, not a
+few per event. Projections are recomputed from the stored facts of
 each proposal the event concerns, which makes the result independent of arrival order.
 A failure here (the database away, a lock timeout) raises and is retried by the consumer;
 nothing in an event that loaded can make these handlers fail for good.
 """
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timezone
 
-from services.operations.adapters.projections import Projections, insert_for
-from services.operations.adapters.tables import event_counts, timeline
+from services.operations.adapters.projections import Projections
+from services.operations.adapters.tables import timeline
 from services.operations.domain import lifecycle
 from services.operations.domain.facts import facts_of
+from services.operations.domain.loads import Assignment
 from services.operations.domain.reserve import reserve_changes
 from services.operations.domain.timetable import Reached, signature_ended
 from shared.events import (CallPublished, EvaluationReportSubmitted, EvaluatorAssigned,
@@ -23,33 +26,31 @@ from shared.events import (CallPublished, EvaluationReportSubmitted, EvaluatorAs
 from shared.web import NotFound
 
 
-def record(uow, event) -> None:
-    """Append the event to the timeline (its event id is the key: a replay adds nothing)
-    and count it per type."""
-    payload = dump(event)
-    uow.session.execute(timeline.insert().values(
-        event_id=event.event_id, event_type=event.event_type(), producer=event.producer,
-        call_id=event.call_id, correlation_id=event.correlation_id,
-        proposal_id=getattr(event, "proposal_id", None), occurred_at=event.occurred_at,
-        recorded_at=datetime.now(timezone.utc), payload=payload))
-    statement = insert_for(uow.session, event_counts).values(
-        call_id=event.call_id, event_type=event.event_type(), count=1)
-    uow.session.execute(statement.on_conflict_do_update(
-        index_elements=["call_id", "event_type"], set_={"count": event_counts.c.count + 1}))
+def on_events(uow, events: list, now: datetime) -> None:
+    """The effect of a batch of events (``consume_batch(..., bulk=True)``): timeline,
+    counters, proposal views, call, topic and loads, with a few statements per batch
+    rather than per event. ``now`` is the service clock's time (stamped on recomputed
+    views).
 
-
-def on_event(uow, event, now: datetime) -> None:
-    """The effect of any event: timeline, counters, proposal views, call, topic and loads.
-    ``now`` is the service clock's time (stamped on recomputed views).
+    The result is the one-by-one result: views are derived from each proposal's whole set
+    of facts, counters add up and assignment records fold order-free, so applying the
+    batch's facts first and deriving each touched proposal once gives what deriving it
+    after each event gives.
 
     Every event of a call is projected holding the call's lock (taken first, so all
     transactions lock in the same order), so concurrent workers and replicas never build
     a view from fewer facts than another one already stored, and a rebuild sees a still
     projection."""
     repo = Projections(uow.session)
-    repo.lock_call(event.call_id)
-    record(uow, event)
-    project(repo, event, now)
+    for call_id in sorted({event.call_id for event in events}):
+        repo.lock_call(call_id)  # held already when lock_calls prepared the batch
+    record(uow, events)
+    project(repo, events, now)
+
+
+def on_event(uow, event, now: datetime) -> None:
+    """One event: a batch of one."""
+    on_events(uow, [event], now)
 
 
 def lock_calls(uow, events) -> None:
@@ -60,24 +61,63 @@ def lock_calls(uow, events) -> None:
         repo.lock_call(call_id)
 
 
-def project(repo: Projections, event, now: datetime) -> None:
-    """Apply one event to the projections (the call's lock is held)."""
-    facts = facts_of(event)
-    repo.add_facts(event.call_id, facts)
-    effect = _EFFECTS.get(type(event))
-    if effect is not None:
-        effect(repo, event)
-    call_wide = isinstance(event, (CallPublished, TimetableStageReached))
-    if not call_wide and event.event_type() not in lifecycle.LIFECYCLE_EVENTS:
-        return  # notifications, time targets: timeline only
-    topics = set()  # only ranked proposals take part in the reserve rule
-    for proposal_id in sorted({pid for pid, _ in facts}):
-        view = recompute(repo, event.call_id, proposal_id, now)
-        if view.topic_id and view.list is not None:
-            topics.add(view.topic_id)
+def record(uow, events: list) -> None:
+    """Append the events to the timeline (the event id is the key: a replay adds nothing)
+    and count them per type."""
+    recorded_at = datetime.now(timezone.utc)
+    uow.session.execute(timeline.insert(), [
+        {"event_id": event.event_id, "event_type": event.event_type(),
+         "producer": event.producer, "call_id": event.call_id,
+         "correlation_id": event.correlation_id,
+         "proposal_id": getattr(event, "proposal_id", None),
+         "occurred_at": event.occurred_at, "recorded_at": recorded_at, "payload": dump(event)}
+        for event in events])
+    Projections(uow.session).count_events(
+        Counter((event.call_id, event.event_type()) for event in events))
+
+
+def project(repo: Projections, events: list, now: datetime) -> None:
+    """Apply events to the projections, call by call (each call's lock is held)."""
+    by_call: dict[str, list] = {}
+    for event in events:
+        by_call.setdefault(event.call_id, []).append(event)
+    for call_id, call_events in sorted(by_call.items()):
+        _project_call(repo, call_id, call_events, now)
+
+
+def _project_call(repo: Projections, call_id: str, events: list, now: datetime) -> None:
+    facts, touched, call_wide = [], set(), False
+    assignment_facts, outcomes = [], Counter()
+    for event in events:
+        event_facts = facts_of(event)
+        facts += event_facts
+        effect = _CALL_EFFECTS.get(type(event))
+        if effect is not None:
+            effect(repo, event)  # rare (publication, stages, rankings): one at a time, in order
+        if type(event) in _ASSIGNMENT_FACTS:
+            assignment_facts.append(_ASSIGNMENT_FACTS[type(event)](event))
+        for outcome in _notification_outcomes(event):
+            outcomes[(call_id, event.template, outcome)] += 1
+        if isinstance(event, (CallPublished, TimetableStageReached)):
+            call_wide = True
+        elif event.event_type() in lifecycle.LIFECYCLE_EVENTS:
+            touched |= {pid for pid, _ in event_facts}
+        # the others (notifications, time targets) only go into timelines
+    repo.add_facts(call_id, facts)
+    repo.merge_assignments(call_id, assignment_facts)
+    repo.count_notifications(outcomes)
+    if not touched and not call_wide:
+        return
+    views = recompute(repo, call_id, touched, now)
+    # only ranked proposals take part in the reserve rule
+    topics = {view.topic_id for view in views if view.topic_id and view.list is not None}
     if call_wide:
-        topics |= set(repo.ranked_topic_ids(event.call_id))
-    settle(repo, event.call_id, topics, now)
+        topics |= set(repo.ranked_topic_ids(call_id))
+    settle(repo, call_id, topics, now)
+
+
+#: events projected together by a rebuild (as a consumer batch would be)
+_REBUILD_PAGE = 500
 
 
 def rebuild(uow, call_id: str, now: datetime) -> dict:
@@ -90,20 +130,21 @@ def rebuild(uow, call_id: str, now: datetime) -> dict:
                            errors=[{"field": "call_id", "rule": "unknown call"}])
         repo.lock_call(call_id)
         repo.clear(call_id)
-        replayed = 0
-        for payload in repo.call_payloads(call_id):
-            project(repo, load(payload), now)
-            replayed += 1
+        payloads = repo.call_payloads(call_id)
+        for start in range(0, len(payloads), _REBUILD_PAGE):
+            project(repo, [load(p) for p in payloads[start:start + _REBUILD_PAGE]], now)
+        replayed = len(payloads)
         proposals = len(repo.views(call_id))
         uow.commit()
     return {"call_id": call_id, "events": replayed, "proposals": proposals}
 
 
-def recompute(repo: Projections, call_id: str, proposal_id: str, now: datetime):
-    """Derive the proposal's view from all its facts and store it."""
-    view = lifecycle.derive(proposal_id, repo.facts(proposal_id, lifecycle.LIFECYCLE_EVENTS))
-    repo.save_view(call_id, view, now)
-    return view
+def recompute(repo: Projections, call_id: str, proposal_ids, now: datetime) -> list:
+    """Derive each proposal's view from all its facts and store them."""
+    facts = repo.facts_by_proposal(proposal_ids, lifecycle.LIFECYCLE_EVENTS)
+    views = [lifecycle.derive(pid, facts[pid]) for pid in sorted(facts)]
+    repo.save_views(call_id, views, now)
+    return views
 
 
 def settle(repo: Projections, call_id: str, topic_ids, now: datetime) -> None:
@@ -136,40 +177,29 @@ def _ranking(repo: Projections, e: RankingPublished) -> None:
     repo.rank_topic(e.call_id, e.topic_id, e.budget, e.funded_total, e.event_id, e.occurred_at)
 
 
-def _assigned(repo: Projections, e: EvaluatorAssigned) -> None:
-    repo.assignment(e.call_id, e.expert_id, e.proposal_id, e.topic_id, e.expert_name,
-                    e.expert_email, assigned_at=e.occurred_at)
+_CALL_EFFECTS = {CallPublished: _published, TimetableStageReached: _stage,
+                 RankingPublished: _ranking}
+
+#: what each assignment event says about its (expert, proposal) record
+_ASSIGNMENT_FACTS = {
+    EvaluatorAssigned: lambda e: Assignment(e.expert_id, e.proposal_id, e.topic_id,
+                                            e.expert_name, e.expert_email,
+                                            assigned_at=e.occurred_at),
+    EvaluatorReleased: lambda e: Assignment(e.expert_id, e.proposal_id, e.topic_id,
+                                            e.expert_name, e.expert_email,
+                                            released_at=e.occurred_at),
+    EvaluationReportSubmitted: lambda e: Assignment(e.expert_id, e.proposal_id, e.topic_id,
+                                                    report_final=e.final),
+}
 
 
-def _released(repo: Projections, e: EvaluatorReleased) -> None:
-    repo.assignment(e.call_id, e.expert_id, e.proposal_id, e.topic_id, e.expert_name,
-                    e.expert_email, released_at=e.occurred_at)
-
-
-def _report(repo: Projections, e: EvaluationReportSubmitted) -> None:
-    repo.assignment(e.call_id, e.expert_id, e.proposal_id, e.topic_id, report_final=e.final)
-
-
-def _delivered(repo: Projections, e: NotificationDelivered) -> None:
-    repo.count_notification(e.call_id, e.template, "delivered")
-    if e.after_deferral:
-        repo.count_notification(e.call_id, e.template, "recovered")
-
-
-def _failed(repo: Projections, e: NotificationFailed) -> None:
-    repo.count_notification(e.call_id, e.template, "failed")
-    if e.after_deferral:
-        repo.count_notification(e.call_id, e.template, "recovered")
-
-
-def _deferred(repo: Projections, e: NotificationDeferred) -> None:
-    """Counted once per message (its first deferral); its delivered or failed event says
-    ``after_deferral``, so "retrying" is deferred less recovered, whatever the order."""
-    repo.count_notification(e.call_id, e.template, "deferred")
-
-
-_EFFECTS = {CallPublished: _published, TimetableStageReached: _stage,
-            RankingPublished: _ranking, EvaluatorAssigned: _assigned,
-            EvaluatorReleased: _released, EvaluationReportSubmitted: _report,
-            NotificationDelivered: _delivered, NotificationFailed: _failed,
-            NotificationDeferred: _deferred}
+def _notification_outcomes(event) -> list[str]:
+    """What a notification outcome counts. A deferral is counted once per message (its
+    first deferral); its delivered or failed event says ``after_deferral``, so "retrying"
+    is deferred less recovered, whatever the order."""
+    if isinstance(event, NotificationDeferred):
+        return ["deferred"]
+    if isinstance(event, (NotificationDelivered, NotificationFailed)):
+        outcome = "delivered" if isinstance(event, NotificationDelivered) else "failed"
+        return [outcome, "recovered"] if event.after_deferral else [outcome]
+    return []

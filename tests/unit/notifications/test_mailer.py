@@ -151,3 +151,36 @@ def test_queued_mail_wakes_the_delivery_timer_at_once_and_wakes_coalesce():
     assert ticks == [False, False]
     with eventlet.Timeout(1):  # stopping does not wait for the 30 s tick
         timer.stop()
+
+
+def test_concurrent_sessions_are_all_kept_each_once(server):
+    """Several writer threads keep messages side by side (their fsyncs no longer queue
+    behind one another); every message still lands once, in the Maildir and the log."""
+    port, directory = server
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(n: int) -> None:
+        SmtpMailer("127.0.0.1", port, "no-reply@grantflow.test", timeout=10).send(
+            OutgoingMail(f"p{n}@comune.example.it", f"Receipt {n}", "Thanks\n",
+                         f"<c{n}@grantflow.notifications>"))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(send, range(40)))
+
+    kept = read_messages(directory)
+    assert sorted(k["message_id"] for k in kept) == sorted(
+        f"<c{n}@grantflow.notifications>" for n in range(40))
+    assert len(list((directory / "maildir" / "new").iterdir())) == 40
+
+
+def test_a_message_that_could_not_be_kept_is_refused_for_now_not_for_good(server,
+                                                                            monkeypatch):
+    port, directory = server
+    import mailbox
+    monkeypatch.setattr(mailbox.Maildir, "add", lambda self, content: (_ for _ in ()).throw(
+        mailbox.ExternalClashError("name clash")))
+
+    with pytest.raises(TransientMailError) as refused:
+        SmtpMailer("127.0.0.1", port, "no-reply@grantflow.test", timeout=5).send(mail())
+    assert "451" in str(refused.value) and "ExternalClashError" in str(refused.value)
+    assert read_messages(directory) == []
