@@ -95,11 +95,16 @@ def load_facts(session: Session, *, call_id: str | None = None,
 
 
 def save_facts(session: Session, changed: dict[str, LetterFacts], now: datetime) -> None:
-    for proposal_id, facts in sorted(changed.items()):
-        values = dict(call_id=facts.call_id, facts=facts.as_record(), updated_at=now)
-        if not insert_new(session, letter_facts, dict(proposal_id=proposal_id, **values)):
-            session.execute(letter_facts.update()
-                            .where(letter_facts.c.proposal_id == proposal_id).values(**values))
+    """Store these proposals' facts (new or replaced), in one statement (executemany)."""
+    if not changed:
+        return
+    dialect = session.get_bind().dialect.name
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(letter_facts)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["proposal_id"],
+        set_={name: statement.excluded[name] for name in ("call_id", "facts", "updated_at")}),
+        [dict(proposal_id=proposal_id, call_id=facts.call_id, facts=facts.as_record(),
+              updated_at=now) for proposal_id, facts in sorted(changed.items())])
 
 
 def release(session: Session, call_id: str, event_id: str, at: datetime) -> bool:

@@ -237,3 +237,22 @@ def test_a_batch_of_assignments_costs_a_few_statements_not_a_few_per_event(uows,
     assert len(stored(other_uows)["deliveries"]) == n == len(stored(uows)["deliveries"])
     assert per_event.count >= 4 * n
     assert bulk.count <= 8, bulk.count  # claims, seen, call, assignments (2), queue
+
+
+def _screenings(n):
+    return [about(f.screened(), f"P-{i:04d}") for i in range(n)]
+
+
+def test_a_deadlines_screenings_cost_a_few_statements_whatever_their_number(uows, other_uows):
+    """A deadline screens every proposal: their letter facts are read, folded and written
+    once per batch, so 5 and 50 screenings cost the same statements."""
+    call = call_published()
+    for factory in (uows, other_uows):
+        one_by_one(factory, [call])
+    with Statements(uows.engine) as few:
+        assert apply_batch(uows, _screenings(5)) == 5
+    with Statements(other_uows.engine) as many:
+        assert apply_batch(other_uows, _screenings(50)) == 50
+
+    assert len(stored(other_uows)["letter_facts"]) == 50
+    assert many.count == few.count <= 10, (few.count, many.count)
