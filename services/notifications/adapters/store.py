@@ -206,10 +206,23 @@ def seen_instants(session: Session, call_id: str, start: datetime | None,
     return list(session.execute(query).scalars())
 
 
-def seen_between(session: Session, call_id: str, start: datetime, end: datetime) -> list[Event]:
+def _seen_between(call_id: str, start: datetime, end: datetime):
+    e = seen_events.c
+    return sa.and_(e.call_id == call_id, e.occurred_at >= start, e.occurred_at < end)
+
+
+def seen_counts(session: Session, call_id: str, start: datetime, end: datetime) -> dict[str, int]:
+    """Per event type, the events of ``call_id`` seen that occurred in [start, end)."""
+    return dict(session.execute(sa.select(seen_events.c.event_type, sa.func.count()).where(
+        _seen_between(call_id, start, end)).group_by(seen_events.c.event_type)).all())
+
+
+def seen_of_type(session: Session, call_id: str, start: datetime, end: datetime,
+                 event_type: str) -> list[Event]:
+    """The events of one type seen in [start, end), whole, in the order they occurred."""
     payloads = session.execute(sa.select(seen_events.c.payload).where(
-        seen_events.c.call_id == call_id, seen_events.c.occurred_at >= start,
-        seen_events.c.occurred_at < end).order_by(seen_events.c.occurred_at)).scalars()
+        _seen_between(call_id, start, end), seen_events.c.event_type == event_type)
+        .order_by(seen_events.c.occurred_at)).scalars()
     return [load(payload) for payload in payloads]
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from shared.calls.model import Call, milestones
@@ -59,23 +59,49 @@ def day_window(on: date, timezone: str) -> tuple[datetime, datetime]:
             datetime.combine(on + timedelta(days=1), time(), zone))
 
 
+@dataclass(frozen=True)
+class DayTally:
+    """What a digest needs of one day: counts, and whole events only where it lists them
+    (failures, breaches). A deadline day of a 10,000-proposal call holds some 100,000
+    events and as many sent messages; the service counts those in the database instead of
+    loading them (:func:`digest_of`)."""
+
+    events: Mapping[str, int]  # event type -> count, our own outcomes included
+    delivered: Mapping[str, int]  # template -> count
+    failures: Sequence[NotificationFailed]
+    breaches: Sequence[TimeTargetBreached]
+
+
+def tally(on: date, timezone: str, events: Iterable[Event]) -> DayTally:
+    """The tally of the events that fall on ``on`` in ``timezone`` (the others ignored)."""
+    start, end = day_window(on, timezone)
+    todays = [e for e in events if start <= e.occurred_at < end]
+    return DayTally(
+        events=Counter(e.event_type() for e in todays),
+        delivered=Counter(e.template for e in todays if isinstance(e, NotificationDelivered)),
+        failures=[e for e in todays if isinstance(e, NotificationFailed)],
+        breaches=[e for e in todays if isinstance(e, TimeTargetBreached)])
+
+
+def digest_of(on: date, timezone: str, day: DayTally,
+              dead_letters: Iterable[DeadLetter]) -> Digest:
+    """The digest of a day's tally, with the dead letters waiting now (all listed)."""
+    return Digest(
+        day=on, timezone=timezone,
+        events=dict(sorted((k, v) for k, v in day.events.items() if v)),
+        delivered=dict(sorted((k, v) for k, v in day.delivered.items() if v)),
+        failed=dict(sorted(Counter(e.template for e in day.failures).items())),
+        failures=tuple(day.failures),
+        dead_letters=tuple(sorted(dead_letters, key=lambda d: (d.dead_at, d.event_id))),
+        breaches=tuple(day.breaches))
+
+
 def build_digest(on: date, timezone: str, events: Iterable[Event],
                  dead_letters: Iterable[DeadLetter]) -> Digest:
     """Count what falls on ``on`` in ``timezone``; anything outside the day is ignored,
     so the caller may pass a wider slice. Pass one call's events for a per-call digest,
     and the dead letters waiting now (all of them are listed)."""
-    start, end = day_window(on, timezone)
-    todays = [e for e in events if start <= e.occurred_at < end]
-    delivered = [e for e in todays if isinstance(e, NotificationDelivered)]
-    failed = [e for e in todays if isinstance(e, NotificationFailed)]
-    return Digest(
-        day=on, timezone=timezone,
-        events=dict(sorted(Counter(e.event_type() for e in todays).items())),
-        delivered=dict(sorted(Counter(e.template for e in delivered).items())),
-        failed=dict(sorted(Counter(e.template for e in failed).items())),
-        failures=tuple(failed),
-        dead_letters=tuple(sorted(dead_letters, key=lambda d: (d.dead_at, d.event_id))),
-        breaches=tuple(e for e in todays if isinstance(e, TimeTargetBreached)))
+    return digest_of(on, timezone, tally(on, timezone, events), dead_letters)
 
 
 def reports_quiet_days(call: Call, on: date) -> bool:

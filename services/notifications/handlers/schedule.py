@@ -6,14 +6,14 @@ idempotent by key: a second tick, a second replica or a restart queue nothing tw
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import date, datetime, timedelta
 
 from services.notifications.adapters import delivery_log as log
 from services.notifications.adapters import store
-from services.notifications.domain.delivery import FAILED
 from services.notifications.handlers.delivery import outcome_event, queue
-from services.notifications.domain.digest import (build_digest, day_window, digest_days,
-                                                  digest_notifications)
+from services.notifications.domain.digest import (DayTally, day_window, digest_days,
+                                                  digest_notifications, digest_of)
 from services.notifications.domain.reminders import due_reminders
 
 _log = logging.getLogger(__name__)
@@ -50,16 +50,27 @@ def send_digests(uow, now: datetime, settings, dead_letters) -> int:
             for day in days:
                 if not store.mark_digested(uow.session, call_id, day, now):
                     continue  # another replica made it
-                start, end = day_window(day, call.timezone)
-                events = store.seen_between(uow.session, call_id, start, end) + [
-                    outcome_event(row, row.sent_at or row.failed_at,
-                                  row.last_error if row.status == FAILED else None)
-                    for row in log.outcomes_between(uow.session, call_id, start, end)]
-                digest = build_digest(day, call.timezone, events, waiting)
+                digest = digest_of(day, call.timezone,
+                                   _tally(uow.session, call_id, day, call.timezone), waiting)
                 queue(uow, digest_notifications(digest, call_id, settings.operations), now)
                 made += 1
             uow.commit()
     return made
+
+
+def _tally(session, call_id: str, day: date, timezone: str) -> DayTally:
+    """The day's counts from the database (the events seen, and our own outcomes from the
+    delivery log); only failures and breaches are read whole, to be listed."""
+    start, end = day_window(day, timezone)
+    delivered = log.sent_counts_between(session, call_id, start, end)
+    failures = [outcome_event(row, row.sent_at or row.failed_at, row.last_error)
+                for row in log.failed_between(session, call_id, start, end)]
+    counts = Counter(store.seen_counts(session, call_id, start, end))
+    counts.update({"notification_delivered": sum(delivered.values()),
+                   "notification_failed": len(failures)})
+    return DayTally(events=counts, delivered=delivered, failures=failures,
+                    breaches=store.seen_of_type(session, call_id, start, end,
+                                                "time_target_breached"))
 
 
 def _digests_due(uow, now: datetime) -> dict[str, list[date]]:

@@ -93,3 +93,23 @@ def test_a_quiet_day_in_the_timetable_is_digested_too(uows):
              if r.context["day"] == "10 March 2019"]
     assert quiet and "EVENTS SEEN: 0" in quiet[0].body
     assert digest(uows, datetime(2019, 3, 11, 23, 0, tzinfo=f.BRUSSELS)) == 0
+
+
+def test_a_digest_counts_in_the_database_and_still_lists_each_breach(uows):
+    """The day's events are counted by the database, not loaded one by one; breaches
+    (and failures) are still read whole to be listed, and other days do not count."""
+    handle(uows, call_published())
+    for measure in ("tti", "ttg"):
+        handle(uows, f.breached(measure))  # 30 June 2019, 17:00 Brussels
+    for n in range(3):
+        handle(uows, replace(f.completed(), event_id=new_event_id(),
+                             occurred_at=datetime(2019, 6, 30, 9, n, tzinfo=f.BRUSSELS)))
+    handle(uows, replace(f.completed(), event_id=new_event_id(),  # the day after
+                         occurred_at=datetime(2019, 7, 1, 0, 0, 1, tzinfo=f.BRUSSELS)))
+
+    digest(uows, datetime(2019, 7, 2, 1, 0, tzinfo=f.BRUSSELS))
+
+    june = [r for r in rows(uows, template="daily_digest") if r.context["day"] == "30 June 2019"]
+    assert june and "EVENTS SEEN: 5" in june[0].body
+    assert "proposal P-0042: time to inform 149 days" in june[0].body
+    assert "proposal P-0042: time to grant 149 days" in june[0].body
