@@ -208,5 +208,14 @@ class ParsedCalls:
             self._parsed[key] = call_from_wire(document)
         return self._parsed[key]
 
+    def fetched(self, call_id: str, version: int, fetch_document) -> Call:
+        """Like :meth:`get`, reading the document (``fetch_document()``) only when this
+        version is not parsed yet: an evaluator's report reads the call's version, not its
+        7 KB document, every time."""
+        key = (call_id, version)
+        if key not in self._parsed:
+            self._parsed[key] = call_from_wire(fetch_document())
+        return self._parsed[key]
+
     def keep(self, call: Call) -> None:
         self._parsed[(call.id, call.version)] = call

@@ -44,10 +44,12 @@ def _insert_missing(uow, table: sa.Table, **values) -> None:
 # ------------------------------------------------------------------ calls and stages
 def load_call(uow, call_id: str) -> Call | None:
     """Our latest copy of a call (parsed once per version and process)."""
-    row = _one(uow, sa.select(calls.c.version, calls.c.document).where(calls.c.call_id == call_id))
-    if row is None:
+    version = uow.session.execute(sa.select(calls.c.version).where(
+        calls.c.call_id == call_id)).scalar()
+    if version is None:
         return None
-    return _CALLS.get(call_id, row.version, row.document)
+    return _CALLS.fetched(call_id, version, lambda: uow.session.execute(sa.select(
+        calls.c.document).where(calls.c.call_id == call_id)).scalar())
 
 
 def save_call(uow, call: Call, document: dict, now: datetime) -> bool:

@@ -78,3 +78,20 @@ def test_parsed_calls_parse_a_version_once_and_keep_what_was_just_saved():
     retitled = replace(call, title="Another title, same version")
     parsed.keep(retitled)  # a reset database given another document under this version
     assert parsed.get(call.id, call.version, document) is retitled
+
+
+def test_parsed_calls_fetch_a_document_only_for_a_version_not_parsed_yet():
+    from shared.calls.loader import ParsedCalls
+
+    call = bundled_call()
+    fetches = []
+
+    def fetch():
+        fetches.append(1)
+        return call_to_wire(call)
+
+    parsed = ParsedCalls()
+    first = parsed.fetched(call.id, call.version, fetch)
+    assert first == call and parsed.fetched(call.id, call.version, fetch) is first
+    assert parsed.fetched(call.id, call.version + 1, fetch) == call  # another version: read
+    assert len(fetches) == 2
