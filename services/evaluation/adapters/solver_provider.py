@@ -6,7 +6,10 @@ Config key ``ASSIGNMENT_SOLVER``: ``timeout`` (seconds, default 600), ``candidat
 ``max_rounds``, ``time_limit``, ``threads`` (see :class:`.solver.SolverOptions`),
 ``isolated`` (default
 true; false solves in the service process, for debugging only), ``command`` (the worker's
-command line; tests replace it with one that crashes).
+command line; tests replace it with one that crashes), ``warm_max_proposals`` (default
+2,000: a problem of at most this many proposals, a repair or a small topic, goes to the
+child kept running between solves, :mod:`.solver_warm`; a bigger one gets a child of its
+own, which gives its memory back when it ends; 0 turns the warm child off).
 
 One solve at a time per process (``lock``): the machine's cores are better spent on one
 solve than shared by two that would mostly redo each other's work.
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from nameko.extensions import DependencyProvider
 
 from services.evaluation.adapters.solver import SolverOptions, solve_assignment
+from services.evaluation.adapters.solver_warm import WarmWorker
 from services.evaluation.adapters.solver_worker import solve_assignment_isolated
 from services.evaluation.domain.assignment import AssignmentProblem, AssignmentResult
 
@@ -31,12 +35,16 @@ class Solver:
     timeout: float = 600.0
     isolated: bool = True
     command: list[str] | None = None
+    warm_max_proposals: int = 2000
+    warm: WarmWorker = field(default_factory=WarmWorker)
     # threading.Lock is green under eventlet's monkey patch (nameko run patches first)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def solve(self, problem: AssignmentProblem) -> AssignmentResult:
         if not self.isolated:
             return solve_assignment(problem, self.options)
+        if self.command is None and len(problem.proposals) <= self.warm_max_proposals:
+            return self.warm.solve(problem, self.options, self.timeout)
         return solve_assignment_isolated(problem, self.options, timeout=self.timeout,
                                          command=self.command)
 
@@ -48,7 +56,11 @@ class SolverProvider(DependencyProvider):
                                                "threads") if k in config}
         self.solver = Solver(SolverOptions(**options), timeout=float(config.get("timeout", 600)),
                              isolated=bool(config.get("isolated", True)),
-                             command=config.get("command"))
+                             command=config.get("command"),
+                             warm_max_proposals=int(config.get("warm_max_proposals", 2000)))
+
+    def stop(self):
+        self.solver.warm.close()
 
     def get_dependency(self, worker_ctx):
         return self.solver

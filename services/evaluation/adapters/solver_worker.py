@@ -63,17 +63,26 @@ def solve_assignment_isolated(problem: AssignmentProblem,
                 return _error(f"solver gave no answer within {timeout:g} s and was stopped")
             return _error(f"talking to the solver process failed: {exc!r}")
     if child.returncode != 0:
-        return _error(f"solver process {_exit_reason(child.returncode)}{_tail(stderr)}")
+        return _error(f"solver process {exit_reason(child.returncode)}{stderr_tail(stderr)}")
     try:
-        reply = json.loads(stdout)
-        if reply.get("protocol") != PROTOCOL:
-            raise ValueError(f"protocol {reply.get('protocol')!r}")
-        return decode_result(reply["result"])
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        return _error(f"solver returned an unreadable answer ({exc}){_tail(stderr)}")
+        return decode_reply(stdout)
+    except UNREADABLE as exc:
+        return _error(f"solver returned an unreadable answer ({exc}){stderr_tail(stderr)}")
 
 
-def _exit_reason(code: int) -> str:
+#: what :func:`decode_reply` raises on an answer it cannot read
+UNREADABLE = (ValueError, KeyError, TypeError, AttributeError)
+
+
+def decode_reply(raw: bytes) -> AssignmentResult:
+    """The result in a worker's reply document (raises one of :data:`UNREADABLE`)."""
+    reply = json.loads(raw)
+    if reply.get("protocol") != PROTOCOL:
+        raise ValueError(f"protocol {reply.get('protocol')!r}")
+    return decode_result(reply["result"])
+
+
+def exit_reason(code: int) -> str:
     if code < 0:
         try:
             return f"was killed by {signal.Signals(-code).name}"
@@ -82,7 +91,7 @@ def _exit_reason(code: int) -> str:
     return f"exited with status {code}"
 
 
-def _tail(stderr: bytes, limit: int = 400) -> str:
+def stderr_tail(stderr: bytes, limit: int = 400) -> str:
     text = stderr.decode(errors="replace").strip()
     return f": {text[-limit:]}" if text else ""
 
@@ -212,6 +221,13 @@ def run(raw: bytes) -> dict:
 
 
 def main() -> int:
+    """One request on stdin, its reply on stdout; with ``--serve``, one request per line
+    and one reply per line until stdin closes (:mod:`.solver_warm`)."""
+    if "--serve" in sys.argv[1:]:
+        for line in sys.stdin.buffer:
+            sys.stdout.write(json.dumps(run(line)) + "\n")
+            sys.stdout.flush()
+        return 0
     reply = run(sys.stdin.buffer.read())
     sys.stdout.write(json.dumps(reply))
     sys.stdout.flush()

@@ -1,0 +1,114 @@
+"""A solver child kept running between solves, for the small ones.
+
+Every conflict or decline in a report round asks for a repair solve. A fresh child process
+costs about a second of CPU before it solves anything (importing NumPy, SciPy and
+OR-Tools); at 10,000 proposals the repair children of a report round took about half of one
+of the machine's two cores. :class:`WarmWorker` keeps one child (``solver_worker --serve``)
+and sends it one request per line, so that cost is paid once.
+
+The isolation stays what :func:`.solver_worker.solve_assignment_isolated` gives: OR-Tools
+aborting, a hung solve (stopped after ``timeout``) or an unreadable answer cost one
+``error`` result and that child; the next solve starts another. Only small problems come
+here (:class:`.solver_provider.Solver` decides), so the memory a child keeps between solves
+stays small; the big first assignment of a call still runs in a child of its own.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import asdict
+
+from services.evaluation.adapters.solver import SolverOptions
+from services.evaluation.adapters.solver_worker import (
+    PROTOCOL, UNREADABLE, WORKER_MODULE, decode_reply, encode_problem, exit_reason,
+    stderr_tail)
+from services.evaluation.domain.assignment import AssignmentProblem, AssignmentResult
+
+
+class WarmWorker:
+    """One long-lived solver child; :meth:`solve` is safe to call from several threads
+    (one solve at a time)."""
+
+    def __init__(self, command: list[str] | None = None):
+        self.argv = command or [sys.executable, "-m", WORKER_MODULE, "--serve"]
+        self._child: subprocess.Popen | None = None
+        self._stderr = None
+        self._lock = threading.Lock()
+        self.started = 0  # children started so far (a test reads it)
+
+    def solve(self, problem: AssignmentProblem, options: SolverOptions,
+              timeout: float) -> AssignmentResult:
+        line = json.dumps({"protocol": PROTOCOL, "problem": encode_problem(problem),
+                           "options": asdict(options)}).encode() + b"\n"
+        with self._lock:
+            try:
+                child = self._running()
+            except OSError as exc:
+                return _error(f"solver could not be started: {exc}")
+            stopped = threading.Event()
+
+            def stop() -> None:
+                stopped.set()
+                child.kill()
+
+            timer = threading.Timer(timeout, stop)
+            timer.start()
+            try:
+                child.stdin.write(line)
+                child.stdin.flush()
+                answer = child.stdout.readline()
+            except OSError:
+                answer = b""
+            finally:
+                timer.cancel()
+            if stopped.is_set():
+                self._discard()
+                return _error(f"solver gave no answer within {timeout:g} s and was stopped")
+            if not answer:
+                return _error(f"solver process {self._discard()}")
+            try:
+                return decode_reply(answer)
+            except UNREADABLE as exc:
+                detail = self._discard()
+                return _error(f"solver returned an unreadable answer ({exc}); it {detail}")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._child is not None:
+                self._discard()
+
+    def _running(self) -> subprocess.Popen:
+        if self._child is not None and self._child.poll() is None:
+            return self._child
+        if self._child is not None:
+            self._discard()
+        self._stderr = tempfile.TemporaryFile()
+        self._child = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, stderr=self._stderr)
+        self.started += 1
+        return self._child
+
+    def _discard(self) -> str:
+        """Stop the child (if it still runs) and forget it; how it ended, for people."""
+        child, self._child = self._child, None
+        for pipe in (child.stdin, child.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        try:
+            code = child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            code = child.wait()
+        self._stderr.seek(0)
+        tail = stderr_tail(self._stderr.read())
+        self._stderr.close()
+        return f"{exit_reason(code)}{tail}"
+
+
+def _error(message: str) -> AssignmentResult:
+    return AssignmentResult("error", error=message)
