@@ -33,14 +33,20 @@ def progress_topics(uow, repo: GrantsRepository, now: datetime, authority_email:
         call = repo.call(row.call_id)
         if call is None:
             continue  # the ranking came before the call: wait for call_published
+        stage_at = repo.stage_reached_at(row.call_id, INFORMATION_STAGE)
+        due = invitation_due(call, row.ranked_at, now, stage_at)
+        if row.opened and not due:
+            # nothing to do until the invitation: reading the ranking again on every tick
+            # (10,000 entries through marshmallow) kept grants at a full core for the
+            # whole ranking stage of a 10,000-proposal call
+            continue
         ledger = repo.ledger(row, call)
         if not row.opened:
             for proposal_id in withdrawn_among(repo, [c.proposal_id for c in ledger.reserve],
                                                row.call_id):
                 ledger.drop_reserve(proposal_id)
-        stage_at = repo.stage_reached_at(row.call_id, INFORMATION_STAGE)
         invited_at = None
-        if invitation_due(call, row.ranked_at, now, stage_at):
+        if due:
             invited_at = invitation_time(call, row.ranked_at, stage_at)
             files = ledger.invite_main_list(call, invited_at, authority_email)
             for grant in files:
