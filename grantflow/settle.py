@@ -191,7 +191,7 @@ def wait_until_settled(amqp_uri: str, service_urls: dict[str, str], *,
         while True:
             try:
                 last = snapshot(amqp_uri, service_urls, names, token, conn)
-            except (OSError, conn.connection_errors) as exc:  # the broker's connection
+            except (OSError, *conn.connection_errors) as exc:  # the broker's connection
                 conn.close()
                 conn = Connection(amqp_uri)
                 last = Snapshot({}, {}, {}, [f"broker ({type(exc).__name__})"])

@@ -109,3 +109,32 @@ def test_busy_workers_and_unanswered_services_are_not_quiet():
 
 def test_without_the_deliveries_field_nothing_is_assumed_without_a_token():
     assert mail_backlog("http://unused", {"status": "ok"}, None) == ({}, None)
+
+
+class _DroppingBroker(_NoBroker):
+    """A broker connection whose first look at the queues fails, as a dropped one does."""
+
+    connection_errors = (ConnectionResetError, TimeoutError)
+    opened = 0
+
+    def __init__(self, uri):
+        type(self).opened += 1
+
+
+def test_a_dropped_broker_connection_is_opened_again_and_the_wait_goes_on(notifications,
+                                                                          monkeypatch):
+    looks = []
+
+    def depths(conn, names):
+        looks.append(conn)
+        if len(looks) == 1:
+            raise ConnectionResetError("the broker closed the connection")
+        return {}
+
+    monkeypatch.setattr(settle, "queue_depths", depths)
+    monkeypatch.setattr(settle, "Connection", _DroppingBroker)
+    Health.bodies = [health()]
+    said = []
+    assert wait_until_settled("amqp://unused", notifications, interval=0.01,
+                              say=said.append, stall_timeout=5) > 0
+    assert _DroppingBroker.opened == 2 and len(looks) >= 3  # reopened, then quiet twice
