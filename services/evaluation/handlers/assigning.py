@@ -117,7 +117,7 @@ def _due_work(uow) -> list[tuple[str, str, list[str]]]:
     for call_id in repo.call_ids(uow):
         call = repo.load_call(uow, call_id)
         if repo.stage_reached(uow, call_id, "evaluation_start"):
-            ready = [t.topic_id for t in repo.topic_rows(uow, call_id)
+            ready = [t.topic_id for t in repo.topic_rows(uow, call_id, with_ranking=False)
                      if t.assignment_status != "assigned" and t.ranked_at is None
                      and t.closed_at is not None and t.assignment_attempt_revision != current
                      and _may_assign(uow, call_id, t)]

@@ -44,3 +44,15 @@ def test_the_indexed_look_agrees_with_the_domain(factory, in_manifest, screened,
         assert looked  # every open blocker is found by the look
     with factory() as uow:  # another topic's proposals do not count
         assert not repo.any_blocking_ranking(uow, "C", "OTHER")
+
+
+def test_the_sweepers_look_at_topics_leaves_their_rankings_unread(factory):
+    from services.evaluation.adapters.tables import topics
+    with factory() as uow:
+        uow.session.execute(topics.insert().values(call_id="C", topic_id="T",
+                                                   ranking={"main": ["big"]}))
+        uow.commit()
+    with factory() as uow:
+        [narrow] = repo.topic_rows(uow, "C", with_ranking=False)
+        [whole] = repo.topic_rows(uow, "C")
+    assert "ranking" not in narrow._fields and whole.ranking == {"main": ["big"]}
