@@ -203,10 +203,7 @@ class ParsedCalls:
         self._parsed: dict[tuple[str, int], Call] = {}
 
     def get(self, call_id: str, version: int, document: dict) -> Call:
-        key = (call_id, version)
-        if key not in self._parsed:
-            self._parsed[key] = call_from_wire(document)
-        return self._parsed[key]
+        return self.fetched(call_id, version, lambda: document)
 
     def fetched(self, call_id: str, version: int, fetch_document) -> Call:
         """Like :meth:`get`, reading the document (``fetch_document()``) only when this

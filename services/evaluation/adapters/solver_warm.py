@@ -23,8 +23,8 @@ from dataclasses import asdict
 
 from services.evaluation.adapters.solver import SolverOptions
 from services.evaluation.adapters.solver_worker import (
-    PROTOCOL, UNREADABLE, WORKER_MODULE, decode_reply, encode_problem, exit_reason,
-    stderr_tail)
+    PROTOCOL, UNREADABLE, WORKER_MODULE, decode_reply, encode_problem, error_result,
+    exit_reason, stderr_tail)
 from services.evaluation.domain.assignment import AssignmentProblem, AssignmentResult
 
 
@@ -47,7 +47,7 @@ class WarmWorker:
             try:
                 child = self._running()
             except OSError as exc:
-                return _error(f"solver could not be started: {exc}")
+                return error_result(f"solver could not be started: {exc}")
             stopped = threading.Event()
 
             def stop() -> None:
@@ -66,14 +66,15 @@ class WarmWorker:
                 timer.cancel()
             if stopped.is_set():
                 self._discard()
-                return _error(f"solver gave no answer within {timeout:g} s and was stopped")
+                return error_result(
+                    f"solver gave no answer within {timeout:g} s and was stopped")
             if not answer:
-                return _error(f"solver process {self._discard()}")
+                return error_result(f"solver process {self._discard()}")
             try:
                 return decode_reply(answer)
             except UNREADABLE as exc:
                 detail = self._discard()
-                return _error(f"solver returned an unreadable answer ({exc}); it {detail}")
+                return error_result(f"solver returned an unreadable answer ({exc}); it {detail}")
 
     def close(self) -> None:
         with self._lock:
@@ -108,7 +109,3 @@ class WarmWorker:
         tail = stderr_tail(self._stderr.read())
         self._stderr.close()
         return f"{exit_reason(code)}{tail}"
-
-
-def _error(message: str) -> AssignmentResult:
-    return AssignmentResult("error", error=message)

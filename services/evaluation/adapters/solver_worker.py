@@ -50,7 +50,7 @@ def solve_assignment_isolated(problem: AssignmentProblem,
         child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE)
     except OSError as exc:
-        return _error(f"solver could not be started: {exc}")
+        return error_result(f"solver could not be started: {exc}")
     with child:
         try:
             stdout, stderr = child.communicate(payload, timeout=timeout)
@@ -60,14 +60,14 @@ def solve_assignment_isolated(problem: AssignmentProblem,
             child.kill()
             child.communicate()
             if type(exc).__name__ == "TimeoutExpired":
-                return _error(f"solver gave no answer within {timeout:g} s and was stopped")
-            return _error(f"talking to the solver process failed: {exc!r}")
+                return error_result(f"solver gave no answer within {timeout:g} s and was stopped")
+            return error_result(f"talking to the solver process failed: {exc!r}")
     if child.returncode != 0:
-        return _error(f"solver process {exit_reason(child.returncode)}{stderr_tail(stderr)}")
+        return error_result(f"solver process {exit_reason(child.returncode)}{stderr_tail(stderr)}")
     try:
         return decode_reply(stdout)
     except UNREADABLE as exc:
-        return _error(f"solver returned an unreadable answer ({exc}){stderr_tail(stderr)}")
+        return error_result(f"solver returned an unreadable answer ({exc}){stderr_tail(stderr)}")
 
 
 #: what :func:`decode_reply` raises on an answer it cannot read
@@ -96,7 +96,7 @@ def stderr_tail(stderr: bytes, limit: int = 400) -> str:
     return f": {text[-limit:]}" if text else ""
 
 
-def _error(message: str) -> AssignmentResult:
+def error_result(message: str) -> AssignmentResult:
     return AssignmentResult("error", error=message)
 
 

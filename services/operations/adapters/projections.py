@@ -180,8 +180,7 @@ class Projections:
         query = sa.select(*columns).where(proposal_events.c.proposal_id == proposal_id)
         if event_types is not None:
             query = query.where(proposal_events.c.event_type.in_(sorted(event_types)))
-        return [Fact(r.event_id, r.event_type, r.occurred_at, r.causation_id,
-                     r.data if with_data else {}, r.summary) for r in self._execute(query)]
+        return [_fact_of(r, with_data) for r in self._execute(query)]
 
     def facts_by_proposal(self, proposal_ids, event_types) -> dict[str, list[Fact]]:
         """The facts (with data) of many proposals at once, for recomputing their views."""
@@ -193,8 +192,7 @@ class Projections:
                                              e.occurred_at, e.causation_id, e.summary, e.data)
                                    .where(e.proposal_id.in_(ids[start:start + _PAGE]),
                                           e.event_type.in_(sorted(event_types)))):
-                found[r.proposal_id].append(Fact(r.event_id, r.event_type, r.occurred_at,
-                                                 r.causation_id, r.data, r.summary))
+                found[r.proposal_id].append(_fact_of(r, with_data=True))
         return found
 
     def call_facts(self, call_id: str) -> dict[str, list[Fact]]:
@@ -205,8 +203,7 @@ class Projections:
                           proposal_events.c.causation_id, proposal_events.c.summary).where(
             proposal_events.c.call_id == call_id)
         for r in self._execute(query):
-            found.setdefault(r.proposal_id, []).append(
-                Fact(r.event_id, r.event_type, r.occurred_at, r.causation_id, {}, r.summary))
+            found.setdefault(r.proposal_id, []).append(_fact_of(r, with_data=False))
         return found
 
     def payloads(self, event_ids: list[str]) -> dict[str, dict]:
@@ -398,6 +395,11 @@ def _add_counts(session, table, key_columns: tuple[str, ...], counts: Counter) -
         index_elements=list(key_columns),
         set_={"count": table.c.count + statement.excluded["count"]}), [
         {**dict(zip(key_columns, key)), "count": n} for key, n in sorted(counts.items())])
+
+
+def _fact_of(row, with_data: bool) -> Fact:
+    return Fact(row.event_id, row.event_type, row.occurred_at, row.causation_id,
+                row.data if with_data else {}, row.summary)
 
 
 def _assignment_of(row) -> Assignment:

@@ -41,11 +41,9 @@ def on_events(uow, events: list, now: datetime) -> None:
     transactions lock in the same order), so concurrent workers and replicas never build
     a view from fewer facts than another one already stored, and a rebuild sees a still
     projection."""
-    repo = Projections(uow.session)
-    for call_id in sorted({event.call_id for event in events}):
-        repo.lock_call(call_id)  # held already when lock_calls prepared the batch
+    lock_calls(uow, events)  # held already when it prepared the batch: taken once
     record(uow, events)
-    project(repo, events, now)
+    project(Projections(uow.session), events, now)
 
 
 def on_event(uow, event, now: datetime) -> None:
