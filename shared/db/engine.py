@@ -96,3 +96,18 @@ def drop_postgres_databases(url: str | URL, pattern: str) -> list[str]:
         return list(names)
     finally:
         admin.dispose()
+
+
+def walk_queue_in_index_order(connection: sa.Connection) -> None:
+    """For the rest of this transaction, read with plain index scans, not bitmap scans
+    (PostgreSQL only): for the polls of a queue table (the outbox, the delivery log).
+
+    Every row that leaves the queue leaves a dead entry in the queue's indexes until a
+    vacuum. A plain index scan marks such an entry dead the first time it meets it, and
+    every later scan skips it; a bitmap scan never marks them and visits every one of them
+    again, at every poll. The planner picks the bitmap scan when its statistics say the
+    queue is short, which they say between vacuums (or always, where autovacuum is off):
+    at the end of a 10,000-proposal call on this machine, the notifications outbox poll
+    took 237 ms and the delivery claim 860 ms with nothing to do."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SET LOCAL enable_bitmapscan = off"))

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
+from shared.db.engine import walk_queue_in_index_order
 from shared.failpoints import failpoint
 from shared.messaging.broker import ConfirmingPublisher, OutgoingMessage
 from shared.messaging.tables import outbox
@@ -82,6 +83,7 @@ class OutboxRelay:
     def relay_once(self) -> int:
         """Publish one batch of unsent rows; returns how many were published."""
         with self.engine.begin() as conn:
+            walk_queue_in_index_order(conn)
             query = (sa.select(outbox.c.id, outbox.c.event_id, outbox.c.event_type,
                                outbox.c.exchange, outbox.c.payload, outbox.c.correlation_id)
                      .where(outbox.c.sent_at.is_(None))
@@ -106,6 +108,7 @@ class OutboxRelay:
 
     def backlog(self) -> tuple[int, datetime | None]:
         with self.engine.connect() as conn:
+            walk_queue_in_index_order(conn)
             count, oldest = conn.execute(
                 sa.select(sa.func.count(), sa.func.min(outbox.c.created_at))
                 .where(outbox.c.sent_at.is_(None))).one()

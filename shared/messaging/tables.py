@@ -20,8 +20,13 @@ outbox = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("sent_at", UtcDateTime(), nullable=True),
 )
-# the relay's query: oldest unsent first
+# the hourly purge of rows sent long ago
 sa.Index("ix_outbox_unsent", outbox.c.sent_at, outbox.c.id)
+#: the relay's query (oldest unsent first) and its backlog gauge, several times a second;
+#: see :func:`create_pending_index`
+PENDING_INDEX = "ix_outbox_pending"
+_UNSENT = sa.text("sent_at IS NULL")
+sa.Index(PENDING_INDEX, outbox.c.id, postgresql_where=_UNSENT, sqlite_where=_UNSENT)
 
 processed_events = sa.Table(
     "processed_events", metadata,
@@ -55,3 +60,20 @@ def create_tables(op) -> None:
         sa.Column("event_type", sa.String(80), nullable=False),
         sa.Column("processed_at", UtcDateTime(), nullable=False),
     )
+
+
+def create_pending_index(op) -> None:
+    """A partial index of the rows not sent yet, for each service's migration that adds it.
+
+    Publishing a row sets ``sent_at``, which leaves its old entry in ``ix_outbox_unsent``
+    dead until a vacuum. The relay's poll went through every one of them: at the end of a
+    10,000-proposal call on a cluster without autovacuum, notifications' outbox held
+    178,000 such entries and each poll took 237 ms as a bitmap scan. This index holds only
+    unsent rows; read in ``id`` order by a plain index scan, a dead entry is marked as such
+    the first time it is met and skipped afterwards (0.03 ms on the same table)."""
+    op.create_index(PENDING_INDEX, "outbox", ["id"], postgresql_where=_UNSENT,
+                    sqlite_where=_UNSENT)
+
+
+def drop_pending_index(op) -> None:
+    op.drop_index(PENDING_INDEX, table_name="outbox")

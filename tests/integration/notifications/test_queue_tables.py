@@ -1,10 +1,18 @@
 """The delivery log's tables are vacuumed like queues on PostgreSQL (migration 0004), and
-the migration goes down and up again."""
+the migration goes down and up again; the delivery timer's claim and the backlog count do
+not walk the messages already sent (migration 0006)."""
+from datetime import datetime, timedelta, timezone
+
 import sqlalchemy as sa
 from alembic import command
+from sqlalchemy.orm import Session
 
+from services.notifications.adapters import delivery_log as log
+from services.notifications.adapters.tables import deliveries
+from services.notifications.domain.delivery import QUEUED, SENDING, SENT
 from shared.db.engine import create_service_engine
 from shared.db.migrations import alembic_config, upgrade_to_head
+from tests.support.plans import heap_pages, pages_touched, selects_of
 
 SCRIPTS = "services.notifications:migrations"
 
@@ -33,5 +41,52 @@ def test_the_delivery_log_is_vacuumed_after_two_percent_of_its_rows_change(datab
                                       "outbox": set()}
         upgrade_to_head(engine, SCRIPTS)
         assert reloptions(engine)["deliveries"] == WANTED
+    finally:
+        engine.dispose()
+
+
+SENT = 3000
+
+
+def _sent_messages(engine) -> None:
+    """SENT messages that went queued, sending, sent in batches of 50, as the timer sends
+    them: each step leaves dead index entries behind (no vacuum runs here)."""
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(deliveries.insert(), [dict(
+            id=f"d-{n:06d}", dedupe_id=f"e-{n}", recipient=f"r{n}@example.org",
+            template="submission_receipt", role="applicant", source_event_id=f"e-{n}",
+            source_event_type="proposal_submitted", proposal_id=f"P-{n}", call_id="C",
+            context={}, subject="s", body="b" * 300, message_id=f"<{n}@grantflow>",
+            status=QUEUED, attempts=0, next_attempt_at=now - timedelta(minutes=1),
+            created_at=now) for n in range(SENT)])
+    for start in range(0, SENT, 50):
+        batch = [f"d-{n:06d}" for n in range(start, start + 50)]
+        for values in (dict(status=SENDING, lease_until=now + timedelta(minutes=1)),
+                       dict(status=SENT, sent_at=now, lease_until=None)):
+            with engine.begin() as conn:
+                conn.execute(deliveries.update().where(deliveries.c.id.in_(batch))
+                             .values(**values))
+
+
+def test_the_claim_and_backlog_do_not_walk_the_messages_already_sent(databases):
+    engine = create_service_engine(databases.url("notifications"), pool_size=1, max_overflow=0)
+
+    def poll():
+        with Session(engine) as session, session.begin():
+            claimed = log.claim_due(session, datetime.now(timezone.utc), 50,
+                                    timedelta(seconds=30), "token")
+        with Session(engine) as session:
+            return claimed, log.backlog(session, datetime.now(timezone.utc))
+
+    try:
+        upgrade_to_head(engine, SCRIPTS)
+        _sent_messages(engine)
+        assert poll() == ([], {"queued": 0, "sending": 0, "deferred": 0})  # meets them once
+
+        polled = selects_of(engine, poll)
+        assert [s.split()[0] for s, _ in polled] == ["SET", "SELECT", "SELECT", "SET", "SELECT"]
+        assert heap_pages(engine, "deliveries") > 200
+        assert pages_touched(engine, polled) < 60  # index pages; 379 before (the heap)
     finally:
         engine.dispose()

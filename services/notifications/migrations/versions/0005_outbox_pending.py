@@ -1,0 +1,23 @@
+"""a partial index of the outbox rows not sent yet, for the relay's poll
+(shared.messaging.tables.create_pending_index says why)
+
+Revision ID: notifications_outbox_pending
+Revises: notifications_queue_vacuum
+Create Date: 2026-12-04
+"""
+from alembic import op
+
+from shared.messaging.tables import create_pending_index, drop_pending_index
+
+revision = "notifications_outbox_pending"
+down_revision = "notifications_queue_vacuum"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    create_pending_index(op)
+
+
+def downgrade():
+    drop_pending_index(op)
