@@ -4,6 +4,8 @@ settings it made (``SET LOCAL``), in the order it sent them. A count of pages,
 unlike a time, does not depend on what else the machine is doing."""
 from __future__ import annotations
 
+import time
+
 import sqlalchemy as sa
 
 
@@ -45,3 +47,18 @@ def heap_pages(engine: sa.Engine, table: str) -> int:
     with engine.connect() as conn:
         return conn.execute(sa.text("SELECT pg_relation_size(:t) / current_setting("
                                     "'block_size')::int"), {"t": table}).scalar()
+
+
+def pages_once_met(engine: sa.Engine, poll, below: int, timeout: float = 15.0) -> int:
+    """The pages ``poll()``'s queries touch once they have met the dead rows: ``poll`` runs
+    again (at most for ``timeout`` seconds) until its queries touch fewer than ``below``
+    pages; returns the last count. An index scan marks an entry dead only when no
+    transaction that may still see its row is open; in a suite that runs four stacks at
+    once on one cluster that can take a few polls. A bitmap scan never marks them: its
+    count stays at every heap page however long it polls."""
+    deadline = time.monotonic() + timeout
+    while True:
+        touched = pages_touched(engine, selects_of(engine, poll))
+        if touched < below or time.monotonic() > deadline:
+            return touched
+        time.sleep(0.2)
