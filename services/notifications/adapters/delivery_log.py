@@ -13,12 +13,12 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from services.notifications.adapters.store import insert_new, insert_unless_there
-from shared.db.engine import walk_queue_in_index_order
 from services.notifications.adapters.tables import deliveries as d
 from services.notifications.adapters.tables import delivery_attempts as a
 from services.notifications.domain.delivery import (FAILED, INTERRUPTED, QUEUED, SENDING,
                                                     message_id)
 from services.notifications.domain.notification import Notification
+from shared.db.engine import walk_queue_in_index_order
 
 
 def entry(note: Notification, subject: str | None, body: str | None, now: datetime,
