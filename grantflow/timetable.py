@@ -120,15 +120,18 @@ class TimetableDriver:
         self._tick_services()
         return response.json().get("fired", [])
 
-    def _tick_services(self) -> int:
-        """Every other service's clock work; how much was done. Submission's clock work is
-        firing milestones, which ``tick`` asks for by name (it reports what fired)."""
-        worked = 0
-        for url in self.service_urls.values():
+    def _tick_services(self) -> dict[str, int]:
+        """Every other service's clock work: how much each one did (services that found
+        nothing to do are left out). Submission's clock work is firing milestones, which
+        ``tick`` asks for by name (it reports what fired)."""
+        worked = {}
+        for name, url in self.service_urls.items():
             if url.rstrip("/") == self.submission_url:
                 continue
             response = self._request("POST", f"{url.rstrip('/')}/clock/tick")
-            worked += response.json().get("worked", 0)
+            amount = response.json().get("worked", 0)
+            if amount:
+                worked[name] = amount
         return worked
 
     def settle(self) -> float:
@@ -137,12 +140,16 @@ class TimetableDriver:
         the next sweep assign experts), which must happen at this instant, before the clock
         moves on. Returns the seconds waited."""
         waited = self._wait()
+        rounds = []
         for _ in range(MAX_TICK_ROUNDS):
             worked = self._tick_services()
             waited += self._wait()
             if not worked:
                 return waited
-        raise TimeoutError(f"services still found clock work after {MAX_TICK_ROUNDS} rounds")
+            rounds.append(", ".join(f"{name} {amount}" for name, amount in worked.items()))
+        raise TimeoutError(f"services still found clock work after {MAX_TICK_ROUNDS} rounds "
+                           f"at {self.clock.now().isoformat()} (work per round: "
+                           + "; ".join(rounds) + ")")
 
     def _wait(self) -> float:
         return wait_until_settled(self.amqp_uri, self.service_urls,

@@ -1,17 +1,17 @@
 """grantflow.http: every action carries an Idempotency-Key and survives a restarting
 service; a refusal is printed once; a service that is down is named with what to run."""
-import json
 import threading
 from argparse import Namespace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
 import grantflow.http as http
 from grantflow.http import Client
+from tests.support.fake_http import JsonHandler
 
 
-class _Service(BaseHTTPRequestHandler):
+class _Service(JsonHandler):
     answers: list = []  # (status, body) popped per request; the last one repeats
     seen: list = []
 
@@ -20,17 +20,9 @@ class _Service(BaseHTTPRequestHandler):
         self.rfile.read(length)
         type(self).seen.append((self.command, self.headers.get("Idempotency-Key")))
         status, body = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.answer(body, status)
 
     do_GET = do_POST = _answer
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture

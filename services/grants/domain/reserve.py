@@ -10,7 +10,8 @@ maximum grant fits the available budget. A proposal that does not fit is skipped
 waiting, and every later decline starts again from the top of the list, so a larger
 budget freed later reaches a skipped proposal before any lower-ranked one. Promotions go
 on while a waiting proposal fits, so one large release can promote several. The order is
-fully determined by (rank, proposal id).
+fully determined by (rank, proposal id). Promotions end with the call's signature period
+(:func:`reserve_lapsed`).
 """
 from __future__ import annotations
 
@@ -24,7 +25,20 @@ from shared.events import Event, GrantDeclined, RankingPublished, ReservePromote
 from services.grants.domain.errors import GrantError
 from services.grants.domain.grant import GrantFile
 from services.grants.domain.money import as_money, maximum_grant
-from services.grants.domain.terms import Candidate
+from services.grants.domain.terms import Candidate, signature_cap, utc
+
+
+def reserve_lapsed(call: Call, now: datetime) -> bool:
+    """True once a promotion at ``now`` could not be signed: the call's signature period,
+    which caps a promoted file's deadlines (``terms.signature_cap``), has ended. The budget
+    a file frees after that stays unspent; operations counts every waiting reserve
+    proposal final (``reserve``) at the end of the period. Promoting anyway opened files
+    whose deadlines had passed: each expired at the next clock tick and promoted the next
+    proposal, an invitation and an expiry notice per reserve proposal down the whole list
+    (a 10,000-proposal replay never settled). A call that lets promoted files run past
+    the period (``reserve_signature_after_period``) keeps promoting."""
+    cap = signature_cap(call, promoted_from_reserve=True)
+    return cap is not None and utc(now) >= utc(cap)
 
 
 def check_ranking(ranking: RankingPublished) -> None:
@@ -113,7 +127,9 @@ class TopicLedger:
     def on_grant_declined(self, declined: GrantDeclined, call: Call, now: datetime,
                           authority_email: str) -> list[GrantFile]:
         """Release the ended file's grant and promote every reserve proposal that now
-        fits, in rank order; returns their new files (fresh deadlines from ``now``).
+        fits, in rank order; returns their new files (fresh deadlines from ``now``). Once
+        the reserve list has lapsed (:func:`reserve_lapsed`) the grant is released and no
+        one is promoted.
 
         A redelivered decline releases nothing twice and promotes no one."""
         if declined.topic_id != self.topic_id:
@@ -125,6 +141,8 @@ class TopicLedger:
             raise GrantError(f"proposal {declined.proposal_id} has no committed grant in "
                              f"topic {self.topic_id}; only a committed grant can be freed")
         self.released[declined.proposal_id] = self.committed.pop(declined.proposal_id)
+        if reserve_lapsed(call, now):
+            return []
         files = []
         while (candidate := self._best_fit()) is not None:
             files.append(self._promote(candidate, declined, call, now, authority_email))

@@ -2,7 +2,7 @@
 events submission and evaluation would publish, driven over its HTTP API like the
 coordinators and the granting authority would, read back through its API, its metrics
 and the operations timeline."""
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -131,3 +131,30 @@ def test_the_api_refuses_bad_requests_with_json_naming_field_and_rule(stack):
     assert "preparation deadline" in late["message"]
     eventually(lambda: authority.get("/grants/GRANT-M1").json()["state"] == "declined")
     refused(m1.post("/grants/GRANT-M1/confirm"), 409, "deadline_passed", "preparation_deadline")
+
+
+def test_a_file_that_ends_after_the_signature_period_promotes_no_one(stack):
+    """The reserve list lapses with the signature period: a promoted file could not be
+    signed any more. Promoting anyway gave each reserve proposal in turn a file whose
+    deadlines had passed, ended at the next tick: a chain no replay could settle."""
+    stack.start("grants")
+    authority = stack.api("grants", "operations")
+    publish(stack.vhost.amqp_uri, call_published(amif_call()))
+    publish(stack.vhost.amqp_uri, ranking([entry("M1", 1, "1000000")],
+                                          [entry("R1", 2, "900000"), entry("R2", 3, "800000")],
+                                          "1000000"))
+    stack.clock.set(INFORMATION_AT)
+    publish(stack.vhost.amqp_uri, stage_reached())
+    eventually(lambda: states(authority) == {"M1": "invited"},
+               message="the main list is invited at the information stage")
+
+    # nobody acts; the clock passes the end of the signature period (2020-01-01 00:00
+    # Brussels) and the tick ends M1 for its missed preparation deadline
+    stack.clock.set(datetime(2019, 12, 31, 23, 1, tzinfo=timezone.utc))
+    eventually(lambda: states(authority)["M1"] == "declined",
+               message="the tick ends the file after its deadline")
+    assert states(authority) == {"M1": "declined"}  # R1 and R2 were not promoted
+    ticked = authority.post("/clock/tick")
+    assert ticked.status_code == 200, ticked.text
+    assert ticked.json()["worked"] == 0
+    assert states(authority) == {"M1": "declined"}

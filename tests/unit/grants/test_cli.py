@@ -2,12 +2,13 @@
 HTTP server on loopback (the real service is exercised by the integration tests)."""
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import HTTPServer
 
 import pytest
 
 from grantflow.cli import main
 from shared.auth import DEFAULT_DEV_SECRET, decode_claims
+from tests.support.fake_http import JsonHandler
 
 FILE = {"grant_id": "GRANT-P1", "proposal_id": "P1", "acronym": "NET", "topic_id": "T1",
         "rank": 1, "state": "data_confirmed", "max_grant": "900000.00", "end_reason": None,
@@ -16,7 +17,7 @@ FILE = {"grant_id": "GRANT-P1", "proposal_id": "P1", "acronym": "NET", "topic_id
         "payment_orders": []}
 
 
-class Stub(BaseHTTPRequestHandler):
+class Stub(JsonHandler):
     replies: dict = {}
     seen: list = []
 
@@ -29,17 +30,9 @@ class Stub(BaseHTTPRequestHandler):
         status, data = Stub.replies.get((self.command, self.path.split("?")[0]), (404, {
             "error": "not_found", "message": "no such thing",
             "errors": [{"field": "grant_id", "rule": "unknown, or not one of yours"}]}))
-        payload = json.dumps(data).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self.answer(data, status)
 
     do_GET = do_POST = _reply
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture

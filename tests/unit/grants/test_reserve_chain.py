@@ -225,3 +225,32 @@ def test_an_early_promotion_keeps_its_full_signature_days():
     call = _with_signature_period(make_call(), datetime(2020, 1, 1, 0, 0, tzinfo=BRUSSELS))
     _, promoted = _promote_late(call, day=5)
     assert promoted.signature_deadline == promoted.invited_at + timedelta(days=120)
+
+
+def test_a_file_ending_at_or_after_the_end_of_the_signature_period_promotes_no_one():
+    from datetime import datetime
+    from .factories import BRUSSELS
+    end = datetime(2020, 1, 1, 0, 0, tzinfo=BRUSSELS)
+    call = _with_signature_period(make_call(), end)
+    for at in (end, end + timedelta(minutes=1)):
+        ledger, files = open_topic(call, [M("M1", 1, "1000000")], [M("R1", 2, "900000")],
+                                   "1000000")
+        files["M1"].decline(at)
+        declined = files["M1"].pull_events()[-1]
+        assert ledger.on_grant_declined(declined, call, at, AUTHORITY) == []
+        assert ledger.pull_events() == []
+        assert ledger.available == Decimal("1000000")  # released, left unspent
+        assert [c.proposal_id for c in ledger.waiting()] == ["R1"]
+
+
+def test_a_call_allowing_signature_after_the_period_still_promotes_after_it():
+    from datetime import datetime
+    from .factories import BRUSSELS
+    end = datetime(2020, 1, 1, 0, 0, tzinfo=BRUSSELS)
+    call = _with_signature_period(make_call(), end, reserve_signature_after_period=True)
+    ledger, files = open_topic(call, [M("M1", 1, "1000000")], [M("R1", 2, "900000")],
+                               "1000000")
+    files["M1"].decline(end + timedelta(days=1))
+    declined = files["M1"].pull_events()[-1]
+    [promoted] = ledger.on_grant_declined(declined, call, end + timedelta(days=1), AUTHORITY)
+    assert promoted.proposal_id == "R1" and promoted.signature_deadline > end

@@ -3,13 +3,14 @@ server on loopback (the real service is exercised in tests/integration/notificat
 import json
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from grantflow.cli import main
 from shared.auth import DEFAULT_DEV_SECRET, decode_claims
+from tests.support.fake_http import JsonHandler
 
 ROW = {"id": "0c26", "status": "failed", "template": "submission_receipt",
        "recipient": "x@rejected.invalid", "proposal_id": "P-1", "attempts": 1,
@@ -17,19 +18,11 @@ ROW = {"id": "0c26", "status": "failed", "template": "submission_receipt",
        "failed_at": "2019-01-31T16:00:01+00:00", "last_error": "550 5.1.1 no such user"}
 
 
-class StandIn(BaseHTTPRequestHandler):
+class StandIn(JsonHandler):
     seen: list = []
 
-    def log_message(self, *args):
-        pass
-
     def _reply(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.answer(body, status)
 
     def do_GET(self):
         url = urlparse(self.path)

@@ -1,12 +1,12 @@
 """``grantflow ops`` against a small fake operations API: output and exit codes."""
-import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
 from grantflow import cli
 from shared.auth import DEFAULT_DEV_SECRET, authenticate
+from tests.support.fake_http import JsonHandler
 from tests.support.infra import free_port
 
 OVERVIEW = {
@@ -23,7 +23,7 @@ OVERVIEW = {
                                                "retrying": 12}}}
 
 
-class FakeOperations(BaseHTTPRequestHandler):
+class FakeOperations(JsonHandler):
     seen_tokens: list = []
 
     def do_GET(self):
@@ -35,15 +35,7 @@ class FakeOperations(BaseHTTPRequestHandler):
                                                        "rule": "unknown proposal"}]}),
                   "/calls/C/report": (500, {"error": "internal_error", "message": "boom"})}
         status, body = routes.get(self.path, (404, {"message": "no route"}))
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+        self.answer(body, status)
 
 
 @pytest.fixture

@@ -2,27 +2,22 @@
 restarting and names it, instead of stopping at the first refused connection."""
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import datetime, timezone
+from http.server import ThreadingHTTPServer
+
+import pytest
 
 from grantflow.retry import Backoff
 from grantflow.timetable import TimetableDriver
+from tests.support.fake_http import JsonHandler
 
 
-class Submission(BaseHTTPRequestHandler):
+class Submission(JsonHandler):
     def do_POST(self):  # noqa: N802 (http.server's naming)
-        data = json.dumps({"fired": ["publication"]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+        self.answer({"fired": ["publication"]})
 
 
 def free_port() -> int:
@@ -58,3 +53,32 @@ def test_a_tick_waits_for_the_submission_service_to_come_back():
     assert "ConnectionError" in said[0]
     assert said[-1] == "  the submission service answers again"
     assert len(said) == 2  # once while down, once when back: not a line per attempt
+
+
+class AlwaysWorking(JsonHandler):
+    """A service whose clock tick finds work every time (a livelock)."""
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        self.answer({"service": "grants", "ticked_at": "", "worked": 3})
+
+
+def test_a_settle_that_never_ends_names_the_service_that_keeps_finding_work():
+    class Clock:
+        def now(self):
+            return datetime(2020, 1, 1, tzinfo=timezone.utc)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), AlwaysWorking)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    driver = TimetableDriver(Clock(), "http://127.0.0.1:1", "token", "amqp://unused",
+                             {"submission": "http://127.0.0.1:1", "grants": url})
+    driver._wait = lambda: 0.0  # no broker here: the pipeline counts as settled at once
+    try:
+        with pytest.raises(TimeoutError) as raised:
+            driver.settle()
+    finally:
+        server.shutdown()
+        server.server_close()
+    message = str(raised.value)
+    assert "after 10 rounds at 2020-01-01T00:00:00+00:00" in message
+    assert message.endswith("(work per round: " + "; ".join(["grants 3"] * 10) + ")")

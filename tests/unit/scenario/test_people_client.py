@@ -3,28 +3,21 @@ same Idempotency-Key, is sent again after a 503 or a 500, and the answer says it
 from __future__ import annotations
 
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 from grantflow.retry import IDEMPOTENCY_HEADER, Backoff
 from grantflow.scenario.client import Outages, People
+from tests.support.fake_http import JsonHandler
 
 
-class Flaky(BaseHTTPRequestHandler):
+class Flaky(JsonHandler):
     statuses: list = []
     keys: list = []
 
     def do_POST(self):  # noqa: N802 (http.server's naming)
         type(self).keys.append(self.headers.get(IDEMPOTENCY_HEADER))
         status = type(self).statuses.pop(0) if type(self).statuses else 201
-        body = b'{"ok": true}'
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.answer({"ok": True}, status)
 
 
 def test_a_500_then_a_503_are_asked_again_with_the_same_key():

@@ -3,33 +3,25 @@ notifications service with its ``deliveries`` and ``smtp`` fields), and a real b
 connection is replaced by an empty queue list (no queue to wait for)."""
 from __future__ import annotations
 
-import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
 from grantflow import settle
 from grantflow.settle import Snapshot, Waiting, mail_backlog, wait_until_settled
+from tests.support.fake_http import JsonHandler
 
 
-class Health(BaseHTTPRequestHandler):
+class Health(JsonHandler):
     """``/health`` answers whatever the test put in ``bodies`` (the last one sticks)."""
 
     bodies: list = []
 
     def do_GET(self):  # noqa: N802 (http.server's naming)
         body = type(self).bodies[0] if len(type(self).bodies) == 1 else type(self).bodies.pop(0)
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+        self.answer(body)
 
 
 @pytest.fixture
