@@ -34,9 +34,9 @@ def reserve_lapsed(call: Call, now: datetime) -> bool:
     a file frees after that stays unspent; operations counts every waiting reserve
     proposal final (``reserve``) at the end of the period. Promoting anyway opened files
     whose deadlines had passed: each expired at the next clock tick and promoted the next
-    proposal, an invitation and an expiry notice per reserve proposal down the whole list
-    (a 10,000-proposal replay never settled). A call that lets promoted files run past
-    the period (``reserve_signature_after_period``) keeps promoting."""
+    proposal, an invitation and an expiry notice per reserve proposal down the whole list.
+    A call that lets promoted files run past the period (``reserve_signature_after_period``)
+    keeps promoting."""
     cap = signature_cap(call, promoted_from_reserve=True)
     return cap is not None and utc(now) >= utc(cap)
 
