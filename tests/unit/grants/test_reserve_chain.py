@@ -25,8 +25,14 @@ def open_topic(call, main, reserve, budget):
 
 
 def decline(ledger, files, call, proposal_id, day):
-    """The coordinator of ``proposal_id`` declines on ``day``; returns promoted files."""
-    now = INFORMED_AT + timedelta(days=day)
+    """The coordinator of ``proposal_id`` declines on ``day``; returns the decline and
+    the files it promoted."""
+    return decline_at(ledger, files, call, proposal_id, INFORMED_AT + timedelta(days=day))
+
+
+def decline_at(ledger, files, call, proposal_id, now):
+    """The coordinator of ``proposal_id`` declines at ``now``; returns the decline and
+    the files it promoted."""
     files[proposal_id].decline(now)
     declined = files[proposal_id].pull_events()[-1]  # promoted files still hold their start
     new = ledger.on_grant_declined(declined, call, now, AUTHORITY)
@@ -235,9 +241,7 @@ def test_a_file_ending_at_or_after_the_end_of_the_signature_period_promotes_no_o
     for at in (end, end + timedelta(minutes=1)):
         ledger, files = open_topic(call, [M("M1", 1, "1000000")], [M("R1", 2, "900000")],
                                    "1000000")
-        files["M1"].decline(at)
-        declined = files["M1"].pull_events()[-1]
-        assert ledger.on_grant_declined(declined, call, at, AUTHORITY) == []
+        assert decline_at(ledger, files, call, "M1", at)[1] == []
         assert ledger.pull_events() == []
         assert ledger.available == Decimal("1000000")  # released, left unspent
         assert [c.proposal_id for c in ledger.waiting()] == ["R1"]
@@ -250,7 +254,5 @@ def test_a_call_allowing_signature_after_the_period_still_promotes_after_it():
     call = _with_signature_period(make_call(), end, reserve_signature_after_period=True)
     ledger, files = open_topic(call, [M("M1", 1, "1000000")], [M("R1", 2, "900000")],
                                "1000000")
-    files["M1"].decline(end + timedelta(days=1))
-    declined = files["M1"].pull_events()[-1]
-    [promoted] = ledger.on_grant_declined(declined, call, end + timedelta(days=1), AUTHORITY)
+    _, [promoted] = decline_at(ledger, files, call, "M1", end + timedelta(days=1))
     assert promoted.proposal_id == "R1" and promoted.signature_deadline > end

@@ -7,12 +7,7 @@ from aiosmtpd.controller import Controller
 from grantflow.devsmtp import KeepingHandler, read_messages
 from services.notifications.adapters.mailer import (OutgoingMail, PermanentMailError,
                                                     SmtpMailer, TransientMailError)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support.infra import free_port
 
 
 @pytest.fixture

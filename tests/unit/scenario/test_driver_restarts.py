@@ -2,7 +2,6 @@
 restarting and names it, instead of stopping at the first refused connection."""
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from datetime import datetime, timezone
@@ -13,17 +12,12 @@ import pytest
 from grantflow.retry import Backoff
 from grantflow.timetable import TimetableDriver
 from tests.support.fake_http import JsonHandler
+from tests.support.infra import free_port
 
 
 class Submission(JsonHandler):
     def do_POST(self):  # noqa: N802 (http.server's naming)
         self.answer({"fired": ["publication"]})
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_a_tick_waits_for_the_submission_service_to_come_back():
