@@ -19,7 +19,9 @@ printed per stage; the last line is one JSON object:
   Message-ID, plus delivery-log rows beyond the first for one (recipient, template,
   proposal, cause) (the latter would be a message queued twice under two ids);
 - ``events_per_s`` (events published by all relays over the whole run), ``peak_rss_mb``
-  per service and ``pg_connections_max`` (sampled every second), the machine's load.
+  per service and ``pg_connections_max`` (sampled every second), the machine's load;
+- ``cpu_seconds`` (and ``cpu_seconds_per_phase``, by the runner's phases) of each service,
+  the SMTP server, the runner, PostgreSQL and RabbitMQ: on two cores, what bounds a stage.
 
     python bench/call_at_scale.py --proposals 1000 --experts 300 [--seed 2019] [--workers 32]
 """
@@ -38,7 +40,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stack import (Sampler, delivery_log, elapsed, environment, load,  # noqa: E402
+from bench.stack import (CpuMeter, Sampler, delivery_log, elapsed, environment, load,  # noqa: E402
                          private_stack, received_message_ids)
 from grantflow.scenario.runner import DEFAULT_WORKERS, ScenarioRunner  # noqa: E402
 from grantflow.scenario.synthetic import synthetic_scenario  # noqa: E402
@@ -83,7 +85,8 @@ def mail_figures(stack) -> dict:
             "duplicate_by_message_id": sum(n - 1 for n in received.values() if n > 1),
             "duplicate_by_cause": sum(n - 1 for n in by_cause.values() if n > 1),
             "sent_not_received": sum(1 for r in sent if r["message_id"] not in received),
-            "failed_mails": sum(1 for r in log if r["status"] == "failed")}
+            "failed_mails": sum(1 for r in log if r["status"] == "failed"),
+            "mails_by_template": dict(Counter(r["template"] for r in log).most_common())}
 
 
 def run(args) -> dict:
@@ -93,9 +96,11 @@ def run(args) -> dict:
     started = time.monotonic()
     with private_stack() as stack, Sampler(stack) as sampler:
         print(f"[{elapsed(started)}s] private stack up ({stack.vhost.name})", flush=True)
+        cpu = CpuMeter(stack)
         runner = ScenarioRunner(scenario, environment(stack), workers=args.workers,
                                 seed=args.seed, progress=lambda line: print(line, flush=True),
-                                with_notifications=False)  # counted below, by Message-ID
+                                with_notifications=False,  # counted below, by Message-ID
+                                phase_ended=cpu.phase_ended)
         began = time.monotonic()
         report = runner.run()
         seconds = time.monotonic() - began
@@ -118,6 +123,7 @@ def run(args) -> dict:
             **mail, "events": events, "events_per_s": round(events / seconds, 1),
             "peak_rss_mb": sampler.peak_rss_mb,
             "pg_connections_max": sampler.pg_connections_max,
+            "cpu_seconds": cpu.totals(), "cpu_seconds_per_phase": cpu.phases,
             "load_average_1m": round(__import__("os").getloadavg()[0], 2),
             "setup_seconds": round(began - started, 1)}
     return figures

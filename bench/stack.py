@@ -169,6 +169,78 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in text.split()]
 
 
+def cpu_seconds(pid: int | None, reaped: bool = False) -> float:
+    """CPU seconds (user and system) a process has used; with ``reaped``, also what its
+    exited children used (a postmaster reaps the backends of closed connections)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _pids_named(name: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+class CpuMeter:
+    """CPU seconds per process of a run, read at each phase boundary: the services, the
+    SMTP server, this benchmark (the runner's clients), and the machine's PostgreSQL (its
+    postmaster with every backend, living or reaped) and RabbitMQ. The machine is meant to
+    be quiet, so the last two are this run's."""
+
+    def __init__(self, stack: Stack):
+        self.stack = stack
+        self.phases: dict[str, dict[str, float]] = {}
+        self._last = self._read()
+
+    def _read(self) -> dict[str, float]:
+        totals = {name: cpu_seconds(proc.pid()) for name, proc in self.stack.processes.items()}
+        smtp = self.stack.smtp.process
+        totals["smtp_server"] = cpu_seconds(smtp.pid if smtp else None)
+        totals["runner"] = cpu_seconds(os.getpid())
+        postgres = set(_pids_named("postgres"))
+        masters = [pid for pid in postgres if _parent(pid) not in postgres]
+        totals["postgresql"] = sum(cpu_seconds(pid, reaped=pid in masters) for pid in postgres)
+        totals["rabbitmq"] = sum(cpu_seconds(pid) for pid in _pids_named("beam.smp"))
+        return totals
+
+    def phase_ended(self, phase: str) -> None:
+        now = self._read()
+        spent = {name: round(now[name] - self._last.get(name, 0.0), 1) for name in now}
+        previous = self.phases.get(phase, {})
+        self.phases[phase] = {name: round(previous.get(name, 0.0) + value, 1)
+                              for name, value in spent.items()}
+        self._last = now
+
+    def totals(self) -> dict[str, float]:
+        summed: dict[str, float] = {}
+        for spent in self.phases.values():
+            for name, value in spent.items():
+                summed[name] = round(summed.get(name, 0.0) + value, 1)
+        return summed
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
+
+
 def load() -> str:
     one, five, _ = os.getloadavg()
     return f"load {one:.1f}/{five:.1f} on {os.cpu_count()} cores"

@@ -54,8 +54,10 @@ class ScenarioRunner:
                  workers: int = DEFAULT_WORKERS, seed: int = 0, resume: bool = False,
                  progress_bar: bool | None = None,
                  observe: Callable[[str, int, int], None] | None = None,
-                 with_notifications: bool = True):
+                 with_notifications: bool = True,
+                 phase_ended: Callable[[str], None] = lambda phase: None):
         self.scenario = scenario
+        self.phase_ended = phase_ended  # (benchmarks: what each phase cost)
         self.env = environment
         self.say = progress
         self.resume = resume
@@ -130,6 +132,7 @@ class ScenarioRunner:
 
     def _timed(self, phase: str, started: float) -> None:
         self.timings[phase] = round(self.timings.get(phase, 0) + time.monotonic() - started, 2)
+        self.phase_ended(phase)
 
     def _remember(self, ref: str, proposal_id: str) -> None:
         with self._ids_lock:
