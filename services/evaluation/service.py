@@ -68,7 +68,8 @@ class EvaluationService(ServiceBase, sign_in_routes("review", announce)):
         self.on_clock_tick()
 
     def on_clock_tick(self):
-        return len(h.assigning.sweep(self.uow, self.solver, self.clock))
+        return sum(outcome.did_work
+                   for outcome in h.assigning.sweep(self.uow, self.solver, self.clock))
 
     # ------------------------------------------------------------ experts (operations)
     @api("POST", "/experts/import", roles=OPS, max_body=EXPERT_FILE_LIMIT)

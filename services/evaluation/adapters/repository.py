@@ -375,7 +375,9 @@ def bump_revision(uow) -> int:
 
 def short_proposals(uow, call_id: str, current_revision: int, evaluators: int) -> list[str]:
     """Proposals under evaluation with fewer active evaluators than they need, not tried
-    since the pool last changed (the sweeper's repair list)."""
+    since the pool last changed (the sweeper's repair list). "Under evaluation" as the
+    repair plan reads it (``ProposalState.takes_part``), so that nothing listed here is
+    dropped by the plan and listed again at every tick."""
     active = (sa.select(sa.func.count()).select_from(assignments)
               .where(assignments.c.proposal_id == proposals.c.proposal_id,
                      assignments.c.status == "active").scalar_subquery())
@@ -385,7 +387,8 @@ def short_proposals(uow, call_id: str, current_revision: int, evaluators: int) -
                               topics.c.topic_id == proposals.c.topic_id))
         .where(proposals.c.call_id == call_id, topics.c.assignment_status == "assigned",
                topics.c.ranked_at.is_(None), proposals.c.in_manifest.is_(True),
-               proposals.c.eligible.is_(True), proposals.c.withdrawn_at.is_(None),
+               proposals.c.screened.is_(True), proposals.c.eligible.is_(True),
+               proposals.c.withdrawn_at.is_(None),
                proposals.c.completed_at.is_(None),
                sa.or_(proposals.c.repair_attempt_revision.is_(None),
                       proposals.c.repair_attempt_revision != current_revision))

@@ -61,6 +61,12 @@ class RunOutcome:
     objective: int | None = None
     gap: float | None = None
 
+    @property
+    def did_work(self) -> bool:
+        """False for a run that found nothing to do (its subject was repaired, completed or
+        withdrawn meanwhile): a replay's settle counts clock work until a tick finds none."""
+        return self.status != "nothing_to_do"
+
     def to_dict(self) -> dict:
         return {"kind": self.kind, "status": self.status,
                 "assigned": [{"expert_id": e, "proposal_id": p} for e, p in self.assigned],

@@ -1,12 +1,15 @@
 """Conflicts of interest, repairs, infeasibility, overrides and the expert pool through the
 evaluation handlers (real SQLite unit of work, real solver)."""
 import threading
+from types import SimpleNamespace
 
 import pytest
+import sqlalchemy as sa
 
 from services.evaluation.adapters import repository as repo
 from services.evaluation.domain.conflicts import declare_by_operations
 from services.evaluation.handlers import assigning, evaluators, experts, views
+from services.evaluation.service import EvaluationService
 from tests.support.evaluation_events import (
     CALL_ID, TOPIC, call_published, deadline_closed, expert_record, screened, stage)
 from tests.unit.evaluation.handler_support import OPS, evaluator, refusal, scores
@@ -198,6 +201,36 @@ def test_repair_with_nobody_left_is_recorded_and_retried_when_the_pool_grows(h):
     h.import_experts([expert_record(9)])
     [outcome] = h.sweep()
     assert outcome.assigned == [("E-9", "P-1")]
+
+
+def test_the_repair_list_holds_only_proposals_the_repair_plan_takes(h):
+    # an eligible flag without a screening (no event sets one, but the list and the plan
+    # must agree): the plan drops it, so the list must not offer it at every tick
+    h.open_topic(["P-1", "P-2"], experts_=2)
+    leaving = sorted(h.experts_of("P-1"))[0]
+    with h.factory.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE assignments SET status = 'released' "
+                             "WHERE proposal_id = 'P-1' AND expert_id = :e"), {"e": leaving})
+        conn.execute(sa.text("UPDATE proposals SET screened = :no, repair_attempt_revision "
+                             "= NULL WHERE proposal_id = 'P-1'"), {"no": False})
+    uow = h.uow()
+    with uow:
+        assert repo.short_proposals(uow, CALL_ID, -1, 2) == []
+    assert h.sweep() == []
+
+
+def test_a_tick_whose_runs_found_nothing_to_do_reports_no_work(h, monkeypatch):
+    h.open_topic(["P-1"], experts_=2)
+    # the due list was read just before a refill completed P-1's evaluators
+    monkeypatch.setattr(assigning, "_due_work",
+                        lambda uow: [(CALL_ID, assigning.REPAIR, ["P-1"])])
+    service = SimpleNamespace(uow=h.uow(), solver=h.solver, clock=h.clock)
+    assert [o.status for o in assigning.sweep(h.uow(), h.solver, h.clock)] == ["nothing_to_do"]
+    assert EvaluationService.on_clock_tick(service) == 0
+    leaving = sorted(h.experts_of("P-1"))[0]
+    evaluators.decline(h.uow(), h.solver, h.clock, evaluator(leaving), "P-1", "")
+    h.import_experts([expert_record(9)])  # the pool changed: the repair runs and assigns
+    assert EvaluationService.on_clock_tick(service) == 1
 
 
 def test_deactivation_releases_unfinished_assignments_only(h):
