@@ -66,6 +66,11 @@ def stages(runner: ScenarioRunner) -> dict[str, float]:
             "grants": round(timings.get("grants", 0.0) + timings.get("finish", 0.0), 1)}
 
 
+def busiest(spent: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds}" for name, seconds in
+                     sorted(spent.items(), key=lambda item: -item[1]) if seconds)
+
+
 def events_published(stack) -> int:
     total = 0.0
     for name in SERVICES:
@@ -100,7 +105,9 @@ def run(args) -> dict:
         runner = ScenarioRunner(scenario, environment(stack), workers=args.workers,
                                 seed=args.seed, progress=lambda line: print(line, flush=True),
                                 with_notifications=False,  # counted below, by Message-ID
-                                phase_ended=cpu.phase_ended)
+                                phase_ended=lambda phase: print(
+                                    f"  CPU seconds in {phase}: "
+                                    f"{busiest(cpu.phase_ended(phase))}", flush=True))
         began = time.monotonic()
         report = runner.run()
         seconds = time.monotonic() - began

@@ -218,13 +218,15 @@ class CpuMeter:
         totals["rabbitmq"] = sum(cpu_seconds(pid) for pid in _pids_named("beam.smp"))
         return totals
 
-    def phase_ended(self, phase: str) -> None:
+    def phase_ended(self, phase: str) -> dict[str, float]:
+        """Adds what each process spent since the last phase ended to ``phase``; returns it."""
         now = self._read()
         spent = {name: round(now[name] - self._last.get(name, 0.0), 1) for name in now}
         previous = self.phases.get(phase, {})
         self.phases[phase] = {name: round(previous.get(name, 0.0) + value, 1)
                               for name, value in spent.items()}
         self._last = now
+        return spent
 
     def totals(self) -> dict[str, float]:
         summed: dict[str, float] = {}

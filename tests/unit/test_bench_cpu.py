@@ -44,7 +44,8 @@ def test_each_phase_gets_what_was_spent_since_the_previous_one_and_repeats_add_u
                             smtp=SimpleNamespace(process=None))
     meter = CpuMeter(stack)
     burn(0.3)
-    meter.phase_ended("drafts")
+    first = meter.phase_ended("drafts")
+    assert first == meter.phases["drafts"]
     meter.phase_ended("ranking")
     burn(0.2)
     meter.phase_ended("drafts")
