@@ -146,6 +146,19 @@ class Sampler:
             pass
 
 
+def pg_sessions(stack: Stack) -> int:
+    """PostgreSQL sessions ever opened on the stack's databases (``pg_stat_database``): a
+    difference of two readings counts the connections set up in between."""
+    engine = sa.create_engine(normalise_url(PG_URL + "/postgres"), poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text(
+                "SELECT coalesce(sum(sessions), 0) FROM pg_stat_database WHERE datname LIKE "
+                ":prefix"), {"prefix": stack.databases.prefix + "%"}).scalar())
+    finally:
+        engine.dispose()
+
+
 def rss_mb(pid: int | None) -> float | None:
     """Resident memory of a process and its children (a service is one process today)."""
     if pid is None:

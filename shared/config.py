@@ -29,9 +29,11 @@ Environment (all optional):
   GRANTFLOW_PUBLIC_URL         the one public origin of the people's pages behind a proxy
                                (mailed sign-in links and links between services use it;
                                default: each service's GRANTFLOW_<SVC>_URL)
-  GRANTFLOW_DB_POOL_SIZE       PostgreSQL connections a service process keeps open (5)
-  GRANTFLOW_DB_MAX_OVERFLOW    connections it may open beyond them under load (3); a
-                               process holds at most their sum (deploy/README.md, budget)
+  GRANTFLOW_DB_POOL_SIZE       PostgreSQL connections a service process may keep open (8;
+                               opened as needed, kept once opened)
+  GRANTFLOW_DB_MAX_OVERFLOW    connections it may open beyond them under load, each closed
+                               when returned (0); a process holds at most their sum
+                               (deploy/README.md, "Connection budget")
   GRANTFLOW_DB_PRE_PING        test a connection when it is taken from the pool (true)
   GRANTFLOW_MAX_WORKERS        concurrent workers (handlers, requests) per process (32)
   GRANTFLOW_PREFETCH_COUNT     messages each event queue's consumer may hold (the workers;
@@ -66,8 +68,10 @@ DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672//"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432"
 #: a process holds at most 5 + 3 PostgreSQL connections: five services take 40 of
 #: PostgreSQL's default 100, so two replica sets fit (deploy/README.md, budget)
-DEFAULT_DB_POOL_SIZE = 5
-DEFAULT_DB_MAX_OVERFLOW = 3
+#: overflow connections are closed when returned: under steady load each use of one is a
+#: PostgreSQL connection set up and torn down, so the default keeps the whole budget
+DEFAULT_DB_POOL_SIZE = 8
+DEFAULT_DB_MAX_OVERFLOW = 0
 DEFAULT_MAX_WORKERS = 32
 
 

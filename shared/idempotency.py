@@ -185,17 +185,21 @@ class Claim:
 class Store:
     """The keys of one service, in its own database (``engine``)."""
 
-    def __init__(self, engine, ttl: timedelta = DEFAULT_TTL, now=None, max_requests: int = 8):
+    def __init__(self, engine, ttl: timedelta = DEFAULT_TTL, now=None, pool_size: int = 8,
+                 max_overflow: int = 0):
         self.engine = engine
         self.ttl = ttl
         self.now = now or (lambda: datetime.now(timezone.utc))
         self._postgres = engine.dialect.name == "postgresql"
         # the connections holding the keys' locks come from a pool of their own: taken from
         # the service's pool, requests waiting for a second connection while holding one
-        # could exhaust it and wait on each other. One per request in flight, at most
-        # ``max_requests`` (one kept); further requests wait for one (up to 60 s).
+        # could exhaust it and wait on each other. One per request in flight, sized like
+        # the service's pool; further requests wait for one (up to 60 s). SQLAlchemy
+        # closes an overflow connection when it is returned: with one kept, as this pool
+        # had, nearly every concurrent request connected anew (a PostgreSQL backend
+        # started and ended per request).
         self._lock_engine = sa.create_engine(
-            engine.url, pool_size=1, max_overflow=max(0, max_requests - 1),
+            engine.url, pool_size=max(1, pool_size), max_overflow=max(0, max_overflow),
             pool_timeout=60, pool_pre_ping=True,
             pool_recycle=300) if self._postgres else None
         self._held: set[tuple[str, str]] = set()

@@ -527,14 +527,14 @@ class _LazyStore:
 
     def claim(self, *args):
         if self._store is None:
-            # as many key locks as the service's pool has connections: each request that
-            # holds a lock needs one of those too, so more would only wait (and the
+            # key locks sized like the service's pool: each request that holds a lock
+            # needs one of its connections too, so more would only wait (and the
             # connection budget, deploy/README.md, stays twice the pool, not unbounded)
             pool = self.provider.container.config.get("DB_POOL") or {}
-            capacity = int(pool.get("size", DEFAULT_DB_POOL_SIZE)) + \
-                int(pool.get("max_overflow", DEFAULT_DB_MAX_OVERFLOW))
-            self._store = idempotency.Store(self.provider.engine, self.ttl,
-                                            max_requests=capacity)
+            self._store = idempotency.Store(
+                self.provider.engine, self.ttl,
+                pool_size=int(pool.get("size", DEFAULT_DB_POOL_SIZE)),
+                max_overflow=int(pool.get("max_overflow", DEFAULT_DB_MAX_OVERFLOW)))
         return self._store.claim(*args)
 
 

@@ -10,8 +10,9 @@ from tests.support.infra import Databases, SmtpServer, Vhost
 
 # The suite runs four stacks at once (make test: pytest-xdist) against one PostgreSQL whose
 # default max_connections is 100: each test service keeps a pool of 2 (overflow 2) instead
-# of production's 5 + 3, so that 4 stacks x 5 services stay well inside it. A test that
-# needs other values sets them (tests/integration/backbone/test_connection_budget.py).
+# of production's 8 + 0, and its key locks as many, so that 4 stacks x 5 services stay
+# inside it. A test that needs other values sets them
+# (tests/integration/backbone/test_connection_budget.py).
 os.environ.setdefault("GRANTFLOW_DB_POOL_SIZE", "2")
 os.environ.setdefault("GRANTFLOW_DB_MAX_OVERFLOW", "2")
 

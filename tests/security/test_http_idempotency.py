@@ -143,3 +143,25 @@ def test_a_key_in_progress_is_a_conflict_and_a_committed_key_is_never_run_again(
         assert connection.execute(sa.select(sa.func.count()).select_from(
             idempotency.idempotency_keys)).scalar() == 1
     engine.dispose()
+
+
+def test_the_key_locks_keep_their_connections_under_concurrent_requests(databases):
+    """Requests in flight together each hold a key lock on a connection of the store's own
+    pool, sized like the service's: returned, the connection is kept for the next request
+    rather than closed (a PostgreSQL backend set up and torn down per request)."""
+    from shared import idempotency
+    from shared.db.engine import create_service_engine
+
+    engine = create_service_engine(databases.url("keys"))
+    idempotency.metadata.create_all(engine)
+    store = idempotency.Store(engine, pool_size=3, max_overflow=0)
+    backends = set()
+    for round_ in range(5):
+        claims = [store.claim("applicant:a@example.org", f"k{round_}-{n}", "POST", "/x", b"{}")
+                  for n in range(3)]  # three requests at once
+        backends |= {c._connection.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+                     for c in claims}
+        for claim in claims:
+            claim.finish(200, "application/json", b"{}")
+    assert len(backends) == 3  # the same three connections all along
+    engine.dispose()
