@@ -76,7 +76,7 @@ def runner(clock, service, resume):
     runner.specs = {"main": declined, "reserve": reserve}
     runner.refs = {"P-1": "main", "P-2": "reserve"}
     runner.pool = ThreadPoolExecutor(max_workers=2)
-    runner.say = runner.observe = lambda *args: None
+    runner.say = runner.observe = runner.phase_ended = lambda *args: None
     runner.timings, runner.milestones, runner.started = {}, {}, 0.0
     return runner
 
