@@ -66,10 +66,10 @@ SERVICE_CLASSES = {
 }
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672//"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432"
-#: a process holds at most 5 + 3 PostgreSQL connections: five services take 40 of
-#: PostgreSQL's default 100, so two replica sets fit (deploy/README.md, budget)
-#: overflow connections are closed when returned: under steady load each use of one is a
-#: PostgreSQL connection set up and torn down, so the default keeps the whole budget
+#: a process holds at most 8 PostgreSQL connections for its work (and as many for its
+#: Idempotency-Key locks; deploy/README.md, "Connection budget"), all kept once opened:
+#: an overflow connection is closed when returned, so under steady load each use of one
+#: would set up and tear down a PostgreSQL connection
 DEFAULT_DB_POOL_SIZE = 8
 DEFAULT_DB_MAX_OVERFLOW = 0
 DEFAULT_MAX_WORKERS = 32
