@@ -41,7 +41,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stack import (CpuMeter, Sampler, pg_sessions, delivery_log, elapsed, environment, load,  # noqa: E402
+from bench.stack import (CpuMeter, Sampler, delivery_log, elapsed, environment, load,  # noqa: E402
                          private_stack, received_message_ids)
 from grantflow.scenario.runner import DEFAULT_WORKERS, ScenarioRunner  # noqa: E402
 from grantflow.scenario.synthetic import synthetic_scenario  # noqa: E402
@@ -102,7 +102,7 @@ def run(args) -> dict:
     started = time.monotonic()
     with private_stack() as stack, Sampler(stack) as sampler:
         print(f"[{elapsed(started)}s] private stack up ({stack.vhost.name})", flush=True)
-        cpu, sessions = CpuMeter(stack), pg_sessions(stack)
+        cpu, sessions = CpuMeter(stack), sampler.pg_sessions()
         runner = ScenarioRunner(scenario, environment(stack), workers=args.workers,
                                 seed=args.seed, progress=lambda line: print(line, flush=True),
                                 with_notifications=False,  # counted below, by Message-ID
@@ -131,7 +131,7 @@ def run(args) -> dict:
             **mail, "events": events, "events_per_s": round(events / seconds, 1),
             "peak_rss_mb": sampler.peak_rss_mb,
             "pg_connections_max": sampler.pg_connections_max,
-            "pg_sessions_opened": pg_sessions(stack) - sessions,
+            "pg_sessions_opened": sampler.pg_sessions() - sessions,
             "cpu_seconds": cpu.totals(), "cpu_seconds_per_phase": cpu.phases,
             "load_average_1m": round(__import__("os").getloadavg()[0], 2),
             "setup_seconds": round(began - started, 1)}

@@ -32,14 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.procstat import cpu_seconds  # noqa: E402
 from shared.db.engine import normalise_url  # noqa: E402
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (from /proc): CPU per event
-    is the figure a loaded machine disturbs least."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def sample_payload(index: int = 0) -> dict:
@@ -253,7 +247,7 @@ def measure_grantflow(amqp_uri: str, databases, count: int, producers: int, work
     consumer = ServiceProcess("operations", config, run_dir, service_class=class_path).start()
     try:
         consumer.wait_healthy()
-        consumer_cpu_before = process_cpu_seconds(consumer.pid())
+        consumer_cpu_before = cpu_seconds(consumer.pid())
         producer = subprocess.run(
             [sys.executable, __file__, "--role", "grantflow-producer", "--amqp-uri", amqp_uri,
              "--db-url", databases.url(f"producer_{label or consumer_kind.replace('-', '_')}"),
@@ -271,7 +265,7 @@ def measure_grantflow(amqp_uri: str, databases, count: int, producers: int, work
             if done_count >= count:
                 break
             time.sleep(0.05)
-        consumer_cpu = process_cpu_seconds(consumer.pid()) - consumer_cpu_before
+        consumer_cpu = cpu_seconds(consumer.pid()) - consumer_cpu_before
         with engine.connect() as conn:
             last, = conn.execute(sa.text(f"SELECT extract(epoch from max(recorded_at)) FROM {table}")).one()
             lat = [row[0] for row in conn.execute(sa.text(

@@ -16,6 +16,7 @@ from pathlib import Path
 import requests
 import sqlalchemy as sa
 
+from bench.procstat import cpu_seconds
 from grantflow.scenario.environment import Environment
 from shared.auth import DEFAULT_DEV_SECRET, issue_token
 from shared.config import SERVICES
@@ -131,6 +132,14 @@ class Sampler:
         while not self._stop.wait(self.interval):
             self.sample()
 
+    def pg_sessions(self) -> int:
+        """PostgreSQL sessions ever opened on the stack's databases (``pg_stat_database``):
+        a difference of two readings counts the connections set up in between."""
+        with self._engine.connect() as conn:
+            return int(conn.execute(sa.text(
+                "SELECT coalesce(sum(sessions), 0) FROM pg_stat_database WHERE datname LIKE "
+                ":prefix"), {"prefix": self.stack.databases.prefix + "%"}).scalar())
+
     def sample(self) -> None:
         for name, proc in self.stack.processes.items():
             rss = rss_mb(proc.pid())
@@ -144,19 +153,6 @@ class Sampler:
             self.pg_connections_max = max(self.pg_connections_max, int(count))
         except sa.exc.SQLAlchemyError:
             pass
-
-
-def pg_sessions(stack: Stack) -> int:
-    """PostgreSQL sessions ever opened on the stack's databases (``pg_stat_database``): a
-    difference of two readings counts the connections set up in between."""
-    engine = sa.create_engine(normalise_url(PG_URL + "/postgres"), poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(sa.text(
-                "SELECT coalesce(sum(sessions), 0) FROM pg_stat_database WHERE datname LIKE "
-                ":prefix"), {"prefix": stack.databases.prefix + "%"}).scalar())
-    finally:
-        engine.dispose()
 
 
 def rss_mb(pid: int | None) -> float | None:
@@ -182,19 +178,15 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in text.split()]
 
 
-def cpu_seconds(pid: int | None, reaped: bool = False) -> float:
-    """CPU seconds (user and system) a process has used; with ``reaped``, also what its
-    exited children used (a postmaster reaps the backends of closed connections)."""
+def cpu_seconds_if_running(pid: int | None, reaped: bool = False) -> float:
+    """:func:`bench.procstat.cpu_seconds`, 0 for a process that is not running (a service
+    not started, a backend that ended while the machine's processes were listed)."""
     if pid is None:
         return 0.0
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return cpu_seconds(pid, reaped)
     except OSError:
         return 0.0
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime
-    if reaped:
-        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _pids_named(name: str) -> list[int]:
@@ -221,14 +213,14 @@ class CpuMeter:
         self._last = self._read()
 
     def _read(self) -> dict[str, float]:
-        totals = {name: cpu_seconds(proc.pid()) for name, proc in self.stack.processes.items()}
+        totals = {name: cpu_seconds_if_running(proc.pid()) for name, proc in self.stack.processes.items()}
         smtp = self.stack.smtp.process
-        totals["smtp_server"] = cpu_seconds(smtp.pid if smtp else None)
-        totals["runner"] = cpu_seconds(os.getpid())
+        totals["smtp_server"] = cpu_seconds_if_running(smtp.pid if smtp else None)
+        totals["runner"] = cpu_seconds_if_running(os.getpid())
         postgres = set(_pids_named("postgres"))
         masters = [pid for pid in postgres if _parent(pid) not in postgres]
-        totals["postgresql"] = sum(cpu_seconds(pid, reaped=pid in masters) for pid in postgres)
-        totals["rabbitmq"] = sum(cpu_seconds(pid) for pid in _pids_named("beam.smp"))
+        totals["postgresql"] = sum(cpu_seconds_if_running(pid, reaped=pid in masters) for pid in postgres)
+        totals["rabbitmq"] = sum(cpu_seconds_if_running(pid) for pid in _pids_named("beam.smp"))
         return totals
 
     def phase_ended(self, phase: str) -> dict[str, float]:

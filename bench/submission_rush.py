@@ -44,6 +44,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.procstat import cpu_seconds  # noqa: E402
 
 UTC = timezone.utc
 CALL_ID = "AMIF-2018-AG-INTE"
@@ -237,12 +238,6 @@ def start_service(amqp_uri: str, databases, run_dir: Path, clock_path: Path, wor
     process = ServiceProcess("submission", config, run_dir).start()
     process.wait_healthy()
     return process, port
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -5,7 +5,10 @@ import sys
 import time
 from types import SimpleNamespace
 
-from bench.stack import CpuMeter, cpu_seconds
+import pytest
+
+from bench.procstat import cpu_seconds
+from bench.stack import CpuMeter, cpu_seconds_if_running
 
 
 def burn(seconds: float) -> None:
@@ -26,8 +29,11 @@ def test_a_process_cpu_time_is_read_from_proc_and_grows_as_it_works():
     before = cpu_seconds(os.getpid())
     burn(0.3)
     assert cpu_seconds(os.getpid()) - before >= 0.25
-    assert cpu_seconds(None) == 0.0
-    assert cpu_seconds(2 ** 22 + 12345) == 0.0  # no such process: nothing, not an error
+    with pytest.raises(OSError):
+        cpu_seconds(2 ** 22 + 12345)  # no such process
+    # the meter's reading: a process not running has spent nothing
+    assert cpu_seconds_if_running(None) == 0.0
+    assert cpu_seconds_if_running(2 ** 22 + 12345) == 0.0
 
 
 def test_what_reaped_children_spent_counts_for_their_parent_only_when_asked():
