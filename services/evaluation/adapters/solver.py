@@ -598,11 +598,14 @@ def _price(model: AffinityModel, index: _Index, store: _Store, u: np.ndarray,
         # stored pairs were priced above
         lo, hi = np.searchsorted(s_codes, [chunk[0] * store.n_cols,
                                            (chunk[-1] + 1) * store.n_cols])
+        # (the range also holds stored pairs of flagged rows of other groups: a chunk's
+        # rows are not contiguous, so both the row and the column must be found in it)
         here_r, here_c = np.divmod(s_codes[lo:hi], store.n_cols)
         at = np.searchsorted(sub, here_c)
         hit = (at < len(sub)) & (sub[np.minimum(at, len(sub) - 1)] == here_c)
-        local = np.searchsorted(chunk, here_r[hit])
-        block_gain[local, at[hit]] = 0
+        local = np.searchsorted(chunk, here_r)
+        hit &= (local < len(chunk)) & (chunk[np.minimum(local, len(chunk) - 1)] == here_r)
+        block_gain[local[hit], at[hit]] = 0
         np.maximum(block_gain, 0, out=block_gain)
         total += int(block_gain.sum())
         r, c = _nonzero(block_gain)
