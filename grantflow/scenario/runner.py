@@ -305,13 +305,19 @@ class ScenarioRunner:
             by_proposal = defaultdict(list)
             for assignment in pending:
                 by_proposal[assignment["proposal_id"]].append(assignment)
-            work = []
+            # every proposal's first report, then every second one, ...: the reports of
+            # one proposal do not reach the service at the same moment and queue on its
+            # row, as they would not with real evaluators working through their own lists
+            waves: list[list] = []
             for proposal_id, items in sorted(by_proposal.items()):
                 items.sort(key=lambda a: experts[a["expert_id"]]["email"])
                 for index, assignment in enumerate(items):
                     acted.add((proposal_id, assignment["expert_id"]))
-                    work.append((assignment, experts[assignment["expert_id"]],
-                                 index == 0 and proposal_id not in released))
+                    if index == len(waves):
+                        waves.append([])
+                    waves[index].append((assignment, experts[assignment["expert_id"]],
+                                         index == 0 and proposal_id not in released))
+            work = [item for wave in waves for item in wave]
             outcomes = self._parallel(lambda item: self._evaluate(*item), work,
                                       f"evaluation round {round_number + 1}")
             released |= {proposal_id for proposal_id, kind in outcomes

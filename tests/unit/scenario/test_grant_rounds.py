@@ -4,35 +4,15 @@ one signs in round two either way (the fault suite's interrupt-resume@grants los
 digests when the resumed run signed it at once)."""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 
 from grantflow.scenario.client import Answer
-from grantflow.scenario.runner import ScenarioRunner
 from grantflow.scenario.synthetic import synthetic_scenario
 from shared.calls.loader import load_call_text
+from tests.support.bare_runner import Clock, bare_runner
 
 SCENARIO = synthetic_scenario(30, 10, 2019)
-
-
-class Clock:
-    def __init__(self, now):
-        self.at = now
-
-    def now(self):
-        return self.at
-
-
-class Driver:
-    def __init__(self, clock):
-        self.clock = clock
-
-    def advance_to(self, instant, on_step=None):
-        self.clock.at = instant
-
-    def settle(self):
-        return 0.0
 
 
 class GrantsService:
@@ -68,17 +48,9 @@ class GrantsService:
 def runner(clock, service, resume):
     declined = replace(SCENARIO.proposals[0], ref="main", grant="decline")
     reserve = replace(SCENARIO.proposals[1], ref="reserve", grant="sign")
-    runner = ScenarioRunner.__new__(ScenarioRunner)  # no stack: the grants phase alone
-    runner.scenario = replace(SCENARIO, authority="sign", act_after_days=14)
-    runner.call = load_call_text(SCENARIO.call_yaml)
-    runner.clock, runner.driver, runner.people = clock, Driver(clock), service
-    runner.resume, runner.seed, runner.progress_bar = resume, 2019, False
-    runner.specs = {"main": declined, "reserve": reserve}
-    runner.refs = {"P-1": "main", "P-2": "reserve"}
-    runner.pool = ThreadPoolExecutor(max_workers=2)
-    runner.say = runner.observe = runner.phase_ended = lambda *args: None
-    runner.timings, runner.milestones, runner.started = {}, {}, 0.0
-    return runner
+    return bare_runner(replace(SCENARIO, authority="sign", act_after_days=14), clock, service,
+                       resume=resume, specs={"main": declined, "reserve": reserve},
+                       refs={"P-1": "main", "P-2": "reserve"})
 
 
 def test_a_promoted_reserve_signs_a_round_after_the_decline_whether_or_not_the_run_was_resumed():
