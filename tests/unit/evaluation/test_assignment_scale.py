@@ -192,9 +192,9 @@ def test_pricing_sums_every_eligible_pairs_gain_however_the_rows_are_grouped(see
 
 
 def test_two_candidate_widths_prove_the_same_optimum_on_an_instance_of_several_groups():
-    # 5,000 proposals price in several groups of 1,024 rows; with the pricing's bug the
-    # 6-candidate solve claimed 8,283,579 proven optimal, the 32-candidate one 8,283,581
-    prob = bench_instance(5000, 2000, 3, 1)
+    # 2,500 proposals price in several groups of 1,024 rows; with the pricing's bug the
+    # 6-candidate solve claimed 4,043,246 proven optimal, the 32-candidate one 4,043,251
+    prob = bench_instance(2500, 1000, 3, 3)
     narrow = solve_assignment(prob, SolverOptions(candidates=6))
     wide = solve_assignment(prob, SolverOptions(candidates=32))
     check_valid(prob, narrow)
