@@ -1,7 +1,8 @@
 """The replay hands the evaluators' reports to the service in waves: every proposal's first
-report, then every second one. Handed over proposal by proposal, the three reports of one
-proposal ran at the same moment and queued on its row (at 10,000 proposals, 78 of 113
-active evaluation statements sampled were waiting for a proposal's row lock)."""
+report, then every second one, as evaluators working through their own lists would. Handed
+over proposal by proposal, the three reports of one proposal ran at the same moment and
+queued on its row (at 10,000 proposals, 78 of 113 active evaluation statements sampled
+were waiting for a proposal's row lock)."""
 from __future__ import annotations
 
 from grantflow.scenario.synthetic import synthetic_scenario
