@@ -34,6 +34,7 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
+from shared.config import DEFAULT_DB_MAX_OVERFLOW, DEFAULT_DB_POOL_SIZE
 from shared.db.types import UtcDateTime
 
 HEADER = "Idempotency-Key"
@@ -185,8 +186,9 @@ class Claim:
 class Store:
     """The keys of one service, in its own database (``engine``)."""
 
-    def __init__(self, engine, ttl: timedelta = DEFAULT_TTL, now=None, pool_size: int = 8,
-                 max_overflow: int = 0):
+    def __init__(self, engine, ttl: timedelta = DEFAULT_TTL, now=None,
+                 pool_size: int = DEFAULT_DB_POOL_SIZE,
+                 max_overflow: int = DEFAULT_DB_MAX_OVERFLOW):
         self.engine = engine
         self.ttl = ttl
         self.now = now or (lambda: datetime.now(timezone.utc))
