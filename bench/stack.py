@@ -213,13 +213,15 @@ class CpuMeter:
         self._last = self._read()
 
     def _read(self) -> dict[str, float]:
-        totals = {name: cpu_seconds_if_running(proc.pid()) for name, proc in self.stack.processes.items()}
+        totals = {name: cpu_seconds_if_running(proc.pid())
+                  for name, proc in self.stack.processes.items()}
         smtp = self.stack.smtp.process
         totals["smtp_server"] = cpu_seconds_if_running(smtp.pid if smtp else None)
         totals["runner"] = cpu_seconds_if_running(os.getpid())
         postgres = set(_pids_named("postgres"))
         masters = [pid for pid in postgres if _parent(pid) not in postgres]
-        totals["postgresql"] = sum(cpu_seconds_if_running(pid, reaped=pid in masters) for pid in postgres)
+        totals["postgresql"] = sum(cpu_seconds_if_running(pid, reaped=pid in masters)
+                                   for pid in postgres)
         totals["rabbitmq"] = sum(cpu_seconds_if_running(pid) for pid in _pids_named("beam.smp"))
         return totals
 
