@@ -65,6 +65,11 @@ class Grants:
             handlers.observe(result)
         return result
 
+    def deliver_batch(self, events: list[NotificationDelivered],
+                      consumer: str = "grants.test") -> None:
+        """A batch of deliveries as the service's batched entrypoint hands it over."""
+        handlers.record_deliveries(self.uows(consumer=consumer), events, self.now)
+
     def tick(self):
         return handlers.tick(self.uows(), self.clock, AUTHORITY)
 
@@ -100,6 +105,16 @@ class Grants:
     def timing(self, proposal_id: str) -> dict:
         [report] = handlers.timing_report(self.uows(), self.now, proposal_id=proposal_id)
         return report
+
+    def claimed_event_ids(self, event_type: str, consumer: str = "grants.test") -> set[str]:
+        """Ids of the events of a type the consumer has recorded as processed."""
+        import sqlalchemy as sa
+
+        from shared.messaging.tables import processed_events
+        with self.uows.engine.connect() as conn:
+            return set(conn.execute(sa.select(processed_events.c.event_id).where(
+                processed_events.c.consumer == consumer,
+                processed_events.c.event_type == event_type)).scalars())
 
     def new_events(self) -> list[dict]:
         """Outbox payloads written since the last call, oldest first."""

@@ -51,6 +51,21 @@ def test_the_earliest_result_letter_stops_time_to_inform_and_is_observed_once(gr
     assert sample("grantflow_time_to_inform_days_count", call_id=CALL_ID) == observed + 1
 
 
+def test_a_batch_of_deliveries_claims_only_the_result_letters_and_applies_them_once(grants):
+    letter = letter_delivered("M1", INFORMATION_AT + timedelta(hours=1))
+    others = [letter_delivered("M2", INFORMATION_AT, template="grant_invitation"),
+              letter_delivered("M2", INFORMATION_AT, template="submission_receipt")]
+    grants.deliver_batch(others)  # nothing of this batch has an effect: nothing is claimed
+    assert grants.claimed_event_ids("notification_delivered") == set()
+    grants.deliver_batch([others[0], letter, others[1]])
+    assert grants.claimed_event_ids("notification_delivered") == {letter.event_id}
+    assert grants.timing("M1")["tti"]["informed_at"] == letter.sent_at
+    assert grants.timing("M2")["tti"]["informed_at"] is None
+    observed = sample("grantflow_time_to_inform_days_count", call_id=CALL_ID)
+    grants.deliver_batch([letter])  # redelivered: already claimed, observed no second time
+    assert sample("grantflow_time_to_inform_days_count", call_id=CALL_ID) == observed
+
+
 def test_every_unanswered_proposal_is_flagged_once_when_the_tti_target_passes(grants):
     grants.deliver(letter_delivered("M1", INFORMATION_AT))
     counted = sample("grantflow_time_target_breaches_total", call_id=CALL_ID, measure="tti")
