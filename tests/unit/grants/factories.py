@@ -2,7 +2,7 @@
 from tests.support.grants_events (shared with the handler and integration tests)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 

@@ -66,6 +66,26 @@ def test_a_batch_of_deliveries_claims_only_the_result_letters_and_applies_them_o
     assert sample("grantflow_time_to_inform_days_count", call_id=CALL_ID) == observed
 
 
+def test_a_batch_of_several_proposals_letters_keeps_each_earliest_and_observes_each_once(
+        grants):
+    observed = sample("grantflow_time_to_inform_days_count", call_id=CALL_ID)
+    first, second = INFORMATION_AT + timedelta(hours=1), INFORMATION_AT + timedelta(hours=3)
+    grants.deliver_batch([letter_delivered("M2", second, recipient="a@m2.example.org"),
+                          letter_delivered("M1", second),
+                          letter_delivered("M2", first, recipient="b@m2.example.org"),
+                          letter_delivered("M1", first, recipient="office@m1.example.org")])
+    assert grants.timing("M1")["tti"]["informed_at"] == first
+    assert grants.timing("M2")["tti"]["informed_at"] == first
+    assert grants.timing("X1")["tti"]["informed_at"] is None
+    assert sample("grantflow_time_to_inform_days_count", call_id=CALL_ID) == observed + 2
+    earliest = INFORMATION_AT + timedelta(minutes=5)  # reported late, delivered earliest
+    grants.deliver_batch([letter_delivered("M1", earliest, recipient="late@m1.example.org"),
+                          letter_delivered("X1", second)])
+    assert grants.timing("M1")["tti"]["informed_at"] == earliest
+    assert grants.timing("X1")["tti"]["informed_at"] == second
+    assert sample("grantflow_time_to_inform_days_count", call_id=CALL_ID) == observed + 3
+
+
 def test_every_unanswered_proposal_is_flagged_once_when_the_tti_target_passes(grants):
     grants.deliver(letter_delivered("M1", INFORMATION_AT))
     counted = sample("grantflow_time_target_breaches_total", call_id=CALL_ID, measure="tti")
