@@ -25,7 +25,8 @@ def test_a_500_then_a_503_are_asked_again_with_the_same_key():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     said = []
-    people = People({"grants": f"http://127.0.0.1:{httpd.server_address[1]}"}, "secret",
+    people = People({"grants": f"http://127.0.0.1:{httpd.server_address[1]}"},
+                    "a-test-signing-key-of-32-bytes-00",  # shorter keys warn (RFC 7518)
                     backoff=Backoff(first=0.01, cap=0.02, give_up_after=5),
                     outages=Outages(said.append))
     try:
