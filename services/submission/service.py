@@ -20,7 +20,7 @@ from shared.messaging.consumer import subscribe
 from shared.pages.signin_views import sign_in_routes
 from shared.pages.route import html, static_file
 from shared.service import ServiceBase
-from shared.web import api, json_response
+from shared.web import api
 
 APPLICANTS = ("applicant", "operations")
 OPERATIONS = ("operations",)

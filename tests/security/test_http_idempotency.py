@@ -14,7 +14,7 @@ from tests.support.evaluation_events import (call_published as evaluation_call, 
 from tests.support.grants_events import (INFORMATION_AT, amif_call, call_published, coordinator,
                                          entry, publish, ranking, stage_reached)
 from tests.support.infra import eventually
-from tests.support.submission_data import CALL_ID, TOPIC_1, call_yaml, proposal_body
+from tests.support.submission_data import TOPIC_1, call_yaml, proposal_body
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 KEY = {"Idempotency-Key": "retry-me-0001"}

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.submission.adapters.repository import ProposalRepository
 from services.submission.adapters.serialization import screening_to_json
 from services.submission.domain.deadline import utc_iso
 from services.submission.domain.precheck import precheck as run_precheck

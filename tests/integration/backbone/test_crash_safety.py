@@ -6,7 +6,7 @@ exact line, then restarts it without the failpoint and checks the end state.
 import pytest
 import requests
 
-from tests.integration.backbone.helpers import CONTACTS, rows, scalar, skeleton_proposal, submit
+from tests.integration.backbone.helpers import scalar, skeleton_proposal, submit
 from tests.support.infra import eventually, stays
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]

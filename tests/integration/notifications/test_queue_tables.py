@@ -45,11 +45,11 @@ def test_the_delivery_log_is_vacuumed_after_two_percent_of_its_rows_change(datab
         engine.dispose()
 
 
-SENT = 3000
+MESSAGES = 3000
 
 
 def _sent_messages(engine) -> None:
-    """SENT messages that went queued, sending, sent in batches of 50, as the timer sends
+    """MESSAGES messages that went queued, sending, sent in batches of 50, as the timer sends
     them: each step leaves dead index entries behind (no vacuum runs here)."""
     now = datetime.now(timezone.utc)
     with engine.begin() as conn:
@@ -59,8 +59,8 @@ def _sent_messages(engine) -> None:
             source_event_type="proposal_submitted", proposal_id=f"P-{n}", call_id="C",
             context={}, subject="s", body="b" * 300, message_id=f"<{n}@grantflow>",
             status=QUEUED, attempts=0, next_attempt_at=now - timedelta(minutes=1),
-            created_at=now) for n in range(SENT)])
-    for start in range(0, SENT, 50):
+            created_at=now) for n in range(MESSAGES)])
+    for start in range(0, MESSAGES, 50):
         batch = [f"d-{n:06d}" for n in range(start, start + 50)]
         for values in (dict(status=SENDING, lease_until=now + timedelta(minutes=1)),
                        dict(status=SENT, sent_at=now, lease_until=None)):

@@ -3,7 +3,6 @@ evaluation handlers (real SQLite unit of work, real solver)."""
 import threading
 from types import SimpleNamespace
 
-import pytest
 import sqlalchemy as sa
 
 from services.evaluation.adapters import repository as repo

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from services.operations import handlers
 from shared.events import load
-from tests.support.operations_scenario import (ASSIGNED, CALL_ID, RANKED, T5, Builder,
+from tests.support.operations_scenario import (ASSIGNED, CALL_ID, T5, Builder,
                                                call_events, wire)
 from tests.support.uow import UowFactory
 from tests.unit.operations.conftest import Ops

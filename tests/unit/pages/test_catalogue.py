@@ -1,6 +1,5 @@
 """One message catalogue for every English text of the pages, kept current, and ready
 for another language."""
-from io import BytesIO
 
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
