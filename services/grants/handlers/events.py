@@ -159,7 +159,7 @@ def record_deliveries(uow, events: list[NotificationDelivered], now: datetime) -
         for event in fresh:
             letters.setdefault(event.proposal_id, []).append(event)
         repo = repository(uow, now)
-        clocks = repo.clocks({pid: events[0].call_id for pid, events in letters.items()})
+        clocks = repo.clocks({pid: its[0].call_id for pid, its in letters.items()})
         for proposal_id in sorted(letters):
             observations.append(_letters_delivered(clocks[proposal_id], letters[proposal_id]))
         repo.save_clocks(list(clocks.values()))

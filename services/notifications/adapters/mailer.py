@@ -12,10 +12,10 @@ import logging
 import smtplib
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from email.generator import BytesGenerator
 from email.message import EmailMessage
+from functools import lru_cache
 from io import BytesIO
 
 from eventlet import Timeout
