@@ -1,14 +1,12 @@
 """The SMTP adapter against a real SMTP server in this process (aiosmtpd, loopback)."""
 import socket
-from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from grantflow.devsmtp import KeepingHandler, read_messages
 from services.notifications.adapters.mailer import (OutgoingMail, PermanentMailError,
-                                                    SmtpMailer, TransientMailError,
-                                                    parsed_header)
+                                                    SmtpMailer, TransientMailError)
 from tests.support.infra import free_port
 
 
@@ -56,28 +54,6 @@ def test_a_subject_with_a_line_break_cannot_be_built_and_is_permanent(server):
     with pytest.raises(PermanentMailError, match="cannot be built"):
         SmtpMailer("127.0.0.1", port, "no-reply@grantflow.test", timeout=5).send(
             mail(subject="a\nBcc: victim@example.org"))
-
-
-@pytest.mark.parametrize("to, subject", [
-    ("anna@comune.example.it", "[AMIF] Receipt for CITTÀ"),
-    ("Zoë Müller <zoe@example.org>", "A subject long enough to be folded over two lines " * 3),
-])
-def test_a_message_built_from_cached_headers_is_the_message_built_without(to, subject):
-    mailer = SmtpMailer("127.0.0.1", 25, "Grantflow <no-reply@grantflow.test>", timeout=5)
-    plain = EmailMessage()
-    plain["From"], plain["To"], plain["Subject"] = mailer.sender, to, subject
-    plain["Message-ID"] = "<d1@grantflow.notifications>"
-    plain.set_content("Grüße\n")
-    first, again = (mailer.build(mail(to=to, subject=subject)) for _ in range(2))
-    assert first.as_bytes() == again.as_bytes() == plain.as_bytes()
-    assert parsed_header("Subject", subject) is parsed_header("Subject", subject)
-
-
-def test_a_header_with_a_line_break_is_refused_every_time_not_cached():
-    mailer = SmtpMailer("127.0.0.1", 25, "no-reply@grantflow.test", timeout=5)
-    for _ in range(2):
-        with pytest.raises(ValueError, match="linefeed or carriage return"):
-            mailer.build(mail(subject="a\nBcc: victim@example.org"))
 
 
 def test_a_batch_shares_one_connection_a_refused_recipient_does_not_end_it(server):
