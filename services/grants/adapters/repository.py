@@ -56,10 +56,13 @@ class GrantsRepository:
 
     def _upsert_ignore(self, table, **values) -> bool:
         """Insert unless the primary key exists; True when inserted."""
+        return self._insert_ignoring(table, values).rowcount == 1
+
+    def _insert_ignoring(self, table, rows: dict | list[dict]):
+        """INSERT of one row or several (one statement), skipping keys that exist."""
         dialect = self.session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        return self.session.execute(
-            insert(table).values(**values).on_conflict_do_nothing()).rowcount == 1
+        return self.session.execute(insert(table).values(rows).on_conflict_do_nothing())
 
     # ------------------------------------------------------------------ calls
     def call(self, call_id: str) -> Call | None:
@@ -249,9 +252,7 @@ class GrantsRepository:
     def clock(self, proposal_id: str, call_id: str, lock: bool = True) -> ProposalClock:
         """The proposal's clock facts, created on first mention. The call's deadline is
         filled in when the call is known (recording facts does not need it)."""
-        self._upsert_ignore(proposal_clocks, proposal_id=proposal_id, call_id=call_id,
-                            withdrawn=False, grant_expected=False, tti_breached=False,
-                            ttg_breached=False, updated_at=self.now)
+        self._upsert_ignore(proposal_clocks, **self._new_clock(proposal_id, call_id))
         query = sa.select(proposal_clocks).where(proposal_clocks.c.proposal_id == proposal_id)
         return self._clock_from_row(self.session.execute(self._locked(query, lock)).one())
 
@@ -261,18 +262,19 @@ class GrantsRepository:
         (one :meth:`clock` each was three statements per result letter)."""
         if not call_of:
             return {}
-        dialect = self.session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        self.session.execute(insert(proposal_clocks).values([
-            dict(proposal_id=proposal_id, call_id=call_id, withdrawn=False,
-                 grant_expected=False, tti_breached=False, ttg_breached=False,
-                 updated_at=self.now)
-            for proposal_id, call_id in sorted(call_of.items())]).on_conflict_do_nothing())
+        self._insert_ignoring(proposal_clocks, [self._new_clock(pid, call_id)
+                                                for pid, call_id in sorted(call_of.items())])
         query = (sa.select(proposal_clocks)
                  .where(proposal_clocks.c.proposal_id.in_(sorted(call_of)))
                  .order_by(proposal_clocks.c.proposal_id).with_for_update())
         return {row.proposal_id: self._clock_from_row(row)
                 for row in self.session.execute(query)}
+
+    def _new_clock(self, proposal_id: str, call_id: str) -> dict:
+        """The row of a clock created on a proposal's first mention: no fact yet."""
+        return dict(proposal_id=proposal_id, call_id=call_id, withdrawn=False,
+                    grant_expected=False, tti_breached=False, ttg_breached=False,
+                    updated_at=self.now)
 
     def clocks_to_check(self, call: Call, now: datetime, limit: int = 500) -> list[ProposalClock]:
         """Clocks that may have breached a target by ``now``, locked (skip locked)."""

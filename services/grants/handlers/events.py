@@ -121,11 +121,24 @@ def on_notification_delivered(uow, event: NotificationDelivered,
     delivery counts). Returns the measure to observe once committed, the first time."""
     if not is_result_letter(event):
         return None
-    repo = repository(uow, now)
-    clock = repo.clock(event.proposal_id, event.call_id)
-    observation = _letters_delivered(clock, [event])
-    repo.save_clock(clock)
+    [observation] = _record_letters(uow, [event], now)
     return observation
+
+
+def _record_letters(uow, letters: list[NotificationDelivered],
+                    now: datetime) -> list[Observation | None]:
+    """Result letters onto their proposals' clocks, read and written with a few statements
+    whatever their number, the clocks locked in proposal order (so concurrent batches wait
+    rather than deadlock); one measure (or None) per proposal, in proposal order."""
+    by_proposal: dict[str, list[NotificationDelivered]] = {}
+    for letter in letters:
+        by_proposal.setdefault(letter.proposal_id, []).append(letter)
+    repo = repository(uow, now)
+    clocks = repo.clocks({pid: its[0].call_id for pid, its in by_proposal.items()})
+    observations = [_letters_delivered(clocks[pid], by_proposal[pid])
+                    for pid in sorted(by_proposal)]
+    repo.save_clocks(list(clocks.values()))
+    return observations
 
 
 def _letters_delivered(clock, letters: list[NotificationDelivered]) -> Observation | None:
@@ -140,10 +153,9 @@ def _letters_delivered(clock, letters: list[NotificationDelivered]) -> Observati
 
 
 def record_deliveries(uow, events: list[NotificationDelivered], now: datetime) -> None:
-    """A batch of deliveries (result letters go out in bulk) in one transaction, with the
-    effect of :func:`on_notification_delivered` for each, the clocks of the batch locked
-    in proposal order (so concurrent batches wait rather than deadlock), read and written
-    in a few statements; the measures are observed once it committed.
+    """A batch of deliveries (result letters go out in bulk) in one transaction
+    (:func:`_record_letters`, as :func:`on_notification_delivered` for one); the measures
+    are observed once it committed.
 
     Deliveries of other templates (three in four at the 10,000-proposal call) are dropped
     before the claim: they have no effect, so there is nothing to keep from happening twice,
@@ -154,14 +166,6 @@ def record_deliveries(uow, events: list[NotificationDelivered], now: datetime) -
     observations: list[Observation | None] = []
 
     def apply(uow, fresh) -> None:
-        observations.clear()  # a batch tried again starts afresh
-        letters: dict[str, list[NotificationDelivered]] = {}
-        for event in fresh:
-            letters.setdefault(event.proposal_id, []).append(event)
-        repo = repository(uow, now)
-        clocks = repo.clocks({pid: its[0].call_id for pid, its in letters.items()})
-        for proposal_id in sorted(letters):
-            observations.append(_letters_delivered(clocks[proposal_id], letters[proposal_id]))
-        repo.save_clocks(list(clocks.values()))
+        observations[:] = _record_letters(uow, fresh, now)  # a batch tried again: afresh
     uow.consume_batch(events, apply, bulk=True)
     observe(*observations)
