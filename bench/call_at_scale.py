@@ -19,8 +19,9 @@ printed per stage; the last line is one JSON object:
   Message-ID, plus delivery-log rows beyond the first for one (recipient, template,
   proposal, cause) (the latter would be a message queued twice under two ids);
 - ``events_per_s`` (events published by all relays over the whole run), ``peak_rss_mb``
-  per service and ``pg_connections_max`` (sampled every second), ``pg_sessions_opened``
-  (connections set up during the run), the machine's load;
+  per service (``peak_rss_mb_per_phase``: the runner's phase that reached it) and
+  ``pg_connections_max`` (sampled every second), ``pg_sessions_opened`` (connections set
+  up during the run), the machine's load;
 - ``cpu_seconds`` (and ``cpu_seconds_per_phase``, by the runner's phases) of each service,
   the SMTP server, the runner, PostgreSQL and RabbitMQ: on two cores, what bounds a stage.
 
@@ -75,6 +76,12 @@ def busiest(spent: dict[str, float]) -> str:
         or "under 0.1 s each"
 
 
+def largest(peaks: dict[str, float]) -> str:
+    """Services by peak resident memory, largest first."""
+    return ", ".join(f"{name} {mb:.0f}" for name, mb in
+                     sorted(peaks.items(), key=lambda item: -item[1])) or "not sampled"
+
+
 def events_published(stack) -> int:
     total = 0.0
     for name in SERVICES:
@@ -111,7 +118,9 @@ def run(args) -> dict:
                                 with_notifications=False,  # counted below, by Message-ID
                                 phase_ended=lambda phase: print(
                                     f"  CPU seconds in {phase}: "
-                                    f"{busiest(cpu.phase_ended(phase))}", flush=True))
+                                    f"{busiest(cpu.phase_ended(phase))}\n"
+                                    f"  peak RSS MB in {phase}: "
+                                    f"{largest(sampler.phase_ended(phase))}", flush=True))
         began = time.monotonic()
         report = runner.run()
         seconds = time.monotonic() - began
@@ -133,6 +142,7 @@ def run(args) -> dict:
             "duplicate_mails": mail["duplicate_by_message_id"] + mail["duplicate_by_cause"],
             **mail, "events": events, "events_per_s": round(events / seconds, 1),
             "peak_rss_mb": sampler.peak_rss_mb,
+            "peak_rss_mb_per_phase": sampler.peak_rss_mb_per_phase,
             "pg_connections_max": sampler.pg_connections_max,
             "pg_sessions_opened": sampler.pg_sessions() - sessions,
             "cpu_seconds": cpu.totals(), "cpu_seconds_per_phase": cpu.phases,

@@ -107,12 +107,16 @@ def received_message_ids(stack: Stack):
 
 class Sampler:
     """Samples each service's resident memory and the stack's PostgreSQL connections every
-    ``interval`` seconds in a thread; keeps the peaks."""
+    ``interval`` seconds in a thread; keeps the peaks, over the run and per phase
+    (:meth:`phase_ended`), so a peak can be traced to the stage that reached it."""
 
     def __init__(self, stack: Stack, interval: float = 1.0):
         self.stack = stack
         self.interval = interval
         self.peak_rss_mb: dict[str, float] = {}
+        self.peak_rss_mb_per_phase: dict[str, dict[str, float]] = {}
+        self._phase_peak: dict[str, float] = {}
+        self._lock = threading.Lock()
         self.pg_connections_max = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -140,11 +144,22 @@ class Sampler:
                 "SELECT coalesce(sum(sessions), 0) FROM pg_stat_database WHERE datname LIKE "
                 ":prefix"), {"prefix": self.stack.databases.prefix + "%"}).scalar())
 
+    def phase_ended(self, phase: str) -> dict[str, float]:
+        """The peak resident memory of each service since the previous phase ended (a
+        sample taken now included); kept under ``phase``."""
+        self.sample()
+        with self._lock:
+            peaks, self._phase_peak = self._phase_peak, {}
+        self.peak_rss_mb_per_phase[phase] = peaks
+        return peaks
+
     def sample(self) -> None:
         for name, proc in self.stack.processes.items():
             rss = rss_mb(proc.pid())
             if rss is not None:
-                self.peak_rss_mb[name] = max(self.peak_rss_mb.get(name, 0.0), rss)
+                with self._lock:
+                    self.peak_rss_mb[name] = max(self.peak_rss_mb.get(name, 0.0), rss)
+                    self._phase_peak[name] = round(max(self._phase_peak.get(name, 0.0), rss), 1)
         try:
             with self._engine.connect() as conn:
                 count = conn.execute(sa.text(
