@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -92,6 +92,22 @@ def load_facts(session: Session, *, call_id: str | None = None,
         query = query.where(letter_facts.c.proposal_id.in_(sorted(set(proposal_ids))))
     found = (LetterFacts.from_record(record) for record in session.execute(query).scalars())
     return {facts.proposal_id: facts for facts in found}
+
+
+def facts_in_pages(session: Session, call_id: str, size: int) -> Iterator[list[LetterFacts]]:
+    """Every fact of ``call_id``, ``size`` proposals at a time in proposal order (each page
+    read after the one before was used: a call of 100,000 proposals is never in memory at
+    once)."""
+    after = ""
+    while True:
+        page = [LetterFacts.from_record(record) for record in session.execute(
+            sa.select(letter_facts.c.facts)
+            .where(letter_facts.c.call_id == call_id, letter_facts.c.proposal_id > after)
+            .order_by(letter_facts.c.proposal_id).limit(size)).scalars()]
+        if not page:
+            return
+        yield page
+        after = page[-1].proposal_id
 
 
 def save_facts(session: Session, changed: dict[str, LetterFacts], now: datetime) -> None:

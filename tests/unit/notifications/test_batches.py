@@ -256,3 +256,41 @@ def test_a_deadlines_screenings_cost_a_few_statements_whatever_their_number(uows
 
     assert len(stored(other_uows)["letter_facts"]) == 50
     assert many.count == few.count <= 10, (few.count, many.count)
+
+
+# --------------------------------------------------------------------------- the release in pages
+def test_the_release_queues_a_calls_letters_page_by_page_each_once(uows, other_uows,
+                                                                    monkeypatch):
+    """At the milestone every proposal's letter is derived, rendered and queued a page of
+    proposals at a time, so a call of 100,000 proposals is never in memory at once; the
+    log ends as with one page, each letter once, and what the batch's events before the
+    milestone queued keeps its place."""
+    from services.notifications.handlers import events as handling
+
+    screenings = [about(f.screened(eligible=False, failed=f.FAILED_RULES), f"P-{i:04d}")
+                  for i in range(7)]
+    batch = [about(f.submitted(), "P-0900"), f.stage(), about(f.submitted(), "P-0901")]
+    earlier = [call_published(), *screenings]
+    for factory in (uows, other_uows):
+        one_by_one(factory, earlier)
+    assert apply_batch(uows, batch) == len(batch)  # pages of 1,000: one page
+
+    queued_at_once = []
+    real_queue = handling.queue
+
+    def counting_queue(uow, notes, now):
+        notes = list(notes)
+        queued_at_once.append(sorted({note.proposal_id for note in notes}))
+        return real_queue(uow, notes, now)
+
+    monkeypatch.setattr(handling, "RELEASE_PAGE", 3)
+    monkeypatch.setattr(handling, "queue", counting_queue)
+    assert apply_batch(other_uows, batch) == len(batch)
+
+    assert queued_at_once == [["P-0900"], ["P-0000", "P-0001", "P-0002"],
+                              ["P-0003", "P-0004", "P-0005"], ["P-0006"], ["P-0901"]]
+    paged, whole = stored(other_uows), stored(uows)
+    assert paged == whole
+    letters = [(r["proposal_id"], r["recipient"]) for r in paged["deliveries"]
+               if r["template"] == "result_letter"]
+    assert len(letters) == len(set(letters)) == 7 * 2  # two distinct contacts each
