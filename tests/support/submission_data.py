@@ -97,3 +97,16 @@ class ManualClock:
             self.waiting.set()
             self._gate.wait(30)
         return self.instant
+
+
+def same_project_in_two_topics() -> dict[str, dict]:
+    """Five proposals in topic 1 and one in topic 2 (``copy_2``): ``copy_1`` of topic 1
+    is the same project under its coordinator id in lower case and another spacing of
+    its acronym, so both fail ``single_topic``; the four ``other`` ones pass it."""
+    ghent = participant("Ghent", "BE", experienced=True)
+    bodies = {f"other{n}": proposal_body(coordinator=ghent, acronym=f"OTHER{n}")
+              for n in range(4)}
+    bodies["copy_1"] = proposal_body(coordinator=ghent, acronym="NET INT")
+    bodies["copy_2"] = proposal_body(coordinator={**ghent, "organisation_id": "org-ghent"},
+                                     acronym=" net  int ", topic_id=TOPIC_2)
+    return bodies

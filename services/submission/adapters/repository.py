@@ -18,7 +18,7 @@ from services.submission.adapters.serialization import (content_from_json, conte
 from services.submission.adapters.tables import (calls, closed_topics, parts,
                                                  proposal_contacts, proposal_versions,
                                                  proposals, rankings)
-from services.submission.domain.proposal import Proposal, State, Version
+from services.submission.domain.proposal import Proposal, Rival, State, Version, project_key
 
 _LIVE = (State.SUBMITTED.value, State.FROZEN.value)
 
@@ -84,6 +84,12 @@ _SAVE_SCREENING = proposals.update().where(proposals.c.id == sa.bindparam("pid_"
 _INSERT_VERSIONS = proposal_versions.insert()
 
 
+def _with_frozen_version(v):
+    """Proposals joined to their frozen version (alias ``v`` of proposal_versions)."""
+    return proposals.join(v, sa.and_(v.c.proposal_id == proposals.c.id,
+                                     v.c.version == proposals.c.frozen_version))
+
+
 class ProposalRepository:
     """One per unit of work (``ProposalRepository(uow.session)``); remembers what it
     loaded so :meth:`save` writes only what changed."""
@@ -131,19 +137,37 @@ class ProposalRepository:
                 versions[row.proposal_id].append(_version(row))
         return [self._build(row, tuple(versions[row.id])) for row in rows]
 
-    def frozen_of_call(self, call_id: str) -> list[Proposal]:
-        """Every frozen proposal of the call with its frozen version (what screening
-        reads: a proposal is judged against the others of the call)."""
+    def frozen_of_topic(self, call_id: str, topic_id: str, *, after: str = "",
+                        limit: int) -> list[Proposal]:
+        """The topic's frozen proposals with their frozen version, ``limit`` of them in id
+        order from the first id past ``after`` (screening reads a topic page by page)."""
+        return self._frozen(proposals.c.call_id == call_id, proposals.c.topic_id == topic_id,
+                            proposals.c.id > after, limit=limit)
+
+    def _frozen(self, *where, limit: int | None = None) -> list[Proposal]:
         v = proposal_versions.alias("v")
         query = sa.select(
             proposals, v.c.version.label("v_version"), v.c.content.label("v_content"),
             v.c.content_hash.label("v_content_hash"), v.c.received_at.label("v_received_at"),
-        ).select_from(proposals.join(v, sa.and_(v.c.proposal_id == proposals.c.id,
-                                                v.c.version == proposals.c.frozen_version))
-                      ).where(proposals.c.call_id == call_id,
-                              proposals.c.state == State.FROZEN.value
-                              ).order_by(proposals.c.id)
+        ).select_from(_with_frozen_version(v)).where(
+            *where, proposals.c.state == State.FROZEN.value).order_by(proposals.c.id)
+        if limit is not None:
+            query = query.limit(limit)
         return [self._build(row, (_version(row, "v_"),)) for row in self.session.execute(query)]
+
+    def rivals_of_call(self, call_id: str) -> list[Rival]:
+        """Every frozen proposal of the call as ``single_topic`` compares it (a proposal
+        is judged against the others of the call): two fields of each frozen version are
+        read, not the content."""
+        v = proposal_versions.alias("v")
+        query = sa.select(
+            proposals.c.id, proposals.c.topic_id,
+            v.c.content[("coordinator", "organisation_id")].as_string(),
+            v.c.content["acronym"].as_string(),
+        ).select_from(_with_frozen_version(v)).where(
+            proposals.c.call_id == call_id, proposals.c.state == State.FROZEN.value)
+        return [Rival(proposal_id, call_id, topic_id, project_key(organisation, acronym))
+                for proposal_id, topic_id, organisation, acronym in self.session.execute(query)]
 
     def _build(self, row, versions: tuple[Version, ...]) -> Proposal:
         frozen = next((v for v in versions if v.number == row.frozen_version), None)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 
 from services.submission.domain.deadline import utc_iso
 from services.submission.domain.errors import UnknownRule
-from services.submission.domain.proposal import FrozenProposal, Participant
+from services.submission.domain.proposal import FrozenProposal, Participant, Rival
 from shared.calls.model import Call, Rule, countries_participating
 
 
@@ -37,7 +37,9 @@ class RuleFailure:
 @dataclass(frozen=True)
 class RuleContext:
     call: Call
-    others: tuple[FrozenProposal, ...] = ()  # other frozen proposals of the same call
+    #: the other frozen proposals of the call, or their :class:`Rival` summaries (the
+    #: only rule that compares proposals, single_topic, reads no more)
+    others: tuple[FrozenProposal | Rival, ...] = ()
 
 
 #: what a check returns: (message, values) per failure
@@ -164,7 +166,7 @@ def check_max_duration(params, proposal: FrozenProposal, ctx: RuleContext) -> Fo
              {"duration_months": months, "max_months": limit})]
 
 
-def _project_key(proposal: FrozenProposal) -> tuple[str, str]:
+def _project_key(proposal: FrozenProposal | Rival) -> tuple[str, str]:
     # the same project: same coordinator organisation and acronym, however spelt/cased
     return proposal.project_key
 
@@ -243,7 +245,7 @@ def apply_rule(rule: Rule, proposal: FrozenProposal, ctx: RuleContext) -> list[R
 
 
 def check_eligibility(call: Call, proposal: FrozenProposal,
-                      others: tuple[FrozenProposal, ...] = ()) -> list[RuleFailure]:
+                      others: tuple[FrozenProposal | Rival, ...] = ()) -> list[RuleFailure]:
     """Every failure (errors and warnings) of the rules that apply to the proposal's
     topic, in the call's rule order. Raises UnknownRule before checking anything if the
     call names a rule this service does not know."""

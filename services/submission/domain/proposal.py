@@ -178,6 +178,25 @@ class Receipt:
         return utc_iso(self.received_at)
 
 
+def project_key(coordinator_organisation_id: str, acronym: str) -> tuple[str, str]:
+    """What makes two proposals the same project (``single_topic``): the coordinator
+    organisation (compared by :func:`organisation_key`, so look-alikes match) and the
+    acronym, ignoring case and spacing."""
+    return organisation_key(coordinator_organisation_id), " ".join(acronym.split()).casefold()
+
+
+@dataclass(frozen=True)
+class Rival:
+    """Another frozen proposal of the call as ``single_topic`` compares it: which one,
+    in which topic, and its project key; not its content (screening a call of 100,000
+    proposals keeps one of these for each, not the proposals)."""
+
+    proposal_id: str
+    call_id: str
+    topic_id: str
+    project_key: tuple[str, str]
+
+
 @dataclass(frozen=True)
 class FrozenProposal:
     """A proposal as it counts after the deadline: its last on-time version. This is
@@ -194,12 +213,10 @@ class FrozenProposal:
 
     @functools.cached_property
     def project_key(self) -> tuple[str, str]:
-        """What makes two proposals the same project (``single_topic``): the coordinator
-        organisation (compared by :func:`organisation_key`, so look-alikes match) and the
-        acronym, ignoring case and spacing. Cached: screening a call compares every
-        proposal with every other one."""
-        return (organisation_key(self.content.coordinator.organisation_id),
-                " ".join(self.content.acronym.split()).casefold())
+        """What makes two proposals the same project (``single_topic``,
+        :func:`project_key`). Cached: screening a call compares every proposal with every
+        other one."""
+        return project_key(self.content.coordinator.organisation_id, self.content.acronym)
 
     @classmethod
     def of(cls, proposal_id: str, call_id: str, topic_id: str, content: ProposalContent,

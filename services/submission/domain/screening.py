@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 from services.submission.domain.admissibility import check_admissibility
 from services.submission.domain.eligibility import RuleFailure, check_eligibility, \
     ensure_known_rules
-from services.submission.domain.proposal import FrozenProposal
+from services.submission.domain.proposal import FrozenProposal, Rival
 from shared.calls.model import Call
 
 
@@ -34,9 +34,9 @@ class ScreeningResult:
 
 
 def screen(call: Call, proposal: FrozenProposal,
-           others: Iterable[FrozenProposal] = ()) -> ScreeningResult:
-    """Screen one frozen proposal; ``others`` are the other frozen proposals of the call
-    (needed by ``single_topic``). Raises UnknownRule if the call names a rule without a
+           others: Iterable[FrozenProposal | Rival] = ()) -> ScreeningResult:
+    """Screen one frozen proposal; ``others`` are the other frozen proposals of the call,
+    or their :class:`Rival` summaries (needed by ``single_topic``). Raises UnknownRule if the call names a rule without a
     check, before judging anything."""
     ensure_known_rules(call)
     admissibility = check_admissibility(call, proposal)
@@ -49,13 +49,13 @@ def screen(call: Call, proposal: FrozenProposal,
         warnings=tuple(f for f in eligibility if f.severity != "error"))
 
 
-def rivals(proposals: Iterable[FrozenProposal]
-           ) -> Callable[[FrozenProposal], tuple[FrozenProposal, ...]]:
+def rivals(proposals: Iterable[FrozenProposal | Rival]
+           ) -> Callable[[FrozenProposal], tuple[FrozenProposal | Rival, ...]]:
     """For each proposal, the others of the call that can make it fail ``single_topic``
     (the only rule that compares proposals): those with the same project key. Found
     through an index, so screening N proposals costs O(N), not O(N²) (10,000 proposals
     meant 10⁸ comparisons)."""
-    by_key: dict[tuple[str, str], list[FrozenProposal]] = defaultdict(list)
+    by_key: dict[tuple[str, str], list[FrozenProposal | Rival]] = defaultdict(list)
     for proposal in proposals:
         by_key[proposal.project_key].append(proposal)
     return lambda proposal: tuple(o for o in by_key.get(proposal.project_key, ())

@@ -5,9 +5,10 @@ At ``submission_deadline`` the work is, in this order, each step its own transac
 1. close each topic (one transaction per topic): wait for the submissions in flight,
    freeze every proposal at its last on-time version, store the manifest and publish
    ``deadline_closed``;
-2. screen each closed topic's frozen proposals (one transaction per topic; every
-   topic is closed first because ``single_topic`` compares a proposal with the whole
-   call) and publish ``proposal_screened`` per proposal;
+2. screen each closed topic's frozen proposals (a transaction per 1,000 proposals, then
+   one marking the topic screened; every topic is closed first because ``single_topic``
+   compares a proposal with the whole call) and publish ``proposal_screened`` per
+   proposal;
 3. record the milestone and publish ``timetable_stage_reached``: the stage event comes
    last, so whoever reacts to it finds every topic closed and screened.
 
@@ -157,30 +158,52 @@ def screen_topics(uow, call_id: str, now: datetime) -> list[str]:
     return [topic_id for topic_id in todo if screen_one_topic(uow, call_id, topic_id, now)]
 
 
+#: frozen proposals screened per transaction (with their proposal_screened events): a
+#: topic of 20,000 screened in one held every proposal of the call and every event at once
+SCREEN_PAGE = 1000
+
+
 def screen_one_topic(uow, call_id: str, topic_id: str, now: datetime) -> bool:
+    """Screen a closed topic: its frozen proposals :data:`SCREEN_PAGE` per transaction,
+    then the topic marked screened. Each proposal is judged against the call's others
+    through their :class:`Rival` summaries, read once when the topic starts (under the
+    call's lock, as one transaction per topic read them before). A page skips what is
+    screened already, so a crash between pages resumes where it stopped and a second
+    worker on the same topic screens nothing twice."""
     with uow:
         locks.call_exclusive(uow.session, call_id)
-        done = uow.session.execute(sa.select(closed_topics.c.screened_at).where(
-            closed_topics.c.call_id == call_id, closed_topics.c.topic_id == topic_id)).scalar()
-        if done is not None:
+        if _screened(uow.session, call_id, topic_id):
             return False
-        call = CallStore(uow.session).current(call_id).call
-        repo = ProposalRepository(uow.session)
-        everyone = repo.frozen_of_call(call_id)
-        frozen = [p.frozen() for p in everyone]
-        others = rivals(frozen)
-        screened = []
-        for proposal, view in zip(everyone, frozen):
-            if proposal.topic_id != topic_id or proposal.screening is not None:
-                continue
-            proposal.record_screening(screen(call, view, others(view)), now=now)
-            uow.add_events(*proposal.pull_events())
-            screened.append(proposal)
-        repo.save_screenings(screened, now=now)  # one executemany for the whole topic
-        count = len(screened)
+        others = rivals(ProposalRepository(uow.session).rivals_of_call(call_id))
+    count, after = 0, ""
+    while after is not None:
+        with uow:
+            locks.call_exclusive(uow.session, call_id)
+            call = CallStore(uow.session).current(call_id).call
+            repo = ProposalRepository(uow.session)
+            page = repo.frozen_of_topic(call_id, topic_id, after=after, limit=SCREEN_PAGE)
+            screened = [p for p in page if p.screening is None]
+            for proposal in screened:
+                view = proposal.frozen()
+                proposal.record_screening(screen(call, view, others(view)), now=now)
+                uow.add_events(*proposal.pull_events())
+            repo.save_screenings(screened, now=now)  # one executemany for the page
+            uow.commit()
+        count += len(screened)
+        after = page[-1].id if len(page) == SCREEN_PAGE else None
+    with uow:
+        locks.call_exclusive(uow.session, call_id)
+        if _screened(uow.session, call_id, topic_id):
+            return False
         uow.session.execute(closed_topics.update().where(
             closed_topics.c.call_id == call_id, closed_topics.c.topic_id == topic_id)
             .values(screened_at=now))
         uow.commit()
     _log.info("topic %s of %s screened: %d proposal(s)", topic_id, call_id, count)
     return True
+
+
+def _screened(session, call_id: str, topic_id: str) -> bool:
+    return session.execute(sa.select(closed_topics.c.screened_at).where(
+        closed_topics.c.call_id == call_id, closed_topics.c.topic_id == topic_id)
+    ).scalar() is not None

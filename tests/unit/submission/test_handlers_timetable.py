@@ -8,7 +8,8 @@ from services.submission import handlers
 from services.submission.domain.manifest import manifest_hash
 from services.submission.handlers import timetable as driver
 from tests.support.submission_data import (BRUSSELS, DEADLINE, UTC, amended_yaml,
-                                           participant, proposal_body)
+                                           participant, proposal_body,
+                                           same_project_in_two_topics)
 
 from .conftest import OPS, applicant, events
 from .handler_steps import create, submit, tick
@@ -189,3 +190,43 @@ def test_an_amendment_moving_the_deadline_before_it_fired_is_followed(uows, cloc
     assert closed["deadline"] == "2019-01-31T19:00:00+00:00"
     stage = events(uows, "timetable_stage_reached")[-1]
     assert (stage["call_version"], stage["at"]) == (2, "2019-01-31T19:00:00+00:00")
+
+
+def _same_project_in_two_topics(uows, clock) -> dict[str, str]:
+    ids = {}
+    for name, body in same_project_in_two_topics().items():
+        ids[name] = create(uows, clock, body)["id"]
+        submit(uows, clock, ids[name])
+    return ids
+
+
+def test_a_topic_is_screened_page_by_page_against_the_whole_call_and_resumes_after_a_crash(
+        uows, clock, monkeypatch):
+    """Screening holds a page of a topic and the call's project keys, not the call: with
+    pages of two, the copy of a project in another topic is still found, a crash in the
+    second page keeps the first page's screenings and events, and the next tick screens
+    the rest, each proposal once."""
+    ids = _same_project_in_two_topics(uows, clock)
+    monkeypatch.setattr(driver, "SCREEN_PAGE", 2)
+    real_screen, screened_by = driver.screen, []
+
+    def screen_or_crash(call, proposal, others):
+        screened_by.append(proposal.proposal_id)
+        if len(screened_by) == 3:
+            raise RuntimeError("power cut")
+        return real_screen(call, proposal, others)
+
+    monkeypatch.setattr(driver, "screen", screen_or_crash)
+    with pytest.raises(RuntimeError):
+        tick(uows, DEADLINE)
+    first = [e["proposal_id"] for e in events(uows, "proposal_screened")]
+    assert first == screened_by[:2]  # the first page, committed with its events
+    assert "submission_deadline" not in stage_events(uows)
+
+    monkeypatch.setattr(driver, "screen", real_screen)
+    assert tick(uows, DEADLINE + timedelta(minutes=1)) == ["submission_deadline"]
+    screened = events(uows, "proposal_screened")
+    assert sorted(e["proposal_id"] for e in screened) == sorted(ids.values())
+    single_topic = {e["proposal_id"] for e in screened
+                    if "single_topic" in {f["rule"] for f in e["failed_rules"]}}
+    assert single_topic == {ids["copy_1"], ids["copy_2"]}
