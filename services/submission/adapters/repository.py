@@ -116,24 +116,28 @@ class ProposalRepository:
         return self.session.execute(sa.select(proposals.c.id).where(
             proposals.c.id == proposal_id)).first() is not None
 
-    def for_topic(self, call_id: str, topic_id: str, *, lock: bool = True) -> list[Proposal]:
+    def lock_topic(self, call_id: str, topic_id: str) -> None:
+        """Lock every row of the topic, drafts included, so the submissions in flight
+        commit before anything is read (see ``adapters/locks.py``)."""
+        self.session.execute(sa.select(proposals.c.id).where(
+            proposals.c.call_id == call_id, proposals.c.topic_id == topic_id)
+            .order_by(proposals.c.id).with_for_update()).all()
+
+    def for_topic(self, call_id: str, topic_id: str, *, after: str = "",
+                  limit: int) -> list[Proposal]:
         """Submitted and frozen proposals of a topic with all their versions (what
-        freezing reads). With ``lock``, every row of the topic is locked first, drafts
-        included, so the submissions in flight commit before anything is read (see
-        ``adapters/locks.py``)."""
-        topic = (proposals.c.call_id == call_id, proposals.c.topic_id == topic_id)
-        if lock:
-            self.session.execute(sa.select(proposals.c.id).where(*topic)
-                                 .order_by(proposals.c.id).with_for_update()).all()
-        where = (*topic, proposals.c.state.in_(_LIVE))
-        rows = self.session.execute(sa.select(proposals).where(*where)
-                                    .order_by(proposals.c.id)).all()
+        freezing reads), in id order from the first id past ``after``, at most ``limit``
+        (closing reads a topic page by page)."""
+        rows = self.session.execute(sa.select(proposals).where(
+            proposals.c.call_id == call_id, proposals.c.topic_id == topic_id,
+            proposals.c.id > after, proposals.c.state.in_(_LIVE))
+            .order_by(proposals.c.id).limit(limit)).all()
         versions: dict[str, list[Version]] = {row.id: [] for row in rows}
-        ids = sa.select(proposals.c.id).where(*where).scalar_subquery()
-        for row in self.session.execute(
-                sa.select(proposal_versions).where(proposal_versions.c.proposal_id.in_(ids))
-                .order_by(proposal_versions.c.proposal_id, proposal_versions.c.version)):
-            if row.proposal_id in versions:
+        if rows:
+            for row in self.session.execute(
+                    sa.select(proposal_versions)
+                    .where(proposal_versions.c.proposal_id.in_(list(versions)))
+                    .order_by(proposal_versions.c.proposal_id, proposal_versions.c.version)):
                 versions[row.proposal_id].append(_version(row))
         return [self._build(row, tuple(versions[row.id])) for row in rows]
 

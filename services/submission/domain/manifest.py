@@ -34,7 +34,13 @@ def manifest_hash(entries: Iterable[dict]) -> str:
 
 def build_manifest(proposals: Iterable[FrozenProposal]) -> tuple[list[dict], str]:
     """``(entries sorted by proposal id, manifest_hash)``; a proposal id may appear once."""
-    entries = sorted((manifest_entry(p) for p in proposals), key=lambda e: e["proposal_id"])
+    return manifest_of(manifest_entry(p) for p in proposals)
+
+
+def manifest_of(entries: Iterable[dict]) -> tuple[list[dict], str]:
+    """:func:`build_manifest` from the entries (a topic frozen page by page keeps only
+    its entries)."""
+    entries = sorted(entries, key=lambda e: e["proposal_id"])
     ids = [e["proposal_id"] for e in entries]
     if len(ids) != len(set(ids)):
         raise ValueError("a proposal may appear only once in a manifest")
@@ -84,14 +90,26 @@ def close_topic(call: Call, topic_id: str, proposals: Iterable[Proposal], *,
     """At or after the deadline: freeze the topic's proposals and return the
     ``deadline_closed`` event with the manifest of what counts. Refused before the
     deadline. Withdrawn proposals and drafts are not in the manifest."""
+    return closing_event(call, topic_id, freeze_topic(call, topic_id, proposals, now=now),
+                         now=now)
+
+
+def freeze_topic(call: Call, topic_id: str, proposals: Iterable[Proposal], *,
+                 now: datetime) -> list[dict]:
+    """Freeze the topic's proposals among ``proposals`` (refused before the deadline);
+    the manifest entries of those that count. A topic can be frozen in pages, one after
+    another: only the entries are kept for :func:`closing_event`."""
     if not is_closed(now, call.deadline):
         raise InvalidTransition(f"topic {topic_id} cannot close before the deadline")
-    frozen = []
-    for proposal in proposals:
-        if proposal.call_id == call.id and proposal.topic_id == topic_id \
-                and proposal.freeze(deadline=call.deadline, now=now) is not None:
-            frozen.append(proposal.frozen())
-    entries, digest = build_manifest(frozen)
+    return [manifest_entry(proposal.frozen()) for proposal in proposals
+            if proposal.call_id == call.id and proposal.topic_id == topic_id
+            and proposal.freeze(deadline=call.deadline, now=now) is not None]
+
+
+def closing_event(call: Call, topic_id: str, entries: Iterable[dict], *,
+                  now: datetime) -> DeadlineClosed:
+    """The ``deadline_closed`` event of a topic frozen with these manifest entries."""
+    entries, digest = manifest_of(entries)
     return DeadlineClosed(call_id=call.id, correlation_id=call.id, occurred_at=now,
                           topic_id=topic_id, deadline=call.deadline, closed_at=now,
                           manifest=entries, manifest_hash=digest)

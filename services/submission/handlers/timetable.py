@@ -29,7 +29,7 @@ from services.submission.adapters.call_store import CallStore
 from services.submission.adapters.repository import ProposalRepository
 from services.submission.adapters.tables import closed_topics, fired_milestones
 from services.submission.domain.deadline import is_closed, utc_iso
-from services.submission.domain.manifest import close_topic
+from services.submission.domain.manifest import closing_event, freeze_topic
 from services.submission.domain.proposal import State
 from services.submission.domain.screening import rivals, screen
 from services.submission.domain.timetable import DEADLINE, due_milestones
@@ -120,6 +120,11 @@ def close_topics(uow, call_id: str, now: datetime) -> list[str]:
     return [topic_id for topic_id in todo if close_one_topic(uow, call_id, topic_id, now)]
 
 
+#: proposals of a topic read and frozen at a time when it closes, in the topic's one
+#: transaction (its manifest is all or nothing): only their manifest entries are kept
+CLOSE_PAGE = 1000
+
+
 def close_one_topic(uow, call_id: str, topic_id: str, now: datetime) -> bool:
     with uow:
         locks.call_exclusive(uow.session, call_id)
@@ -128,13 +133,18 @@ def close_one_topic(uow, call_id: str, topic_id: str, now: datetime) -> bool:
         call = CallStore(uow.session).current(call_id).call
         if not is_closed(now, call.deadline):
             return False  # an amendment moved the deadline later
-        repo = ProposalRepository(uow.session)
-        proposals = repo.for_topic(call_id, topic_id, lock=True)  # waits for submissions
-        submitted = [p for p in proposals if p.state is State.SUBMITTED]
-        event = close_topic(call, topic_id, proposals, now=now)
-        for proposal in submitted:
-            if proposal.state is State.FROZEN:
-                repo.save(proposal, now=now)
+        ProposalRepository(uow.session).lock_topic(call_id, topic_id)  # waits for submissions
+        entries, after = [], ""
+        while after is not None:
+            repo = ProposalRepository(uow.session)  # a page's proposals go with it
+            page = repo.for_topic(call_id, topic_id, after=after, limit=CLOSE_PAGE)
+            submitted = [p for p in page if p.state is State.SUBMITTED]
+            entries += freeze_topic(call, topic_id, page, now=now)
+            for proposal in submitted:
+                if proposal.state is State.FROZEN:
+                    repo.save(proposal, now=now)
+            after = page[-1].id if len(page) == CLOSE_PAGE else None
+        event = closing_event(call, topic_id, entries, now=now)
         uow.session.execute(closed_topics.insert().values(
             call_id=call_id, topic_id=topic_id, call_version=call.version,
             deadline=call.deadline, closed_at=now, manifest=event.manifest,

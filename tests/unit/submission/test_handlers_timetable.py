@@ -69,7 +69,12 @@ def test_at_the_deadline_topics_close_then_proposals_are_screened_then_the_stage
         assert handlers.get(uows(), OPS, proposal_id)["state"] == "frozen"
 
 
-def test_the_manifest_lists_the_last_version_received_before_the_deadline(uows, clock):
+@pytest.mark.parametrize("page", [1000, 2], ids=["one page", "pages of two"])
+def test_the_manifest_lists_the_last_version_received_before_the_deadline(
+        uows, clock, monkeypatch, page):
+    """Whether the topic is read and frozen in one page or several (a topic of 20,000 is
+    never in memory at once), the manifest is the same."""
+    monkeypatch.setattr(driver, "CLOSE_PAGE", page)
     ids = [create(uows, clock)["id"] for _ in range(4)]
     last = {}
     for round_ in range(3):
@@ -86,6 +91,7 @@ def test_the_manifest_lists_the_last_version_received_before_the_deadline(uows, 
     assert closed["manifest"] == expected
     assert {e["proposal_id"]: e["version"] for e in expected} == \
         {ids[0]: 3, ids[1]: 3, ids[2]: 2}
+    assert {handlers.get(uows(), OPS, i)["state"] for i in ids[:3]} == {"frozen"}
 
 
 def test_screening_names_every_failed_rule_with_its_values(uows, clock):
