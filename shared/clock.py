@@ -65,14 +65,20 @@ class SimulatedClock(Clock):
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self._cache: tuple[int, ClockState] | None = None
+        self._cache: tuple[tuple[int, int, int], ClockState] | None = None
 
     def state(self) -> ClockState:
+        """The state in the file, read again only when the file changed. A change is
+        known by the file's inode as well as its modification time: every ``set`` writes
+        a new file, and two sets a fraction of a millisecond apart get the same
+        modification time here (ext4: 2,000 quick sets had 1,000 distinct times), which
+        left a reader on the first one."""
         try:
-            stamp = self.path.stat().st_mtime_ns
+            found = self.path.stat()
         except FileNotFoundError:
             raise ClockNotSet(f"simulated clock file {self.path} does not exist: "
                               "set it with `grantflow clock set --to INSTANT`") from None
+        stamp = (found.st_ino, found.st_mtime_ns, found.st_size)
         if self._cache is None or self._cache[0] != stamp:
             self._cache = (stamp, ClockState.from_json(self.path.read_text()))
         return self._cache[1]
