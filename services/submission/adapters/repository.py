@@ -148,15 +148,14 @@ class ProposalRepository:
         return self._frozen(proposals.c.call_id == call_id, proposals.c.topic_id == topic_id,
                             proposals.c.id > after, limit=limit)
 
-    def _frozen(self, *where, limit: int | None = None) -> list[Proposal]:
+    def _frozen(self, *where, limit: int) -> list[Proposal]:
         v = proposal_versions.alias("v")
         query = sa.select(
             proposals, v.c.version.label("v_version"), v.c.content.label("v_content"),
             v.c.content_hash.label("v_content_hash"), v.c.received_at.label("v_received_at"),
         ).select_from(_with_frozen_version(v)).where(
-            *where, proposals.c.state == State.FROZEN.value).order_by(proposals.c.id)
-        if limit is not None:
-            query = query.limit(limit)
+            *where, proposals.c.state == State.FROZEN.value
+        ).order_by(proposals.c.id).limit(limit)
         return [self._build(row, (_version(row, "v_"),)) for row in self.session.execute(query)]
 
     def rivals_of_call(self, call_id: str) -> list[Rival]:

@@ -36,8 +36,8 @@ class ScreeningResult:
 def screen(call: Call, proposal: FrozenProposal,
            others: Iterable[FrozenProposal | Rival] = ()) -> ScreeningResult:
     """Screen one frozen proposal; ``others`` are the other frozen proposals of the call,
-    or their :class:`Rival` summaries (needed by ``single_topic``). Raises UnknownRule if the call names a rule without a
-    check, before judging anything."""
+    or their :class:`Rival` summaries (needed by ``single_topic``). Raises UnknownRule if
+    the call names a rule without a check, before judging anything."""
     ensure_known_rules(call)
     admissibility = check_admissibility(call, proposal)
     eligibility = check_eligibility(call, proposal, tuple(others))

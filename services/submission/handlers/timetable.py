@@ -176,10 +176,9 @@ SCREEN_PAGE = 1000
 def screen_one_topic(uow, call_id: str, topic_id: str, now: datetime) -> bool:
     """Screen a closed topic: its frozen proposals :data:`SCREEN_PAGE` per transaction,
     then the topic marked screened. Each proposal is judged against the call's others
-    through their :class:`Rival` summaries, read once when the topic starts (under the
-    call's lock, as one transaction per topic read them before). A page skips what is
-    screened already, so a crash between pages resumes where it stopped and a second
-    worker on the same topic screens nothing twice."""
+    through their :class:`Rival` summaries, read once, under the call's lock, when the
+    topic starts. A page skips what is screened already, so a crash between pages resumes
+    where it stopped and a second worker on the same topic screens nothing twice."""
     with uow:
         locks.call_exclusive(uow.session, call_id)
         if _screened(uow.session, call_id, topic_id):
