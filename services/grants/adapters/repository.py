@@ -309,9 +309,7 @@ class GrantsRepository:
         return self._clock_from_row(row)
 
     def save_clock(self, clock: ProposalClock) -> None:
-        self.session.execute(proposal_clocks.update().where(
-            proposal_clocks.c.proposal_id == clock.proposal_id).values(
-            updated_at=self.now, **{name: getattr(clock, name) for name in _CLOCK_FACTS}))
+        self.save_clocks([clock])
 
     def save_clocks(self, clocks: list[ProposalClock]) -> None:
         """Several clocks in one statement (sent in pages: shared.db.engine)."""
