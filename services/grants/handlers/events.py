@@ -72,8 +72,8 @@ def on_ranking_published(uow, event: RankingPublished, now: datetime,
         else:
             _log.warning("ranking %s of %s is older than the one kept; ignored",
                          event.event_id, event.topic_id)
-    for entry in (*event.main, *event.reserve, *event.rejected):
-        repo.clock(entry["proposal_id"], event.call_id)
+    repo.start_clocks(event.call_id, [entry["proposal_id"] for entry in
+                                      (*event.main, *event.reserve, *event.rejected)])
     progress_topics(uow, repo, now, authority_email, event.call_id)
 
 
@@ -106,8 +106,7 @@ def on_deadline_closed(uow, event: DeadlineClosed, now: datetime) -> None:
     """Every on-time proposal is watched for its time to inform from now on, so a missing
     result letter is flagged even for proposals that never reach a ranking."""
     repo = repository(uow, now)
-    for entry in event.manifest:
-        repo.clock(entry["proposal_id"], event.call_id, lock=False)
+    repo.start_clocks(event.call_id, [entry["proposal_id"] for entry in event.manifest])
 
 
 def is_result_letter(event: NotificationDelivered) -> bool:

@@ -4,6 +4,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from prometheus_client import REGISTRY
 
+from services.grants.adapters import repository
+from services.grants.adapters.repository import GrantsRepository
 from shared.events import DeadlineClosed
 from tests.support.grants_events import (CALL_ID, INFORMATION_AT, amif_call, call_published,
                                          entry, letter_delivered, ranking, rejected_entry,
@@ -134,6 +136,30 @@ def test_withdrawn_and_ended_proposals_are_not_flagged(grants):
     # M1 ended unsigned: no time to grant; M2's coordinator never acted, so its file ended
     # at the preparation deadline; X1 was withdrawn
     assert breaches(grants) == []
+
+
+def test_a_closing_starts_its_clocks_in_statements_of_a_page_keeping_those_that_exist(
+        grants, monkeypatch):
+    """A closing (or a ranking) names every proposal of a topic: their clocks are created
+    a page of rows per statement (SQLite takes at most 32,766 values in one), and a clock
+    that exists keeps its facts."""
+    grants.deliver(letter_delivered("M1", INFORMATION_AT))
+    monkeypatch.setattr(repository, "_NEW_CLOCKS_PER_STATEMENT", 2)
+    on_time = ["M1", "S1", "S2", "S3", "S4", "S5"]
+
+    grants.deliver(DeadlineClosed(
+        call_id=CALL_ID, correlation_id="AMIF-2018-AG-INTE-1", occurred_at=DEADLINE,
+        topic_id="AMIF-2018-AG-INTE-1", deadline=DEADLINE, closed_at=DEADLINE,
+        manifest=[{"proposal_id": pid, "version": 1, "content_hash": "h",
+                   "received_at": "2019-01-30T10:00:00+00:00"} for pid in on_time],
+        manifest_hash="x"))
+
+    with grants.uows() as uow:
+        rows = {row.proposal_id: row for row in
+                GrantsRepository(uow.session, INFORMATION_AT).clock_rows(CALL_ID)}
+    assert set(on_time) <= set(rows)
+    assert rows["M1"].informed_at is not None  # the letter's fact is kept
+    assert [rows[pid].informed_at for pid in on_time[1:]] == [None] * 5
 
 
 def test_deadline_closed_puts_every_on_time_proposal_on_the_tti_watch(grants):
