@@ -106,9 +106,8 @@ def _project_call(repo: Projections, call_id: str, events: list, now: datetime) 
     repo.count_notifications(outcomes)
     if not touched and not call_wide:
         return
-    views = recompute(repo, call_id, touched, now)
     # only ranked proposals take part in the reserve rule
-    topics = {view.topic_id for view in views if view.topic_id and view.list is not None}
+    topics = recompute(repo, call_id, touched, now)
     if call_wide:
         topics |= set(repo.ranked_topic_ids(call_id))
     settle(repo, call_id, topics, now)
@@ -132,17 +131,30 @@ def rebuild(uow, call_id: str, now: datetime) -> dict:
         for start in range(0, len(payloads), _REBUILD_PAGE):
             project(repo, [load(p) for p in payloads[start:start + _REBUILD_PAGE]], now)
         replayed = len(payloads)
-        proposals = len(repo.views(call_id))
+        proposals = repo.proposal_counts().get(call_id, 0)
         uow.commit()
     return {"call_id": call_id, "events": replayed, "proposals": proposals}
 
 
-def recompute(repo: Projections, call_id: str, proposal_ids, now: datetime) -> list:
-    """Derive each proposal's view from all its facts and store them."""
-    facts = repo.facts_by_proposal(proposal_ids, lifecycle.LIFECYCLE_EVENTS)
-    views = [lifecycle.derive(pid, facts[pid]) for pid in sorted(facts)]
-    repo.save_views(call_id, views, now)
-    return views
+#: proposals whose views are derived together: a closing or a ranking names every
+#: proposal of a topic, and reading all their facts (with data) at once was operations'
+#: peak memory, growing with the call
+RECOMPUTE_PAGE = 1000
+
+
+def recompute(repo: Projections, call_id: str, proposal_ids, now: datetime) -> set[str]:
+    """Derive each proposal's view from all its facts and store them, a page of proposals
+    at a time; the topics of those ranked (the ones the reserve rule must settle)."""
+    ranked_topics: set[str] = set()
+    ids = sorted(proposal_ids)
+    for start in range(0, len(ids), RECOMPUTE_PAGE):
+        facts = repo.facts_by_proposal(ids[start:start + RECOMPUTE_PAGE],
+                                       lifecycle.LIFECYCLE_EVENTS)
+        views = [lifecycle.derive(pid, facts[pid]) for pid in sorted(facts)]
+        repo.save_views(call_id, views, now)
+        ranked_topics |= {view.topic_id for view in views
+                          if view.topic_id and view.list is not None}
+    return ranked_topics
 
 
 def settle(repo: Projections, call_id: str, topic_ids, now: datetime) -> None:
