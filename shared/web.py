@@ -28,10 +28,12 @@ import io
 import json
 import logging
 import math
+import tempfile
 import time
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from collections.abc import Iterable
 from functools import partial
 
 from eventlet.event import Event
@@ -41,6 +43,7 @@ from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import FileWrapper
 
 from shared import idempotency
 from shared.auth import AuthError, Principal, TokenPolicy, authenticate, check_secret
@@ -125,6 +128,30 @@ def to_json(data) -> str:
 def json_response(data, status: int = 200, headers: dict | None = None) -> Response:
     return Response(to_json(data), status=status, headers=headers,
                     mimetype="application/json")
+
+
+#: a streamed JSON body kept in memory up to this size, on disk beyond
+_SPOOL_IN_MEMORY = 8 * 1024 * 1024
+#: bytes read from the spool per write to the socket
+_SEND_BLOCK = 64 * 1024
+
+
+def json_text_response(chunks: Iterable[str]) -> Response:
+    """A JSON document written piece by piece (``chunks`` is consumed here, in the worker,
+    so whatever it reads is read in the worker's unit of work): it is spooled to a
+    temporary file past 8 MB and sent from there with its length, so a document of
+    gigabytes costs the service a file, not its memory."""
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
+    try:
+        for chunk in chunks:
+            spool.write(chunk.encode("utf-8"))
+        length = spool.tell()
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return Response(FileWrapper(spool, _SEND_BLOCK), mimetype="application/json",
+                    headers={"Content-Length": str(length)}, direct_passthrough=True)
 
 
 # ---------------------------------------------------------------------- reading requests

@@ -20,7 +20,7 @@ from shared.messaging.consumer import subscribe
 from shared.messaging.topology import ALL_EVENTS
 from shared.service import ServiceBase
 from shared.openapi import doc
-from shared.web import api, json_body, metrics_response
+from shared.web import api, json_body, json_text_response, metrics_response
 
 OPS = ("operations",)
 
@@ -91,7 +91,7 @@ class OperationsService(ServiceBase):
     @api("GET", "/calls/<call_id>/report", roles=OPS)
     @doc("The call report: every proposal's outcome", errors=(404,))
     def call_report(self, request, call_id, principal):
-        return handlers.report(self.uow, call_id, self.clock.now())
+        return json_text_response(handlers.report_json(self.uow, call_id, self.clock.now()))
 
     @api("GET", "/calls/<call_id>/plots", roles=OPS)
     @doc("Each plot of the page: its SVG, title, description and data table",

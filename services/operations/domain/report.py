@@ -2,6 +2,7 @@
 grants signed, letters sent. Pure functions over the proposals' views."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Iterable, Mapping
@@ -23,49 +24,71 @@ class TopicInfo:
     ranking_funded_total: Decimal | None = None  # what the ranking put on the main list
 
 
-def counts(views: Iterable[ProposalView]) -> dict:
-    """How many proposals are in each state and in each final state (zeros included)."""
-    views = list(views)
-    by_state = {state: 0 for state in STATES}
-    by_final = {state: 0 for state in FINAL_STATES}
-    for view in views:
-        if view.state in by_state:
-            by_state[view.state] += 1
-        if view.final_state in by_final:
-            by_final[view.final_state] += 1
-    return {"proposals": len(views), "final": sum(by_final.values()),
-            "by_state": by_state, "by_final_state": by_final}
+@dataclass
+class _TopicTally:
+    proposals: int = 0
+    main: int = 0
+    reserve: int = 0
+    rejected: int = 0
+    promoted: int = 0
+    in_preparation: int = 0
+    in_preparation_total: Decimal = ZERO
+    grants_signed: int = 0
+    signed_total: Decimal = ZERO
+
+    def add(self, view: ProposalView) -> None:
+        self.proposals += 1
+        if view.list in ("main", "reserve", "rejected"):
+            setattr(self, view.list, getattr(self, view.list) + 1)
+        self.promoted += bool(view.promoted)
+        if view.state == GRANT_PREPARATION:
+            self.in_preparation += 1
+            self.in_preparation_total += view.grant_amount or ZERO
+        elif view.state == GRANT_SIGNED:
+            self.grants_signed += 1
+            self.signed_total += view.grant_amount or ZERO
 
 
-def topic_lines(topics: Iterable[TopicInfo], views: Iterable[ProposalView]) -> list[dict]:
-    """Each topic's ranking and budget line: lists, promotions, grants signed against the
-    budget, and what remains of it."""
-    infos = {t.topic_id: t for t in topics}
-    by_topic: dict[str, list[ProposalView]] = {}
-    for view in views:
-        if view.topic_id:
-            by_topic.setdefault(view.topic_id, []).append(view)
-    lines = []
-    for topic_id in sorted(set(infos) | set(by_topic)):
-        info = infos.get(topic_id, TopicInfo(topic_id))
-        members = by_topic.get(topic_id, [])
-        signed = [v for v in members if v.state == GRANT_SIGNED]
-        preparing = [v for v in members if v.state == GRANT_PREPARATION]
-        signed_total = sum((v.grant_amount or ZERO for v in signed), ZERO)
-        lines.append({
-            "topic_id": topic_id, "title": info.title, "budget": info.budget,
-            "ranked": info.ranked, "ranking_funded_total": info.ranking_funded_total,
-            "proposals": len(members),
-            "main": sum(v.list == "main" for v in members),
-            "reserve": sum(v.list == "reserve" for v in members),
-            "rejected": sum(v.list == "rejected" for v in members),
-            "promoted": sum(v.promoted for v in members),
-            "in_preparation": len(preparing),
-            "in_preparation_total": sum((v.grant_amount or ZERO for v in preparing), ZERO),
-            "grants_signed": len(signed), "signed_total": signed_total,
-            "remaining": None if info.budget is None else info.budget - signed_total,
-        })
-    return lines
+class CallFigures:
+    """Counts per state and each topic's tally, folded over the call's views as they are
+    read: a call of 100,000 proposals is summed page by page, never held at once."""
+
+    def __init__(self):
+        self.proposals = 0
+        self.by_state = {state: 0 for state in STATES}
+        self.by_final = {state: 0 for state in FINAL_STATES}
+        self.topics: dict[str, _TopicTally] = {}
+
+    def add(self, views: Iterable[ProposalView]) -> "CallFigures":
+        for view in views:
+            self.proposals += 1
+            if view.state in self.by_state:
+                self.by_state[view.state] += 1
+            if view.final_state in self.by_final:
+                self.by_final[view.final_state] += 1
+            if view.topic_id:
+                self.topics.setdefault(view.topic_id, _TopicTally()).add(view)
+        return self
+
+    def counts(self) -> dict:
+        return {"proposals": self.proposals, "final": sum(self.by_final.values()),
+                "by_state": dict(self.by_state), "by_final_state": dict(self.by_final)}
+
+    def topic_lines(self, topics: Iterable[TopicInfo]) -> list[dict]:
+        """Each topic's ranking and budget line: lists, promotions, grants signed against
+        the budget, and what remains of it."""
+        infos = {t.topic_id: t for t in topics}
+        lines = []
+        for topic_id in sorted(set(infos) | set(self.topics)):
+            info = infos.get(topic_id, TopicInfo(topic_id))
+            tally = self.topics.get(topic_id, _TopicTally())
+            lines.append({
+                "topic_id": topic_id, "title": info.title, "budget": info.budget,
+                "ranked": info.ranked, "ranking_funded_total": info.ranking_funded_total,
+                **dataclasses.asdict(tally),
+                "remaining": None if info.budget is None else info.budget - tally.signed_total,
+            })
+        return lines
 
 
 def notification_figures(counted: Mapping[tuple[str, str], int]) -> dict:
@@ -92,18 +115,17 @@ def notification_figures(counted: Mapping[tuple[str, str], int]) -> dict:
     }
 
 
-def summary(views: Iterable[ProposalView], topics: Iterable[TopicInfo],
+def summary(figures: CallFigures, topics: Iterable[TopicInfo],
             notifications: Mapping[tuple[str, str], int]) -> dict:
-    """The summary of the call's report."""
-    views = list(views)
-    lines = topic_lines(topics, views)
-    figures = notification_figures(notifications)
+    """The summary of the call's report, from the figures of all its views."""
+    lines = figures.topic_lines(topics)
+    sent = notification_figures(notifications)
     return {
-        **counts(views),
+        **figures.counts(),
         "topics": lines,
         "grants_signed": sum(line["grants_signed"] for line in lines),
         "granted_total": sum((line["signed_total"] for line in lines), ZERO),
-        "letters_sent": figures["letters_sent"],
-        "notifications": {k: figures[k] for k in ("delivered", "failed", "retrying",
-                                                  "by_template")},
+        "letters_sent": sent["letters_sent"],
+        "notifications": {k: sent[k] for k in ("delivered", "failed", "retrying",
+                                               "by_template")},
     }

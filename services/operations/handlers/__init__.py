@@ -7,8 +7,9 @@ from services.operations.handlers.events import (lock_calls, on_event, on_events
 from services.operations.handlers.plots import plot_svg, plots
 from services.operations.handlers.queries import (call_proposals, list_calls, loads, overview,
                                                   proposal, proposal_timeline,
-                                                  refresh_state_gauge, report)
+                                                  refresh_state_gauge, report_json,
+                                                  REPORT_PAGE)
 
-__all__ = ["call_proposals", "list_calls", "list_dead_letters", "lock_calls", "loads", "on_event",
+__all__ = ["REPORT_PAGE", "call_proposals", "list_calls", "list_dead_letters", "lock_calls", "loads", "on_event",
            "on_events", "overview", "plot_svg", "plots", "proposal", "proposal_timeline",
-           "rebuild", "record", "refresh_state_gauge", "replay", "report"]
+           "rebuild", "record", "refresh_state_gauge", "replay", "report_json"]

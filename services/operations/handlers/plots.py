@@ -40,7 +40,8 @@ def plots(uow, call_id: str, locale: str = DEFAULT_LOCALE) -> dict:
 
 
 def _draw(repo: Projections, call_id: str, t) -> list[dict]:
-    row, call, views = known_call(repo, call_id)  # 404 for an unknown call
+    row, call = known_call(repo, call_id)  # 404 for an unknown call
+    views = repo.views(call_id)
     zone = call.timezone if call is not None else "UTC"
     reached = [(m["label"], m["at"]) for m in timetable(call, repo.reached_of(row))
                if m["reached"]]

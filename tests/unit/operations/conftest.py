@@ -1,6 +1,8 @@
 """Operations handlers on a real SQLite unit of work with the service's migrations."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from services.operations import handlers
@@ -26,8 +28,9 @@ class Ops:
             # through the wire form, as the broker delivers it
             self.factory(CONSUMER).consume(load(wire(event)), handlers.on_event, self.now)
 
-    def report(self, call_id: str) -> dict:
-        return handlers.report(self.uow(), call_id, self.now)
+    def report(self, call_id: str, page: int = handlers.REPORT_PAGE) -> dict:
+        """The report as the service sends it: its text, written page by page."""
+        return json.loads("".join(handlers.report_json(self.uow(), call_id, self.now, page)))
 
     def overview(self, call_id: str) -> dict:
         return handlers.overview(self.uow(), call_id, self.now)

@@ -48,8 +48,8 @@ def _small_call() -> Builder:
 def _repo_views(ops):
     with ops.uow() as uow:
         repo = Projections(uow.session)
-        row, call, views = known_call(repo, CALL_ID)
-        return repo, row, call, views, repo.first_deliveries(CALL_ID, "result_letter"), \
+        row, call = known_call(repo, CALL_ID)
+        return repo, row, call, repo.views(CALL_ID), repo.first_deliveries(CALL_ID, "result_letter"), \
             repo.topic_infos(CALL_ID, call)
 
 

@@ -1,5 +1,6 @@
 """The operations projections built by the real handlers on SQLite, from a whole call's
 events: in order, shuffled, and delivered twice."""
+import json
 import random
 from decimal import Decimal
 
@@ -12,7 +13,7 @@ from tests.support.operations_scenario import (CALL_ID, CURRENT_STAGE, EXPECTED,
                                                LOADS, T1, T5, Builder, at, call_events,
                                                wire)
 from shared.events import load
-from shared.web import NotFound
+from shared.web import NotFound, to_json
 
 
 def _outcomes(report: dict) -> dict:
@@ -39,19 +40,52 @@ def test_a_whole_call_in_order_gives_every_final_state(ops):
     assert summary["proposals"] == 9 and summary["final"] == 8
     assert summary["by_state"]["under_evaluation"] == 1
     assert summary["grants_signed"] == 2
-    assert summary["granted_total"] == Decimal("440000.00")
+    assert summary["granted_total"] == "440000.00"  # amounts are strings on the wire
     assert summary["letters_sent"] == LETTERS_SENT
     assert summary["notifications"]["delivered"] == LETTERS_SENT + 2
     assert summary["notifications"]["failed"] == 1
     topic = next(t for t in summary["topics"] if t["topic_id"] == T5)
     assert (topic["budget"], topic["ranking_funded_total"], topic["signed_total"],
-            topic["remaining"]) == (Decimal("500000.00"), Decimal("450000.00"),
-                                    Decimal("440000.00"), Decimal("60000.00"))
+            topic["remaining"]) == ("500000.00", "450000.00", "440000.00", "60000.00")
     assert (topic["main"], topic["reserve"], topic["rejected"], topic["promoted"],
             topic["grants_signed"]) == (2, 2, 1, 1, 2)
     # topics without proposals still show their budget from the call
     assert next(t for t in summary["topics"]
-                if t["topic_id"] == "AMIF-2018-AG-INTE-3")["budget"] == Decimal("2500000")
+                if t["topic_id"] == "AMIF-2018-AG-INTE-3")["budget"] == "2500000"
+
+
+def test_views_derived_page_by_page_are_the_views_derived_at_once(ops, tmp_path, monkeypatch):
+    """A ranking or a closing names every proposal of a topic: their views are derived and
+    stored a page at a time. Pages of two give the report and the reserve settling (the
+    ranked topics of every page) of one page."""
+    from tests.unit.operations.conftest import Ops
+    from tests.support.uow import UowFactory
+
+    events = call_events()
+    ops.feed(*events)
+    monkeypatch.setattr(handlers.events, "RECOMPUTE_PAGE", 2)
+    paged = Ops(UowFactory("services.operations:migrations", tmp_path / "paged.sqlite",
+                           "operations"))
+    paged.feed(*events)
+
+    assert _without_clock(paged.report(CALL_ID)) == _without_clock(ops.report(CALL_ID))
+    assert _outcomes(paged.report(CALL_ID)) == EXPECTED
+    paged.factory.engine.dispose()
+
+
+def test_the_report_written_in_pages_is_the_report_written_at_once(ops):
+    """The report is read and written a page of proposals at a time; the summary is
+    folded over the pages. Pages of two over nine proposals (the last page short) give
+    the text of one page, and the summary counts what the overview counts."""
+    ops.feed(*call_events())
+
+    paged, whole = ops.report(CALL_ID, page=2), ops.report(CALL_ID, page=1000)
+
+    assert paged == whole and len(paged["proposals"]) == 9
+    overview = json.loads(to_json(ops.overview(CALL_ID)))
+    assert overview["counts"] == {k: paged["summary"][k] for k in
+                                  ("proposals", "final", "by_state", "by_final_state")}
+    assert overview["topics"] == paged["summary"]["topics"]
 
 
 def test_each_proposal_timeline_is_in_lifecycle_order_with_causes_first(ops):

@@ -2,13 +2,13 @@
 from decimal import Decimal as D
 
 from services.operations.domain.lifecycle import ProposalView
-from services.operations.domain.report import (TopicInfo, counts, notification_figures,
-                                               topic_lines)
+from services.operations.domain.report import CallFigures, TopicInfo, notification_figures
 
 
 def test_counts_include_every_state_with_zeros():
-    found = counts([ProposalView("A", state="grant_signed", final_state="grant_signed"),
-                    ProposalView("B", state="frozen")])
+    found = CallFigures().add([
+        ProposalView("A", state="grant_signed", final_state="grant_signed"),
+        ProposalView("B", state="frozen")]).counts()
     assert found["proposals"] == 2 and found["final"] == 1
     assert found["by_state"]["frozen"] == 1 and found["by_state"]["rejected"] == 0
     assert list(found["by_final_state"]) == ["withdrawn", "inadmissible", "ineligible",
@@ -21,7 +21,8 @@ def test_topic_line_counts_signed_grants_against_the_budget():
              ProposalView("B", state="grant_preparation", topic_id="T", list="reserve",
                           promoted=True, grant_amount=D("50.00")),
              ProposalView("C", state="rejected", topic_id="T", list="rejected")]
-    line, = topic_lines([TopicInfo("T", "Topic", D("500.00"), True, D("150.00"))], views)
+    line, = CallFigures().add(views).topic_lines(
+        [TopicInfo("T", "Topic", D("500.00"), True, D("150.00"))])
     assert (line["signed_total"], line["remaining"], line["in_preparation_total"]) == \
         (D("100.00"), D("400.00"), D("50.00"))
     assert (line["main"], line["reserve"], line["rejected"], line["promoted"]) == (1, 1, 1, 1)
