@@ -72,14 +72,19 @@ class ConfirmingPublisher:
                 pass
 
     def _on_ack(self, delivery_tag, multiple):
-        # with multiple=False acks may arrive out of order; track the contiguous prefix
+        # acks may come out of order, a tag at a time or all up to a tag (multiple): the
+        # count confirmed is their contiguous prefix. Tags acked beyond it wait in
+        # _single_acks until the gap closes, whichever kind of ack closes it (else the
+        # batch waits out its confirm timeout), and none at or below it is kept (else
+        # the set grows with every publish on the channel)
         if multiple:
             self._confirmed = max(self._confirmed, delivery_tag)
-        else:
+            self._single_acks = {tag for tag in self._single_acks if tag > self._confirmed}
+        elif delivery_tag > self._confirmed:
             self._single_acks.add(delivery_tag)
-            while self._confirmed + 1 in self._single_acks:
-                self._confirmed += 1
-                self._single_acks.discard(self._confirmed)
+        while self._confirmed + 1 in self._single_acks:
+            self._confirmed += 1
+            self._single_acks.discard(self._confirmed)
 
     def _on_nack(self, delivery_tag, multiple):
         self._nacked = True
