@@ -184,24 +184,38 @@ def end_assignments(session: Session, ends: Sequence[Event]) -> None:
                                         end_at=e.occurred_at) for e in ends])
 
 
-def assignments_to_remind(session: Session, now: datetime) -> list[Assignment]:
-    """Open assignments whose next reminder may be due at ``now``."""
-    rows = session.execute(sa.select(assignments).where(
-        assignments.c.closed.is_(False), assignments.c.remind_from <= now,
-        assignments.c.due_at > now).order_by(assignments.c.due_at))
+def assignments_to_remind(session: Session, now: datetime, after: str | None,
+                          limit: int) -> list[Assignment]:
+    """Open assignments whose next reminder may be due at ``now``: at most ``limit``, in
+    the order of their assignment event's id, those after ``after`` (keyset pages)."""
+    a = assignments.c
+    query = sa.select(assignments).where(a.closed.is_(False), a.remind_from <= now,
+                                         a.due_at > now)
+    if after is not None:
+        query = query.where(a.assigned_event_id > after)
+    rows = session.execute(query.order_by(a.assigned_event_id).limit(limit))
     return [Assignment(assigned_event_id=r.assigned_event_id, call_id=r.call_id,
                        proposal_id=r.proposal_id, expert_id=r.expert_id, due_at=r.due_at,
                        assigned_at=r.assigned_at, reminded_days=frozenset(r.reminded_days),
                        **r.record) for r in rows]
 
 
-def record_reminded(session: Session, assignment: Assignment, days: int,
+def record_reminded(session: Session, sent: Sequence[tuple[Assignment, int]],
                     offsets_days: Sequence[int]) -> None:
-    reminded = replace(assignment, reminded_days=assignment.reminded_days | {days})
-    session.execute(assignments.update().where(
-        assignments.c.assigned_event_id == assignment.assigned_event_id).values(
-        reminded_days=sorted(reminded.reminded_days),
-        remind_from=next_reminder_at(reminded, offsets_days)))
+    """Note each reminder sent (assignment, days before its due date) and when the next
+    may be due: one executemany UPDATE (sent in pages: shared.db.engine)."""
+    if not sent:
+        return
+    values = []
+    for assignment, days in sent:
+        reminded = replace(assignment, reminded_days=assignment.reminded_days | {days})
+        values.append({"event_id": assignment.assigned_event_id,
+                       "reminded_days": sorted(reminded.reminded_days),
+                       "remind_from": next_reminder_at(reminded, offsets_days)})
+    a = assignments.c
+    session.execute(assignments.update().where(a.assigned_event_id == sa.bindparam("event_id"))
+                    .values(reminded_days=sa.bindparam("reminded_days"),
+                            remind_from=sa.bindparam("remind_from")), values)
 
 
 # --------------------------------------------------------------------------- digest

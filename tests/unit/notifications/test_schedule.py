@@ -2,8 +2,11 @@
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from services.notifications.domain.digest import DeadLetter
-from services.notifications.handlers import send_digests, send_reminders
+from services.notifications.handlers import schedule, send_digests, send_reminders
+from services.notifications.handlers.delivery import queue
 from shared.events import EvaluationReportSubmitted
 from shared.events.base import new_event_id
 
@@ -41,6 +44,37 @@ def test_a_service_back_after_days_sends_only_the_most_urgent(uows):
     assert remind(uows, DUE - timedelta(days=1)) == 1
     assert remind(uows, DUE - timedelta(hours=2)) == 0
     assert [r.context["days_before"] for r in rows(uows, template="evaluation_reminder")] == [2]
+
+
+def test_reminders_go_a_page_of_assignments_per_transaction_each_once_after_a_crash(
+        uows, monkeypatch):
+    """A tick may owe a reminder to every open assignment of a call: they are queued a
+    page of assignments per transaction. A crash in the second page keeps the first
+    page's reminders; the next tick sends the rest, none twice."""
+    handle(uows, call_published())
+    experts = [f"EX-{n}" for n in range(5)]
+    for expert_id in experts:
+        handle(uows, replace(f.assigned(), event_id=new_event_id(), expert_id=expert_id,
+                             expert_email=f"{expert_id.lower()}@experts.example.eu"))
+    monkeypatch.setattr(schedule, "REMIND_PAGE", 2)
+    pages = []
+
+    def second_page_fails(uow, notes, now):
+        pages.append(len(notes))
+        if len(pages) == 2:
+            raise OSError("the database went away")
+        return queue(uow, notes, now)
+    monkeypatch.setattr(schedule, "queue", second_page_fails)
+
+    with pytest.raises(OSError):
+        remind(uows, DUE - timedelta(days=7))
+    assert len(rows(uows, template="evaluation_reminder")) == 2  # the first page's
+
+    monkeypatch.setattr(schedule, "queue", queue)
+    assert remind(uows, DUE - timedelta(days=7)) == 3
+    assert remind(uows, DUE - timedelta(days=7)) == 0
+    reminded = sorted(r.recipient for r in rows(uows, template="evaluation_reminder"))
+    assert reminded == sorted(f"{e.lower()}@experts.example.eu" for e in experts)
 
 
 def test_released_or_finished_assignments_get_no_reminder_whatever_the_order(uows):
