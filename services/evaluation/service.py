@@ -45,7 +45,7 @@ class EvaluationService(ServiceBase, sign_in_routes("review", announce)):
     def on_call_published(self, event):
         self.uow.consume(event, h.events.on_call_published, self.clock.now())
 
-    @subscribe("submission", DeadlineClosed)
+    @subscribe("submission", DeadlineClosed, prefetch=1)  # a topic per message: one at a time
     def on_deadline_closed(self, event):
         self.uow.consume(event, h.events.on_deadline_closed, self.clock.now())
 

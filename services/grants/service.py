@@ -40,7 +40,7 @@ class GrantsService(ServiceBase):
         self.uow.consume(event, handlers.on_stage_reached, self.clock.now(),
                          self.settings.authority_email)
 
-    @subscribe("submission", DeadlineClosed)
+    @subscribe("submission", DeadlineClosed, prefetch=1)  # a topic per message: one at a time
     def on_deadline_closed(self, event):
         self.uow.consume(event, handlers.on_deadline_closed, self.clock.now())
 
@@ -49,7 +49,7 @@ class GrantsService(ServiceBase):
         self.uow.consume(event, handlers.on_proposal_withdrawn, self.clock.now(),
                          self.settings.authority_email)
 
-    @subscribe("evaluation", RankingPublished)
+    @subscribe("evaluation", RankingPublished, prefetch=1)  # a topic per message
     def on_ranking_published(self, event):
         self.uow.consume(event, handlers.on_ranking_published, self.clock.now(),
                          self.settings.authority_email)

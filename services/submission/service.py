@@ -255,7 +255,7 @@ class SubmissionService(ServiceBase, sign_in_routes("apply", announce)):
         return precheck(self.uow, principal, proposal_id, self.clock.now())
 
     # ------------------------------------------------------------------ events
-    @subscribe("evaluation", RankingPublished)
+    @subscribe("evaluation", RankingPublished, prefetch=1)  # a topic per message: one at a time
     def on_ranking_published(self, event):
         self.uow.consume(event, handlers.on_ranking_published)
 

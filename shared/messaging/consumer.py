@@ -89,8 +89,9 @@ class _QueueConsumer(KombuConsumer):
 
 class GrantflowQueueConsumer(QueueConsumer):
     """nameko's queue consumer, receiving raw messages (no decoding by kombu) with a
-    prefetch per queue: ``PREFETCH_COUNT`` (default: the worker count), and at least
-    twice the batch size of a batching handler."""
+    prefetch per queue: the handler's own if it sets one, else ``PREFETCH_COUNT``
+    (default: the worker count), and at least twice the batch size of a batching
+    handler."""
 
     @property
     def prefetch_count(self):
@@ -101,7 +102,7 @@ class GrantflowQueueConsumer(QueueConsumer):
             consumer = _QueueConsumer(
                 channel, queues=[provider.queue], on_message=provider.receive,
                 on_decode_error=provider.undecodable,
-                prefetch=max(self.prefetch_count, 2 * provider.batch_size))
+                prefetch=provider.prefetch or max(self.prefetch_count, 2 * provider.batch_size))
             self._consumers[provider] = consumer
         return self._consumers.values()
 
@@ -111,11 +112,17 @@ class DomainEventHandler(EventHandler):
     queue_consumer = GrantflowQueueConsumer()
 
     def __init__(self, source_service: str, event_type: str | type[Event], batch_size: int = 1,
-                 batch_wait_ms: int = 20, **kwargs):
+                 batch_wait_ms: int = 20, prefetch: int | None = None, **kwargs):
         if isinstance(event_type, type):
             event_type = event_type.event_type()
         self.batch_size = batch_size
         self.batch_wait_ms = batch_wait_ms
+        #: at most this many of the queue's messages in hand at once (None: the service's
+        #: PREFETCH_COUNT). 1 for an event that carries a whole topic (a ranking, a
+        #: closing's manifest): a message is held raw, decoded and loaded until handled,
+        #: and every topic's arriving together (they are published together) multiplied
+        #: a 10,000-proposal call's peak memory by the number of topics
+        self.prefetch = prefetch
         self._pending: list = []
         self._flush_thread = None
         super().__init__(source_service, event_type, reliable_delivery=True,
