@@ -20,8 +20,9 @@ _log = logging.getLogger(__name__)
 
 
 #: assignments whose reminders are queued per transaction: a tick may owe a reminder to
-#: every open assignment (16,438 reminders in the 10,000-proposal call), and they were all
-#: read, rendered, queued and updated in one transaction
+#: every open assignment (the assignments of a round share their due date: the
+#: 10,000-proposal call sent 16,438 reminders, nearly all at two instants), and they were
+#: all read, rendered, queued and updated in one transaction
 REMIND_PAGE = 1000
 
 

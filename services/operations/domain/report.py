@@ -1,5 +1,5 @@
 """Figures of a call for people running it: counts per state, each topic's budget line,
-grants signed, letters sent. Pure functions over the proposals' views."""
+grants signed, letters sent: pure functions, and a fold over the proposals' views."""
 from __future__ import annotations
 
 import dataclasses

@@ -49,8 +49,8 @@ def _repo_views(ops):
     with ops.uow() as uow:
         repo = Projections(uow.session)
         row, call = known_call(repo, CALL_ID)
-        return repo, row, call, repo.views(CALL_ID), repo.first_deliveries(CALL_ID, "result_letter"), \
-            repo.topic_infos(CALL_ID, call)
+        return repo, row, call, repo.views(CALL_ID), \
+            repo.first_deliveries(CALL_ID, "result_letter"), repo.topic_infos(CALL_ID, call)
 
 
 def test_proposals_per_stage_at_each_milestone_of_the_call(projected):
