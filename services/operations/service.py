@@ -86,7 +86,7 @@ class OperationsService(ServiceBase):
     @doc("A call's proposals and their states", errors=(404,), query=ProposalQuerySchema)
     def call_proposals(self, request, call_id, principal):
         query = ProposalQuerySchema().load(request.args.to_dict())
-        return handlers.call_proposals(self.uow, call_id, **query)
+        return json_text_response(handlers.call_proposals_json(self.uow, call_id, **query))
 
     @api("GET", "/calls/<call_id>/report", roles=OPS)
     @doc("The call report: every proposal's outcome", errors=(404,))

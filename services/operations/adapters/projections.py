@@ -257,13 +257,20 @@ class Projections:
         return [self._view_of(r) for r in self._execute(
             query.order_by(proposals.c.topic_id, proposals.c.proposal_id))]
 
-    def views_in_pages(self, call_id: str, page: int = _PAGE) -> Iterator[list[ProposalView]]:
-        """The call's views in report order (topic; ranked by rank, then the unranked;
-        proposal id), ``page`` at a time from one query on a server-side cursor: a call of
-        100,000 proposals is read in one snapshot without being held in memory."""
+    def views_in_pages(self, call_id: str, page: int = _PAGE, topic_id: str | None = None,
+                       state: str | None = None) -> Iterator[list[ProposalView]]:
+        """The call's views (optionally of one topic or state) in report order (topic;
+        ranked by rank, then the unranked; proposal id), ``page`` at a time from one query
+        on a server-side cursor: a call of 100,000 proposals is read in one snapshot
+        without being held in memory."""
         p = proposals.c
-        query = sa.select(p.view, p.state, p.final_state).where(p.call_id == call_id).order_by(
-            sa.func.coalesce(p.topic_id, ""), p.rank.is_(None), p.rank, p.proposal_id)
+        query = sa.select(p.view, p.state, p.final_state).where(p.call_id == call_id)
+        if topic_id is not None:
+            query = query.where(p.topic_id == topic_id)
+        if state is not None:
+            query = query.where(p.state == state)
+        query = query.order_by(sa.func.coalesce(p.topic_id, ""), p.rank.is_(None), p.rank,
+                               p.proposal_id)
         for rows in self._execute(query.execution_options(yield_per=page)).partitions():
             yield [self._view_of(r) for r in rows]
 

@@ -98,18 +98,20 @@ def _row(view: lifecycle.ProposalView) -> dict:
             "grant_amount": view.grant_amount, "state_since": view.state_since}
 
 
-def _sort_key(view: lifecycle.ProposalView):
-    return (view.topic_id or "", view.rank is None, view.rank or 0, view.proposal_id)
-
-
-def call_proposals(uow, call_id: str, state: str | None = None,
-                   topic: str | None = None) -> dict:
-    """The call's proposals (no timelines), optionally of one state or topic."""
+def call_proposals_json(uow, call_id: str, state: str | None = None,
+                        topic: str | None = None) -> Iterator[str]:
+    """The call's proposals (no timelines), optionally of one state or topic, in report
+    order, as the JSON text ``{"call_id", "proposals": [...]}`` written a page at a time
+    (as :func:`report_json`)."""
     with uow:
         repo = Projections(uow.session)
         known_call(repo, call_id)
-        views = sorted(repo.views(call_id, topic_id=topic, state=state), key=_sort_key)
-        return {"call_id": call_id, "proposals": [_row(v) for v in views]}
+        yield '{"call_id": ' + to_json(call_id) + ', "proposals": ['
+        separator = ""
+        for views in repo.views_in_pages(call_id, REPORT_PAGE, topic_id=topic, state=state):
+            yield separator + ", ".join(to_json(_row(view)) for view in views)
+            separator = ", "
+        yield "]}"
 
 
 def _entries(facts, zone: str | None) -> list[dict]:

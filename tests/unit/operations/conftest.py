@@ -32,6 +32,11 @@ class Ops:
         """The report as the service sends it: its text, written page by page."""
         return json.loads("".join(handlers.report_json(self.uow(), call_id, self.now, page)))
 
+    def proposals(self, call_id: str, **filters) -> list[dict]:
+        """The call's proposals as the service sends them (JSON text, page by page)."""
+        return json.loads("".join(handlers.call_proposals_json(self.uow(), call_id,
+                                                               **filters)))["proposals"]
+
     def overview(self, call_id: str) -> dict:
         return handlers.overview(self.uow(), call_id, self.now)
 

@@ -73,13 +73,17 @@ def test_views_derived_page_by_page_are_the_views_derived_at_once(ops, tmp_path,
     paged.factory.engine.dispose()
 
 
-def test_the_report_written_in_pages_is_the_report_written_at_once(ops):
-    """The report is read and written a page of proposals at a time; the summary is
-    folded over the pages. Pages of two over nine proposals (the last page short) give
-    the text of one page, and the summary counts what the overview counts."""
+def test_the_report_written_in_pages_is_the_report_written_at_once(ops, monkeypatch):
+    """The report (and the proposals' list) is read and written a page of proposals at a
+    time; the summary is folded over the pages. Pages of two over nine proposals (the
+    last page short) give the text of one page, and the summary counts what the overview
+    counts."""
     ops.feed(*call_events())
+    listed = ops.proposals(CALL_ID)
 
     paged, whole = ops.report(CALL_ID, page=2), ops.report(CALL_ID, page=1000)
+    monkeypatch.setattr(handlers.queries, "REPORT_PAGE", 2)
+    assert ops.proposals(CALL_ID) == listed and len(listed) == 9
 
     assert paged == whole and len(paged["proposals"]) == 9
     overview = json.loads(to_json(ops.overview(CALL_ID)))
@@ -225,7 +229,7 @@ def test_a_proposal_known_only_by_a_notification_has_a_timeline_but_no_state(ops
     detail = handlers.proposal(ops.uow(), "P-9")
     assert detail["state"] is None and detail["timeline"][0]["event_type"] == \
         "notification_delivered"
-    assert handlers.call_proposals(ops.uow(), CALL_ID)["proposals"] == []
+    assert ops.proposals(CALL_ID) == []
     assert handlers.list_calls(ops.uow())["calls"][0]["proposals"] == 0
 
 
@@ -247,7 +251,7 @@ def test_unknown_ids_are_404_naming_the_field(ops):
     ops.feed(*call_events()[:3])
     for query, field in ((lambda: ops.overview("NOPE"), "call_id"),
                          (lambda: ops.report("NOPE"), "call_id"),
-                         (lambda: handlers.call_proposals(ops.uow(), "NOPE"), "call_id"),
+                         (lambda: ops.proposals("NOPE"), "call_id"),
                          (lambda: handlers.proposal(ops.uow(), "P-NONE"), "proposal_id"),
                          (lambda: handlers.proposal_timeline(ops.uow(), "P-NONE"), "proposal_id")):
         with pytest.raises(NotFound) as raised:
@@ -258,10 +262,9 @@ def test_unknown_ids_are_404_naming_the_field(ops):
 
 def test_call_proposals_filter_by_state_and_topic(ops):
     ops.feed(*call_events())
-    signed = handlers.call_proposals(ops.uow(), CALL_ID, state="grant_signed")["proposals"]
+    signed = ops.proposals(CALL_ID, state="grant_signed")
     assert [p["id"] for p in signed] == ["P-SIG", "P-PRO"]  # by rank
-    assert [p["id"] for p in handlers.call_proposals(ops.uow(), CALL_ID, topic=T1)
-            ["proposals"]] == ["P-EVA"]
+    assert [p["id"] for p in ops.proposals(CALL_ID, topic=T1)] == ["P-EVA"]
     assert handlers.list_calls(ops.uow())["calls"][0]["proposals"] == 9
 
 
