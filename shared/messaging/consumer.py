@@ -120,8 +120,8 @@ class DomainEventHandler(EventHandler):
         #: at most this many of the queue's messages in hand at once (None: the service's
         #: PREFETCH_COUNT). 1 for an event that carries a whole topic (a ranking, a
         #: closing's manifest): a message is held raw, decoded and loaded until handled,
-        #: and every topic's arriving together (they are published together) multiplied
-        #: a 10,000-proposal call's peak memory by the number of topics
+        #: and every topic's arrives at once (they are published together), so what is
+        #: held grows with the topic's size times the number of topics
         self.prefetch = prefetch
         self._pending: list = []
         self._flush_thread = None
