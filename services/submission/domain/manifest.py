@@ -32,14 +32,10 @@ def manifest_hash(entries: Iterable[dict]) -> str:
     return sha256_hex(sorted(entries, key=lambda e: e["proposal_id"]))
 
 
-def build_manifest(proposals: Iterable[FrozenProposal]) -> tuple[list[dict], str]:
-    """``(entries sorted by proposal id, manifest_hash)``; a proposal id may appear once."""
-    return manifest_of(manifest_entry(p) for p in proposals)
-
-
 def manifest_of(entries: Iterable[dict]) -> tuple[list[dict], str]:
-    """:func:`build_manifest` from the entries (a topic frozen page by page keeps only
-    its entries)."""
+    """``(entries sorted by proposal id, manifest_hash)`` of a topic's :func:`manifest_entry`
+    entries (a topic frozen page by page keeps only its entries); a proposal id may appear
+    once."""
     entries = sorted(entries, key=lambda e: e["proposal_id"])
     ids = [e["proposal_id"] for e in entries]
     if len(ids) != len(set(ids)):
@@ -85,20 +81,12 @@ def check_receipt(entries: list[dict], published_hash: str, receipt: Receipt) ->
                        content_hash=receipt.content_hash, version=receipt.version)
 
 
-def close_topic(call: Call, topic_id: str, proposals: Iterable[Proposal], *,
-                now: datetime) -> DeadlineClosed:
-    """At or after the deadline: freeze the topic's proposals and return the
-    ``deadline_closed`` event with the manifest of what counts. Refused before the
-    deadline. Withdrawn proposals and drafts are not in the manifest."""
-    return closing_event(call, topic_id, freeze_topic(call, topic_id, proposals, now=now),
-                         now=now)
-
-
 def freeze_topic(call: Call, topic_id: str, proposals: Iterable[Proposal], *,
                  now: datetime) -> list[dict]:
-    """Freeze the topic's proposals among ``proposals`` (refused before the deadline);
-    the manifest entries of those that count. A topic can be frozen in pages, one after
-    another: only the entries are kept for :func:`closing_event`."""
+    """At or after the deadline, freeze the topic's proposals among ``proposals`` (refused
+    before the deadline); the manifest entries of those that count (drafts, withdrawn
+    proposals and other topics' are not in the manifest). A topic can be frozen in pages,
+    one after another: only the entries are kept for :func:`closing_event`."""
     if not is_closed(now, call.deadline):
         raise InvalidTransition(f"topic {topic_id} cannot close before the deadline")
     return [manifest_entry(proposal.frozen()) for proposal in proposals

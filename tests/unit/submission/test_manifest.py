@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, strategies as st
 
 from services.submission.domain.errors import InvalidTransition
-from services.submission.domain.manifest import (build_manifest, check_entry, check_receipt,
-                                                 close_topic, manifest_hash)
+from services.submission.domain.manifest import (check_entry, check_receipt, closing_event,
+                                                 freeze_topic, manifest_entry, manifest_hash,
+                                                 manifest_of)
 from shared.events import dump, load
 
 from .factories import AT_DEADLINE, BEFORE, CALL, ON_TIME, TOPIC_1, TOPIC_2, content, draft, \
@@ -20,6 +21,16 @@ def independent_hash(entries):
     ordered = sorted(entries, key=lambda e: e["proposal_id"])
     text = json.dumps(ordered, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def build_manifest(proposals):
+    return manifest_of(manifest_entry(p) for p in proposals)
+
+
+def close_topic(call, topic_id, proposals, *, now):
+    """Closing as the deadline does it: freeze (in one page here), then the event."""
+    return closing_event(call, topic_id, freeze_topic(call, topic_id, proposals, now=now),
+                         now=now)
 
 
 def three():
