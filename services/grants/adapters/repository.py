@@ -252,12 +252,12 @@ class GrantsRepository:
                          contact_emails=tuple(row.contact_emails), payment_orders=orders)
 
     # ------------------------------------------------------------------ proposal clocks
-    def clock(self, proposal_id: str, call_id: str, lock: bool = True) -> ProposalClock:
-        """The proposal's clock facts, created on first mention. The call's deadline is
-        filled in when the call is known (recording facts does not need it)."""
+    def clock(self, proposal_id: str, call_id: str) -> ProposalClock:
+        """The proposal's clock facts, created on first mention and locked. The call's
+        deadline is filled in when the call is known (recording facts does not need it)."""
         self._upsert_ignore(proposal_clocks, **self._new_clock(proposal_id, call_id))
         query = sa.select(proposal_clocks).where(proposal_clocks.c.proposal_id == proposal_id)
-        return self._clock_from_row(self.session.execute(self._locked(query, lock)).one())
+        return self._clock_from_row(self.session.execute(query.with_for_update()).one())
 
     def clocks(self, call_of: dict[str, str]) -> dict[str, ProposalClock]:
         """The clocks of many proposals (``{proposal_id: call_id}``), created on first
