@@ -246,16 +246,9 @@ class Projections:
             proposals.c.proposal_id == proposal_id)).first()
         return None if row is None else (row.call_id, self._view_of(row))
 
-    def views(self, call_id: str, topic_id: str | None = None,
-              state: str | None = None) -> list[ProposalView]:
-        query = sa.select(proposals.c.view, proposals.c.state, proposals.c.final_state).where(
-            proposals.c.call_id == call_id)
-        if topic_id is not None:
-            query = query.where(proposals.c.topic_id == topic_id)
-        if state is not None:
-            query = query.where(proposals.c.state == state)
-        return [self._view_of(r) for r in self._execute(
-            query.order_by(proposals.c.topic_id, proposals.c.proposal_id))]
+    def views(self, call_id: str) -> list[ProposalView]:
+        """Every view of the call at once, in report order (the plots read them all)."""
+        return [view for page in self.views_in_pages(call_id) for view in page]
 
     def views_in_pages(self, call_id: str, page: int = _PAGE, topic_id: str | None = None,
                        state: str | None = None) -> Iterator[list[ProposalView]]:
