@@ -76,3 +76,37 @@ def test_a_settle_that_never_ends_names_the_service_that_keeps_finding_work():
     message = str(raised.value)
     assert "after 10 rounds at 2020-01-01T00:00:00+00:00" in message
     assert message.endswith("(work per round: " + "; ".join(["grants 3"] * 10) + ")")
+
+
+class WorksOnce(JsonHandler):
+    """A service whose first clock tick finds work (an event enabled it) and no other."""
+
+    ticks = 0
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        type(self).ticks += 1
+        self.answer({"service": "evaluation", "ticked_at": "",
+                     "worked": 1 if type(self).ticks == 1 else 0})
+
+
+@pytest.mark.parametrize("first_tick_works, ticks_seen_by_each_wait",
+                         [(True, [0, 1]), (False, [1])])
+def test_a_settle_waits_for_the_traffic_of_each_tick_that_worked_and_no_more(
+        first_tick_works, ticks_seen_by_each_wait):
+    """The first wait is for the instant's own traffic, the next for the tick that found
+    work; the tick that found nothing caused nothing to wait for."""
+    WorksOnce.ticks = 0 if first_tick_works else 1
+    server = ThreadingHTTPServer(("127.0.0.1", 0), WorksOnce)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    driver = TimetableDriver(None, "http://127.0.0.1:1", "token", "amqp://unused",
+                             {"submission": "http://127.0.0.1:1", "evaluation": url})
+    waited = []
+    driver._wait = lambda: waited.append(WorksOnce.ticks) or 0.0
+    try:
+        driver.settle()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert waited == ticks_seen_by_each_wait
+    assert WorksOnce.ticks == 2  # ticked until a tick found nothing
