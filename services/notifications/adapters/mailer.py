@@ -115,6 +115,13 @@ class SmtpMailer:
     def __init__(self, host: str, port: int, sender: str, timeout: float = 10.0,
                  lease_seconds: float = 30.0):
         self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
+        # the From header parsed once (the address parser was a tenth of building each
+        # message); the policy's own check refuses a sender with a line break here, at
+        # start-up, rather than at every message
+        try:
+            _, self._from = EmailMessage().policy.header_store_parse("From", sender)
+        except ValueError as exc:
+            raise ValueError(f"SMTP sender {sender!r} cannot be a From header: {exc}") from None
         #: how long a claimed delivery stays "sending" without a heartbeat before another
         #: sender may take it over; renewed while its batch runs (see handlers.delivery)
         self.lease = timedelta(seconds=lease_seconds)
@@ -134,7 +141,7 @@ class SmtpMailer:
 
     def build(self, mail: OutgoingMail) -> EmailMessage:
         message = EmailMessage()
-        message["From"] = self.sender
+        message["From"] = self._from
         message["To"] = mail.recipient
         message["Subject"] = mail.subject
         # the same Message-ID on every attempt: a copy sent again after a crash is

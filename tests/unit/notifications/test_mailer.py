@@ -1,5 +1,6 @@
 """The SMTP adapter against a real SMTP server in this process (aiosmtpd, loopback)."""
 import socket
+from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -54,6 +55,24 @@ def test_a_subject_with_a_line_break_cannot_be_built_and_is_permanent(server):
     with pytest.raises(PermanentMailError, match="cannot be built"):
         SmtpMailer("127.0.0.1", port, "no-reply@grantflow.test", timeout=5).send(
             mail(subject="a\nBcc: victim@example.org"))
+
+
+def test_every_message_has_the_senders_from_header_parsed_once(server):
+    port, directory = server
+    mailer = SmtpMailer("127.0.0.1", port, "Grantflow <no-reply@grantflow.test>", timeout=5)
+    with mailer.connection() as smtp:
+        smtp.send(mail(to="a@example.org"))
+        smtp.send(mail(to="b@example.org"))
+    kept = [message_from_bytes(path.read_bytes(), policy=policy.default)
+            for path in sorted((directory / "maildir" / "new").iterdir())]
+    assert [(m["From"].addresses[0].display_name, m["From"].addresses[0].addr_spec)
+            for m in kept] == [("Grantflow", "no-reply@grantflow.test")] * 2
+    assert sorted(str(m["To"]) for m in kept) == ["a@example.org", "b@example.org"]
+
+
+def test_a_sender_with_a_line_break_is_refused_when_the_mailer_is_made():
+    with pytest.raises(ValueError, match="SMTP sender .* cannot be a From header: .*linefeed"):
+        SmtpMailer("127.0.0.1", 25, "no-reply@grantflow.test\nBcc: victim@example.org")
 
 
 def test_a_batch_shares_one_connection_a_refused_recipient_does_not_end_it(server):
