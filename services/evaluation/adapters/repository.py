@@ -43,13 +43,26 @@ def _insert_missing(uow, table: sa.Table, **values) -> None:
 
 # ------------------------------------------------------------------ calls and stages
 def load_call(uow, call_id: str) -> Call | None:
-    """Our latest copy of a call (parsed once per version and process)."""
+    """Our latest copy of a call (parsed once per version and process), its version read
+    once per transaction: an evaluator's report needs the call for who may see the
+    proposal, for the report's rules and for the consensus, and read its version three
+    times. A later transaction reads the version again."""
+    known = _calls_read(uow)
+    if call_id in known:
+        return known[call_id]
     version = uow.session.execute(sa.select(calls.c.version).where(
         calls.c.call_id == call_id)).scalar()
     if version is None:
         return None
-    return _CALLS.fetched(call_id, version, lambda: uow.session.execute(sa.select(
+    known[call_id] = _CALLS.fetched(call_id, version, lambda: uow.session.execute(sa.select(
         calls.c.document).where(calls.c.call_id == call_id)).scalar())
+    return known[call_id]
+
+
+def _calls_read(uow) -> dict[str, Call]:
+    """The calls read in the current transaction (the session's ``info`` is emptied when
+    it ends)."""
+    return uow.session.info.setdefault("evaluation.calls", {})
 
 
 def save_call(uow, call: Call, document: dict, now: datetime) -> bool:
@@ -63,6 +76,7 @@ def save_call(uow, call: Call, document: dict, now: datetime) -> bool:
     else:
         uow.session.execute(calls.update().where(calls.c.call_id == call.id).values(**values))
     _CALLS.keep(call)
+    _calls_read(uow)[call.id] = call
     return True
 
 

@@ -54,18 +54,22 @@ def my_assignment(uow, email: str, proposal_id: str) -> dict:
 def my_assignment_row(uow, expert: Expert, proposal_id: str, lock: bool = False):
     """The proposal of an active assignment that the expert may see (404 otherwise)."""
     row = assigned_row(uow, expert, proposal_id, lock=lock)
-    if not _visible(uow, expert, [{"proposal_id": proposal_id, "call_id": row.call_id}]):
+    if not _visible(uow, expert, [{"proposal_id": proposal_id, "call_id": row.call_id}],
+                    read=[row]):
         raise NotFound(f"proposal {proposal_id} is not assigned to you",
                        [{"field": "proposal_id", "rule": "not one of your assignments"}])
     return row
 
 
-def _visible(uow, expert: Expert, records: list[dict]) -> list[dict]:
-    """The records (each with ``proposal_id`` and ``call_id``) the expert may see."""
+def _visible(uow, expert: Expert, records: list[dict], read=()) -> list[dict]:
+    """The records (each with ``proposal_id`` and ``call_id``) the expert may see;
+    ``read``: proposal rows the caller has read in this transaction already."""
+    known = {row.proposal_id: row for row in read}
     kept = []
     for call_id in sorted({r["call_id"] for r in records}):
         mine = [r for r in records if r["call_id"] == call_id]
-        rows = [repo.proposal_row(uow, r["proposal_id"]) for r in mine]
+        rows = [known[r["proposal_id"]] if r["proposal_id"] in known
+                else repo.proposal_row(uow, r["proposal_id"]) for r in mine]
         visibility = visibility_for(
             expert, [repo.consortium(row) for row in rows if row is not None],
             require_call(uow, call_id).evaluation,
@@ -183,7 +187,8 @@ def _after_report(uow, call, row, report: Report, now: datetime) -> None:
     if report.kind == "individual":
         uow.add_events(report_submitted_event(report, call_id=call.id, topic_id=row.topic_id,
                                               now=now))
-    status = settle_proposal(uow, call, row.proposal_id, now)
+    # the row _writer read with its lock: the report's writing did not change it
+    status = settle_proposal(uow, call, row.proposal_id, now, locked_row=row)
     if status is not None and status.complete:  # only a completion can complete the topic
         settle_topic(uow, call, row.topic_id, now)
 

@@ -42,10 +42,13 @@ def assessment(uow, call: Call, row) -> ConsensusStatus | None:
 
 
 def settle_proposal(uow, call: Call, proposal_id: str, now: datetime,
-                    causation_id: str | None = None) -> ConsensusStatus | None:
+                    causation_id: str | None = None, locked_row=None) -> ConsensusStatus | None:
     """Complete the proposal's evaluation if its consensus is reached (publishing
-    ``evaluation_completed``), or ask for a rapporteur when one is due."""
-    row = repo.proposal_row(uow, proposal_id, lock=True)
+    ``evaluation_completed``), or ask for a rapporteur when one is due. ``locked_row``:
+    the proposal's row as this transaction read it with its lock and has not changed it
+    since (a report's writer), not read again."""
+    row = locked_row if locked_row is not None else repo.proposal_row(uow, proposal_id,
+                                                                      lock=True)
     if row is None or row.completed_at is not None or not repo.proposal_state(row).takes_part:
         return None
     topic = repo.topic_row(uow, row.call_id, row.topic_id)
