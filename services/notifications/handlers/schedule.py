@@ -49,6 +49,8 @@ def send_reminders(uow, now: datetime, settings) -> int:
             store.record_reminded(uow.session, sent, settings.reminder_days)
             queued += queue(uow, notes, now) if notes else 0
             uow.commit()
+        if len(owed) < REMIND_PAGE:  # the last page: asking again would find nothing
+            return queued
         after = owed[-1].assigned_event_id
 
 
