@@ -1,5 +1,6 @@
 """Scenario files as data: validation that names every problem, call overrides, the
 synthetic demo's determinism, and the expectation checks the scenario tests rely on."""
+import copy
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,17 @@ def test_expectations_must_name_known_proposals():
     document["expect"]["nobody"] = {"final_state": "rejected"}
     with pytest.raises(InvalidScenario, match="unknown proposals: nobody"):
         load_scenario_text(yaml.safe_dump(document))
+
+
+def test_proposal_refs_used_twice_are_named_once_each():
+    document = happy()
+    first, second = document["proposals"][0], document["proposals"][1]
+    document["proposals"] += [copy.deepcopy(first), copy.deepcopy(second),
+                              copy.deepcopy(first)]
+    with pytest.raises(InvalidScenario) as raised:
+        load_scenario_text(yaml.safe_dump(document))
+    named = sorted({first["ref"], second["ref"]})
+    assert f"duplicate proposal refs: {', '.join(named)}" in str(raised.value)
 
 
 def test_local_instants_are_read_in_the_calls_time_zone():
