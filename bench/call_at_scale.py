@@ -23,7 +23,10 @@ printed per stage; the last line is one JSON object:
   ``pg_connections_max`` (sampled every second), ``pg_sessions_opened`` (connections set
   up during the run), the machine's load;
 - ``cpu_seconds`` (and ``cpu_seconds_per_phase``, by the runner's phases) of each service,
-  the SMTP server, the runner, PostgreSQL and RabbitMQ: on two cores, what bounds a stage.
+  the SMTP server, the runner, PostgreSQL and RabbitMQ: on two cores, what bounds a stage;
+- ``pg_maintenance``: the server's ``autovacuum`` setting and, where it is off (this
+  machine's), the vacuums and analyses the run did in its place (``bench/autovacuum.py``),
+  with their seconds: counted in the figures, as a deployment's autovacuum would be.
 
     python bench/call_at_scale.py --proposals 1000 --experts 300 [--seed 2019] [--workers 32]
 """
@@ -146,6 +149,7 @@ def run(args) -> dict:
             "pg_connections_max": sampler.pg_connections_max,
             "pg_sessions_opened": sampler.pg_sessions() - sessions,
             "cpu_seconds": cpu.totals(), "cpu_seconds_per_phase": cpu.phases,
+            "pg_maintenance": stack.autovacuum.report(),
             "load_average_1m": round(__import__("os").getloadavg()[0], 2),
             "setup_seconds": round(began - started, 1)}
     return figures

@@ -16,6 +16,7 @@ from pathlib import Path
 import requests
 import sqlalchemy as sa
 
+from bench.autovacuum import Autovacuum
 from bench.procstat import cpu_seconds
 from grantflow.scenario.environment import Environment
 from shared.auth import DEFAULT_DEV_SECRET, issue_token
@@ -54,14 +55,18 @@ def private_stack(smtp_lease_seconds: int = 30, keep: bool = False):
     smtp = SmtpServer(Path(tmp.name) / "mail").start()
     stack = BenchStack(Path(tmp.name), vhost, databases, smtp)
     stack.smtp_lease_seconds = smtp_lease_seconds
+    # what a deployment's PostgreSQL does and this machine's does not (bench/autovacuum.py)
+    stack.autovacuum = Autovacuum(PG_URL, databases.prefix)
     try:
         stack.declare_topology()
         stack.start(*SERVICES)
+        stack.autovacuum.start()
         yield stack
     except BaseException:
         print(stack.logs(), file=sys.stderr)  # what the services said before it went wrong
         raise
     finally:
+        stack.autovacuum.stop()
         stack.stop_all()
         smtp.stop()
         if not keep:
