@@ -115,10 +115,27 @@ class TimetableDriver:
 
     # ------------------------------------------------------------------ driving
     def tick(self) -> list:
-        """Fire what is due, then let every other service do its clock-driven work now."""
-        response = self._request("POST", self.submission_url + "/timetable/tick")
+        """Fire what is due, then let every other service do its clock-driven work now.
+
+        A tick works on a deadline for a bounded time and reports it ``pending`` when the
+        topics are not all closed and screened yet (a big call's take minutes): it is
+        ticked again until nothing is pending, so the clock never moves past a deadline
+        half-done, and no request waits on all of it."""
+        fired, said = [], None
+        while True:
+            answer = self._request("POST", self.submission_url + "/timetable/tick").json()
+            fired += answer.get("fired", [])
+            pending = answer.get("pending") or []
+            if not pending:
+                break
+            progress = "; ".join(f"{p['milestone']} of {p['call_id']}: {p['closed']} of "
+                                 f"{p['topics']} topic(s) closed, {p['screened']} screened"
+                                 for p in pending)
+            if progress != said:
+                self.say(f"  {progress}")
+                said = progress
         self._tick_services()
-        return response.json().get("fired", [])
+        return fired
 
     def _tick_services(self) -> dict[str, int]:
         """Every other service's clock work: how much each one did (services that found

@@ -168,7 +168,9 @@ def cmd_tick(args) -> int:
 
     def show(data):
         if args.call_id:
-            data = {**data, "fired": [f for f in data["fired"] if f["call_id"] == args.call_id]}
+            data = {**data, "fired": [f for f in data["fired"] if f["call_id"] == args.call_id],
+                    "pending": [p for p in data.get("pending", [])
+                                if p["call_id"] == args.call_id]}
         _print_tick(data)
     return client.call("POST", "/timetable/tick", show)
 
@@ -223,7 +225,12 @@ def _print_manifest(data: dict) -> None:
 
 
 def _print_tick(data: dict) -> None:
-    if not data["fired"]:
+    pending = data.get("pending", [])
+    if not data["fired"] and not pending:
         print(f"{data['now']}: nothing due")
     for fired in data["fired"]:
         print(f"{fired['call_id']}: {fired['milestone']} ({fired['at']}) fired")
+    for item in pending:
+        print(f"{item['call_id']}: {item['milestone']} under way: {item['closed']} of "
+              f"{item['topics']} topic(s) closed, {item['screened']} screened; the service "
+              f"goes on by itself, or tick again")

@@ -328,9 +328,19 @@ class FiredSchema(Schema):
     fired_at = fields.String(required=True)
 
 
+class PendingSchema(Schema):
+    """A deadline a tick left half-done: the next tick goes on from here."""
+    call_id = fields.String(required=True)
+    milestone = fields.String(required=True)
+    topics = fields.Integer(required=True)
+    closed = fields.Integer(required=True)
+    screened = fields.Integer(required=True)
+
+
 class TickSchema(Schema):
     now = fields.String(required=True)
     fired = fields.List(fields.Nested(FiredSchema), required=True)
+    pending = fields.List(fields.Nested(PendingSchema), required=True)
 
 
 # ----------------------------------------------------------------------- partner search, Q&A

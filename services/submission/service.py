@@ -78,18 +78,19 @@ class SubmissionService(ServiceBase, sign_in_routes("apply", announce)):
 
     # ------------------------------------------------------------------ timetable
     @api("POST", "/timetable/tick", roles=OPERATIONS)
-    @doc("Fire every due milestone now; returns what this request fired",
-         response=s.TickSchema)
+    @doc("Fire every due milestone now; returns what this request fired and the "
+         "deadlines left half-done for the next tick (pending)", response=s.TickSchema)
     def tick(self, request, principal):
         now = self.clock.now()
-        return {"now": now.isoformat(), "fired": handlers.fire_due_milestones(self.uow, now)}
+        report = handlers.tick_timetable(self.uow, now)
+        return {"now": now.isoformat(), "fired": report.fired, "pending": report.pending}
 
     @timer(interval=1.0)
     def drive_timetable(self):
         self.on_clock_tick()
 
     def on_clock_tick(self):
-        return len(handlers.fire_due_milestones(self.uow, self.clock.now()))
+        return len(handlers.tick_timetable(self.uow, self.clock.now()).fired)
 
     # ------------------------------------------------------------------ proposals
     @api("POST", "/proposals", roles=APPLICANTS, max_body=httpio.form_body_limit)

@@ -16,10 +16,18 @@ Each step re-reads what is already done under the call's lock, so a crash half-w
 resumed by the next tick and nothing happens twice; on PostgreSQL the lock also makes
 replicas take turns, and the primary keys (closed topic, fired milestone) would refuse
 a second copy even without it. The newest call version decides what has not fired.
+
+A tick works on a deadline for about :data:`WORK_PER_TICK_SECONDS` (checked after each
+topic closed and each page screened, so every tick gets somewhere) and then leaves the
+rest to the next tick, reporting the deadline as pending: at 100,000 proposals closing and
+screening took about six minutes, longer than the replay driver's request waited for the
+one tick that did it all. The same resumption as after a crash picks it up.
 """
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -40,17 +48,41 @@ _log = logging.getLogger(__name__)
 
 #: a guard against a livelock (e.g. amendments racing a tick); the next tick goes on
 MAX_STEPS_PER_CALL = 50
+#: how long a tick works on a deadline before it hands the rest to the next tick
+WORK_PER_TICK_SECONDS = 20.0
+
+
+@dataclass
+class TickReport:
+    """What a tick fired, and the deadlines it left half-done for the next tick."""
+
+    fired: list[dict] = field(default_factory=list)
+    pending: list[dict] = field(default_factory=list)
+
+
+def _over(until: float | None) -> bool:
+    return until is not None and time.monotonic() >= until
+
+
+def tick(uow, now: datetime, work_seconds: float | None = WORK_PER_TICK_SECONDS) -> TickReport:
+    """Fire every due milestone of every call, working on a deadline for about
+    ``work_seconds`` (``None``: until it is done); what this tick fired (another replica
+    may have fired the rest) and what it left pending."""
+    until = None if work_seconds is None else time.monotonic() + work_seconds
+    with uow:
+        call_ids = [p.call.id for p in CallStore(uow.session).all_current()]
+    report = TickReport()
+    for call_id in call_ids:
+        fired, pending = fire_call(uow, call_id, now, until)
+        report.fired += fired
+        report.pending += pending
+    return report
 
 
 def fire_due_milestones(uow, now: datetime) -> list[dict]:
-    """Fire every due milestone of every call; returns what this call fired (another
-    replica may have fired the rest)."""
-    with uow:
-        call_ids = [p.call.id for p in CallStore(uow.session).all_current()]
-    fired: list[dict] = []
-    for call_id in call_ids:
-        fired += fire_call(uow, call_id, now)
-    return fired
+    """Fire every due milestone of every call, however long the deadline takes; returns
+    what this call fired."""
+    return tick(uow, now, work_seconds=None).fired
 
 
 def _fired_keys(session, call_id: str) -> set[str]:
@@ -64,22 +96,41 @@ def _next_due(session, call_id: str, now: datetime) -> tuple[Call, Milestone | N
     return call, (due[0] if due else None)
 
 
-def fire_call(uow, call_id: str, now: datetime) -> list[dict]:
+def fire_call(uow, call_id: str, now: datetime,
+              until: float | None = None) -> tuple[list[dict], list[dict]]:
+    """Fire the call's due milestones in order: (fired, pending), the deadline pending when
+    the time (``until``, monotonic) ran out before its topics were closed and screened."""
     fired = []
     for _ in range(MAX_STEPS_PER_CALL):
         with uow:
             _, milestone = _next_due(uow.session, call_id, now)
         if milestone is None:
-            return fired
+            return fired, []
         if milestone.key == DEADLINE:
-            close_topics(uow, call_id, now)
-            screen_topics(uow, call_id, now)
+            close_topics(uow, call_id, now, until)
+            screen_topics(uow, call_id, now, until)
+            if _over(until):
+                progress = deadline_progress(uow, call_id)
+                if progress["screened"] < progress["topics"]:
+                    return fired, [progress]
         recorded = _record(uow, call_id, milestone.key, now)
         if recorded is not None:
             fired.append(recorded)
     _log.warning("timetable of %s: still due milestones after %d steps; next tick goes on",
                  call_id, MAX_STEPS_PER_CALL)
-    return fired
+    return fired, []
+
+
+def deadline_progress(uow, call_id: str) -> dict:
+    """How far the deadline's work is: the call's topics, those closed, those screened."""
+    with uow:
+        call = CallStore(uow.session).current(call_id).call
+        closed = _closed_rows(uow.session, call_id)
+    topics = {t.id for t in call.topics}
+    return {"call_id": call_id, "milestone": DEADLINE, "topics": len(topics),
+            "closed": sum(1 for t in closed if t in topics),
+            "screened": sum(1 for t, row in closed.items()
+                            if t in topics and row.screened_at is not None)}
 
 
 def _closed_rows(session, call_id: str) -> dict:
@@ -112,12 +163,19 @@ def _record(uow, call_id: str, key: str, now: datetime) -> dict | None:
             "fired_at": utc_iso(now)}
 
 
-def close_topics(uow, call_id: str, now: datetime) -> list[str]:
-    """Close every topic not closed yet, one transaction each; returns those closed."""
+def close_topics(uow, call_id: str, now: datetime, until: float | None = None) -> list[str]:
+    """Close every topic not closed yet, one transaction each, until the time runs out
+    (after one topic at least); returns those closed."""
     with uow:
         call = CallStore(uow.session).current(call_id).call
         todo = [t.id for t in call.topics if t.id not in _closed_rows(uow.session, call_id)]
-    return [topic_id for topic_id in todo if close_one_topic(uow, call_id, topic_id, now)]
+    done = []
+    for topic_id in todo:
+        if close_one_topic(uow, call_id, topic_id, now):
+            done.append(topic_id)
+        if _over(until):
+            break
+    return done
 
 
 #: proposals of a topic read and frozen at a time when it closes, in the topic's one
@@ -156,16 +214,22 @@ def close_one_topic(uow, call_id: str, topic_id: str, now: datetime) -> bool:
     return True
 
 
-def screen_topics(uow, call_id: str, now: datetime) -> list[str]:
+def screen_topics(uow, call_id: str, now: datetime, until: float | None = None) -> list[str]:
     """Screen each closed topic not screened yet, once every topic of the call is closed
-    (``single_topic`` compares a proposal with the whole call)."""
+    (``single_topic`` compares a proposal with the whole call), until the time runs out
+    (after one page at least); returns the topics screened to the end."""
     with uow:
         call = CallStore(uow.session).current(call_id).call
         closed = _closed_rows(uow.session, call_id)
     if any(t.id not in closed for t in call.topics):
         return []
-    todo = [t for t, row in closed.items() if row.screened_at is None]
-    return [topic_id for topic_id in todo if screen_one_topic(uow, call_id, topic_id, now)]
+    done = []
+    for topic_id in [t for t, row in closed.items() if row.screened_at is None]:
+        if screen_one_topic(uow, call_id, topic_id, now, until):
+            done.append(topic_id)
+        if _over(until):
+            break
+    return done
 
 
 #: frozen proposals screened per transaction (with their proposal_screened events): a
@@ -173,12 +237,14 @@ def screen_topics(uow, call_id: str, now: datetime) -> list[str]:
 SCREEN_PAGE = 1000
 
 
-def screen_one_topic(uow, call_id: str, topic_id: str, now: datetime) -> bool:
+def screen_one_topic(uow, call_id: str, topic_id: str, now: datetime,
+                     until: float | None = None) -> bool:
     """Screen a closed topic: its frozen proposals :data:`SCREEN_PAGE` per transaction,
     then the topic marked screened. Each proposal is judged against the call's others
     through their :class:`Rival` summaries, read once, under the call's lock, when the
     topic starts. A page skips what is screened already, so a crash between pages resumes
-    where it stopped and a second worker on the same topic screens nothing twice."""
+    where it stopped and a second worker on the same topic screens nothing twice; a tick
+    whose time ran out (``until``) stops after a page the same way (False: not done)."""
     with uow:
         locks.call_exclusive(uow.session, call_id)
         if _screened(uow.session, call_id, topic_id):
@@ -200,6 +266,11 @@ def screen_one_topic(uow, call_id: str, topic_id: str, now: datetime) -> bool:
             uow.commit()
         count += len(screened)
         after = page[-1].id if len(page) == SCREEN_PAGE else None
+        # pages screened by an earlier tick are only read again: not work that counts
+        if after is not None and screened and _over(until):
+            _log.info("topic %s of %s: %d proposal(s) screened by this tick; the next "
+                      "tick goes on", topic_id, call_id, count)
+            return False
     with uow:
         locks.call_exclusive(uow.session, call_id)
         if _screened(uow.session, call_id, topic_id):

@@ -110,3 +110,40 @@ def test_a_settle_waits_for_the_traffic_of_each_tick_that_worked_and_no_more(
         server.server_close()
     assert waited == ticks_seen_by_each_wait
     assert WorksOnce.ticks == 2  # ticked until a tick found nothing
+
+
+class HalfDoneDeadline(JsonHandler):
+    """A submission service whose deadline takes three ticks: two leave it pending."""
+
+    answers: list = []
+    ticks = 0
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        type(self).ticks += 1
+        self.answer(type(self).answers.pop(0))
+
+
+def test_a_deadline_left_pending_is_ticked_again_until_it_fired():
+    def pending(closed, screened):
+        return {"call_id": "C", "milestone": "submission_deadline", "topics": 5,
+                "closed": closed, "screened": screened}
+    HalfDoneDeadline.ticks = 0
+    HalfDoneDeadline.answers = [
+        {"fired": [{"milestone": "publication"}], "pending": [pending(3, 0)]},
+        {"fired": [], "pending": [pending(5, 2)]},
+        {"fired": [{"milestone": "submission_deadline"}], "pending": []}]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HalfDoneDeadline)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    said = []
+    driver = TimetableDriver(None, url, "token", "amqp://unused", {"submission": url},
+                             say=said.append)
+    try:
+        fired = driver.tick()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [f["milestone"] for f in fired] == ["publication", "submission_deadline"]
+    assert HalfDoneDeadline.ticks == 3
+    assert said == ["  submission_deadline of C: 3 of 5 topic(s) closed, 0 screened",
+                    "  submission_deadline of C: 5 of 5 topic(s) closed, 2 screened"]

@@ -143,15 +143,15 @@ def test_screening_names_every_failed_rule_with_its_values(uows, clock):
 
 
 def crashing_on(call_number: int, step):
-    """``step`` (a driver step taking (uow, call_id, topic_id, now)) that dies like a
+    """``step`` (a driver step taking (uow, call_id, topic_id, now, ...)) that dies like a
     killed process on its ``call_number``-th call, before doing anything."""
     calls = []
 
-    def step_or_crash(uow, call_id, topic_id, now):
+    def step_or_crash(uow, call_id, topic_id, now, *rest):
         calls.append(topic_id)
         if len(calls) == call_number:
             raise RuntimeError("power cut")
-        return step(uow, call_id, topic_id, now)
+        return step(uow, call_id, topic_id, now, *rest)
     return step_or_crash
 
 
@@ -236,3 +236,33 @@ def test_a_topic_is_screened_page_by_page_against_the_whole_call_and_resumes_aft
     single_topic = {e["proposal_id"] for e in screened
                     if "single_topic" in {f["rule"] for f in e["failed_rules"]}}
     assert single_topic == {ids["copy_1"], ids["copy_2"]}
+
+
+def test_a_deadline_worked_a_little_per_tick_ends_as_one_worked_at_once(uows, clock, monkeypatch):
+    """With no time per tick, each tick closes one topic or screens one page and reports
+    the deadline pending; the ticks together close, screen and fire exactly what one
+    unbounded tick does, each proposal once, and the stage event comes last."""
+    ids = [create(uows, clock, proposal_body(topic_id=t))["id"] for t in TOPICS[:2] * 3]
+    for proposal_id in ids:
+        submit(uows, clock, proposal_id)
+    monkeypatch.setattr(driver, "SCREEN_PAGE", 2)  # topic 1's three proposals: two pages
+    assert driver.tick(uows(), DEADLINE - timedelta(days=1)).fired[0]["milestone"] == \
+        "publication"
+
+    reports = []
+    while not reports or reports[-1].pending:
+        reports.append(driver.tick(uows(), DEADLINE, work_seconds=0))
+        assert len(reports) <= 20
+    progress = [(r.pending[0]["closed"], r.pending[0]["screened"]) for r in reports[:-1]]
+    # a topic closed per tick (the tick closing the last also screens topic 1's first
+    # page), then a page per tick: topic 1's second, topic 2's two, the empty pages of
+    # topics 3 and 4; the tick screening topic 5 fires the deadline
+    assert progress == [(1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (5, 1), (5, 1), (5, 2),
+                        (5, 3), (5, 4)]
+    assert [f["milestone"] for f in reports[-1].fired] == ["submission_deadline"]
+    assert all(not r.fired for r in reports[:-1])
+    screened = [e["proposal_id"] for e in events(uows, "proposal_screened")]
+    assert sorted(screened) == sorted(ids)
+    assert len(events(uows, "deadline_closed")) == 5
+    assert events(uows)[-1]["event_type"] == "timetable_stage_reached"
+    assert stage_events(uows) == ["publication", "submission_deadline"]
