@@ -81,7 +81,7 @@ def tick(uow, now: datetime, work_seconds: float | None = WORK_PER_TICK_SECONDS)
 
 def fire_due_milestones(uow, now: datetime) -> list[dict]:
     """Fire every due milestone of every call, however long the deadline takes; returns
-    what this call fired."""
+    what this tick fired."""
     return tick(uow, now, work_seconds=None).fired
 
 
