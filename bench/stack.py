@@ -55,9 +55,10 @@ def private_stack(smtp_lease_seconds: int = 30, keep: bool = False):
     smtp = SmtpServer(Path(tmp.name) / "mail").start()
     stack = BenchStack(Path(tmp.name), vhost, databases, smtp)
     stack.smtp_lease_seconds = smtp_lease_seconds
-    # what a deployment's PostgreSQL does and this machine's does not (bench/autovacuum.py)
-    stack.autovacuum = Autovacuum(PG_URL, databases.prefix)
+    stack.autovacuum = None
     try:
+        # what a deployment's PostgreSQL does and this machine's does not (bench/autovacuum.py)
+        stack.autovacuum = Autovacuum(PG_URL, databases.prefix)
         stack.declare_topology()
         stack.start(*SERVICES)
         stack.autovacuum.start()
@@ -66,7 +67,8 @@ def private_stack(smtp_lease_seconds: int = 30, keep: bool = False):
         print(stack.logs(), file=sys.stderr)  # what the services said before it went wrong
         raise
     finally:
-        stack.autovacuum.stop()
+        if stack.autovacuum is not None:
+            stack.autovacuum.stop()
         stack.stop_all()
         smtp.stop()
         if not keep:

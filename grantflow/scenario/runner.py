@@ -42,7 +42,7 @@ AUTHORITY_EMAIL = "authority@grantflow.example"
 MAX_ROUNDS = 12
 DEFAULT_WORKERS = 32
 PAGE = 1000  # proposals per listing request (the service's maximum)
-EXPERTS_PER_IMPORT = 2000  # about 0.6 MB of the synthetic pool's JSON, well under 8 MB
+EXPERTS_PER_IMPORT = 2000  # about 0.7 MB of the synthetic pool's JSON, well under 8 MB
 
 
 class ScenarioError(RuntimeError):
