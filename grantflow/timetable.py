@@ -52,6 +52,12 @@ class Step:
     seconds: float = 0.0  # from moving the clock to settled
 
 
+def deadline_progress(pending: dict) -> str:
+    """How far a deadline a tick left pending is, in words (the driver, ``call tick``)."""
+    return (f"{pending['closed']} of {pending['topics']} topic(s) closed, "
+            f"{pending['screened']} screened")
+
+
 class TimetableDriver:
     def __init__(self, clock: SimulatedClock, submission_url: str, token: str, amqp_uri: str,
                  service_urls: dict[str, str], retry_delays_ms=(), *,
@@ -128,8 +134,7 @@ class TimetableDriver:
             pending = answer.get("pending") or []
             if not pending:
                 break
-            progress = "; ".join(f"{p['milestone']} of {p['call_id']}: {p['closed']} of "
-                                 f"{p['topics']} topic(s) closed, {p['screened']} screened"
+            progress = "; ".join(f"{p['milestone']} of {p['call_id']}: {deadline_progress(p)}"
                                  for p in pending)
             if progress != said:
                 self.say(f"  {progress}")

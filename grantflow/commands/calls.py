@@ -225,12 +225,12 @@ def _print_manifest(data: dict) -> None:
 
 
 def _print_tick(data: dict) -> None:
+    from grantflow.timetable import deadline_progress  # as clock.py: kombu only when used
     pending = data.get("pending", [])
     if not data["fired"] and not pending:
         print(f"{data['now']}: nothing due")
     for fired in data["fired"]:
         print(f"{fired['call_id']}: {fired['milestone']} ({fired['at']}) fired")
     for item in pending:
-        print(f"{item['call_id']}: {item['milestone']} under way: {item['closed']} of "
-              f"{item['topics']} topic(s) closed, {item['screened']} screened; the service "
-              f"goes on by itself, or tick again")
+        print(f"{item['call_id']}: {item['milestone']} under way: "
+              f"{deadline_progress(item)}; the service goes on by itself, or tick again")

@@ -14,9 +14,9 @@ from services.submission.handlers.proposals import (DEFAULT_PART_LIMIT, create, 
                                                     listing, part_content, put_part,
                                                     remove_part, submit, update, version,
                                                     withdraw)
-from services.submission.handlers.timetable import fire_due_milestones, tick as tick_timetable
+from services.submission.handlers.timetable import tick as tick_timetable
 
 __all__ = ["get_call", "list_calls", "load_call", "manifest", "call_timetable",
            "on_ranking_published", "DEFAULT_PART_LIMIT", "create", "get", "listing",
            "part_content", "put_part", "remove_part", "submit", "update", "version",
-           "withdraw", "fire_due_milestones", "tick_timetable"]
+           "withdraw", "tick_timetable"]

@@ -64,6 +64,18 @@ def _over(until: float | None) -> bool:
     return until is not None and time.monotonic() >= until
 
 
+def _each_until(items: list[str], step, until: float | None) -> list[str]:
+    """``step(item)`` for each item until the time runs out (after one at least); the
+    items whose step returned True."""
+    done = []
+    for item in items:
+        if step(item):
+            done.append(item)
+        if _over(until):
+            break
+    return done
+
+
 def tick(uow, now: datetime, work_seconds: float | None = WORK_PER_TICK_SECONDS) -> TickReport:
     """Fire every due milestone of every call, working on a deadline for about
     ``work_seconds`` (``None``: until it is done); what this tick fired (another replica
@@ -77,12 +89,6 @@ def tick(uow, now: datetime, work_seconds: float | None = WORK_PER_TICK_SECONDS)
         report.fired += fired
         report.pending += pending
     return report
-
-
-def fire_due_milestones(uow, now: datetime) -> list[dict]:
-    """Fire every due milestone of every call, however long the deadline takes; returns
-    what this tick fired."""
-    return tick(uow, now, work_seconds=None).fired
 
 
 def _fired_keys(session, call_id: str) -> set[str]:
@@ -169,13 +175,8 @@ def close_topics(uow, call_id: str, now: datetime, until: float | None = None) -
     with uow:
         call = CallStore(uow.session).current(call_id).call
         todo = [t.id for t in call.topics if t.id not in _closed_rows(uow.session, call_id)]
-    done = []
-    for topic_id in todo:
-        if close_one_topic(uow, call_id, topic_id, now):
-            done.append(topic_id)
-        if _over(until):
-            break
-    return done
+    return _each_until(todo, lambda topic_id: close_one_topic(uow, call_id, topic_id, now),
+                       until)
 
 
 #: proposals of a topic read and frozen at a time when it closes, in the topic's one
@@ -223,13 +224,9 @@ def screen_topics(uow, call_id: str, now: datetime, until: float | None = None) 
         closed = _closed_rows(uow.session, call_id)
     if any(t.id not in closed for t in call.topics):
         return []
-    done = []
-    for topic_id in [t for t, row in closed.items() if row.screened_at is None]:
-        if screen_one_topic(uow, call_id, topic_id, now, until):
-            done.append(topic_id)
-        if _over(until):
-            break
-    return done
+    todo = [t for t, row in closed.items() if row.screened_at is None]
+    return _each_until(
+        todo, lambda topic_id: screen_one_topic(uow, call_id, topic_id, now, until), until)
 
 
 #: frozen proposals screened per transaction (with their proposal_screened events): a

@@ -26,7 +26,7 @@ def test_pages_of_a_topic_find_the_same_project_in_another_topic(databases, tmp_
         handlers.submit(uows(), applicant(), ids[name], clock)
     monkeypatch.setattr(driver, "SCREEN_PAGE", 2)
 
-    handlers.fire_due_milestones(uows(), DEADLINE)
+    handlers.tick_timetable(uows(), DEADLINE, work_seconds=None)
 
     screened = [e for e in uows.outbox() if e["event_type"] == "proposal_screened"]
     assert sorted(e["proposal_id"] for e in screened) == sorted(ids.values())

@@ -147,3 +147,13 @@ def test_a_deadline_left_pending_is_ticked_again_until_it_fired():
     assert HalfDoneDeadline.ticks == 3
     assert said == ["  submission_deadline of C: 3 of 5 topic(s) closed, 0 screened",
                     "  submission_deadline of C: 5 of 5 topic(s) closed, 2 screened"]
+
+
+def test_call_tick_prints_a_pending_deadline_in_the_drivers_words(capsys):
+    from grantflow.commands.calls import _print_tick
+    _print_tick({"now": "2019-01-31T16:00:00+00:00", "fired": [], "pending": [
+        {"call_id": "C", "milestone": "submission_deadline", "topics": 5, "closed": 5,
+         "screened": 2}]})
+    assert capsys.readouterr().out == (
+        "C: submission_deadline under way: 5 of 5 topic(s) closed, 2 screened; the service "
+        "goes on by itself, or tick again\n")

@@ -28,4 +28,4 @@ def submit(uows, clock, proposal_id: str, who=None) -> dict:
 
 
 def tick(uows, at) -> list[str]:
-    return [f["milestone"] for f in handlers.fire_due_milestones(uows(), at)]
+    return [f["milestone"] for f in handlers.tick_timetable(uows(), at, work_seconds=None).fired]
