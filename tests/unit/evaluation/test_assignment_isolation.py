@@ -1,11 +1,13 @@
 """The solver in a child process: same answers as in process, and a dead, hung or
 babbling child is a clean ``error`` result, never an exception in the caller."""
+import base64
 import json
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from services.evaluation.adapters import solver_worker
@@ -36,6 +38,25 @@ def test_wire_forms_round_trip():
     again = decode_result(json.loads(json.dumps(encode_result(result))))
     assert (again.status, again.pairs, again.objective, again.bound) == \
         (result.status, result.pairs, result.objective, result.bound)
+
+
+def test_pairs_travel_as_packed_integers_and_a_garbled_pack_is_refused():
+    prob = random_problem(FEASIBLE_SEED)
+    wire = encode_problem(prob)
+    # base64 text of 4-byte integers, not a JSON list of numbers (a 38,000 x 30,000 topic
+    # has 12.5 million conflicted pairs: as lists they cost a gigabyte on each side)
+    assert all(isinstance(wire["conflicts"][side], str) for side in ("experts", "proposals"))
+    assert len(base64.b64decode(wire["conflicts"]["experts"])) == 4 * len(prob.conflicts)
+    for garbled, rule in [
+            (solver_worker._packed(np.array([len(prob.experts)])), "outside"),
+            (solver_worker._packed(np.array([-1])), "outside"),
+            (base64.b64encode(b"\x01\x02\x03").decode(), "not whole 32-bit integers"),
+            ("not base64!", "")]:
+        broken = json.loads(json.dumps(wire))
+        broken["conflicts"]["experts"] = garbled
+        reply = solver_worker.run(json.dumps({"protocol": PROTOCOL, "problem": broken}).encode())
+        result = decode_result(reply["result"])
+        assert result.status == "error" and rule in result.error
 
 
 @pytest.mark.parametrize("seed", [FEASIBLE_SEED, INFEASIBLE_SEED])
