@@ -238,10 +238,13 @@ def run(raw: bytes) -> dict:
     """Solve the request in ``raw`` and return the reply document (never raises)."""
     try:
         request = json.loads(raw)
+        # neither the request's bytes nor its parsed document is needed while solving:
+        # at a 38,000 x 30,000 topic they were 0.2 GB of the child's peak
+        del raw
         if request.get("protocol") != PROTOCOL:
             raise ValueError(f"unsupported protocol {request.get('protocol')!r}")
-        result = solve_assignment(decode_problem(request["problem"]),
-                                  SolverOptions(**request.get("options", {})))
+        problem = decode_problem(request.pop("problem"))
+        result = solve_assignment(problem, SolverOptions(**request.get("options", {})))
     except Exception as exc:  # noqa: BLE001 - any failure must become an answer
         traceback.print_exc(file=sys.stderr)
         result = AssignmentResult("error", error=f"{type(exc).__name__}: {exc}")
