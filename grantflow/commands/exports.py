@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import sys
+import tempfile
+from pathlib import Path
 
 from grantflow.http import OK, Client, connection_options
 
@@ -85,21 +88,61 @@ def cmd_assignments(args) -> int:
 
 
 def cmd_deliveries(args) -> int:
-    """Page by page: each page is a bounded request; one header in the file."""
+    """Page by page, each a bounded request starting after the last delivery of the page
+    before (``after``: the service finds it through the log's index however deep, where
+    an offset made it read every earlier row again, the square of the log's size in
+    all); one header in the file. Rows are written as their page comes, so the export of
+    a 100,000-proposal call (about 1.75 million deliveries) is never held in memory; with
+    ``--output`` into a temporary file that takes the file's name only once every page
+    came, so a failure leaves no half export behind."""
     client = Client(args, "notifications")
     params = _params(args, "call_id", "proposal_id", "recipient", "status", "template")
-    header, lines, offset = None, [], 0
-    while True:
-        code, text = client.fetch("GET", "/notifications.csv",
-                                  params={**params, "limit": DELIVERY_PAGE, "offset": offset})
-        if code != OK:
-            return code
-        rows = list(csv.reader(io.StringIO(text)))
-        header = header or rows[0]
-        lines += rows[1:]
-        if len(rows) - 1 < DELIVERY_PAGE:
-            break
-        offset += DELIVERY_PAGE
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows([header, *lines])
-    return _write(args, out.getvalue())
+    with _CsvOutput(args.output) as out:
+        after = None
+        while True:
+            code, text = client.fetch("GET", "/notifications.csv", params={
+                **params, "limit": DELIVERY_PAGE, **({"after": after} if after else {})})
+            if code != OK:
+                return code
+            header, *rows = csv.reader(io.StringIO(text))
+            if after is None:
+                out.write([header])
+            out.write(rows)
+            if len(rows) < DELIVERY_PAGE:
+                return out.done()
+            after = rows[-1][header.index("id")]
+
+
+class _CsvOutput:
+    """CSV rows to standard output, or to ``path`` through a temporary file beside it
+    that replaces ``path`` on :meth:`done` and is removed otherwise."""
+
+    def __init__(self, path: str | None):
+        self.path, self.rows, self._temp = path, -1, None  # the header is not a row
+
+    def __enter__(self) -> "_CsvOutput":
+        if self.path:
+            target = Path(self.path).resolve()
+            self._temp = tempfile.NamedTemporaryFile(
+                "w", encoding="utf-8", newline="", dir=target.parent,
+                prefix=f".{target.name}.", suffix=".part", delete=False)
+        stream = self._temp or sys.stdout
+        self._writer = csv.writer(stream, lineterminator="\r\n")
+        return self
+
+    def write(self, rows: list[list[str]]) -> None:
+        self._writer.writerows(rows)
+        self.rows += len(rows)
+
+    def done(self) -> int:
+        if self._temp is not None:
+            self._temp.close()
+            os.replace(self._temp.name, self.path)
+            self._temp = None
+            print(f"{self.rows} row(s) written to {self.path}")
+        return OK
+
+    def __exit__(self, *exc_info) -> None:
+        if self._temp is not None:  # not done: an error or a refused page
+            self._temp.close()
+            os.unlink(self._temp.name)

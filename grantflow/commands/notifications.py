@@ -26,6 +26,8 @@ def register(subparsers) -> None:
     listing.add_argument("--call", dest="call_id")
     listing.add_argument("--limit", type=int, default=100)
     listing.add_argument("--offset", type=int, default=0)
+    listing.add_argument("--after", metavar="ID",
+                         help="the page after this delivery (the last one listed before)")
     listing.set_defaults(func=cmd_list)
 
     show = sub.add_parser("show", parents=[common], help="one delivery with its text")
@@ -51,8 +53,8 @@ def client(args) -> Client:
 
 def cmd_list(args) -> int:
     params = {name: getattr(args, name) for name in
-              ("proposal_id", "recipient", "status", "template", "call_id", "limit", "offset")
-              if getattr(args, name) is not None}
+              ("proposal_id", "recipient", "status", "template", "call_id", "limit", "offset",
+               "after") if getattr(args, name) is not None}
     return client(args).call("GET", "/notifications", _print_list, params=params)
 
 
@@ -77,13 +79,18 @@ def cmd_letters(args) -> int:
 # --------------------------------------------------------------------------- output
 def _print_list(data: dict) -> None:
     shown = len(data["items"])
-    print(f"{shown} of {data['total']} notification(s)"
-          + (f" from offset {data['offset']}" if data["offset"] else ""))
+    if data.get("total") is None:  # a page asked for with --after is not counted
+        print(f"{shown} notification(s)")
+    else:
+        print(f"{shown} of {data['total']} notification(s)"
+              + (f" from offset {data['offset']}" if data["offset"] else ""))
     for row in data["items"]:
         print(f"{row['id']}  {_state(row):9} {row['template']:30} {row['recipient']:36} "
               f"{row['proposal_id'] or '-':12} tries {row['attempts']}  {_when(row)}")
         if row["last_error"]:
             print(f"    {row['last_error']}")
+    if data.get("has_more") and data["items"]:
+        print(f"more: --after {data['items'][-1]['id']}")
 
 
 def _state(row: dict) -> str:

@@ -522,20 +522,22 @@ class ScenarioRunner:
         return report
 
     def notifications(self) -> dict[str, list[dict]]:
-        """Every message each person received, by address."""
+        """Every message each person received, by address: page after page, each after
+        the last delivery of the one before (by offset each page read every row before
+        it again: the 175,000 messages of a 10,000-proposal call took 41 s against 3 s,
+        ``bench/delivery_listing.py``)."""
         received: dict[str, list[dict]] = defaultdict(list)
-        offset = 0
+        after = None
         while True:
-            page = self.people.must("notifications", "GET", "/notifications",
-                                    params={"call_id": self.call.id, "limit": 500,
-                                            "offset": offset})
+            page = self.people.must("notifications", "GET", "/notifications", params={
+                "call_id": self.call.id, "limit": 500, **({"after": after} if after else {})})
             for item in page["items"]:
                 received[item["recipient"]].append(
                     {"template": item["template"], "subject": item["subject"],
                      "status": item["status"], "proposal_id": item.get("proposal_id")})
-            offset += len(page["items"])
-            if not page["items"] or offset >= page["total"]:
+            if not page["items"] or not page["has_more"]:
                 return dict(received)
+            after = page["items"][-1]["id"]
 
 
 _ENDED = {"signed", "declined", "withdrawn", "expired"}

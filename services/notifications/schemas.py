@@ -1,7 +1,7 @@
 """The HTTP API's request schemas: a ValidationError is a 422 naming field and rule."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.notifications.domain.delivery import STATUSES
 from services.notifications.domain.notification import TEMPLATES
@@ -23,6 +23,15 @@ class ListQuery(_Strict):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
     # bounded: an offset of 1e20 overflowed the database's integer (a 500)
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
+    #: the id of the last delivery of the page before: the next page starts after it,
+    #: however deep (an offset reads every row before it again: paging through a large
+    #: log that way costs the square of its size)
+    after = fields.UUID()
+
+    @validates_schema
+    def _one_way_to_page(self, data, **kwargs):
+        if "after" in data and data.get("offset"):
+            raise ValidationError("cannot be combined with an offset", "after")
 
 
 class ExportQuery(ListQuery):

@@ -218,13 +218,28 @@ def resends(session: Session, delivery_id: str) -> list[str]:
                                 .order_by(d.c.created_at, d.c.id)).scalars())
 
 
-def search(session: Session, *, limit: int, offset: int = 0, **equal) -> tuple[list[Row], int]:
-    """Rows whose columns equal the given non-None values, oldest first, and their count."""
+def search(session: Session, *, limit: int, offset: int = 0,
+           after: tuple[datetime, str] | None = None, count: bool = True,
+           **equal) -> tuple[list[Row], int | None]:
+    """Rows whose columns equal the given non-None values, oldest first (by ``created_at``
+    then ``id``), and their count (None unless ``count``). ``after``: a ``(created_at,
+    id)`` position; only rows after it, found through the listing's index whatever the
+    position, where an offset reads and drops every row before it."""
     where = [d.c[name] == value for name, value in equal.items() if value is not None]
-    total = session.execute(sa.select(sa.func.count()).select_from(d).where(*where)).scalar()
+    total = (session.execute(sa.select(sa.func.count()).select_from(d).where(*where)).scalar()
+             if count else None)
+    if after is not None:
+        where.append(sa.tuple_(d.c.created_at, d.c.id) > sa.tuple_(*after))
     rows = session.execute(sa.select(d).where(*where).order_by(d.c.created_at, d.c.id)
                            .limit(limit).offset(offset))
     return list(rows), total
+
+
+def position(session: Session, delivery_id: str) -> Row | None:
+    """Where a delivery stands in the listing's order, and whose it is: (created_at, id,
+    recipient)."""
+    return session.execute(sa.select(d.c.created_at, d.c.id, d.c.recipient)
+                           .where(d.c.id == delivery_id)).first()
 
 
 def for_proposals(session: Session, proposal_ids: Iterable[str], template: str) -> list[Row]:

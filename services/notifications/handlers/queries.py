@@ -17,7 +17,7 @@ from services.notifications.domain.letters import letter_outcome, pending_reason
 from services.notifications.domain.notification import RESULT_LETTER, Notification
 from shared.auth import Principal
 from shared.documents import text_letter_pdf
-from shared.web import Conflict, Forbidden, NotFound
+from shared.web import Conflict, Forbidden, NotFound, field_error
 
 SUMMARY = ("id", "template", "recipient", "role", "status", "attempts", "subject",
            "source_event_id", "source_event_type", "call_id", "proposal_id", "last_error",
@@ -52,7 +52,12 @@ def delivery_health(uow, mailer) -> dict:
 
 def list_notifications(uow, principal: Principal, query: dict) -> dict:
     """Deliveries matching ``query`` (proposal_id, recipient, status, template, call_id,
-    limit, offset), oldest first. Applicants and evaluators list only their own."""
+    limit, offset or after), oldest first. Applicants and evaluators list only their own.
+
+    ``after`` (a delivery's id) pages by position: the next page starts after that
+    delivery, read through the listing's index, and ``has_more`` says whether there is
+    one. ``total`` is counted on a page without ``after`` only (None with it): counting a
+    log of a million deliveries on every page cost as much as the pages."""
     query = dict(query)
     recipient = query.pop("recipient", None)
     recipient = recipient.strip().lower() if recipient else None
@@ -62,12 +67,22 @@ def list_notifications(uow, principal: Principal, query: dict) -> dict:
                             errors=[{"field": "recipient",
                                      "rule": "must be your own address or omitted"}])
         recipient = principal.email
-    limit, offset = query.pop("limit"), query.pop("offset")
+    limit, offset, after = query.pop("limit"), query.pop("offset"), query.pop("after", None)
     with uow:
-        rows, total = log.search(uow.session, limit=limit, offset=offset,
-                                 recipient=recipient, **query)
-        return {"items": [summary(row) for row in rows], "total": total, "limit": limit,
-                "offset": offset}
+        cursor = None if after is None else _position(uow, principal, str(after))
+        rows, total = log.search(uow.session, limit=limit + 1, offset=offset, after=cursor,
+                                 count=after is None, recipient=recipient, **query)
+        return {"items": [summary(row) for row in rows[:limit]], "total": total,
+                "limit": limit, "offset": offset, "has_more": len(rows) > limit}
+
+
+def _position(uow, principal: Principal, delivery_id: str) -> tuple:
+    """The listing position of a delivery the principal may see (422 otherwise, the same
+    for one that does not exist and one of someone else's)."""
+    row = log.position(uow.session, delivery_id)
+    if row is None or not (principal.is_operations or row.recipient == principal.email):
+        raise field_error("after", "not a delivery you can list")
+    return row.created_at, row.id
 
 
 def _visible(uow, principal: Principal, delivery_id: str):

@@ -75,6 +75,17 @@ def _the_api_shows_and_resends(stack, anna, refused):
     assert applicant.post(f"/notifications/{anna.id}/resend").status_code == 403
     bad = ops.get("/notifications", params={"limit": "0"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "limit"
+    # by position (PostgreSQL's row comparison on the listing's index): page after page
+    everything = ops.get("/notifications").json()
+    pages = [ops.get("/notifications", params={"limit": "1"}).json()]
+    while pages[-1]["has_more"]:
+        pages.append(ops.get("/notifications", params={
+            "limit": "1", "after": pages[-1]["items"][0]["id"]}).json())
+    assert [i["id"] for p in pages for i in p["items"]] == [i["id"] for i in everything["items"]]
+    assert len(pages) == everything["total"] >= 2 and pages[-1]["total"] is None
+    theirs = applicant.get("/notifications", params={"after": refused.id})
+    assert theirs.status_code == 422 and theirs.json()["errors"] == [
+        {"field": "after", "rule": "not a delivery you can list"}]
     malformed = requests.post(f"{ops.base_url}/notifications/{anna.id}/resend", data="{nope",
                               headers={**ops.headers, "Content-Type": "application/json"},
                               timeout=10)

@@ -10,7 +10,7 @@ from services.notifications.handlers import (get_notification, letters_of_call,
                                              list_notifications, resend)
 from services.notifications.schemas import ListQuery, ResendBody
 from shared.auth import Principal
-from shared.web import Conflict, Forbidden, NotFound
+from shared.web import Conflict, Forbidden, NotFound, Unprocessable
 
 from . import factories as f
 from .service_support import FakeMailer, call_published, deliver, handle, rows
@@ -42,6 +42,40 @@ def test_operations_list_everything_and_filter(log):
     assert listing(log, OPS, recipient="Office@Comune.example.it")["total"] == 1
     page = listing(log, OPS, limit="1", offset="1")
     assert page["total"] == 3 and len(page["items"]) == 1 and page["offset"] == 1
+
+
+def test_pages_after_a_delivery_list_the_log_once_each_in_order(log):
+    for version in (4, 5, 6):  # more receipts, queued at the same instant as others
+        handle(log, f.submitted(version=version))
+    everything = listing(log, OPS, limit="500")["items"]
+    assert len(everything) == 9 and listing(log, OPS)["has_more"] is False
+    pages, after = [], None
+    while True:
+        page = listing(log, OPS, limit="2", **({"after": after} if after else {}))
+        pages.append(page)
+        if not page["has_more"]:
+            break
+        after = page["items"][-1]["id"]
+    assert [len(p["items"]) for p in pages] == [2, 2, 2, 2, 1]
+    assert [i["id"] for p in pages for i in p["items"]] == [i["id"] for i in everything]
+    # counted on the first page only: counting a large log on every page cost as much
+    assert pages[0]["total"] == 9 and all(p["total"] is None for p in pages[1:])
+    # a filter applies after the position as before it
+    anna = listing(log, OPS, recipient=ANNA, after=everything[0]["id"])["items"]
+    assert [i["id"] for i in anna] == [i["id"] for i in everything[1:]
+                                       if i["recipient"] == ANNA]
+
+
+def test_a_page_after_someone_elses_or_an_unknown_delivery_is_refused(log):
+    office = rows(log, recipient=OFFICE)[0]
+    anna = rows(log, recipient=ANNA)[0]
+    assert listing(log, APPLICANT, after=anna.id)["items"] == []
+    for after in (office.id, "5b0a2a4c-6f3e-4c8e-9a51-0d6c1f1f2b7e"):
+        with pytest.raises(Unprocessable) as refused:  # the same for both: no oracle
+            listing(log, APPLICANT, after=after)
+        assert refused.value.errors == [{"field": "after",
+                                         "rule": "not a delivery you can list"}]
+    assert listing(log, OPS, after=office.id)["total"] is None
 
 
 def test_applicants_and_evaluators_list_only_their_own(log):
@@ -109,7 +143,9 @@ def test_letters_view_says_what_each_proposal_waits_for(log):
 @pytest.mark.parametrize("query,field", [
     ({"limit": "0"}, "limit"), ({"limit": "x"}, "limit"), ({"offset": "-1"}, "offset"),
     ({"status": "lost"}, "status"), ({"template": "nope"}, "template"),
-    ({"recipient": "not-an-address"}, "recipient"), ({"color": "red"}, "color")])
+    ({"recipient": "not-an-address"}, "recipient"), ({"color": "red"}, "color"),
+    ({"after": "P-0042"}, "after"),
+    ({"after": "5b0a2a4c-6f3e-4c8e-9a51-0d6c1f1f2b7e", "offset": "10"}, "after")])
 def test_bad_query_parameters_name_the_field(query, field):
     with pytest.raises(ValidationError) as invalid:
         ListQuery().load(query)
