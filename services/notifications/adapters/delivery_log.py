@@ -228,8 +228,10 @@ def search(session: Session, *, limit: int, offset: int = 0,
     where = [d.c[name] == value for name, value in equal.items() if value is not None]
     total = (session.execute(sa.select(sa.func.count()).select_from(d).where(*where)).scalar()
              if count else None)
-    if after is not None:
-        where.append(sa.tuple_(d.c.created_at, d.c.id) > sa.tuple_(*after))
+    if after is not None:  # bound with the columns' own types (UTC on every database)
+        at, delivery_id = after
+        where.append(sa.tuple_(d.c.created_at, d.c.id) > sa.tuple_(
+            sa.literal(at, d.c.created_at.type), sa.literal(delivery_id, d.c.id.type)))
     rows = session.execute(sa.select(d).where(*where).order_by(d.c.created_at, d.c.id)
                            .limit(limit).offset(offset))
     return list(rows), total

@@ -56,8 +56,8 @@ def list_notifications(uow, principal: Principal, query: dict) -> dict:
 
     ``after`` (a delivery's id) pages by position: the next page starts after that
     delivery, read through the listing's index, and ``has_more`` says whether there is
-    one. ``total`` is counted on a page without ``after`` only (None with it): counting a
-    log of a million deliveries on every page cost as much as the pages."""
+    one. ``total`` is counted on a page without ``after`` only (None with it): a count reads
+    every matching row, so counting on every page would read the log again per page."""
     query = dict(query)
     recipient = query.pop("recipient", None)
     recipient = recipient.strip().lower() if recipient else None

@@ -1,5 +1,5 @@
 """The HTTP API's handlers and request schemas: who sees what, and resend."""
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from marshmallow import ValidationError
@@ -47,8 +47,11 @@ def test_operations_list_everything_and_filter(log):
 def test_pages_after_a_delivery_list_the_log_once_each_in_order(log):
     for version in (4, 5, 6):  # more receipts, queued at the same instant as others
         handle(log, f.submitted(version=version))
+    for hours in (3, 1):  # and at later instants, queued in the other order
+        handle(log, f.submitted(version=10 + hours), now=NOW + timedelta(hours=hours))
     everything = listing(log, OPS, limit="500")["items"]
-    assert len(everything) == 9 and listing(log, OPS)["has_more"] is False
+    assert len(everything) == 13 and listing(log, OPS)["has_more"] is False
+    assert [i["created_at"] for i in everything] == sorted(i["created_at"] for i in everything)
     pages, after = [], None
     while True:
         page = listing(log, OPS, limit="2", **({"after": after} if after else {}))
@@ -56,10 +59,10 @@ def test_pages_after_a_delivery_list_the_log_once_each_in_order(log):
         if not page["has_more"]:
             break
         after = page["items"][-1]["id"]
-    assert [len(p["items"]) for p in pages] == [2, 2, 2, 2, 1]
+    assert [len(p["items"]) for p in pages] == [2, 2, 2, 2, 2, 2, 1]
     assert [i["id"] for p in pages for i in p["items"]] == [i["id"] for i in everything]
     # counted on the first page only: counting a large log on every page cost as much
-    assert pages[0]["total"] == 9 and all(p["total"] is None for p in pages[1:])
+    assert pages[0]["total"] == 13 and all(p["total"] is None for p in pages[1:])
     # a filter applies after the position as before it
     anna = listing(log, OPS, recipient=ANNA, after=everything[0]["id"])["items"]
     assert [i["id"] for i in anna] == [i["id"] for i in everything[1:]
