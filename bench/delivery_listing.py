@@ -4,7 +4,7 @@ Against real PostgreSQL (a throwaway database with the notifications service's s
 with the service's own handler (``handlers.queries.list_notifications``, as
 ``GET /notifications`` and ``GET /notifications.csv`` call it), without nameko or HTTP:
 
-- ``--rows`` deliveries of one call are queued in bulk (result-letter-sized texts), then
+- ``--rows`` deliveries of one call are queued in bulk (``bench.mail_delivery``'s), then
   analysed, as autovacuum would;
 - the whole log is read page after page, as the scenario runner's report does (pages of
   500) and as ``grantflow export deliveries`` does (pages of 10,000): by ``offset`` (the
@@ -31,26 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 PG_URL = os.environ.get("GRANTFLOW_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
-CALL_ID = "AMIF-BENCH"
+CALL_ID = "AMIF-BENCH"  # the call of bench.mail_delivery's messages
 START = datetime(2019, 7, 1, 8, 0, tzinfo=timezone.utc)
 BATCH = 5_000
-
-
-def notes(first: int, count: int):
-    """Result-letter-sized notifications; a milestone queues thousands at one instant, so
-    ``created_at`` repeats (every 1,000 share one) and the id breaks the ties."""
-    from services.notifications.domain.notification import Notification
-
-    return [Notification(recipient=f"contact{n}@bench.example", role="applicant_contact",
-                         template="evaluator_released", source_event_id=f"bench-{n}",
-                         source_event_type="evaluator_released", call_id=CALL_ID,
-                         proposal_id=f"P-{n // 6:06d}",
-                         context={"call_id": CALL_ID, "proposal_id": f"P-{n // 6:06d}",
-                                  "topic_id": "AMIF-2018-AG-INTE-1",
-                                  "reason": "the evaluation team reassigned the proposal " * 8,
-                                  "recipient": f"contact{n}@bench.example",
-                                  "role": "applicant_contact"})
-            for n in range(first, first + count)]
 
 
 def read_all(uow, principal, page: int, by: str) -> tuple[int, int, float]:
@@ -91,6 +74,7 @@ def main(argv=None) -> int:
     import sqlalchemy as sa
     from sqlalchemy.orm import sessionmaker
 
+    from bench.mail_delivery import notes
     from services.notifications.handlers.delivery import queue
     from shared.auth import Principal
     from shared.db.engine import create_service_engine, drop_postgres_databases
@@ -106,8 +90,10 @@ def main(argv=None) -> int:
         print(f"queueing {args.rows} deliveries ...", flush=True)
         started = time.perf_counter()
         for first in range(0, args.rows, BATCH):
+            # a milestone queues thousands at one instant: created_at repeats (every
+            # 1,000 share one) and the id breaks the ties
             with uow:
-                queue(uow, notes(first, min(BATCH, args.rows - first)),
+                queue(uow, notes(min(BATCH, args.rows - first), f"listing-{first}"),
                       START + timedelta(seconds=first // 1000))
                 uow.commit()
         with engine.connect() as conn:
