@@ -237,13 +237,6 @@ def search(session: Session, *, limit: int, offset: int = 0,
     return list(rows), total
 
 
-def position(session: Session, delivery_id: str) -> Row | None:
-    """Where a delivery stands in the listing's order, and whose it is: (created_at, id,
-    recipient)."""
-    return session.execute(sa.select(d.c.created_at, d.c.id, d.c.recipient)
-                           .where(d.c.id == delivery_id)).first()
-
-
 def for_proposals(session: Session, proposal_ids: Iterable[str], template: str) -> list[Row]:
     return list(session.execute(sa.select(d.c.proposal_id, d.c.recipient, d.c.status,
                                           d.c.id, d.c.resend_of).where(

@@ -78,10 +78,11 @@ def list_notifications(uow, principal: Principal, query: dict) -> dict:
 
 def _position(uow, principal: Principal, delivery_id: str) -> tuple:
     """The listing position of a delivery the principal may see (422 otherwise, the same
-    for one that does not exist and one of someone else's)."""
-    row = log.position(uow.session, delivery_id)
-    if row is None or not (principal.is_operations or row.recipient == principal.email):
-        raise field_error("after", "not a delivery you can list")
+    for one that does not exist and one of someone else's, as :func:`_visible` decides)."""
+    try:
+        row = _visible(uow, principal, delivery_id)
+    except NotFound:
+        raise field_error("after", "not a delivery you can list") from None
     return row.created_at, row.id
 
 
