@@ -174,6 +174,19 @@ def test_infeasible_first_assignment_names_the_binding_constraint_and_waits(h):
     assert outcome.status == "optimal" and len(h.active_pairs()) == 6
 
 
+def test_a_sweep_that_meets_a_running_solve_reports_it_deferred_as_work(h):
+    # a replay's clock tick meeting the timer's pass must not read as "nothing to do"
+    h.deliver(call_published(), deadline_closed(["P-1"]), screened("P-1"))
+    h.import_experts([expert_record(i) for i in range(1, 4)])
+    h.deliver(stage("evaluation_start"))
+    with h.solver.lock:
+        [outcome] = h.sweep()
+    assert (outcome.status, outcome.did_work) == ("deferred", True)
+    assert h.active_pairs() == set()  # nothing solved meanwhile: the running pass does it
+    [outcome] = h.sweep()
+    assert outcome.status == "optimal" and len(h.active_pairs()) == 2  # the call's k
+
+
 def test_a_hopeless_topic_does_not_hold_up_the_others(h):
     other = "AMIF-2018-AG-INTE-2"
     h.deliver(call_published(), deadline_closed(["P-1"]), deadline_closed(["Q-1"], topic=other),
