@@ -7,13 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 import yaml
 
-from shared.config import SERVICE_CLASSES
+from shared.config import INSTANCE_ENV, SERVICE_CLASSES
 
 
 def _nameko_executable() -> str:
@@ -60,6 +61,7 @@ class ServiceProcess:
     #: "module:Class" to run instead of the service's own class (benchmarks)
     service_class: str | None = None
     _terminated: int | None = None  # the pid SIGTERM was sent to
+    _instance: str | None = None  # the name the process started last was given
 
     @property
     def config_path(self) -> Path:
@@ -95,7 +97,9 @@ class ServiceProcess:
         for path in (self.log_path, self.pid_path):
             path.parent.mkdir(parents=True, exist_ok=True)
         write_private(self.config_path, yaml.safe_dump(self.config, sort_keys=True))
-        env = {**os.environ, **(self.env or {}), **(extra_env or {})}
+        self._instance = uuid.uuid4().hex
+        env = {**os.environ, **(self.env or {}), **(extra_env or {}),
+               INSTANCE_ENV: self._instance}
         # eventlet's once-per-process deprecation notice is known; keep logs readable
         env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning,ignore::Warning:eventlet")
         log = open(self.log_path, "ab")
@@ -115,7 +119,7 @@ class ServiceProcess:
                 raise RuntimeError(f"{self.name} exited during start-up; see {self.log_path}:\n"
                                    + self.tail_log())
             try:
-                if requests.get(f"{self.http_url}/health", timeout=1).status_code == 200:
+                if self._answers_health(timeout=1):
                     return
             except requests.RequestException:
                 pass
@@ -124,8 +128,23 @@ class ServiceProcess:
 
     def healthy(self) -> bool:
         try:
-            return requests.get(f"{self.http_url}/health", timeout=2).status_code == 200
+            return self._answers_health(timeout=2)
         except requests.RequestException:
+            return False
+
+    def _answers_health(self, timeout: float) -> bool:
+        """The service is up and it is this process that answers: a program that already
+        held the port (another test's service, say) also says 200, and this process then
+        fails to listen and exits. A process this object did not start (found by its pid
+        file) is taken on its word."""
+        response = requests.get(f"{self.http_url}/health", timeout=timeout)
+        if response.status_code != 200:
+            return False
+        if self._instance is None:
+            return True
+        try:
+            return response.json().get("instance") == self._instance
+        except ValueError:
             return False
 
     def terminate(self) -> None:

@@ -57,6 +57,10 @@ from pathlib import Path
 SERVICES = ("submission", "evaluation", "grants", "notifications", "operations")
 HTTP_PORTS = {"operations": 8100, "submission": 8101, "evaluation": 8102, "grants": 8103,
               "notifications": 8104}
+#: a random name whoever starts a service process gives it (grantflow.processes):
+#: ``/health`` echoes it, so the starter knows the answer comes from that process and not
+#: from another program already listening on the port it was told to take
+INSTANCE_ENV = "GRANTFLOW_INSTANCE"
 SERVICE_CLASSES = {
     "submission": "services.submission.service:SubmissionService",
     "evaluation": "services.evaluation.service:EvaluationService",

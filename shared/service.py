@@ -4,11 +4,14 @@
 advance``, the demo) can tell when the pipeline has settled."""
 from __future__ import annotations
 
+import os
+
 from marshmallow import Schema, fields
 from nameko.extensions import DependencyProvider
 
 from shared import openapi
 from shared.clock import ClockNotSet, ClockProvider
+from shared.config import INSTANCE_ENV
 from shared.openapi import doc
 from shared.web import api, json_response, metrics_response
 
@@ -82,6 +85,9 @@ class ServiceBase:
                                   "message": str(exc)}, status=503)
         body = {"service": self.name, "status": "ok", "clock": now.isoformat(),
                 "busy_workers": self.busy_workers()}
+        instance = os.environ.get(INSTANCE_ENV)
+        if instance:
+            body["instance"] = instance
         uow = getattr(self, "uow", None)
         if uow is not None:
             body["outbox_backlog"] = uow.outbox_backlog()

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import itertools
 import socket
 import subprocess
 import sys
@@ -25,10 +26,39 @@ RABBIT_HOST = os.environ.get("GRANTFLOW_TEST_RABBIT_HOST", "127.0.0.1:5672")
 PG_URL = os.environ.get("GRANTFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 
 
+# Test servers take ports from a block of their own per pytest-xdist worker, below the
+# kernel's ephemeral range (32768-60999 on Linux). Ports drawn with bind(0) came from that
+# range, which every worker and every outgoing connection share: two workers could be handed
+# the same port, and one test's requests were answered by another test's service (a 404 from
+# the wrong service; seen once in a full run).
+PORT_BLOCK_BASE, PORT_BLOCK_SIZE, PORT_BLOCKS = 20000, 1500, 8
+
+
+def _port_block() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ...; unset: no xdist
+    index = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+    start = PORT_BLOCK_BASE + (index % PORT_BLOCKS) * PORT_BLOCK_SIZE
+    return range(start, start + PORT_BLOCK_SIZE)
+
+
+_block = _port_block()
+# a process starts at its own place in its block, so a second run beside this one (a helper's)
+# is unlikely to walk the same ports; each port is checked free before it is handed out
+_next_ports = itertools.count(os.getpid() % len(_block))
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on (nor keeps in TIME_WAIT) now, not handed out before by
+    this process, from this worker's block."""
+    for _ in range(len(_block)):
+        port = _block[next(_next_ports) % len(_block)]
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in {_block}")
 
 
 class Vhost:
