@@ -36,6 +36,7 @@ from decimal import Decimal
 from collections.abc import Iterable
 from functools import partial
 
+import eventlet
 from eventlet.event import Event
 from marshmallow import ValidationError
 from nameko.web.handlers import HttpRequestHandler
@@ -327,6 +328,20 @@ class JsonWsgiApp(WsgiApp):
 
 
 class GrantflowWebServer(WebServer):
+    def start(self):
+        """As nameko's, but the port is this process's alone. nameko listens with
+        eventlet's default, SO_REUSEPORT: a second process told the same port (another
+        stack's service, one left over from before) listened beside the first without an
+        error, and the kernel split the connections between them, so some requests were
+        answered by the wrong service. Now the second fails at start-up: "Address already
+        in use"."""
+        if not self._starting:
+            self._starting = True
+            self._sock = eventlet.listen(self.bind_addr, reuse_port=False)
+            self._sock.settimeout(None)  # as nameko: kombu issue 838
+            self._serv = self.get_wsgi_server(self._sock, self.get_wsgi_app())
+            self._gt = self.container.spawn_managed_thread(self.run)
+
     def get_wsgi_app(self):
         return JsonWsgiApp(self)
 

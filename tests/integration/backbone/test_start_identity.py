@@ -1,6 +1,6 @@
-"""Starting a service waits for that process's own answer: a program already listening on
-the port it was given also answers ``/health`` with 200, and a test that took that answer
-for its service sent its requests to the wrong one."""
+"""A service's port is its own, and starting one waits for that process's own answer: a
+program already listening on the port it was given also answers ``/health`` with 200, and
+a test that took that answer for its service sent its requests to the wrong one."""
 from __future__ import annotations
 
 import threading
@@ -27,6 +27,18 @@ def test_a_port_answered_by_another_program_is_not_taken_for_the_service(stack):
         squatter.shutdown()
         squatter.server_close()
     assert "Address already in use" in stack.processes["submission"].tail_log()
+
+
+def test_a_second_service_told_a_taken_port_fails_instead_of_sharing_it(stack):
+    """nameko listened with SO_REUSEPORT: the second would have listened beside the
+    first and the kernel would have split the connections between them."""
+    stack.start("submission")
+    stack.ports["evaluation"] = stack.port("submission")
+    with pytest.raises(RuntimeError, match="exited during start-up"):
+        stack.start("evaluation")
+    assert "Address already in use" in stack.processes["evaluation"].tail_log()
+    answers = {stack.api("submission").get("/health").json()["service"] for _ in range(20)}
+    assert answers == {"submission"}
 
 
 def test_a_service_that_answers_as_itself_is_up(stack):
