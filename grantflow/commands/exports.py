@@ -9,8 +9,12 @@ The rankings and assignments come from the evaluation service
 notifications service (``GET /notifications.csv``, fetched page by page), each with an
 operations token. The CSV is written with the ``csv`` module and text cells that a
 spreadsheet would take for a formula are made inert (``shared/csvexport.py``). Without
-``--output`` it goes to standard output. Exit codes: 0 ok, 1 refused (unknown call or
-topic, not ranked yet), 2 bad input, 3 the service is down.
+``--output`` it goes to standard output. With it, every export is written the same way
+(:class:`_CsvOutput`): into a temporary file beside the target that takes its name once
+the whole export came, readable by its owner only (0600: the files hold applicants' and
+experts' names and addresses), so a refused or failed export leaves no file, and an
+earlier export of the same name stays whole. Exit codes: 0 ok, 1 refused (unknown call
+or topic, not ranked yet), 2 bad input, 3 the service is down.
 """
 from __future__ import annotations
 
@@ -62,20 +66,14 @@ def _params(args, *names) -> dict:
     return {name: value for name in names if (value := getattr(args, name, None))}
 
 
-def _write(args, text: str) -> int:
-    if not args.output:
-        sys.stdout.write(text)
-        return OK
-    with open(args.output, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-    rows = sum(1 for _ in csv.reader(io.StringIO(text))) - 1
-    print(f"{rows} row(s) written to {args.output}")
-    return OK
-
-
 def _export(args, service: str, path: str, params: dict) -> int:
+    """One request's CSV, through the same output as the paged delivery log."""
     code, text = Client(args, service).fetch("GET", path, params=params)
-    return _write(args, text) if code == OK else code
+    if code != OK:
+        return code
+    with _CsvOutput(args.output) as out:
+        out.write(list(csv.reader(io.StringIO(text))))
+        return out.done()
 
 
 def cmd_rankings(args) -> int:
@@ -105,17 +103,16 @@ def cmd_deliveries(args) -> int:
             if code != OK:
                 return code
             header, *rows = csv.reader(io.StringIO(text))
-            if after is None:
-                out.write([header])
-            out.write(rows)
+            out.write(rows if after is not None else [header, *rows])
             if len(rows) < DELIVERY_PAGE:
                 return out.done()
             after = rows[-1][header.index("id")]
 
 
 class _CsvOutput:
-    """CSV rows to standard output, or to ``path`` through a temporary file beside it
-    that replaces ``path`` on :meth:`done` and is removed otherwise."""
+    """CSV rows (the header first) to standard output, or to ``path`` through a temporary
+    file beside it (created 0600) that replaces ``path`` on :meth:`done` and is removed
+    otherwise."""
 
     def __init__(self, path: str | None):
         self.path, self.rows, self._temp = path, -1, None  # the header is not a row

@@ -1,5 +1,5 @@
-"""``grantflow export deliveries``: paged by position, written as pages come, and never a
-half file; against a stand-in HTTP server on loopback (the real service's CSV is exercised
+"""``grantflow export``: the delivery log paged by position, written as pages come, and
+every export never a half file and readable by its owner only; against a stand-in HTTP server on loopback (the real service's CSV is exercised
 in tests/integration/cli/test_stack_commands.py)."""
 import csv
 import io
@@ -22,13 +22,15 @@ class StandIn(JsonHandler):
     fail_after: str | None = None  # answer 503 to the page after this delivery
 
     def do_GET(self):
+        if urlparse(self.path).path.startswith("/calls/NO-SUCH-CALL/"):
+            return self.answer({"error": "not_found", "message": "no such call"}, 404)
         query = parse_qs(urlparse(self.path).query)
         StandIn.asked.append(query)
         after = query.get("after", [None])[0]
         if after is not None and after == StandIn.fail_after:
             return self.answer({"error": "unavailable", "message": "try again"}, 503)
         start = 0 if after is None else [r["id"] for r in LOG].index(after) + 1
-        page = LOG[start:start + int(query["limit"][0])]
+        page = LOG[start:start + int(query.get("limit", [len(LOG)])[0])]
         out = io.StringIO()
         writer = csv.DictWriter(out, list(LOG[0]), lineterminator="\r\n")
         writer.writeheader()
@@ -62,6 +64,7 @@ def test_pages_follow_the_last_delivery_and_make_one_file(service, tmp_path, cap
     assert list(csv.DictReader(target.open(newline=""))) == LOG
     assert "5 row(s) written to" in capsys.readouterr().out
     assert [p.name for p in tmp_path.iterdir()] == ["log.csv"]
+    assert target.stat().st_mode & 0o777 == 0o600  # names and addresses: the owner's only
 
 
 def test_a_page_refused_half_way_leaves_no_file(service, tmp_path):
@@ -74,3 +77,18 @@ def test_a_page_refused_half_way_leaves_no_file(service, tmp_path):
 def test_without_output_the_pages_go_to_standard_output(service, capsys):
     assert main(["export", "deliveries", "--url", service]) == 0
     assert list(csv.DictReader(io.StringIO(capsys.readouterr().out))) == LOG
+
+
+def test_a_single_request_export_is_written_the_same_way(service, tmp_path, capsys):
+    """Rankings and assignments (one request each) go through the paged export's output:
+    owner-only, and a refused export leaves an earlier file of that name as it was."""
+    target = tmp_path / "rankings.csv"
+    assert main(["export", "rankings", "AMIF", "--url", service, "-o", str(target)]) == 0
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert list(csv.DictReader(target.open(newline=""))) == LOG  # the stand-in's CSV
+    assert "5 row(s) written to" in capsys.readouterr().out
+    before = target.read_bytes()
+    assert main(["export", "rankings", "NO-SUCH-CALL", "--url", service,
+                 "-o", str(target)]) == 1
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["rankings.csv"]
