@@ -1,5 +1,6 @@
 """The timetable driver on a real SQLite unit of work: each milestone once, in order;
 the deadline closes every topic with a manifest and screens every frozen proposal."""
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -266,3 +267,25 @@ def test_a_deadline_worked_a_little_per_tick_ends_as_one_worked_at_once(uows, cl
     assert len(events(uows, "deadline_closed")) == 5
     assert events(uows)[-1]["event_type"] == "timetable_stage_reached"
     assert stage_events(uows) == ["publication", "submission_deadline"]
+
+
+def test_reading_the_calls_rivals_is_not_taken_from_a_ticks_pages(uows, clock, monkeypatch):
+    """A tick whose read of the call's rivals outlasts its time still screens pages for
+    its time after that read. At 100,000 proposals the read took half a tick, so each tick
+    screened one page of 1,000 and read all 95,000 rivals again for the next."""
+    ids = [create(uows, clock, proposal_body(topic_id=TOPICS[0]))["id"] for _ in range(3)]
+    for proposal_id in ids:
+        submit(uows, clock, proposal_id)
+    monkeypatch.setattr(driver, "SCREEN_PAGE", 1)
+    driver.tick(uows(), DEADLINE - timedelta(days=1))  # publication
+
+    def slow_rivals(proposals):
+        time.sleep(1.5)  # longer than the tick's time
+        return real_rivals(proposals)
+
+    real_rivals = driver.rivals
+    monkeypatch.setattr(driver, "rivals", slow_rivals)
+    report = driver.tick(uows(), DEADLINE, work_seconds=1.0)
+    screened = [e["proposal_id"] for e in events(uows, "proposal_screened")]
+    assert sorted(screened) == sorted(ids)  # topic 1's three pages in this one tick
+    assert report.pending and report.pending[0]["screened"] == 1  # the rest: next tick
