@@ -6,8 +6,8 @@
 """
 from __future__ import annotations
 
-import os
 import itertools
+import os
 import socket
 import subprocess
 import sys

@@ -1,6 +1,7 @@
-"""``grantflow export``: the delivery log paged by position, written as pages come, and
-every export never a half file and readable by its owner only; against a stand-in HTTP server on loopback (the real service's CSV is exercised
-in tests/integration/cli/test_stack_commands.py)."""
+"""``grantflow export``: the delivery log paged by position and written as pages come;
+every export never a half file and readable by its owner only. Against a stand-in HTTP
+server on loopback (the real services' CSV is exercised in
+tests/integration/cli/test_stack_commands.py)."""
 import csv
 import io
 import threading
