@@ -37,29 +37,29 @@ BATCH = 5_000
 
 
 def read_all(uow, principal, page: int, by: str) -> tuple[int, int, float]:
-    """(rows read, requests, seconds) for the whole log, ``by`` offset or after."""
+    """(rows read, requests, seconds) for the whole log, ``by`` offset or after (the
+    runner's and the benchmarks' loop, ``grantflow.http.pages_after``)."""
+    from grantflow.http import pages_after
     from services.notifications.handlers.queries import list_notifications
 
+    def fetch(query: dict) -> dict:
+        if "after" in query:  # as the service's schema loads it
+            query = {**query, "after": uuid.UUID(query["after"])}
+        return list_notifications(uow, principal, {"offset": 0, **query})
+
     rows = requests = 0
-    offset, after = 0, None
     started = time.perf_counter()
+    if by == "after":
+        for items in pages_after(fetch, {"call_id": CALL_ID, "limit": page}):
+            requests += 1
+            rows += len(items)
+        return rows, requests, time.perf_counter() - started
     while True:
-        query = {"call_id": CALL_ID, "limit": page, "offset": offset}
-        if after is not None:
-            query["after"] = after
-        answer = list_notifications(uow, principal, query)
+        answer = fetch({"call_id": CALL_ID, "limit": page, "offset": rows})
         requests += 1
-        items = answer["items"]
-        rows += len(items)
-        if by == "offset":
-            offset += len(items)
-            if not items or offset >= answer["total"]:
-                break
-        else:
-            if not items or not answer["has_more"]:
-                break
-            after = uuid.UUID(items[-1]["id"])
-    return rows, requests, time.perf_counter() - started
+        rows += len(answer["items"])
+        if not answer["items"] or rows >= answer["total"]:
+            return rows, requests, time.perf_counter() - started
 
 
 def main(argv=None) -> int:

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from bench.autovacuum import Autovacuum
 from bench.procstat import cpu_seconds
+from grantflow.http import pages_after
 from grantflow.scenario.environment import Environment
 from shared.auth import DEFAULT_DEV_SECRET, issue_token
 from shared.config import SERVICES
@@ -87,19 +88,17 @@ def delivery_log(stack: Stack) -> list[dict]:
     that each start after the last delivery of the page before: by offset, every page
     read every earlier row again, the square of the log's size at a big call), with the
     fields the benchmarks compare."""
-    token = issue_token(DEFAULT_DEV_SECRET, "ops@grantflow.test", "operations")
-    rows, after = [], None
-    while True:
-        page = requests.get(f"{stack.url('notifications')}/notifications",
-                            params={"limit": 500, **({"after": after} if after else {})},
-                            timeout=60, headers={"Authorization": f"Bearer {token}"})
+    headers = {"Authorization": "Bearer " + issue_token(DEFAULT_DEV_SECRET,
+                                                        "ops@grantflow.test", "operations")}
+
+    def fetch(params: dict) -> dict:
+        page = requests.get(f"{stack.url('notifications')}/notifications", params=params,
+                            timeout=60, headers=headers)
         page.raise_for_status()
-        answer = page.json()
-        rows += [{name: item.get(name) for name in DELIVERY_FIELDS}
-                 for item in answer["items"]]
-        if not answer["has_more"]:
-            return rows
-        after = answer["items"][-1]["id"]
+        return page.json()
+
+    return [{name: item.get(name) for name in DELIVERY_FIELDS}
+            for items in pages_after(fetch, {"limit": 500}) for item in items]
 
 
 def received_message_ids(stack: Stack):

@@ -23,7 +23,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Callable, Collection
+from typing import Callable, Collection, Iterator
 
 import requests
 
@@ -38,6 +38,19 @@ UPLOAD_INPUT_STATUSES = (400, 413, 422)
 #: answers of a proxy or service that is down or not ready
 DOWN_STATUSES = (502, 503, 504)
 OPERATIONS_EMAIL = "operations@grantflow.example"
+
+
+def pages_after(fetch: Callable[[dict], dict], params: dict) -> Iterator[list[dict]]:
+    """The items of each page of a listing paged by position (``GET /notifications``):
+    each page is asked ``after`` the last item of the one before, until a page says it has
+    no more. ``fetch(params)`` returns one page's answer (``items``, ``has_more``)."""
+    after = None
+    while True:
+        page = fetch({**params, **({"after": after} if after is not None else {})})
+        yield page["items"]
+        if not page["items"] or not page["has_more"]:
+            return
+        after = page["items"][-1]["id"]
 
 
 def dev_token(email: str = OPERATIONS_EMAIL, role: str = "operations", **kwargs) -> str:

@@ -79,3 +79,20 @@ def test_a_local_service_that_is_not_running_is_named_at_once_with_what_to_run(
            "(connection refused): its process is not running" in err
     assert "`grantflow up grants`" in err and str(tmp_path / "log" / "grants.log") in err
     assert "urllib3" not in err and "HTTPConnectionPool" not in err and "Traceback" not in err
+
+
+def test_pages_after_asks_each_page_after_the_last_item_and_stops_when_none_is_left():
+    log = [{"id": f"d{n}"} for n in range(5)]
+    asked = []
+
+    def fetch(params):
+        asked.append(params)
+        start = 0 if "after" not in params else [i["id"] for i in log].index(params["after"]) + 1
+        items = log[start:start + params["limit"]]
+        return {"items": items, "has_more": start + len(items) < len(log)}
+
+    pages = list(http.pages_after(fetch, {"call_id": "C", "limit": 2}))
+    assert pages == [log[0:2], log[2:4], log[4:5]]
+    assert [p.get("after") for p in asked] == [None, "d1", "d3"]
+    assert all(p["call_id"] == "C" for p in asked)
+    assert list(http.pages_after(lambda params: {"items": [], "has_more": True}, {})) == [[]]
