@@ -141,12 +141,15 @@ class ProposalRepository:
                 versions[row.proposal_id].append(_version(row))
         return [self._build(row, tuple(versions[row.id])) for row in rows]
 
-    def frozen_of_topic(self, call_id: str, topic_id: str, *, after: str = "",
-                        limit: int) -> list[Proposal]:
-        """The topic's frozen proposals with their frozen version, ``limit`` of them in id
-        order from the first id past ``after`` (screening reads a topic page by page)."""
+    def unscreened_of_topic(self, call_id: str, topic_id: str, *, after: str = "",
+                            limit: int) -> list[Proposal]:
+        """The topic's frozen proposals not screened yet, with their frozen version,
+        ``limit`` of them in id order from the first id past ``after`` (screening reads a
+        topic page by page, and a topic screened over several ticks goes on where the last
+        stopped without loading again what it screened)."""
         return self._frozen(proposals.c.call_id == call_id, proposals.c.topic_id == topic_id,
-                            proposals.c.id > after, limit=limit)
+                            proposals.c.id > after, proposals.c.screening.is_(None),
+                            limit=limit)
 
     def _frozen(self, *where, limit: int) -> list[Proposal]:
         v = proposal_versions.alias("v")
