@@ -163,13 +163,15 @@ class ProposalRepository:
 
     def rivals_of_call(self, call_id: str) -> list[Rival]:
         """Every frozen proposal of the call as ``single_topic`` compares it (a proposal
-        is judged against the others of the call): two fields of each frozen version are
-        read, not the content."""
+        is judged against the others of the call): two fields of each frozen version,
+        from their own columns (from the content's JSON only for a version stored before
+        those columns)."""
         v = proposal_versions.alias("v")
         query = sa.select(
             proposals.c.id, proposals.c.topic_id,
-            v.c.content[("coordinator", "organisation_id")].as_string(),
-            v.c.content["acronym"].as_string(),
+            sa.func.coalesce(v.c.coordinator_organisation_id,
+                             v.c.content[("coordinator", "organisation_id")].as_string()),
+            sa.func.coalesce(v.c.acronym, v.c.content["acronym"].as_string()),
         ).select_from(_with_frozen_version(v)).where(
             proposals.c.call_id == call_id, proposals.c.state == State.FROZEN.value)
         return [Rival(proposal_id, call_id, topic_id, project_key(organisation, acronym))
@@ -234,7 +236,9 @@ class ProposalRepository:
                 {"proposal_id": proposal.id, "version": v.number,
                  "content_hash": v.content_hash, "received_at": v.received_at,
                  "content": content if v.content is proposal.content
-                 else content_to_json(v.content)} for v in new])
+                 else content_to_json(v.content),
+                 "coordinator_organisation_id": v.content.coordinator.organisation_id,
+                 "acronym": v.content.acronym} for v in new])
         contacts = contacts_of(content) if "content" in values or not loaded.contacts \
             else loaded.contacts
         if contacts != loaded.contacts:

@@ -59,6 +59,13 @@ proposal_versions = sa.Table(
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("received_at", UtcDateTime(), nullable=False),
     sa.Column("content", sa.JSON(), nullable=False),
+    # the two fields of the content that make its project (``single_topic``), as written:
+    # screening reads them for every frozen proposal of the call, and reading them out of
+    # each version's JSON took seconds at 100,000. Not normalised here, so a better
+    # ``project_key`` applies to stored versions too; NULL in versions stored before them
+    # (the read then takes them from the content).
+    sa.Column("coordinator_organisation_id", sa.Text(), nullable=True),
+    sa.Column("acronym", sa.Text(), nullable=True),
 )
 
 #: the bytes of uploaded parts, addressed by their SHA-256 (kept for every version)

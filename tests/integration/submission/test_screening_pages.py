@@ -1,10 +1,12 @@
 """Screening a topic page by page on PostgreSQL: the call's project keys are read from
-the frozen versions with JSON paths (no content), so a copy of a project in another
-topic is found across pages."""
+the frozen versions' own columns (from the content's JSON for versions stored before
+those columns), so a copy of a project in another topic is found across pages."""
 import pytest
+import sqlalchemy as sa
 
 from services.submission import handlers
 from services.submission.handlers import timetable as driver
+from services.submission.adapters.tables import proposal_versions
 from services.submission.schemas import ProposalCreateSchema
 from tests.support.submission_data import (DEADLINE, OPS, ManualClock, applicant, call_yaml,
                                            same_project_in_two_topics)
@@ -13,8 +15,9 @@ from tests.support.uow import UowFactory
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.parametrize("stored", ["in their columns", "before the columns"])
 def test_pages_of_a_topic_find_the_same_project_in_another_topic(databases, tmp_path,
-                                                                monkeypatch):
+                                                                monkeypatch, stored):
     uows = UowFactory("services.submission:migrations", tmp_path / "unused", "submission",
                       url=databases.url("submission"))
     clock = ManualClock()
@@ -24,6 +27,18 @@ def test_pages_of_a_topic_find_the_same_project_in_another_topic(databases, tmp_
         body = ProposalCreateSchema().load(body)
         ids[name] = handlers.create(uows(), applicant(), body, clock.now())["id"]
         handlers.submit(uows(), applicant(), ids[name], clock)
+    with uows() as uow:
+        written = uow.session.execute(sa.select(
+            proposal_versions.c.content, proposal_versions.c.coordinator_organisation_id,
+            proposal_versions.c.acronym)).all()
+        assert len(written) == len(ids)  # as the applicant wrote them, not normalised
+        assert all((organisation, acronym) == (content["coordinator"]["organisation_id"],
+                                               content["acronym"])
+                   for content, organisation, acronym in written)
+        if stored == "before the columns":
+            uow.session.execute(proposal_versions.update().values(
+                coordinator_organisation_id=None, acronym=None))
+            uow.commit()
     monkeypatch.setattr(driver, "SCREEN_PAGE", 2)
 
     handlers.tick_timetable(uows(), DEADLINE, work_seconds=None)
