@@ -69,6 +69,8 @@ def register(subparsers) -> None:
     listing.add_argument("--state", choices=("draft", "submitted", "withdrawn", "frozen"))
     listing.add_argument("--limit", type=int, default=100)
     listing.add_argument("--offset", type=int, default=0)
+    listing.add_argument("--after", metavar="ID",
+                         help="the page after this proposal (the last one listed before)")
     listing.set_defaults(func=cmd_list)
 
     show = sub.add_parser("show", parents=[common], help="a proposal, its versions, screening")
@@ -144,7 +146,8 @@ def cmd_create(args) -> int:
 
 
 def cmd_list(args) -> int:
-    params = {k: getattr(args, k) for k in ("call_id", "topic_id", "state", "limit", "offset")
+    params = {k: getattr(args, k) for k in ("call_id", "topic_id", "state", "limit",
+                                            "offset", "after")
               if getattr(args, k) is not None}
     return submission(args).call("GET", "/proposals", _print_list, params=params)
 

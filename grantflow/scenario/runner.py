@@ -205,10 +205,11 @@ class ScenarioRunner:
         for spec in self.scenario.proposals:
             by_content.setdefault((spec.content["acronym"], spec.content["title"]),
                                   []).append(spec.ref)
-        offset = 0
+        after = None  # by position: by offset, each page read every proposal before it
         while True:
             page = self.people.must("submission", "GET", "/proposals", params={
-                "call_id": self.call.id, "limit": PAGE, "offset": offset})
+                "call_id": self.call.id, "limit": PAGE,
+                **({"after": after} if after is not None else {})})
             for item in page:
                 refs = by_content.get((item["acronym"], item["title"]), [])
                 if len(refs) > 1:
@@ -216,9 +217,9 @@ class ScenarioRunner:
                                         "same acronym and title")
                 if refs:
                     self._remember(refs[0], item["id"])
-            offset += len(page)
             if len(page) < PAGE:
                 return
+            after = page[-1]["id"]
 
     def _create_draft(self, spec: ProposalSpec) -> None:
         body = {"call_id": self.call.id, **spec.content,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from shared.events import schemas as events
 from shared.web import BadRequest, validation_errors
@@ -407,6 +407,33 @@ QuestionListQuery = _Query.from_dict({
                            metadata={"description": "asked|published"}),
     **_page_fields(),
 }, name="QuestionListQuery")
+
+
+class ProposalListQuery(_Query):
+    """``GET /proposals`` query arguments: filters, and a page by position or by offset."""
+
+    call_id = fields.String(validate=_ID)
+    topic_id = fields.String(validate=_ID)
+    state = fields.String(validate=validate.OneOf(
+        ["draft", "submitted", "withdrawn", "frozen"],
+        error="must be one of draft, submitted, withdrawn, frozen"),
+        metadata={"description": "draft|submitted|withdrawn|frozen"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(
+        min=1, max=1000, error="must be a whole number from 1 to 1000"),
+        metadata={"description": "page size, 1 to 1000 (default 100)"})
+    offset = fields.Integer(load_default=0, validate=validate.Range(
+        min=0, max=10_000_000, error="must be a whole number from 0 to 10000000"),
+        metadata={"description": "entries to skip"})
+    #: the last proposal of the page before: the next page starts after it however deep
+    #: (an offset reads every row before it again: 100 pages of a 100,000 call read
+    #: five million)
+    after = fields.String(validate=_ID, metadata={
+        "description": "the id of the last proposal of the page before"})
+
+    @validates_schema
+    def _one_way_to_page(self, data, **kwargs):
+        if "after" in data and data.get("offset"):
+            raise ValidationError("cannot be combined with an offset", "after")
 
 
 def load_query(schema: type[Schema], args) -> dict:

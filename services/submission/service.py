@@ -104,17 +104,12 @@ class SubmissionService(ServiceBase, sign_in_routes("apply", announce)):
                                                            "proposal"))
 
     @api("GET", "/proposals", roles=APPLICANTS)
-    @doc("Proposals you are a contact of (operations: all)",
+    @doc("Proposals you are a contact of (operations: all), oldest first",
          response=[s.ProposalSummarySchema], errors=(400,),
-         query=(("call_id", "string", ""), ("topic_id", "string", ""),
-                ("state", "string", "draft|submitted|withdrawn|frozen"),
-                ("limit", "integer", "at most 1000 (default 100)"), ("offset", "integer", "")))
+         query=s.query_doc(s.ProposalListQuery))
     def list_proposals(self, request, principal):
-        return handlers.listing(
-            self.uow, principal, call_id=request.args.get("call_id"),
-            topic_id=request.args.get("topic_id"), state=request.args.get("state"),
-            limit=httpio.int_arg(request, "limit", 100, 1, 1000),
-            offset=httpio.int_arg(request, "offset", 0))
+        return handlers.listing(self.uow, principal,
+                                **s.load_query(s.ProposalListQuery, request.args))
 
     @api("GET", "/proposals/<proposal_id>", roles=APPLICANTS)
     @doc("A proposal: working copy, versions, screening", response=s.ProposalSchema,

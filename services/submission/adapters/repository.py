@@ -281,8 +281,11 @@ class ProposalRepository:
 
     def summaries(self, *, contact: str | None = None, call_id: str | None = None,
                   topic_id: str | None = None, state: str | None = None,
-                  limit: int = 100, offset: int = 0) -> list:
-        """Proposal rows for listings (``contact``: only those they are a contact of)."""
+                  limit: int = 100, offset: int = 0, after: str | None = None) -> list:
+        """Proposal rows for listings (``contact``: only those they are a contact of), in
+        creation order; ``after`` a proposal id, the rows that come after it in that
+        order (none if there is no such proposal, or none the contact may see: a page
+        tells nothing of others' proposals)."""
         query = sa.select(proposals.c.id, proposals.c.call_id, proposals.c.topic_id,
                           proposals.c.state, proposals.c.content, proposals.c.latest_version,
                           proposals.c.frozen_version, proposals.c.updated_at)
@@ -294,6 +297,16 @@ class ProposalRepository:
                               (proposals.c.topic_id, topic_id), (proposals.c.state, state)):
             if value is not None:
                 query = query.where(column == value)
+        if after is not None:
+            # aliases: the listing's own tables would be correlated into the subquery
+            mark, its_contact = proposals.alias("mark"), proposal_contacts.alias("mark_contact")
+            cursor = sa.select(mark.c.created_at).where(mark.c.id == after)
+            if contact is not None:
+                cursor = cursor.where(sa.exists().where(
+                    its_contact.c.proposal_id == after, its_contact.c.email == contact.lower()))
+            created = cursor.scalar_subquery()
+            query = query.where(sa.tuple_(proposals.c.created_at, proposals.c.id)
+                                > sa.tuple_(created, after))
         return self.session.execute(query.order_by(proposals.c.created_at, proposals.c.id)
                                     .limit(limit).offset(offset)).all()
 

@@ -308,12 +308,14 @@ def part_content(uow, principal, proposal_id: str, name: str,
 
 
 def listing(uow, principal, *, call_id: str | None = None, topic_id: str | None = None,
-            state: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
-    """Proposals the caller is a contact of (operations: all), oldest first."""
+            state: str | None = None, limit: int = 100, offset: int = 0,
+            after: str | None = None) -> list[dict]:
+    """Proposals the caller is a contact of (operations: all), oldest first; ``after``
+    a proposal, the page starts after it."""
     with uow:
         rows = ProposalRepository(uow.session).summaries(
             contact=None if principal.is_operations else principal.email, call_id=call_id,
-            topic_id=topic_id, state=state, limit=limit, offset=offset)
+            topic_id=topic_id, state=state, limit=limit, offset=offset, after=after)
         return [{"id": r.id, "call_id": r.call_id, "topic_id": r.topic_id, "state": r.state,
                  "acronym": r.content["acronym"], "title": r.content["title"],
                  "latest_version": r.latest_version, "frozen_version": r.frozen_version,

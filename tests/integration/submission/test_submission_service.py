@@ -69,6 +69,9 @@ def test_proposals_until_the_deadline_then_manifest_and_screening_on_the_broker(
     assert {e["field"] for e in wrong.json()["errors"]} == \
         {"coordinator.country", "requested_grant", "duration_months"}
     assert ghent.get("/proposals/P-NOSUCHTHING").status_code == 404
+    unknown_state = ghent.get("/proposals", params={"state": "sent"})
+    assert (unknown_state.status_code, unknown_state.json()["errors"]) == (400, [
+        {"field": "state", "rule": "must be one of draft, submitted, withdrawn, frozen"}])
 
     # ------------------------------------------------------------ three proposals
     created = ghent.post("/proposals", json=proposal_body(part_names=("part_a", "budget")))

@@ -6,10 +6,10 @@ import sqlalchemy as sa
 
 from services.submission import handlers
 from services.submission.domain.manifest import check_entry
-from services.submission.schemas import (ProposalCreateSchema, ProposalPatchSchema,
-                                         ProposalSchema, ProposalSummarySchema,
-                                         VersionSchema)
-from shared.web import Conflict, NotFound, Unprocessable
+from services.submission.schemas import (ProposalCreateSchema, ProposalListQuery,
+                                         ProposalPatchSchema, ProposalSchema,
+                                         ProposalSummarySchema, VersionSchema, load_query)
+from shared.web import BadRequest, Conflict, NotFound, Unprocessable
 from tests.support.submission_data import (BRUSSELS, DEADLINE, UTC, participant,
                                            part_upload, proposal_body)
 
@@ -117,6 +117,54 @@ def test_only_contacts_and_operations_see_or_change_a_proposal(uows, clock):
     assert [p["id"] for p in mine] == [proposal_id]
     conforms(ProposalSummarySchema, mine[0])
     assert len(handlers.listing(uows(), OPS)) == 1
+
+
+def test_a_listing_paged_after_the_last_proposal_is_the_listing(uows, clock):
+    """Pages asked after the last proposal of the page before give every proposal once,
+    in the listing's order, proposals created at one instant included."""
+    for minute in (0, 0, 0, 1, 2):  # three at one instant: the id breaks the tie
+        clock.set(clock.now() + timedelta(minutes=minute))
+        create(uows, clock)
+    everything = [p["id"] for p in handlers.listing(uows(), OPS)]
+    pages, after = [], None
+    while not pages or pages[-1]:
+        pages.append([p["id"] for p in handlers.listing(uows(), OPS, limit=2, after=after)])
+        after = pages[-1][-1] if pages[-1] else None
+    assert [len(page) for page in pages] == [2, 2, 1, 0]
+    assert sum(pages, []) == everything and len(set(everything)) == 5
+
+
+def test_a_page_after_a_proposal_the_caller_cannot_see_is_empty(uows, clock):
+    """``after`` another applicant's proposal tells nothing of it: not whether it exists,
+    nor when it was created."""
+    mine = create(uows, clock)["id"]
+    clock.set(clock.now() + timedelta(minutes=1))
+    theirs = create(uows, clock, proposal_body(coordinator=participant("Graz", "AT")),
+                    who=applicant("graz@example.eu"))["id"]
+    clock.set(clock.now() + timedelta(minutes=1))
+    later = create(uows, clock)["id"]
+    assert [p["id"] for p in handlers.listing(uows(), applicant(), after=mine)] == [later]
+    assert handlers.listing(uows(), applicant(), after=theirs) == []
+    assert handlers.listing(uows(), applicant(), after="P-000000000000") == []
+    assert [p["id"] for p in handlers.listing(uows(), OPS, after=theirs)] == [later]
+
+
+@pytest.mark.parametrize("args, field, rule", [
+    ({"state": "sent"}, "state", "must be one of draft, submitted, withdrawn, frozen"),
+    ({"limit": "0"}, "limit", "must be a whole number from 1 to 1000"),
+    ({"after": "P-1", "offset": "5"}, "after", "cannot be combined with an offset"),
+    ({"after": "P-1;DROP"}, "after", "must be an identifier (letters, digits, '_', '-', '.')"),
+    ({"sort": "id"}, "sort", "Unknown field."),
+])
+def test_a_listing_refuses_a_query_argument_naming_it_and_its_rule(args, field, rule):
+    with pytest.raises(BadRequest) as refused:
+        load_query(ProposalListQuery, _Args(args))
+    assert {"field": field, "rule": rule} in refused.value.errors
+
+
+class _Args(dict):
+    def to_dict(self):
+        return dict(self)
 
 
 def test_an_applicant_cannot_edit_themselves_out_of_the_contacts(uows, clock):
