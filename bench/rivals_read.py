@@ -21,18 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-PG_URL = os.environ.get("GRANTFLOW_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 
 #: one submitted proposal copied, frozen, each copy with its own project fields; the
 #: content's copy carries them too, so the JSON read finds what the columns hold
@@ -72,47 +68,19 @@ def main(argv=None) -> int:
         parser.error("--proposals must be 1 to 1,000,000 and --repeat 1 to 20")
 
     import sqlalchemy as sa
-    from sqlalchemy.orm import sessionmaker
 
+    from bench.submission_db import Clock, publish, submission_database, submit
     from grantflow.scenario.synthetic import synthetic_scenario
-    from services.submission import handlers
     from services.submission.adapters.repository import ProposalRepository, _with_frozen_version
     from services.submission.adapters.tables import proposal_versions, proposals
     from services.submission.domain.proposal import Rival, project_key
     from services.submission.handlers.timetable import rivals
-    from services.submission.schemas import ProposalCreateSchema
-    from shared.auth import Principal
-    from shared.db.engine import create_service_engine, drop_postgres_databases
-    from shared.db.migrations import upgrade_to_head
-    from shared.db.uow import UnitOfWork
 
-    database = f"gf_rivals_bench_{uuid.uuid4().hex[:8]}"
-    engine = create_service_engine(f"{PG_URL}/{database}")
-    try:
-        upgrade_to_head(engine, "services.submission:migrations")
-        uow = UnitOfWork(sessionmaker(engine, expire_on_commit=False), "submission")
+    with submission_database("rivals_bench") as (engine, uow):
         scenario = synthetic_scenario(1, 1, 2019)
-        spec = scenario.proposals[0]
-        operations = Principal("ops@bench.example", "operations")
-        applicant = Principal(spec.contact_email, "applicant")
-
-        class Clock:
-            def __init__(self, at):
-                self.at = at
-
-            def now(self):
-                return self.at
-
-        status, call = handlers.load_call(uow, operations, scenario.call_yaml,
-                                          _publication(scenario.call_yaml) - timedelta(hours=1))
-        assert status == 201, (status, call)
-        clock = Clock(_publication(scenario.call_yaml) + timedelta(days=1))
-        body = ProposalCreateSchema().load({
-            "call_id": call["call_id"], **spec.content,
-            "parts": [{"name": name, "filename": f"{name}.txt",
-                       "content_base64": "cGFydA=="} for name in spec.parts]})
-        seed = handlers.create(uow, applicant, body, clock.now())["id"]
-        handlers.submit(uow, applicant, seed, clock)
+        call = publish(uow, scenario)
+        seed = submit(uow, call, scenario.proposals[0],
+                      Clock(call.stage("publication").starts_at + timedelta(days=1)))
         began = time.perf_counter()
         with engine.begin() as connection:
             connection.execute(sa.text(_COPY_PROPOSALS), {"n": args.proposals, "seed": seed})
@@ -120,7 +88,7 @@ def main(argv=None) -> int:
             connection.execute(sa.text("ANALYZE proposals; ANALYZE proposal_versions"))
         print(f"{args.proposals} frozen proposals copied in {time.perf_counter() - began:.1f}s",
               flush=True)
-        call_id = call["call_id"]
+        call_id = call.id
 
         def read_columns():
             with uow:
@@ -152,14 +120,6 @@ def main(argv=None) -> int:
               flush=True)
         print(json.dumps(figures))
         return 0
-    finally:
-        engine.dispose()
-        drop_postgres_databases(PG_URL, database)
-
-
-def _publication(call_yaml: str):
-    from services.submission.handlers.calls import parse_call
-    return parse_call(call_yaml).stage("publication").starts_at
 
 
 if __name__ == "__main__":
