@@ -33,10 +33,13 @@ SHARES = (37_946, 23_906, 14_109, 11_286, 7_735)
 _COPY_PROPOSALS = """
 INSERT INTO proposals (id, call_id, topic_id, state, content, latest_version,
                        created_by, created_at, updated_at)
-SELECT :prefix || lpad(n::text, 10, '0'), call_id, topic_id, state, content, 1,
-       created_by, created_at, updated_at
+SELECT :prefix || lpad(n::text, 10, '0'), call_id, topic_id, state,
+       jsonb_set(jsonb_set(content::jsonb, '{acronym}', to_jsonb(:prefix || n)),
+                 '{coordinator,organisation_id}', to_jsonb('ORG-' || :prefix || n))::json,
+       1, created_by, created_at, updated_at
 FROM proposals, generate_series(1, :n) AS n WHERE id = :seed
 """
+#: the working copy is the version submitted, as for nearly every proposal at a deadline
 _COPY_VERSIONS = """
 INSERT INTO proposal_versions (proposal_id, version, content_hash, received_at,
                                content{columns})

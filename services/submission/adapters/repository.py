@@ -81,6 +81,9 @@ _UPDATE = proposals.update().where(proposals.c.id == sa.bindparam("pid_"))
 _SAVE_SCREENING = proposals.update().where(proposals.c.id == sa.bindparam("pid_")).values(
     screening=sa.bindparam("screening_"), screened_at=sa.bindparam("now_"),
     updated_at=sa.bindparam("now_"))
+_SAVE_FROZEN = proposals.update().where(proposals.c.id == sa.bindparam("pid_")).values(
+    state=sa.bindparam("state_"), frozen_version=sa.bindparam("frozen_"),
+    updated_at=sa.bindparam("now_"))
 _INSERT_VERSIONS = proposal_versions.insert()
 
 
@@ -133,13 +136,16 @@ class ProposalRepository:
             proposals.c.id > after, proposals.c.state.in_(_LIVE))
             .order_by(proposals.c.id).limit(limit)).all()
         versions: dict[str, list[Version]] = {row.id: [] for row in rows}
+        latest_json: dict[str, object] = {}  # each one's last version, as stored
         if rows:
             for row in self.session.execute(
                     sa.select(proposal_versions)
                     .where(proposal_versions.c.proposal_id.in_(list(versions)))
                     .order_by(proposal_versions.c.proposal_id, proposal_versions.c.version)):
                 versions[row.proposal_id].append(_version(row))
-        return [self._build(row, tuple(versions[row.id])) for row in rows]
+                latest_json[row.proposal_id] = row.content
+        return [self._build(row, tuple(versions[row.id]), latest_json.get(row.id))
+                for row in rows]
 
     def unscreened_of_topic(self, call_id: str, topic_id: str, *, after: str = "",
                             limit: int) -> list[Proposal]:
@@ -177,12 +183,16 @@ class ProposalRepository:
         return [Rival(proposal_id, call_id, topic_id, project_key(organisation, acronym))
                 for proposal_id, topic_id, organisation, acronym in self.session.execute(query)]
 
-    def _build(self, row, versions: tuple[Version, ...]) -> Proposal:
+    def _build(self, row, versions: tuple[Version, ...], shown_json=None) -> Proposal:
+        """``shown_json``: the last version's content as stored (else the row's
+        ``v_content``)."""
         frozen = next((v for v in versions if v.number == row.frozen_version), None)
         shown = versions[-1] if versions else None
-        # a working copy as submitted is the same value as its version: parse it once
-        content = shown.content if shown is not None \
-            and row.content == getattr(row, "v_content", None) \
+        # a working copy as submitted is the same value as its version: parse it once,
+        # and the one object tells saving that the copy did not change when it is frozen
+        if shown_json is None:
+            shown_json = getattr(row, "v_content", None)
+        content = shown.content if shown is not None and row.content == shown_json \
             else content_from_json(row.content)
         proposal = Proposal(row.id, row.call_id, row.topic_id, content, State(row.state),
                             versions, frozen, row.withdrawn_at)
@@ -251,6 +261,20 @@ class ProposalRepository:
                                - {p.sha256 for p in proposal.content.parts})
         self._loaded[proposal.id] = _Loaded(values["latest_version"], contacts,
                                             proposal.content, content, proposal.screening)
+
+    def save_frozen(self, frozen: list[Proposal], *, now: datetime) -> None:
+        """Write many proposals a topic's closing froze. One whose working copy was its
+        frozen version already (nearly all) changed only its state and frozen version:
+        those go in one executemany; one with edits it never submitted (freezing set its
+        copy back to the version) is saved whole, content and contacts with it."""
+        whole = [p for p in frozen if p.content is not self._loaded[p.id].content]
+        plain = [p for p in frozen if p.content is self._loaded[p.id].content]
+        if plain:
+            self.session.execute(_SAVE_FROZEN, [
+                {"pid_": p.id, "state_": p.state.value,
+                 "frozen_": p.frozen_version.number, "now_": now} for p in plain])
+        for proposal in whole:
+            self.save(proposal, now=now)
 
     def save_screenings(self, screened: list[Proposal], *, now: datetime) -> None:
         """Write the screening of many frozen proposals (the deadline screens a topic at

@@ -199,9 +199,7 @@ def close_one_topic(uow, call_id: str, topic_id: str, now: datetime) -> bool:
             page = repo.for_topic(call_id, topic_id, after=after, limit=CLOSE_PAGE)
             submitted = [p for p in page if p.state is State.SUBMITTED]
             entries += freeze_topic(call, topic_id, page, now=now)
-            for proposal in submitted:
-                if proposal.state is State.FROZEN:
-                    repo.save(proposal, now=now)
+            repo.save_frozen([p for p in submitted if p.state is State.FROZEN], now=now)
             after = page[-1].id if len(page) == CLOSE_PAGE else None
         event = closing_event(call, topic_id, entries, now=now)
         uow.session.execute(closed_topics.insert().values(

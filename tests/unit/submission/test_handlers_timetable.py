@@ -7,6 +7,7 @@ import pytest
 
 from services.submission import handlers
 from services.submission.domain.manifest import manifest_hash
+from services.submission.schemas import ProposalPatchSchema
 from services.submission.handlers import timetable as driver
 from tests.support.submission_data import (BRUSSELS, DEADLINE, UTC, amended_yaml,
                                            participant, proposal_body,
@@ -316,3 +317,28 @@ def test_a_tick_goes_on_from_the_topics_first_unscreened_proposal(uows, clock, m
         assert len(reports) <= 20
     assert sorted(e["proposal_id"] for e in events(uows, "proposal_screened")) == sorted(ids)
     assert sorted(loaded) == sorted(ids)  # each proposal read once, by the page screening it
+
+
+def test_closing_freezes_a_proposal_with_unsubmitted_edits_back_to_its_version(uows, clock):
+    """Closing writes a topic's frozen proposals in bulk; one edited after its last
+    submission is written whole: its working copy and its contacts are those of the
+    version that counts again, the edits gone."""
+    plain = create(uows, clock)["id"]
+    edited = create(uows, clock, proposal_body(acronym="EDITED"))["id"]
+    for proposal_id in (plain, edited):
+        submit(uows, clock, proposal_id)
+    submitted = handlers.get(uows(), OPS, edited)
+    handlers.update(uows(), applicant(), edited, ProposalPatchSchema().load(
+        {"title": "Changed after submitting",
+         "co_applicants": [participant("Graz", "AT"), participant("Turin", "IT")]}),
+        clock.now())
+    assert handlers.get(uows(), OPS, edited)["has_unsubmitted_changes"]
+    tick(uows, DEADLINE)
+    for proposal_id in (plain, edited):
+        view = handlers.get(uows(), OPS, proposal_id)
+        assert (view["state"], view["frozen_version"]) == ("frozen", 1)
+        assert not view["has_unsubmitted_changes"]
+    frozen = handlers.get(uows(), OPS, edited)
+    assert (frozen["title"], frozen["contact_emails"]) == \
+        (submitted["title"], submitted["contact_emails"])
+    assert handlers.listing(uows(), applicant("graz@example.eu")) == []
