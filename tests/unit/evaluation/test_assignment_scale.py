@@ -175,13 +175,14 @@ def test_pricing_sums_every_eligible_pairs_gain_however_the_rows_are_grouped(see
                    blocked // m, blocked % m)
     model = DenseModel(table)
     u, v = rng.integers(0, 90, n), rng.integers(0, 40, m)
-    original = solver._ROWS_PER_CHUNK
-    solver._ROWS_PER_CHUNK = group
+    original = solver._ROWS_PER_CHUNK, solver._PAIRS_PER_SLICE
+    # the stored pairs priced a few at a time too, as 7 million are in slices of 2**20
+    solver._ROWS_PER_CHUNK, solver._PAIRS_PER_SLICE = group, group + 2
     try:
         store = _collect(model, index, 1, 2)
         priced = _price(model, index, store, u, v, per_row=2)
     finally:
-        solver._ROWS_PER_CHUNK = original
+        solver._ROWS_PER_CHUNK, solver._PAIRS_PER_SLICE = original
     gain = table - u[:, None] - v[None, :]
     gain[blocked // m, blocked % m] = 0
     assert priced.pair_part == int(np.maximum(gain, 0).sum())
