@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 #: the 100,000 run's topics, largest first (stop 28)
 SHARES = (37_946, 23_906, 14_109, 11_286, 7_735)
 
+#: each copy's working copy is its version, as for nearly every proposal at a deadline
 _COPY_PROPOSALS = """
 INSERT INTO proposals (id, call_id, topic_id, state, content, latest_version,
                        created_by, created_at, updated_at)
@@ -39,7 +40,8 @@ SELECT :prefix || lpad(n::text, 10, '0'), call_id, topic_id, state,
        1, created_by, created_at, updated_at
 FROM proposals, generate_series(1, :n) AS n WHERE id = :seed
 """
-#: the working copy is the version submitted, as for nearly every proposal at a deadline
+#: ``columns``/``values``: the version's project columns, where the schema has them (a
+#: checkout from before migration submission_version_project has not)
 _COPY_VERSIONS = """
 INSERT INTO proposal_versions (proposal_id, version, content_hash, received_at,
                                content{columns})
