@@ -7,8 +7,8 @@ import pytest
 
 from services.submission import handlers
 from services.submission.domain.manifest import manifest_hash
-from services.submission.schemas import ProposalPatchSchema
 from services.submission.handlers import timetable as driver
+from services.submission.schemas import ProposalPatchSchema
 from tests.support.submission_data import (BRUSSELS, DEADLINE, UTC, amended_yaml,
                                            participant, proposal_body,
                                            same_project_in_two_topics)
