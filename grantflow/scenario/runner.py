@@ -205,11 +205,13 @@ class ScenarioRunner:
         for spec in self.scenario.proposals:
             by_content.setdefault((spec.content["acronym"], spec.content["title"]),
                                   []).append(spec.ref)
-        after = None  # by position: by offset, each page read every proposal before it
-        while True:
-            page = self.people.must("submission", "GET", "/proposals", params={
-                "call_id": self.call.id, "limit": PAGE,
-                **({"after": after} if after is not None else {})})
+        def listing(params: dict) -> dict:
+            # a bare list: a page shorter than asked is the last
+            items = self.people.must("submission", "GET", "/proposals", params=params)
+            return {"items": items, "has_more": len(items) == PAGE}
+
+        # by position: by offset, each page read every proposal before it
+        for page in pages_after(listing, {"call_id": self.call.id, "limit": PAGE}):
             for item in page:
                 refs = by_content.get((item["acronym"], item["title"]), [])
                 if len(refs) > 1:
@@ -217,9 +219,6 @@ class ScenarioRunner:
                                         "same acronym and title")
                 if refs:
                     self._remember(refs[0], item["id"])
-            if len(page) < PAGE:
-                return
-            after = page[-1]["id"]
 
     def _create_draft(self, spec: ProposalSpec) -> None:
         body = {"call_id": self.call.id, **spec.content,

@@ -261,16 +261,15 @@ def screen_one_topic(uow, call_id: str, topic_id: str, now: datetime,
             call = CallStore(uow.session).current(call_id).call
             repo = ProposalRepository(uow.session)
             page = repo.unscreened_of_topic(call_id, topic_id, after=after, limit=SCREEN_PAGE)
-            screened = [p for p in page if p.screening is None]
-            for proposal in screened:
+            for proposal in page:
                 view = proposal.frozen()
                 proposal.record_screening(screen(call, view, others(view)), now=now)
                 uow.add_events(*proposal.pull_events())
-            repo.save_screenings(screened, now=now)  # one executemany for the page
+            repo.save_screenings(page, now=now)  # one executemany for the page
             uow.commit()
-        count += len(screened)
+        count += len(page)
         after = page[-1].id if len(page) == SCREEN_PAGE else None
-        if after is not None and screened and _over(until):
+        if after is not None and _over(until):
             _log.info("topic %s of %s: %d proposal(s) screened by this tick; the next "
                       "tick goes on", topic_id, call_id, count)
             return False
