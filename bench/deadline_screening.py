@@ -30,27 +30,6 @@ sys.path.insert(0, str(ROOT))
 #: the 100,000 run's topics, largest first (stop 28)
 SHARES = (37_946, 23_906, 14_109, 11_286, 7_735)
 
-#: each copy's working copy is its version, as for nearly every proposal at a deadline
-_COPY_PROPOSALS = """
-INSERT INTO proposals (id, call_id, topic_id, state, content, latest_version,
-                       created_by, created_at, updated_at)
-SELECT :prefix || lpad(n::text, 10, '0'), call_id, topic_id, state,
-       jsonb_set(jsonb_set(content::jsonb, '{acronym}', to_jsonb(:prefix || n)),
-                 '{coordinator,organisation_id}', to_jsonb('ORG-' || :prefix || n))::json,
-       1, created_by, created_at, updated_at
-FROM proposals, generate_series(1, :n) AS n WHERE id = :seed
-"""
-#: ``columns``/``values``: the version's project columns, where the schema has them (a
-#: checkout from before migration submission_version_project has not)
-_COPY_VERSIONS = """
-INSERT INTO proposal_versions (proposal_id, version, content_hash, received_at,
-                               content{columns})
-SELECT :prefix || lpad(n::text, 10, '0'), 1, content_hash, received_at,
-       jsonb_set(jsonb_set(content::jsonb, '{{acronym}}', to_jsonb(:prefix || n)),
-                 '{{coordinator,organisation_id}}', to_jsonb('ORG-' || :prefix || n))::json
-       {values}
-FROM proposal_versions, generate_series(1, :n) AS n WHERE proposal_id = :seed
-"""
 
 
 def topic_sizes(total: int, topics: int) -> list[int]:
@@ -70,7 +49,8 @@ def main(argv=None) -> int:
 
     import sqlalchemy as sa
 
-    from bench.submission_db import Clock, publish, submission_database, submit
+    from bench.submission_db import (Clock, copy_proposal, publish, submission_database,
+                                     submit)
     from grantflow.scenario.synthetic import synthetic_scenario
     from services.submission.handlers import timetable as driver
 
@@ -86,17 +66,10 @@ def main(argv=None) -> int:
                 seeds[spec.topic] = submit(uow, call, spec, clock)
         topics = [t.id for t in call.topics if t.id in seeds]
         sizes = topic_sizes(args.proposals - len(topics), len(topics))
-        with_columns = "acronym" in {c["name"] for c in
-                                     sa.inspect(engine).get_columns("proposal_versions")}
-        copy_versions = _COPY_VERSIONS.format(
-            columns=", coordinator_organisation_id, acronym" if with_columns else "",
-            values=", 'ORG-' || :prefix || n, :prefix || n" if with_columns else "")
         began = time.perf_counter()
         with engine.begin() as connection:
             for number, (topic, size) in enumerate(zip(topics, sizes), 1):
-                values = {"n": size, "seed": seeds[topic], "prefix": f"P-T{number}"}
-                connection.execute(sa.text(_COPY_PROPOSALS), values)
-                connection.execute(sa.text(copy_versions), values)
+                copy_proposal(connection, seeds[topic], size, f"P-T{number}", frozen=False)
             connection.execute(sa.text("ANALYZE"))
         print(f"{args.proposals} submitted proposals in {len(topics)} topics "
               f"({', '.join(map(str, (s + 1 for s in sizes)))}) copied in "

@@ -30,25 +30,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-#: one submitted proposal copied, frozen, each copy with its own project fields; the
-#: content's copy carries them too, so the JSON read finds what the columns hold
-_COPY_PROPOSALS = """
-INSERT INTO proposals (id, call_id, topic_id, state, content, latest_version,
-                       frozen_version, created_by, created_at, updated_at)
-SELECT 'P-B' || lpad(n::text, 10, '0'), call_id, topic_id, 'frozen', content, 1, 1,
-       created_by, created_at, updated_at
-FROM proposals, generate_series(1, :n) AS n WHERE id = :seed
-"""
-_COPY_VERSIONS = """
-INSERT INTO proposal_versions (proposal_id, version, content_hash, received_at, content,
-                               coordinator_organisation_id, acronym)
-SELECT 'P-B' || lpad(n::text, 10, '0'), 1, content_hash, received_at,
-       jsonb_set(jsonb_set(content::jsonb, '{acronym}', to_jsonb('ACR ' || n)),
-                 '{coordinator,organisation_id}', to_jsonb('ORG-' || n))::json,
-       'ORG-' || n, 'ACR ' || n
-FROM proposal_versions, generate_series(1, :n) AS n WHERE proposal_id = :seed
-"""
-
 
 def median_seconds(work, repeat: int) -> tuple[float, object]:
     times, result = [], None
@@ -69,7 +50,8 @@ def main(argv=None) -> int:
 
     import sqlalchemy as sa
 
-    from bench.submission_db import Clock, publish, submission_database, submit
+    from bench.submission_db import (Clock, copy_proposal, publish, submission_database,
+                                     submit)
     from grantflow.scenario.synthetic import synthetic_scenario
     from services.submission.adapters.repository import ProposalRepository, _with_frozen_version
     from services.submission.adapters.tables import proposal_versions, proposals
@@ -83,8 +65,7 @@ def main(argv=None) -> int:
                       Clock(call.stage("publication").starts_at + timedelta(days=1)))
         began = time.perf_counter()
         with engine.begin() as connection:
-            connection.execute(sa.text(_COPY_PROPOSALS), {"n": args.proposals, "seed": seed})
-            connection.execute(sa.text(_COPY_VERSIONS), {"n": args.proposals, "seed": seed})
+            copy_proposal(connection, seed, args.proposals, "P-B", frozen=True)
             connection.execute(sa.text("ANALYZE proposals; ANALYZE proposal_versions"))
         print(f"{args.proposals} frozen proposals copied in {time.perf_counter() - began:.1f}s",
               flush=True)

@@ -66,3 +66,44 @@ def submit(uow, call, spec, clock) -> str:
     proposal_id = handlers.create(uow, applicant, body, clock.now())["id"]
     handlers.submit(uow, applicant, proposal_id, clock)
     return proposal_id
+
+
+#: ``n`` copies of one proposal and its version 1, ids ``prefix`` and a number, each with
+#: its own coordinator organisation and acronym, in its working copy and its version alike
+#: (the working copy is the version submitted, as for nearly every proposal at a
+#: deadline); the seed's state, or frozen at version 1
+_COPY_PROPOSALS = """
+INSERT INTO proposals (id, call_id, topic_id, state, content, latest_version,
+                       frozen_version, created_by, created_at, updated_at)
+SELECT :prefix || lpad(n::text, 10, '0'), call_id, topic_id,
+       CASE WHEN :frozen THEN 'frozen' ELSE state END,
+       jsonb_set(jsonb_set(content::jsonb, '{acronym}', to_jsonb(:prefix || n)),
+                 '{coordinator,organisation_id}', to_jsonb('ORG-' || :prefix || n))::json,
+       1, CASE WHEN :frozen THEN 1 END, created_by, created_at, updated_at
+FROM proposals, generate_series(1, :n) AS n WHERE id = :seed
+"""
+#: ``columns``/``values``: the version's project columns, where the schema has them (a
+#: checkout from before migration submission_version_project has not)
+_COPY_VERSIONS = """
+INSERT INTO proposal_versions (proposal_id, version, content_hash, received_at,
+                               content{columns})
+SELECT :prefix || lpad(n::text, 10, '0'), 1, content_hash, received_at,
+       jsonb_set(jsonb_set(content::jsonb, '{{acronym}}', to_jsonb(:prefix || n)),
+                 '{{coordinator,organisation_id}}', to_jsonb('ORG-' || :prefix || n))::json
+       {values}
+FROM proposal_versions, generate_series(1, :n) AS n WHERE proposal_id = :seed
+"""
+
+
+def copy_proposal(connection, seed: str, n: int, prefix: str, *, frozen: bool) -> None:
+    """``n`` copies of proposal ``seed`` (see :data:`_COPY_PROPOSALS`), on ``connection``."""
+    import sqlalchemy as sa
+
+    with_columns = "acronym" in {c["name"] for c in
+                                 sa.inspect(connection).get_columns("proposal_versions")}
+    copy_versions = _COPY_VERSIONS.format(
+        columns=", coordinator_organisation_id, acronym" if with_columns else "",
+        values=", 'ORG-' || :prefix || n, :prefix || n" if with_columns else "")
+    values = {"n": n, "seed": seed, "prefix": prefix, "frozen": frozen}
+    connection.execute(sa.text(_COPY_PROPOSALS), values)
+    connection.execute(sa.text(copy_versions), {k: values[k] for k in ("n", "seed", "prefix")})
