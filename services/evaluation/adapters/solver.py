@@ -223,7 +223,7 @@ class _Index:
     need: np.ndarray  # per row
     free: np.ndarray  # per column: new assignments it may take
     kept: np.ndarray  # per column: kept assignments (they set the first unit's cost)
-    blocked_rows: np.ndarray  # (row, col) pairs forbidden or already kept, sorted
+    blocked_rows: np.ndarray  # (row, col) pairs forbidden or already kept, sorted (int32)
     blocked_cols: np.ndarray
 
     @classmethod
@@ -234,11 +234,16 @@ class _Index:
         kept_of = Counter(e for e, _ in problem.fixed)
         kept = np.array([kept_of[e.id] for e in problem.experts], dtype=np.int64)
         rows, cols = np.flatnonzero(need > 0), np.flatnonzero(free > 0)
-        row_of = np.full(len(need), -1, dtype=np.int64)
-        row_of[rows] = np.arange(len(rows))
-        col_of = np.full(len(free), -1, dtype=np.int64)
-        col_of[cols] = np.arange(len(cols))
         b_proposals, b_experts = problem.blocked_positions
+        if len(rows) == len(need) and len(cols) == len(free):
+            # every proposal and expert is open (a first assignment): positions are the
+            # problem's, and the problem's arrays serve as they are (no second copy of
+            # 10^7 pairs)
+            return cls(rows, cols, need, free, kept, b_proposals, b_experts)
+        row_of = np.full(len(need), -1, dtype=np.int32)
+        row_of[rows] = np.arange(len(rows))
+        col_of = np.full(len(free), -1, dtype=np.int32)
+        col_of[cols] = np.arange(len(cols))
         b_rows, b_cols = row_of[b_proposals], col_of[b_experts]
         inside = (b_rows >= 0) & (b_cols >= 0)
         return cls(rows, cols, need[rows], free[cols], kept[cols], b_rows[inside],
@@ -254,7 +259,7 @@ class _Index:
 # ------------------------------------------------------------------------ stored pairs
 class _Store:
     """The pairs kept from the streamed affinity pass, sorted by (row, column): their
-    values, which of them are arcs of the flow network, and per row the ceiling of the
+    values (int16, the blocks' type), which of them are arcs of the flow network, and per row the ceiling of the
     pairs not stored (-1: every eligible pair of the row is stored)."""
 
     def __init__(self, n_cols: int, codes: np.ndarray, vals: np.ndarray, in_flow: np.ndarray,
@@ -303,8 +308,11 @@ def _block_rows(model: AffinityModel, index: _Index, chunk: np.ndarray) -> np.nd
     # each row's own run of the sorted blocked pairs: the runs between the chunk's first
     # and last row were most of the 12.5 million of a 38,000 x 30,000 topic when the rows
     # are scattered (pricing's and widening's), 0.4 GB of temporaries for a few rows
-    starts = np.searchsorted(index.blocked_rows, chunk, side="left")
-    counts = np.searchsorted(index.blocked_rows, chunk, side="right") - starts
+    # keys of the array's own dtype: with others, searchsorted converts the whole
+    # array (10^7 pairs) on every call
+    keys = chunk.astype(index.blocked_rows.dtype)
+    starts = np.searchsorted(index.blocked_rows, keys, side="left")
+    counts = np.searchsorted(index.blocked_rows, keys, side="right") - starts
     local = np.repeat(np.arange(len(chunk)), counts)
     pairs = np.arange(int(counts.sum())) + np.repeat(starts - (np.cumsum(counts) - counts),
                                                      counts)
@@ -417,7 +425,7 @@ def _collect(model: AffinityModel, index: _Index, width: int, store_width: int,
         np.maximum(col_max, best, out=col_max)
         ceiling[chunk] = top
         codes.append(chunk[r] * max(n_cols, 1) + c)
-        vals.append(v)
+        vals.append(v.astype(np.int16))  # the blocks' own type: 7 million pairs at scale
         in_flow.append(arcs)
     return _Store(n_cols, np.concatenate(codes), np.concatenate(vals),
                   np.concatenate(in_flow), ceiling, col_max)
@@ -458,7 +466,10 @@ def _solve_flow(index: _Index, store: _Store, penalty: int, unit_cap: np.ndarray
     n_rows, n_cols = len(index.rows), len(index.cols)
     sink = n_rows + n_cols
     arcs = np.flatnonzero(store.in_flow)
-    rows, cols, vals = store.rows[arcs], store.cols[arcs], store.vals[arcs]
+    codes = store.codes[arcs]  # the arcs' codes only: the store holds ~4x more pairs
+    rows, cols = codes // store.n_cols, codes % store.n_cols
+    vals = store.vals[arcs].astype(np.int64)
+    del arcs, codes
     u_cols, u_caps, u_cost = _unit_arcs(index, penalty, unit_cap)
     tails = np.concatenate([rows, n_rows + u_cols]).astype(np.int32)
     heads = np.concatenate([n_rows + cols, np.full(len(u_cols), sink)]).astype(np.int32)
@@ -701,6 +712,8 @@ def solve_assignment(problem: AssignmentProblem, options: SolverOptions = Solver
         return AssignmentResult("infeasible", diagnosis=tuple(s.message for s in shortfalls),
                                 stats=clock.stats())
     index = _Index.of(problem)
+    if index.blocked_rows is not problem.blocked_positions[0]:
+        problem.forget_blocked_positions()  # the index filtered its own copy
     clock.lap("index")
     model = AffinityModel(problem)
     clock.lap("model")
@@ -764,6 +777,9 @@ def _optimise(problem, index, model, options, clock):
             return (flow.pair_rows[chosen], flow.pair_cols[chosen], flow.pair_vals[chosen],
                     bound)
         store.add(priced.add_rows, priced.add_cols, priced.add_vals, in_flow=True)
+        # this round's network is not needed any more: without this it stays alive
+        # beside the next one while that one is built and solved
+        del flow, priced, chosen
 
 
 def _units_part(flow: _Flow, v: np.ndarray) -> int:
@@ -842,4 +858,19 @@ class _Clock:
     def stats(self) -> dict:
         return {**self._laps, "total_s": self.total(),
                 "cpu_total_s": time.process_time() - self._cpu_start,
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+                "peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory, MB. On Linux the high-water mark of its own
+    address space (``VmHWM``): getrusage's ``ru_maxrss`` also counts the parent's size
+    at the moment it started the process (subprocess starts children with vfork), so a
+    solver child under a 1 GB parent read at least 1 GB whatever it used itself."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

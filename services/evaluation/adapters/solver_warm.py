@@ -23,8 +23,8 @@ from dataclasses import asdict
 
 from services.evaluation.adapters.solver import SolverOptions
 from services.evaluation.adapters.solver_worker import (
-    PROTOCOL, UNREADABLE, WORKER_MODULE, decode_reply, encode_problem, error_result,
-    exit_reason, stderr_tail)
+    PROTOCOL, UNREADABLE, WORKER_MODULE, child_environment, decode_reply, encode_problem,
+    error_result, exit_reason, stderr_tail)
 from services.evaluation.domain.assignment import AssignmentProblem, AssignmentResult
 
 
@@ -88,7 +88,8 @@ class WarmWorker:
             self._discard()
         self._stderr = tempfile.TemporaryFile()
         self._child = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, stderr=self._stderr)
+                                       stdout=subprocess.PIPE, stderr=self._stderr,
+                                       env=child_environment())
         self.started += 1
         return self._child
 

@@ -101,14 +101,20 @@ class AssignmentProblem:
     def blocked_positions(self) -> tuple[np.ndarray, np.ndarray]:
         """``(proposal positions, expert positions)`` of every pair no new assignment may
         make (forbidden or already kept), once each, sorted: the integer form the
-        diagnosis and the solver work on."""
+        diagnosis and the solver work on.
+
+        32-bit positions (a call has far fewer than 2**31 proposals or experts): the two
+        arrays stay in memory for the whole solve, and a 38,000 x 30,000 topic has 12.5
+        million such pairs, 0.1 GB at 32 bits against 0.2 GB at 64."""
         pairs = PairSet.of(self.conflicts).union(self.excluded, self.fixed)
-        experts, proposals = pairs.positions([e.id for e in self.experts],
-                                             [p.id for p in self.proposals])
-        codes = proposals * max(len(self.experts), 1) + experts
-        if codes.size > 1 and not (codes[1:] > codes[:-1]).all():  # sorted when ids are
-            codes = np.sort(codes)
-        return codes // max(len(self.experts), 1), codes % max(len(self.experts), 1)
+        codes = pairs.codes_in([e.id for e in self.experts], [p.id for p in self.proposals])
+        width = max(len(self.experts), 1)
+        return (codes // width).astype(np.int32), (codes % width).astype(np.int32)
+
+    def forget_blocked_positions(self) -> None:
+        """Drop the cached :attr:`blocked_positions` (computed again if asked): a solver
+        that keeps its own copy of them frees 0.1 GB per 12.5 million pairs."""
+        self.__dict__.pop("blocked_positions", None)
 
 
 @dataclass(frozen=True)

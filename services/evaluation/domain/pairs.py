@@ -78,10 +78,28 @@ class PairSet(Set):
         """``(expert_positions, proposal_positions)`` of the pairs in the given id
         sequences; pairs naming an id not in them are left out."""
         experts, proposals = self.indices()
+        if self._same_tables(expert_ids, proposal_ids):
+            return experts, proposals  # nothing to map or to leave out
         e_map = _map(self.expert_ids, expert_ids)[experts]
         p_map = _map(self.proposal_ids, proposal_ids)[proposals]
         known = (e_map >= 0) & (p_map >= 0)
         return e_map[known], p_map[known]
+
+    def codes_in(self, expert_ids: Sequence[str], proposal_ids: Sequence[str]) -> np.ndarray:
+        """The pairs in the given id sequences as sorted codes ``proposal position *
+        len(expert_ids) + expert position``, pairs naming an id not in them left out.
+        With this set's own tables that is :attr:`codes` itself, not a copy: a problem
+        decoded from the solver's wire form has them, and 10^7 pairs are 0.1 GB."""
+        if self._same_tables(expert_ids, proposal_ids):
+            return self.codes
+        experts, proposals = self.positions(expert_ids, proposal_ids)
+        codes = proposals * max(len(expert_ids), 1) + experts
+        codes.sort()
+        return codes
+
+    def _same_tables(self, expert_ids: Sequence[str], proposal_ids: Sequence[str]) -> bool:
+        return (tuple(expert_ids) == self.expert_ids
+                and tuple(proposal_ids) == self.proposal_ids)
 
     def restrict(self, proposal_ids: Iterable[str]) -> "PairSet":
         """The pairs whose proposal is one of ``proposal_ids``."""

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from services.evaluation.adapters import solver_worker
-from services.evaluation.adapters.solver import SolverOptions, solve_assignment
+from services.evaluation.adapters.solver import SolverOptions, canonical, solve_assignment
 from services.evaluation.adapters.solver_worker import (
     PROTOCOL, decode_problem, decode_result, encode_problem, encode_result,
     solve_assignment_isolated)
@@ -38,6 +38,38 @@ def test_wire_forms_round_trip():
     again = decode_result(json.loads(json.dumps(encode_result(result))))
     assert (again.status, again.pairs, again.objective, again.bound) == \
         (result.status, result.pairs, result.objective, result.bound)
+
+
+def test_a_problem_travels_in_the_solvers_order_with_its_pairs_in_that_order():
+    prob = random_problem(FEASIBLE_SEED, max_proposals=12, max_experts=12)
+    backwards = replace(prob, proposals=prob.proposals[::-1], experts=prob.experts[::-1])
+    there = decode_problem(json.loads(json.dumps(encode_problem(backwards))))
+    assert there == canonical(prob)
+    # the child's pair set has the problem's own id tables: the solver takes its
+    # array as it is (mapping 10^7 pairs into another order was a copy at the peak)
+    e_ids, p_ids = [e.id for e in there.experts], [p.id for p in there.proposals]
+    assert there.conflicts.codes_in(e_ids, p_ids) is there.conflicts.codes
+
+
+def test_the_child_starts_with_allocator_settings_the_operator_may_override(monkeypatch):
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    said = ("os.environ.get('MALLOC_MMAP_THRESHOLD_', '-') + ' ' + "
+            "os.environ.get('MALLOC_ARENA_MAX', '-')")
+    reply = ("{'protocol': %d, 'result': {'status': 'error', 'pairs': [], 'new_pairs': [], "
+             "'total_affinity': 0, 'load_cost': 0, 'objective': 0, 'bound': None, 'gap': None, "
+             "'diagnosis': [], 'error': %s, 'stats': {}}}" % (PROTOCOL, said))
+    code = f"import json, os, sys; sys.stdin.read(); sys.stdout.write(json.dumps({reply}))"
+    result = solve_assignment_isolated(random_problem(1), command=python(code), timeout=60)
+    assert result.error == "65536 2"  # the operator's threshold, the default arenas
+
+
+def test_the_childs_peak_memory_is_its_own_not_its_parents():
+    ballast = np.ones(400 << 17)  # 400 MB held (and touched) by this, the parent, process
+    result = solve_assignment_isolated(random_problem(FEASIBLE_SEED), timeout=120)
+    # getrusage in the child counts the parent's size at the start: 400 MB and more
+    assert result.ok and 0 < result.stats["peak_rss_mb"] < 400
+    del ballast
 
 
 def test_pairs_travel_as_packed_integers_and_a_garbled_pack_is_refused():

@@ -70,6 +70,52 @@ def test_a_pair_set_behaves_as_the_frozenset_of_its_pairs(pairs, others, kept):
         (e_ids.index(a), p_ids.index(b)) for a, b in pairs if a in e_ids and b in p_ids)
 
 
+@SOME
+@given(st.sets(st.tuples(st.sampled_from(["E-1", "E-2", "E-10", "x"]),
+                         st.sampled_from(["P-1", "P-2", "P-3"]))))
+def test_a_pair_sets_codes_in_an_order_are_its_pairs_in_that_order(pairs):
+    packed = PairSet.of(pairs)
+    for e_ids, p_ids in ((list(packed.expert_ids), list(packed.proposal_ids)),
+                         (["E-2", "E-1", "E-3"], ["P-3", "P-1"])):
+        width = max(len(e_ids), 1)
+        assert packed.codes_in(e_ids, p_ids).tolist() == sorted(
+            p_ids.index(b) * width + e_ids.index(a) for a, b in pairs
+            if a in e_ids and b in p_ids)
+        e, p = packed.positions(e_ids, p_ids)
+        assert sorted(zip(e.tolist(), p.tolist())) == sorted(
+            (e_ids.index(a), p_ids.index(b)) for a, b in pairs if a in e_ids and b in p_ids)
+    # in its own tables' order the set's array itself serves: no copy of 10^7 pairs
+    assert packed.codes_in(packed.expert_ids, packed.proposal_ids) is packed.codes
+
+
+@SOME
+@given(st.integers(0, 10**9))
+def test_blocked_positions_are_each_forbidden_or_kept_pair_once_sorted_in_32_bits(seed):
+    prob = random_problem(seed, max_proposals=6, max_experts=7)
+    rows, cols = prob.blocked_positions
+    assert rows.dtype == cols.dtype == np.int32
+    p_ids, e_ids = [p.id for p in prob.proposals], [e.id for e in prob.experts]
+    assert list(zip(rows.tolist(), cols.tolist())) == sorted(
+        {(p_ids.index(p), e_ids.index(e)) for e, p in set(prob.forbidden) | set(prob.fixed)})
+
+
+@SOME
+@given(st.integers(0, 10**9))
+def test_the_index_blocks_the_open_pairs_and_shares_the_problems_arrays_when_all_are_open(seed):
+    prob = solver.canonical(random_problem(seed, max_proposals=6, max_experts=7))
+    index = _Index.of(prob)
+    blocked = set(prob.forbidden) | set(prob.fixed)
+    assert list(zip(index.blocked_rows.tolist(), index.blocked_cols.tolist())) == sorted(
+        (r, c) for r, i in enumerate(index.rows.tolist()) for c, j in enumerate(index.cols.tolist())
+        if (prob.experts[j].id, prob.proposals[i].id) in blocked)
+    everyone_open = len(index.rows) == len(prob.proposals) and len(index.cols) == len(prob.experts)
+    assert (index.blocked_rows is prob.blocked_positions[0]) == everyone_open
+    if not everyone_open and index.rows.size and solve_assignment(prob).status == "optimal":
+        # the solve kept the index's filtered copy only, not the problem's as well (an
+        # infeasible one computes them again for its diagnosis)
+        assert "blocked_positions" not in vars(prob)
+
+
 # ------------------------------------------------------------------ diagnosis
 def plain_available(prob: AssignmentProblem, members: set[str]) -> tuple[int, int]:
     """Hall's counts straight from the definition: (needed, available) of a set."""
