@@ -24,7 +24,7 @@ from dataclasses import asdict
 from services.evaluation.adapters.solver import SolverOptions
 from services.evaluation.adapters.solver_worker import (
     PROTOCOL, UNREADABLE, WORKER_MODULE, child_environment, decode_reply, encode_problem,
-    error_result, exit_reason, stderr_tail)
+    error_result, exit_reason, killed_after, stderr_tail)
 from services.evaluation.domain.assignment import AssignmentProblem, AssignmentResult
 
 
@@ -48,22 +48,13 @@ class WarmWorker:
                 child = self._running()
             except OSError as exc:
                 return error_result(f"solver could not be started: {exc}")
-            stopped = threading.Event()
-
-            def stop() -> None:
-                stopped.set()
-                child.kill()
-
-            timer = threading.Timer(timeout, stop)
-            timer.start()
-            try:
-                child.stdin.write(line)
-                child.stdin.flush()
-                answer = child.stdout.readline()
-            except OSError:
-                answer = b""
-            finally:
-                timer.cancel()
+            with killed_after(child, timeout) as stopped:
+                try:
+                    child.stdin.write(line)
+                    child.stdin.flush()
+                    answer = child.stdout.readline()
+                except OSError:
+                    answer = b""
             if stopped.is_set():
                 self._discard()
                 return error_result(

@@ -20,7 +20,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import traceback
+from contextlib import contextmanager
 from dataclasses import asdict, fields
 
 import numpy as np
@@ -58,32 +60,103 @@ def solve_assignment_isolated(problem: AssignmentProblem,
     """Solve in a child process; any failure of the child becomes an ``error`` result.
 
     ``command`` replaces the worker command line (tests use it to simulate crashes).
+    The request is written as it is encoded (:func:`request_blocks`); the timeout covers
+    the whole exchange, writing included (a child that stops reading is killed too).
     """
-    payload = json.dumps({"protocol": PROTOCOL, "problem": encode_problem(problem),
-                          "options": asdict(options)}).encode()
+    request = {"protocol": PROTOCOL, "problem": encode_problem(problem),
+               "options": asdict(options)}
     argv = command or [sys.executable, "-m", WORKER_MODULE]
     try:
         child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, env=child_environment())
     except OSError as exc:
         return error_result(f"solver could not be started: {exc}")
-    with child:
+    with child, killed_after(child, timeout) as stopped:
         try:
-            stdout, stderr = child.communicate(payload, timeout=timeout)
-        except Exception as exc:  # noqa: BLE001 - see below
-            # under eventlet's monkey patch the stdlib communicate raises the original
-            # TimeoutExpired, not the green module's class of the same name: match by name
+            try:
+                for block in request_blocks(request):
+                    child.stdin.write(block)
+            except OSError:
+                pass  # the child is gone: its exit status below says how
+            del request
+            stdout, stderr = child.communicate()
+        except Exception as exc:  # noqa: BLE001 - any failure must become a result
             child.kill()
             child.communicate()
-            if type(exc).__name__ == "TimeoutExpired":
-                return error_result(f"solver gave no answer within {timeout:g} s and was stopped")
             return error_result(f"talking to the solver process failed: {exc!r}")
+    if stopped.is_set():
+        return error_result(f"solver gave no answer within {timeout:g} s and was stopped")
     if child.returncode != 0:
         return error_result(f"solver process {exit_reason(child.returncode)}{stderr_tail(stderr)}")
     try:
         return decode_reply(stdout)
     except UNREADABLE as exc:
         return error_result(f"solver returned an unreadable answer ({exc}){stderr_tail(stderr)}")
+
+
+@contextmanager
+def killed_after(child: subprocess.Popen, timeout: float):
+    """Kill ``child`` if the block has not ended within ``timeout`` seconds; yields the
+    event that tells afterwards whether it was. threading.Timer is green under
+    eventlet's monkey patch, as the pipes are."""
+    stopped = threading.Event()
+
+    def stop() -> None:
+        stopped.set()
+        child.kill()
+
+    timer = threading.Timer(timeout, stop)
+    timer.start()
+    try:
+        yield stopped
+    finally:
+        timer.cancel()
+
+
+def request_blocks(document: dict, size: int = 1 << 20, depth: int = 3):
+    """``document`` as JSON bytes, in blocks of about ``size``: the same text as
+    ``json.dumps(document).encode()`` without holding it whole. At a 38,000 x 30,000
+    topic the request is 185 MB; as one string and its bytes it added 0.37 GB to the
+    caller's peak beside the problem it already held."""
+    pending, held = [], 0
+    for piece in _json_pieces(document, depth):
+        pending.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield "".join(pending).encode("ascii")
+            pending, held = [], 0
+    if pending:
+        yield "".join(pending).encode("ascii")
+
+
+def _json_pieces(value, depth: int):
+    """JSON text of ``value`` piece by piece: objects and arrays down to ``depth`` levels
+    are opened, each value below is one ``json.dumps`` (ASCII, as by default)."""
+    if depth and isinstance(value, dict):
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            yield (", " if i else "") + json.dumps(str(key)) + ": "
+            yield from _json_pieces(item, depth - 1)
+        yield "}"
+    elif depth and isinstance(value, (list, tuple)):
+        yield "["
+        for i, item in enumerate(value):
+            if i:
+                yield ", "
+            yield from _json_pieces(item, depth - 1)
+        yield "]"
+    elif isinstance(value, str) and len(value) > _LONG_TEXT:
+        # the packed pairs are one text of 67 MB at scale: escaped a slice at a time
+        # (escaping is per character, so the slices' escapes join into the whole's)
+        yield '"'
+        for start in range(0, len(value), _LONG_TEXT):
+            yield json.dumps(value[start:start + _LONG_TEXT])[1:-1]
+        yield '"'
+    else:
+        yield json.dumps(value)
+
+
+_LONG_TEXT = 1 << 18  # characters of a text escaped at once
 
 
 #: what :func:`decode_reply` raises on an answer it cannot read
@@ -193,8 +266,16 @@ _WIRE_INT = np.dtype("<i4")
 def _packed(positions: np.ndarray) -> str:
     """Positions as base64 text of 32-bit little-endian integers (4 bytes each, 5.3
     characters in base64, against about 6 characters and a 28-byte Python int each as
-    a JSON list)."""
-    return base64.b64encode(np.asarray(positions, dtype=_WIRE_INT).tobytes()).decode("ascii")
+    a JSON list). Encoded a slice at a time: a slice of a multiple of 3 integers is a
+    whole number of base64 quanta, so the texts join without padding between them, and
+    the 32-bit copy and its bytes of 12.5 million pairs never exist whole."""
+    positions = np.asarray(positions)
+    return "".join(
+        base64.b64encode(positions[start:start + _PACK_SLICE].astype(_WIRE_INT).tobytes())
+        .decode("ascii") for start in range(0, len(positions), _PACK_SLICE))
+
+
+_PACK_SLICE = 3 << 16  # integers per slice, a multiple of 3
 
 
 def _unpacked(text: str, size: int) -> np.ndarray:

@@ -5,15 +5,17 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
+from unittest import mock
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from services.evaluation.adapters import solver_worker
 from services.evaluation.adapters.solver import SolverOptions, canonical, solve_assignment
 from services.evaluation.adapters.solver_worker import (
-    PROTOCOL, decode_problem, decode_result, encode_problem, encode_result,
+    PROTOCOL, decode_problem, decode_result, encode_problem, encode_result, request_blocks,
     solve_assignment_isolated)
 
 from .test_assignment_support import random_problem
@@ -38,6 +40,33 @@ def test_wire_forms_round_trip():
     again = decode_result(json.loads(json.dumps(encode_result(result))))
     assert (again.status, again.pairs, again.objective, again.bound) == \
         (result.status, result.pairs, result.objective, result.bound)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(), JSON), st.integers(1, 64), st.integers(0, 4))
+def test_the_request_written_in_blocks_is_the_documents_json(document, size, depth):
+    blocks = list(request_blocks(document, size=size, depth=depth))
+    assert b"".join(blocks) == json.dumps(document).encode()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.text(min_size=1, max_size=40), st.integers(1, 7))
+def test_a_long_text_is_escaped_a_slice_at_a_time_into_its_json(text, slice_size):
+    long = text * 9
+    with mock.patch.object(solver_worker, "_LONG_TEXT", slice_size):
+        assert b"".join(request_blocks({"t": [long]}, size=5)) == json.dumps({"t": [long]}).encode()
+
+
+def test_a_large_request_is_written_in_blocks_of_about_the_size_asked():
+    wire = {"protocol": PROTOCOL, "problem": encode_problem(
+        random_problem(FEASIBLE_SEED, max_proposals=40, max_experts=40))}
+    blocks = list(request_blocks(wire, size=1024))
+    assert len(blocks) > 3 and max(len(b) for b in blocks[:-1]) < 1024 + 2048
 
 
 def test_a_problem_travels_in_the_solvers_order_with_its_pairs_in_that_order():
