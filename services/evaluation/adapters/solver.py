@@ -311,13 +311,25 @@ def _block_rows(model: AffinityModel, index: _Index, chunk: np.ndarray) -> np.nd
     # keys of the array's own dtype: with others, searchsorted converts the whole
     # array (10^7 pairs) on every call
     keys = chunk.astype(index.blocked_rows.dtype)
-    starts = np.searchsorted(index.blocked_rows, keys, side="left")
-    counts = np.searchsorted(index.blocked_rows, keys, side="right") - starts
-    local = np.repeat(np.arange(len(chunk)), counts)
-    pairs = np.arange(int(counts.sum())) + np.repeat(starts - (np.cumsum(counts) - counts),
-                                                     counts)
+    local, pairs = _runs_between(np.searchsorted(index.blocked_rows, keys, side="left"),
+                                 np.searchsorted(index.blocked_rows, keys, side="right"))
     block[local, index.blocked_cols[pairs]] = -1
     return block
+
+
+def _runs(codes: np.ndarray, rows: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The entries of sorted ``codes`` (row * width + column) that belong to ``rows``
+    (sorted): (position of the row in ``rows``, index into ``codes``) of each."""
+    return _runs_between(np.searchsorted(codes, rows * width, side="left"),
+                         np.searchsorted(codes, (rows + 1) * width, side="left"))
+
+
+def _runs_between(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For runs ``[starts[i], ends[i])``: (i, index) of every index in them, in order."""
+    counts = ends - starts
+    local = np.repeat(np.arange(len(counts)), counts)
+    return local, np.arange(int(counts.sum())) + np.repeat(starts - (np.cumsum(counts) - counts),
+                                                           counts)
 
 
 def _row_chunks(rows: np.ndarray):
@@ -623,16 +635,14 @@ def _price(model: AffinityModel, index: _Index, store: _Store, u: np.ndarray,
         block_gain -= u[chunk][:, None]
         block_gain -= v[sub][None, :]
         block_gain[block < 0] = 0
-        # stored pairs were priced above
-        lo, hi = np.searchsorted(s_codes, [chunk[0] * store.n_cols,
-                                           (chunk[-1] + 1) * store.n_cols])
-        # (the range also holds stored pairs of flagged rows of other groups: a chunk's
-        # rows are not contiguous, so both the row and the column must be found in it)
-        here_r, here_c = np.divmod(s_codes[lo:hi], store.n_cols)
+        # stored pairs were priced above: each row's own run of them. The range between
+        # the chunk's first and last row held the stored pairs of nearly every flagged
+        # row (a chunk's rows are scattered), 17 million at a 95,000 x 30,000 call for
+        # each of its hundreds of chunks: most of pricing's time there
+        local, runs = _runs(s_codes, chunk, store.n_cols)
+        here_c = s_codes[runs] % store.n_cols
         at = np.searchsorted(sub, here_c)
         hit = (at < len(sub)) & (sub[np.minimum(at, len(sub) - 1)] == here_c)
-        local = np.searchsorted(chunk, here_r)
-        hit &= (local < len(chunk)) & (chunk[np.minimum(local, len(chunk) - 1)] == here_r)
         block_gain[local[hit], at[hit]] = 0
         np.maximum(block_gain, 0, out=block_gain)
         total += int(block_gain.sum())
