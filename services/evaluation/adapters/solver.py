@@ -483,12 +483,20 @@ def _solve_flow(index: _Index, store: _Store, penalty: int, unit_cap: np.ndarray
     vals = store.vals[arcs].astype(np.int64)
     del arcs, codes
     u_cols, u_caps, u_cost = _unit_arcs(index, penalty, unit_cap)
-    tails = np.concatenate([rows, n_rows + u_cols]).astype(np.int32)
-    heads = np.concatenate([n_rows + cols, np.full(len(u_cols), sink)]).astype(np.int32)
-    caps = np.concatenate([np.ones(len(rows), dtype=np.int64), u_caps]).astype(np.int64)
-    costs = np.concatenate([-vals, u_cost]).astype(np.int64)
+    # the arc arrays filled in place, in the types OR-Tools takes, and dropped once it
+    # has copied them: concatenations and casts were 0.15 GB more at 4.7 million arcs,
+    # on top of OR-Tools' own 0.1 kB or so per arc while it solves
+    n = len(rows)
+    tails, heads = np.empty(n + len(u_cols), np.int32), np.empty(n + len(u_cols), np.int32)
+    caps, costs = np.ones(n + len(u_cols), np.int64), np.empty(n + len(u_cols), np.int64)
+    tails[:n], tails[n:] = rows, n_rows + u_cols
+    heads[:n], heads[n:] = n_rows + cols, sink
+    caps[n:] = u_caps
+    np.negative(vals, out=costs[:n])
+    costs[n:] = u_cost
     smcf = min_cost_flow.SimpleMinCostFlow()
     handles = smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    del tails, heads, caps, costs
     demand = int(index.need.sum())
     smcf.set_nodes_supplies(np.r_[np.arange(n_rows), sink].astype(np.int32),
                             np.r_[index.need, -demand].astype(np.int64))
@@ -496,7 +504,6 @@ def _solve_flow(index: _Index, store: _Store, penalty: int, unit_cap: np.ndarray
     if status != smcf.OPTIMAL:
         raise RuntimeError(f"OR-Tools min-cost flow ended with status {status}")
     flows = np.asarray(smcf.flows(np.asarray(handles, dtype=np.int32)), dtype=np.int64)
-    n = len(rows)
     return _Flow(rows, cols, vals, flows[:n], u_cols, u_caps, u_cost, flows[n:],
                  int(smcf.maximum_flow()), int(smcf.optimal_cost()))
 

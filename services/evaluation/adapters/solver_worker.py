@@ -279,12 +279,26 @@ _PACK_SLICE = 3 << 16  # integers per slice, a multiple of 3
 
 
 def _unpacked(text: str, size: int) -> np.ndarray:
-    """Inverse of :func:`_packed`; a position outside ``range(size)`` is refused
-    (ValueError), so a garbled request cannot index past the problem's tables."""
-    raw = base64.b64decode(text.encode("ascii"), validate=True)
-    if len(raw) % _WIRE_INT.itemsize:
-        raise ValueError(f"packed positions of {len(raw)} bytes: not whole 32-bit integers")
-    positions = np.frombuffer(raw, dtype=_WIRE_INT).astype(np.int64)
+    """Inverse of :func:`_packed`, as 32-bit positions; a position outside
+    ``range(size)`` is refused (ValueError), so a garbled request cannot index past the
+    problem's tables. Decoded a slice at a time into the result: the text's bytes, the
+    decoded bytes and a 64-bit copy of 31 million positions were 0.8 GB at the child's
+    peak."""
+    if len(text) % 4:
+        raise ValueError(f"packed positions of {len(text)} characters: not whole base64")
+    n_bytes = len(text) // 4 * 3 - len(text[-2:]) + len(text[-2:].rstrip("="))
+    if n_bytes % _WIRE_INT.itemsize:
+        raise ValueError(f"packed positions of {n_bytes} bytes: not whole 32-bit integers")
+    positions = np.empty(n_bytes // _WIRE_INT.itemsize, dtype=np.int32)
+    step = _PACK_SLICE // 3 * 16  # characters of _PACK_SLICE integers (a multiple of 4)
+    at = 0
+    for start in range(0, len(text), step):
+        raw = base64.b64decode(text[start:start + step].encode("ascii"), validate=True)
+        part = np.frombuffer(raw, dtype=_WIRE_INT)
+        positions[at:at + len(part)] = part
+        at += len(part)
+    if at != positions.size:
+        raise ValueError(f"packed positions decode to {at} integers, not {positions.size}")
     if positions.size and (positions.min() < 0 or positions.max() >= size):
         raise ValueError(f"packed position outside 0..{size - 1}")
     return positions
@@ -336,7 +350,7 @@ def decode_result(data: dict) -> AssignmentResult:
 
 
 # ------------------------------------------------------------------------ child side
-def run(raw: bytes) -> dict:
+def run(raw: bytes | str) -> dict:
     """Solve the request in ``raw`` and return the reply document (never raises)."""
     try:
         request = json.loads(raw)
@@ -361,7 +375,9 @@ def main() -> int:
             sys.stdout.write(json.dumps(run(line)) + "\n")
             sys.stdout.flush()
         return 0
-    reply = run(sys.stdin.buffer.read())
+    # read as text: json.loads(bytes) holds the bytes and their decoded text at once
+    # beside what it parses (0.45 GB each for a 95,000 x 30,000 problem)
+    reply = run(sys.stdin.read())
     sys.stdout.write(json.dumps(reply))
     sys.stdout.flush()
     return 0

@@ -69,6 +69,22 @@ def test_a_large_request_is_written_in_blocks_of_about_the_size_asked():
     assert len(blocks) > 3 and max(len(b) for b in blocks[:-1]) < 1024 + 2048
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 2**31 - 1), max_size=40), st.sampled_from([3, 6, 3 << 16]))
+def test_packed_positions_unpack_to_themselves_across_slices(positions, per_slice):
+    with mock.patch.object(solver_worker, "_PACK_SLICE", per_slice):
+        text = solver_worker._packed(np.array(positions, dtype=np.int64))
+        assert text == base64.b64encode(np.array(positions, "<i4").tobytes()).decode()
+        unpacked = solver_worker._unpacked(text, 2**31)
+        assert unpacked.dtype == np.int32 and unpacked.tolist() == positions
+        if positions:  # a text cut, lengthened or padded wrongly is refused, never half-read
+            for broken in (text[:-4], text + "AA==", text[:-1] + "=",
+                           text[:4] + "====" + text[8:]):
+                if broken != text and len(broken) >= 4:
+                    with pytest.raises(ValueError):
+                        solver_worker._unpacked(broken, 2**31)
+
+
 def test_a_problem_travels_in_the_solvers_order_with_its_pairs_in_that_order():
     prob = random_problem(FEASIBLE_SEED, max_proposals=12, max_experts=12)
     backwards = replace(prob, proposals=prob.proposals[::-1], experts=prob.experts[::-1])
