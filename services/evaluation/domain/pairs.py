@@ -205,9 +205,3 @@ def _map(table: Sequence[str], order: Sequence[str]) -> np.ndarray:
     """For each id of ``table`` its position in ``order`` (-1 when absent), 32-bit."""
     where = {value: i for i, value in enumerate(order)}
     return np.fromiter((where.get(value, -1) for value in table), np.int32, len(table))
-
-
-def pair_positions(pairs: Iterable[Pair], expert_ids: Sequence[str],
-                   proposal_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """:meth:`PairSet.positions` for any set of pairs (a frozenset is converted)."""
-    return PairSet.of(pairs).positions(expert_ids, proposal_ids)
