@@ -259,8 +259,9 @@ class _Index:
 # ------------------------------------------------------------------------ stored pairs
 class _Store:
     """The pairs kept from the streamed affinity pass, sorted by (row, column): their
-    values (int16, the blocks' type), which of them are arcs of the flow network, and per row the ceiling of the
-    pairs not stored (-1: every eligible pair of the row is stored)."""
+    values (int16, the blocks' type), which of them are arcs of the flow network, and
+    per row the ceiling of the pairs not stored (-1: every eligible pair of the row is
+    stored)."""
 
     def __init__(self, n_cols: int, codes: np.ndarray, vals: np.ndarray, in_flow: np.ndarray,
                  ceiling: np.ndarray, col_max: np.ndarray):
@@ -884,7 +885,7 @@ def peak_rss_mb() -> float:
     at the moment it started the process (subprocess starts children with vfork), so a
     solver child under a 1 GB parent read at least 1 GB whatever it used itself."""
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
             for line in status:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024
