@@ -31,7 +31,6 @@ sys.path.insert(0, str(ROOT))
 SHARES = (37_946, 23_906, 14_109, 11_286, 7_735)
 
 
-
 def topic_sizes(total: int, topics: int) -> list[int]:
     shares = SHARES[:topics] + (SHARES[-1],) * max(0, topics - len(SHARES))
     sizes = [total * share // sum(shares) for share in shares]

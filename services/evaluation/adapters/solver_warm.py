@@ -14,17 +14,15 @@ stays small; the big first assignment of a call still runs in a child of its own
 """
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import asdict
 
 from services.evaluation.adapters.solver import SolverOptions
 from services.evaluation.adapters.solver_worker import (
-    PROTOCOL, UNREADABLE, WORKER_MODULE, child_environment, decode_reply, encode_problem,
-    error_result, exit_reason, killed_after, stderr_tail)
+    UNREADABLE, WORKER_MODULE, child_environment, decode_reply, error_result, exit_reason,
+    killed_after, request_blocks, request_document, stderr_tail)
 from services.evaluation.domain.assignment import AssignmentProblem, AssignmentResult
 
 
@@ -41,8 +39,7 @@ class WarmWorker:
 
     def solve(self, problem: AssignmentProblem, options: SolverOptions,
               timeout: float) -> AssignmentResult:
-        line = json.dumps({"protocol": PROTOCOL, "problem": encode_problem(problem),
-                           "options": asdict(options)}).encode() + b"\n"
+        request = request_document(problem, options)
         with self._lock:
             try:
                 child = self._running()
@@ -50,7 +47,9 @@ class WarmWorker:
                 return error_result(f"solver could not be started: {exc}")
             with killed_after(child, timeout) as stopped:
                 try:
-                    child.stdin.write(line)
+                    for block in request_blocks(request):  # one line: JSON has no raw newline
+                        child.stdin.write(block)
+                    child.stdin.write(b"\n")
                     child.stdin.flush()
                     answer = child.stdout.readline()
                 except OSError:

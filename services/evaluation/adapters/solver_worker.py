@@ -63,8 +63,7 @@ def solve_assignment_isolated(problem: AssignmentProblem,
     The request is written as it is encoded (:func:`request_blocks`); the timeout covers
     the whole exchange, writing included (a child that stops reading is killed too).
     """
-    request = {"protocol": PROTOCOL, "problem": encode_problem(problem),
-               "options": asdict(options)}
+    request = request_document(problem, options)
     argv = command or [sys.executable, "-m", WORKER_MODULE]
     try:
         child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -92,6 +91,11 @@ def solve_assignment_isolated(problem: AssignmentProblem,
         return decode_reply(stdout)
     except UNREADABLE as exc:
         return error_result(f"solver returned an unreadable answer ({exc}){stderr_tail(stderr)}")
+
+
+def request_document(problem: AssignmentProblem, options: SolverOptions) -> dict:
+    """What a solver child is sent: the problem's wire form and the options."""
+    return {"protocol": PROTOCOL, "problem": encode_problem(problem), "options": asdict(options)}
 
 
 @contextmanager
@@ -298,7 +302,8 @@ def _unpacked(text: str, size: int) -> np.ndarray:
     peak."""
     if len(text) % 4:
         raise ValueError(f"packed positions of {len(text)} characters: not whole base64")
-    n_bytes = len(text) // 4 * 3 - len(text[-2:]) + len(text[-2:].rstrip("="))
+    padding = len(text[-2:]) - len(text[-2:].rstrip("="))  # the last quantum's '='s
+    n_bytes = len(text) // 4 * 3 - padding
     if n_bytes % _WIRE_INT.itemsize:
         raise ValueError(f"packed positions of {n_bytes} bytes: not whole 32-bit integers")
     positions = np.empty(n_bytes // _WIRE_INT.itemsize, dtype=np.int32)
