@@ -1,6 +1,9 @@
 """The SMTP adapter against a real SMTP server in this process (aiosmtpd, loopback)."""
 import socket
 from email import message_from_bytes, policy
+from email.generator import BytesGenerator
+from email.message import EmailMessage
+from io import BytesIO
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -68,6 +71,34 @@ def test_every_message_has_the_senders_from_header_parsed_once(server):
     assert [(m["From"].addresses[0].display_name, m["From"].addresses[0].addr_spec)
             for m in kept] == [("Grantflow", "no-reply@grantflow.test")] * 2
     assert sorted(str(m["To"]) for m in kept) == ["a@example.org", "b@example.org"]
+
+
+@pytest.mark.parametrize("message", [
+    mail(),
+    mail(to="anna.müller@comune.example.it", subject="Résultat: " + "long words " * 12),
+    mail(subject="plain ASCII", body="line\n" * 300),
+])
+def test_a_message_is_built_as_the_standard_policy_builds_it_its_header_classes_made_once(
+        message):
+    mailer = SmtpMailer("127.0.0.1", 25, "Grantflow <no-reply@grantflow.test>")
+
+    def standard(mail):
+        built = EmailMessage()
+        built["From"], built["To"] = "Grantflow <no-reply@grantflow.test>", mail.recipient
+        built["Subject"], built["Message-ID"] = mail.subject, mail.message_id
+        built.set_content(mail.body)
+        return built
+
+    def wire(built):
+        out = BytesIO()
+        BytesGenerator(out, policy=built.policy.clone(utf8=True)).flatten(built,
+                                                                          linesep="\r\n")
+        return out.getvalue()
+
+    first, second = mailer.build(message), mailer.build(message)
+    assert wire(first) == wire(standard(message))
+    assert [type(first[name]) for name in first.keys()] == \
+        [type(second[name]) for name in second.keys()]
 
 
 def test_a_sender_with_a_line_break_is_refused_when_the_mailer_is_made():
