@@ -25,29 +25,32 @@ def service_class(name: str) -> type:
     return getattr(importlib.import_module(module), cls)
 
 
-def subscriptions(cls) -> list[tuple[str, str, str]]:
-    """(producer, event_type, method) for each ``@subscribe`` entrypoint of a service."""
-    found = []
-    for method_name, method in inspect.getmembers(cls, inspect.isfunction):
-        for entrypoint in getattr(method, "nameko_entrypoints", ()):
-            if isinstance(entrypoint, DomainEventHandler):
-                found.append((entrypoint.source_service, entrypoint.event_type, method_name))
-    return sorted(found)
-
-
 def producers_consumed() -> dict[str, set[str]]:
     """Each service and the producers whose events it consumes (for its broker user)."""
     return {name: {producer for producer, _, _ in subscriptions(service_class(name))}
             for name in SERVICE_CLASSES}
 
 
+def _entrypoints(cls) -> list[tuple[str, DomainEventHandler]]:
+    return sorted(((method_name, entrypoint)
+                   for method_name, method in inspect.getmembers(cls, inspect.isfunction)
+                   for entrypoint in getattr(method, "nameko_entrypoints", ())
+                   if isinstance(entrypoint, DomainEventHandler)),
+                  key=lambda found: (found[1].source_service, found[1].event_type, found[0]))
+
+
+def subscriptions(cls) -> list[tuple[str, str, str]]:
+    """(producer, event_type, method) for each ``@subscribe`` entrypoint of a service."""
+    return [(entrypoint.source_service, entrypoint.event_type, method)
+            for method, entrypoint in _entrypoints(cls)]
+
+
 def consumer_queues(services=None, queue_type: str = "classic"):
-    queues = []
-    for name in services or SERVICE_CLASSES:
-        cls = service_class(name)
-        for producer, event_type, method in subscriptions(cls):
-            queues.append(t.consumer_queue(producer, event_type, cls.name, method, queue_type))
-    return queues
+    """Each service's consumer queues as its entrypoints declare them, bindings included."""
+    return [t.consumer_queue(entrypoint.source_service, entrypoint.event_type, cls.name,
+                             method, queue_type, entrypoint.routing_keys)
+            for cls in map(service_class, services or SERVICE_CLASSES)
+            for method, entrypoint in _entrypoints(cls)]
 
 
 def declare_all(amqp_uri: str, services=None, queue_type: str = "classic",

@@ -54,8 +54,10 @@ class GrantsService(ServiceBase):
         self.uow.consume(event, handlers.on_ranking_published, self.clock.now(),
                          self.settings.authority_email)
 
-    # result letters are released in bulk: one delivery event per letter, in batches
-    @subscribe("notifications", NotificationDelivered, batch_size=100, batch_wait_ms=50)
+    # result letters are released in bulk: one delivery event per letter, in batches; only
+    # theirs reach this queue (the other three in four deliveries are routed elsewhere)
+    @subscribe("notifications", NotificationDelivered, only=(handlers.RESULT_LETTER,),
+               batch_size=100, batch_wait_ms=50)
     def on_notification_delivered(self, events):
         handlers.record_deliveries(self.uow, events, self.clock.now())
 

@@ -102,6 +102,7 @@ class UnitOfWork:
             now = datetime.now(timezone.utc)
             self.session.execute(_OUTBOX_INSERT, [
                 {"event_id": e.event_id, "event_type": e.event_type(),
+                 "routing_key": e.routing_key(),
                  "exchange": f"{e.producer}.events", "payload": json.dumps(dump(e)),
                  "correlation_id": e.correlation_id, "created_at": now}
                 for e in self._events])

@@ -21,6 +21,16 @@ def wire_name(class_name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
 
 
+#: a routing key's second word: what a topic binding can name exactly (no dot, ``*``
+#: or ``#``); any other value is routed under ``-``, which no such word is
+_ROUTING_WORD = re.compile(r"[a-z0-9_]{1,60}")
+
+
+def qualified_key(event_type: str, value) -> str:
+    word = value if isinstance(value, str) and _ROUTING_WORD.fullmatch(value) else "-"
+    return f"{event_type}.{word}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Event:
     """Envelope fields shared by every event.
@@ -40,10 +50,27 @@ class Event:
     producer: ClassVar[str] = ""
     #: bumped whenever the payload changes incompatibly; consumers upcast older versions
     schema_version: ClassVar[int] = 1
+    #: a payload field whose value is the routing key's second word
+    #: (``notification_delivered.result_letter``), so that a consumer may bind to one kind
+    #: of the event instead of receiving every one to drop most; None: the type alone
+    routed_by: ClassVar[str | None] = None
 
     @classmethod
     def event_type(cls) -> str:
         return wire_name(cls.__name__)
+
+    @classmethod
+    def routing_key_for(cls, payload: dict) -> str:
+        """The routing key of this type's event with ``payload`` (its wire form): the
+        relay publishes with it and a consumer checks a delivery's key against it."""
+        if cls.routed_by is None:
+            return cls.event_type()
+        return qualified_key(cls.event_type(), payload.get(cls.routed_by))
+
+    def routing_key(self) -> str:
+        if self.routed_by is None:
+            return self.event_type()
+        return qualified_key(self.event_type(), getattr(self, self.routed_by))
 
     def __post_init__(self):
         if self.occurred_at.tzinfo is None or self.occurred_at.utcoffset() is None:

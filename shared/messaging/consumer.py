@@ -39,7 +39,7 @@ from nameko.extensions import SharedExtension
 from nameko.messaging import Consumer, QueueConsumer
 
 from shared.events import Event
-from shared.events.registry import load
+from shared.events.registry import EVENT_CLASSES, load
 from shared.messaging import topology as t
 from shared.messaging.inbound import Refused, check_route, decode_body, metric_label
 from shared.metrics import DEAD_LETTERED, EVENTS_CONSUMED, HANDLER_LATENCY
@@ -112,9 +112,15 @@ class DomainEventHandler(EventHandler):
     queue_consumer = GrantflowQueueConsumer()
 
     def __init__(self, source_service: str, event_type: str | type[Event], batch_size: int = 1,
-                 batch_wait_ms: int = 20, prefetch: int | None = None, **kwargs):
+                 batch_wait_ms: int = 20, prefetch: int | None = None,
+                 only: tuple[str, ...] = (), **kwargs):
         if isinstance(event_type, type):
             event_type = event_type.event_type()
+        event_class = EVENT_CLASSES.get(event_type)
+        #: the queue's bindings: ``only`` names the kinds wanted of an event routed by a
+        #: payload field (``Event.routed_by``), so the others never reach this queue
+        self.routing_keys = t.binding_keys(
+            event_type, routed=bool(event_class and event_class.routed_by), only=tuple(only))
         self.batch_size = batch_size
         self.batch_wait_ms = batch_wait_ms
         #: at most this many of the queue's messages in hand at once (None: the service's
@@ -137,7 +143,7 @@ class DomainEventHandler(EventHandler):
         config = self.container.config
         self.queue = t.consumer_queue(
             self.source_service, self.event_type, self.container.service_name,
-            self.method_name, config.get("QUEUE_TYPE", "classic"))
+            self.method_name, config.get("QUEUE_TYPE", "classic"), self.routing_keys)
         batching = config.get("EVENT_BATCH") or {}
         if self.batch_size > 1:  # a handler written for lists keeps getting lists
             self.batch_size = max(2, int(batching.get("size", self.batch_size)))

@@ -6,7 +6,8 @@ before Grantflow sees it), so every check is here, each failure naming its reaso
 - the body is JSON text: content type ``application/json``, UTF-8, a JSON object;
 - its ``event_type`` is one of the catalogue's;
 - it came the way that event travels: published on its producer's exchange
-  (``<producer>.events``) with its own type as routing key, or sent back to this very
+  (``<producer>.events``) with its own type as routing key (qualified by the payload's
+  field for an event routed by one, ``Event.routed_by``), or sent back to this very
   queue through ``grantflow.requeue`` (a retry or a replay); and it is an event this
   handler subscribes to.
 
@@ -68,7 +69,8 @@ def check_route(body: dict, delivery_info: dict, source: str, wanted: str,
     exchange = delivery_info.get("exchange", "")
     routing_key = delivery_info.get("routing_key", "")
     if exchange == f"{source}.events":
-        if routing_key != event_type:
+        # the bare type is an earlier release's key for a routed event (an upgrade)
+        if routing_key not in (event_type, cls.routing_key_for(body)):
             raise Refused(f"misrouted: a {event_type} event published with routing key "
                           f"{routing_key[:80]!r}")
     elif exchange != t.REQUEUE_EXCHANGE or routing_key != queue_name:

@@ -85,7 +85,8 @@ class OutboxRelay:
         with self.engine.begin() as conn:
             walk_queue_in_index_order(conn)
             query = (sa.select(outbox.c.id, outbox.c.event_id, outbox.c.event_type,
-                               outbox.c.exchange, outbox.c.payload, outbox.c.correlation_id)
+                               outbox.c.routing_key, outbox.c.exchange, outbox.c.payload,
+                               outbox.c.correlation_id)
                      .where(outbox.c.sent_at.is_(None))
                      .order_by(outbox.c.id).limit(self.batch_size))
             if conn.dialect.name == "postgresql":
@@ -95,7 +96,8 @@ class OutboxRelay:
                 return 0
             failpoint("relay.before_publish", rows[0].event_type)
             self.publisher.publish_batch([
-                OutgoingMessage(exchange=row.exchange, routing_key=row.event_type,
+                OutgoingMessage(exchange=row.exchange,
+                                routing_key=row.routing_key or row.event_type,
                                 body=row.payload, message_id=row.event_id,
                                 headers={"grantflow.correlation_id": row.correlation_id})
                 for row in rows])

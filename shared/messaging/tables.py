@@ -19,6 +19,9 @@ outbox = sa.Table(
     sa.Column("correlation_id", sa.String(120), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("sent_at", UtcDateTime(), nullable=True),
+    # the key the relay publishes with (Event.routing_key); rows written before it
+    # existed (None) go with their event type
+    sa.Column("routing_key", sa.String(160), nullable=True),
 )
 # the hourly purge of rows sent long ago
 sa.Index("ix_outbox_unsent", outbox.c.sent_at, outbox.c.id)
@@ -77,3 +80,12 @@ def create_pending_index(op) -> None:
 
 def drop_pending_index(op) -> None:
     op.drop_index(PENDING_INDEX, table_name="outbox")
+
+
+def add_routing_key(op) -> None:
+    """The outbox's ``routing_key`` column (each service's ``*_outbox_routing_key``)."""
+    op.add_column("outbox", sa.Column("routing_key", sa.String(160), nullable=True))
+
+
+def drop_routing_key(op) -> None:
+    op.drop_column("outbox", "routing_key")

@@ -1,7 +1,9 @@
 """Names and declarations of everything Grantflow puts on RabbitMQ.
 
 - ``<producer>.events``: topic exchange per producing service (nameko's convention); the
-  routing key is the event type.
+  routing key is the event type, qualified by one payload field for an event that names
+  one (``Event.routed_by``: ``notification_delivered.result_letter``), so a consumer may
+  bind to one kind of it (:func:`binding_keys`).
 - one durable queue per (consumer service, handler method), named as nameko names it:
   ``evt-<producer>-<event_type>--<service>.<method>``; competing replicas share it.
 - ``grantflow.retry.<ms>ms`` -> ``grantflow.delay.<ms>ms``: topic exchange (every routing
@@ -51,12 +53,31 @@ def consumer_queue_name(producer: str, event_type: str, service: str, method: st
     return f"evt-{producer}-{kind}--{service}.{method}"
 
 
+def binding_keys(event_type: str, routed: bool = False, only: tuple[str, ...] = ()
+                 ) -> list[str]:
+    """The routing keys a consumer queue of ``event_type`` binds: ``routed`` when the
+    type's keys are qualified (``<type>.<word>``), ``only`` the words it wants (all if
+    empty)."""
+    if event_type == ALL_EVENTS:
+        return ["#"]
+    if only and not routed:
+        raise ValueError(f"{event_type} is routed by its type alone: it has no kinds to "
+                         f"subscribe to only some of")
+    if not routed:
+        return [event_type]
+    if not only:
+        return [f"{event_type}.#"]  # '#' matches no word too: the bare type as well
+    # the bare type too: what a producer of an earlier release publishes during an upgrade
+    return [event_type] + [f"{event_type}.{word}" for word in sorted(only)]
+
+
 def consumer_queue(producer: str, event_type: str, service: str, method: str,
-                   queue_type: str = "classic") -> Queue:
+                   queue_type: str = "classic", routing_keys: list[str] | None = None
+                   ) -> Queue:
     name = consumer_queue_name(producer, event_type, service, method)
-    routing_key = "#" if event_type == ALL_EVENTS else event_type
+    keys = routing_keys or binding_keys(event_type)
     return Queue(name, durable=True, queue_arguments=_queue_arguments(queue_type), bindings=[
-        binding(event_exchange(producer), routing_key=routing_key),
+        *(binding(event_exchange(producer), routing_key=key) for key in keys),
         binding(requeue_exchange(), routing_key=name),
     ])
 

@@ -110,5 +110,5 @@ def publish(amqp_uri: str, *events) -> None:
         for event in events:
             producer.publish(dump(event), exchange=Exchange(f"{event.producer}.events",
                                                             type="topic", durable=True),
-                             routing_key=event.event_type(), serializer="json",
+                             routing_key=event.routing_key(), serializer="json",
                              delivery_mode=2)

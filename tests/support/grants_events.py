@@ -108,12 +108,12 @@ def withdrawn(proposal_id: str, at: datetime, topic_id: str = TOPIC,
 
 
 def publish(amqp_uri: str, *events: Event) -> None:
-    """Publish as the producer's relay does: ``<producer>.events``, routing key = type,
+    """Publish as the producer's relay does: ``<producer>.events``, the event's routing key,
     persistent, with publisher confirms."""
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
         producer = conn.Producer()
         for event in events:
             producer.publish(json.dumps(dump(event)), exchange=event_exchange(event.producer),
-                             routing_key=event.event_type(), content_type="application/json",
+                             routing_key=event.routing_key(), content_type="application/json",
                              content_encoding="utf-8", delivery_mode=2,
                              message_id=event.event_id, declare=[event_exchange(event.producer)])

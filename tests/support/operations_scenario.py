@@ -303,7 +303,7 @@ def publish(amqp_uri: str, events: list[Event]) -> None:
         producer = conn.Producer()
         for event in events:
             producer.publish(wire(event), exchange=event_exchange(event.producer),
-                             routing_key=event.event_type(), serializer="json",
+                             routing_key=event.routing_key(), serializer="json",
                              delivery_mode=2, message_id=event.event_id)
 
 

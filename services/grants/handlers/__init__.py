@@ -7,7 +7,8 @@
 """
 from services.grants.handlers.commands import (confirm_data, decline,  # noqa: F401
                                                sign_by_authority, sign_by_coordinator)
-from services.grants.handlers.events import (on_call_published, on_deadline_closed,  # noqa: F401
+from services.grants.handlers.events import (RESULT_LETTER, on_call_published,  # noqa: F401
+                                             on_deadline_closed,
                                              on_notification_delivered,
                                              on_proposal_withdrawn, on_ranking_published,
                                              on_stage_reached, record_deliveries)

@@ -26,7 +26,7 @@ def publish(stack, *events: Event) -> None:
         for event in events:
             producer.publish(dump(event), exchange=Exchange(f"{event.producer}.events",
                                                             type="topic", durable=True),
-                             routing_key=event.event_type(), serializer="json",
+                             routing_key=event.routing_key(), serializer="json",
                              delivery_mode=2, message_id=event.event_id)
 
 

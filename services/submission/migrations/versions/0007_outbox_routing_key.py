@@ -1,0 +1,23 @@
+"""the outbox keeps each event's routing key, qualified for an event routed by a payload
+field (shared.events.base.Event.routed_by), so that a consumer may bind to one kind of it
+
+Revision ID: submission_outbox_routing_key
+Revises: submission_version_project
+Create Date: 2026-12-05
+"""
+from alembic import op
+
+from shared.messaging.tables import add_routing_key, drop_routing_key
+
+revision = "submission_outbox_routing_key"
+down_revision = "submission_version_project"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    add_routing_key(op)
+
+
+def downgrade():
+    drop_routing_key(op)
