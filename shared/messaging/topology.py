@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from kombu import Exchange, Queue, binding
 
+from shared.events.base import qualified_key
+
 REQUEUE_EXCHANGE = "grantflow.requeue"
 DEAD_LETTER_EXCHANGE = "grantflow.dead-letter"
 DEAD_LETTER_QUEUE = "grantflow.dead-letters"
@@ -65,6 +67,11 @@ def binding_keys(event_type: str, routed: bool = False, only: tuple[str, ...] = 
                          f"subscribe to only some of")
     if not routed:
         return [event_type]
+    unnamed = [word for word in only
+               if qualified_key(event_type, word) != f"{event_type}.{word}"]
+    if unnamed:
+        raise ValueError(f"{event_type}: {unnamed} cannot be a routing key's word (lower-case "
+                         f"letters, digits and _)")
     if not only:
         return [f"{event_type}.#"]  # '#' matches no word too: the bare type as well
     # the bare type too: what a producer of an earlier release publishes during an upgrade

@@ -19,6 +19,7 @@ from shared.events import dump
 from shared.messaging.broker import OutgoingMessage
 from shared.messaging.inbound import Refused, check_route
 from shared.messaging.relay import OutboxRelay
+from shared.messaging.topology import binding_keys
 from tests.support.grants_events import letter_delivered
 
 pytestmark = pytest.mark.integration
@@ -85,3 +86,13 @@ def test_a_delivery_passes_under_its_own_templates_key_or_the_bare_type_only():
                    "notification_delivered.submission_receipt.x", "proposal_submitted"):
         with pytest.raises(Refused, match="misrouted"):
             route(forged)
+
+
+def test_a_subscription_names_only_kinds_a_routing_key_can_carry_of_an_event_routed_by_one():
+    assert binding_keys("notification_delivered", routed=True) == ["notification_delivered.#"]
+    assert binding_keys("notification_delivered", routed=True, only=("result_letter",)) == [
+        "notification_delivered", "notification_delivered.result_letter"]
+    with pytest.raises(ValueError, match=r"\['result.letter'\] cannot be a routing key's word"):
+        binding_keys("notification_delivered", routed=True, only=("result.letter",))
+    with pytest.raises(ValueError, match="routed by its type alone"):
+        binding_keys("proposal_submitted", only=("x",))
