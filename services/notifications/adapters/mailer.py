@@ -77,8 +77,8 @@ class _HeaderClasses(HeaderRegistry):
         return made
 
 
-#: the standard library's default policy (RFC 5322, SMTP line endings on the wire),
-#: with the header classes made once
+#: the standard library's default policy (RFC 5322 headers, RFC 2047 words for what is
+#: not ASCII), with the header classes made once; the text is flattened with CRLF
 POLICY = email_policy.default.clone(header_factory=_HeaderClasses())
 
 
