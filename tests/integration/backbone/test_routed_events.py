@@ -1,7 +1,7 @@
 """Notification outcomes are routed by their template (``Event.routed_by``): grants binds
 to the result letters' deliveries alone and no longer receives the other three in four
-to drop them; operations, bound to every event, still gets each one. Through the real
-outbox, relay and broker."""
+to drop them; operations, bound to every event, and a subscriber of the whole type still
+get each one. Through the real outbox, relay and broker."""
 from __future__ import annotations
 
 import json
@@ -19,7 +19,7 @@ from shared.events import dump
 from shared.messaging.broker import OutgoingMessage
 from shared.messaging.inbound import Refused, check_route
 from shared.messaging.relay import OutboxRelay
-from shared.messaging.topology import binding_keys
+from shared.messaging.topology import binding_keys, consumer_queue, declare
 from tests.support.grants_events import letter_delivered
 
 pytestmark = pytest.mark.integration
@@ -46,6 +46,11 @@ def test_grants_gets_the_result_letters_deliveries_alone_operations_every_one(da
                                                                              vhost):
     uri = vhost.amqp_uri
     declare_all(uri, services=["grants", "operations"], retry_delays_ms=(1000,))
+    # a subscriber of every delivery by type (no service is one today): '<type>.#'
+    whole = consumer_queue("notifications", "notification_delivered", "probe", "every_one",
+                           routing_keys=binding_keys("notification_delivered", routed=True))
+    with Connection(uri) as conn:
+        declare(conn.default_channel, [whole])
     engine = create_service_engine(databases.url("notifications"), pool_size=1,
                                    max_overflow=0)
     relay = OutboxRelay(engine, uri, "notifications")
@@ -70,6 +75,7 @@ def test_grants_gets_the_result_letters_deliveries_alone_operations_every_one(da
     assert _drain(uri, _queue("grants", "on_notification_delivered")) == ["P-1", "P-4"]
     assert _drain(uri, _queue("operations", "record_notifications_events")) == [
         "P-1", "P-2", "P-3", "P-4"]
+    assert _drain(uri, whole.name) == ["P-1", "P-2", "P-3", "P-4"]
 
 
 def test_a_delivery_passes_under_its_own_templates_key_or_the_bare_type_only():
