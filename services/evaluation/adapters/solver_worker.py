@@ -265,30 +265,30 @@ def _positions(problem: AssignmentProblem, pairs) -> dict:
     e_ids, p_ids = [e.id for e in problem.experts], [p.id for p in problem.proposals]
     codes = PairSet.of(pairs).codes_in(e_ids, p_ids)
     width = max(len(e_ids), 1)
-    slices = range(0, len(codes), _PACK_SLICE)
-    return {"experts": _pack(codes[at:at + _PACK_SLICE] % width for at in slices),
-            "proposals": _pack(codes[at:at + _PACK_SLICE] // width for at in slices)}
+    return {"experts": _packed(codes, lambda part: part % width),
+            "proposals": _packed(codes, lambda part: part // width)}
 
 
 #: positions on the wire: 32-bit little-endian (a pool or a topic far below 2**31)
 _WIRE_INT = np.dtype("<i4")
 
 
-def _packed(positions: np.ndarray) -> str:
+def _packed(values: np.ndarray, positions_of=None) -> str:
     """Positions as base64 text of 32-bit little-endian integers (4 bytes each, 5.3
     characters in base64, against about 6 characters and a 28-byte Python int each as
-    a JSON list)."""
-    positions = np.asarray(positions)
-    return _pack(positions[at:at + _PACK_SLICE] for at in range(0, len(positions), _PACK_SLICE))
+    a JSON list): ``values`` themselves, or ``positions_of`` each slice of them.
 
-
-def _pack(slices) -> str:
-    """The base64 text of consecutive slices of positions, each but the last of
-    :data:`_PACK_SLICE` integers: a multiple of 3 integers is a whole number of base64
-    quanta, so the slices' texts join without padding between them, and the 32-bit copy
-    and its bytes of millions of pairs never exist whole."""
-    return "".join(base64.b64encode(np.asarray(part).astype(_WIRE_INT).tobytes()).decode("ascii")
-                   for part in slices)
+    Taken :data:`_PACK_SLICE` integers at a time: a multiple of 3 integers is a whole
+    number of base64 quanta, so the slices' texts join without padding between them,
+    and the 32-bit copy and its bytes of millions of pairs never exist whole."""
+    values = np.asarray(values)
+    texts = []
+    for at in range(0, len(values), _PACK_SLICE):
+        part = values[at:at + _PACK_SLICE]
+        if positions_of is not None:
+            part = positions_of(part)
+        texts.append(base64.b64encode(part.astype(_WIRE_INT).tobytes()).decode("ascii"))
+    return "".join(texts)
 
 
 _PACK_SLICE = 3 << 16  # integers per slice, a multiple of 3
