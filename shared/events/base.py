@@ -5,6 +5,7 @@ marshmallow; their wire form is defined once, in :mod:`shared.events.schemas`.
 """
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ def new_event_id() -> str:
     return str(uuid.uuid4())
 
 
+@functools.cache  # asked for each event written and read; the catalogue's names are few
 def wire_name(class_name: str) -> str:
     """``ProposalSubmitted`` -> ``proposal_submitted``: the only place this is derived."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()

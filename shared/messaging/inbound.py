@@ -70,7 +70,7 @@ def check_route(body: dict, delivery_info: dict, source: str, wanted: str,
     routing_key = delivery_info.get("routing_key", "")
     if exchange == f"{source}.events":
         # the bare type is an earlier release's key for a routed event (an upgrade)
-        if routing_key not in (event_type, cls.routing_key_for(body)):
+        if routing_key != event_type and routing_key != cls.routing_key_for(body):
             raise Refused(f"misrouted: a {event_type} event published with routing key "
                           f"{routing_key[:80]!r}")
     elif exchange != t.REQUEUE_EXCHANGE or routing_key != queue_name:
