@@ -12,12 +12,17 @@ without nameko:
     per batch, attempts recorded per group of ``handlers.delivery.GROUP`` messages). Each
     message's outcome is committed with its event and its attempt row either way.
 (c) sending N more as the service does (``deliver_all_due``): ``--senders`` batches at
-    once, each on its own SMTP and database connection.
+    once, each on its own SMTP and database connection;
+(d) (c) again to a second dev server that does not offer PIPELINING (RFC 2920), so each
+    message takes four round trips (MAIL, RCPT, DATA, the text) instead of two; run
+    before (c), the ratio is (d)'s time over (c)'s, and the CPU per message of this
+    process (the service's code) and of each SMTP server is given for both.
 
 Ratios are against the old way measured in the same run. The last line printed is one
 JSON object.
 
     python bench/mail_delivery.py [--messages 2000] [--smtp-host 127.0.0.13] [--smtp-port 1113]
+        [--senders 3]   (the server without PIPELINING listens on the next port)
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.procstat import cpu_seconds  # noqa: E402
 
 PG_URL = os.environ.get("GRANTFLOW_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 NOW = datetime(2019, 7, 1, 9, 0, tzinfo=timezone.utc)
@@ -92,6 +98,11 @@ def main(argv=None) -> int:
     smtp = subprocess.Popen([sys.executable, "-m", "grantflow.devsmtp", "--host", args.smtp_host,
                              "--port", str(args.smtp_port), "--dir", mail_dir],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    plain_dir = tempfile.mkdtemp(prefix="gf-mail-bench-plain-")
+    plain_smtp = subprocess.Popen([sys.executable, "-m", "grantflow.devsmtp", "--host",
+                                   args.smtp_host, "--port", str(args.smtp_port + 1), "--dir",
+                                   plain_dir, "--no-pipelining"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         upgrade_to_head(engine, "services.notifications:migrations")
         uow = UnitOfWork(sessionmaker(engine, expire_on_commit=False), "notifications")
@@ -162,16 +173,30 @@ def main(argv=None) -> int:
             conn.exec_driver_sql("UPDATE deliveries SET next_attempt_at = now() "
                                  "WHERE status = 'queued'")
         per_batch = timed(lambda: send_all(mailer))
-        print(f"  {n / per_batch:.0f}/s; {args.senders} senders at once ...", flush=True)
-        queue_in_bulk("parallel")
         parallel_settings = Settings(senders=args.senders)
-        parallel = timed(lambda: deliver_all_due(uow, mailer, FixedClock(), parallel_settings))
+
+        def parallel_to(server, to_mailer, tag: str) -> tuple[float, float, float]:
+            """(seconds, this process's CPU ms a message, the server's)."""
+            queue_in_bulk(tag)
+            ours, theirs = cpu_seconds(os.getpid()), cpu_seconds(server.pid)
+            seconds = timed(lambda: deliver_all_due(uow, to_mailer, FixedClock(),
+                                                    parallel_settings))
+            return (seconds, round((cpu_seconds(os.getpid()) - ours) * 1000 / n, 3),
+                    round((cpu_seconds(server.pid) - theirs) * 1000 / n, 3))
+
+        print(f"  {n / per_batch:.0f}/s; {args.senders} senders at once, to a server "
+              "without PIPELINING ...", flush=True)
+        plain, plain_ours, plain_theirs = parallel_to(plain_smtp, SmtpMailer(
+            args.smtp_host, args.smtp_port + 1, "no-reply@bench.example"), "plain")
+        print(f"  {n / plain:.0f}/s; {args.senders} senders at once, pipelined ...",
+              flush=True)
+        parallel, piped_ours, piped_theirs = parallel_to(smtp, mailer, "parallel")
         print(f"  {n / parallel:.0f}/s", flush=True)
         with engine.connect() as conn:
             unsent = conn.exec_driver_sql("SELECT count(*) FROM deliveries WHERE status "
                                           "<> 'sent'").scalar()
         from grantflow.devsmtp import read_messages
-        received = len(read_messages(mail_dir))
+        received = len(read_messages(mail_dir)) + len(read_messages(plain_dir))
         result = {
             "messages": n, "load_1min": os.getloadavg()[0],
             "queue_per_s": {"one_insert_each": round(n / one_by_one), "bulk": round(n / bulk)},
@@ -181,15 +206,23 @@ def main(argv=None) -> int:
                            f"{args.senders}_senders": round(n / parallel)},
             "send_ratio": round(per_message / per_batch, 2),
             "senders_ratio": round(per_batch / parallel, 2),
-            "unsent": unsent, "received": received, "expected_received": 3 * n,
+            "pipelining": {"one_command_at_a_time_per_s": round(n / plain),
+                           "pipelined_per_s": round(n / parallel),
+                           "ratio": round(plain / parallel, 2),
+                           "client_cpu_ms_per_message": {"one_command_at_a_time": plain_ours,
+                                                         "pipelined": piped_ours},
+                           "server_cpu_ms_per_message": {"one_command_at_a_time": plain_theirs,
+                                                         "pipelined": piped_theirs}},
+            "unsent": unsent, "received": received, "expected_received": 4 * n,
         }
     finally:
-        smtp.terminate()
-        smtp.wait(10)
+        for server in (smtp, plain_smtp):
+            server.terminate()
+            server.wait(10)
         engine.dispose()
         drop_postgres_databases(PG_URL, database)
     print(json.dumps(result))
-    return 0 if result["unsent"] == 0 and result["received"] == 3 * n else 1
+    return 0 if result["unsent"] == 0 and result["received"] == 4 * n else 1
 
 
 if __name__ == "__main__":

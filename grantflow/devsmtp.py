@@ -40,13 +40,24 @@ class KeepingHandler:
     name is unique per delivery (created with O_EXCL, so a clash fails the delivery and
     the client retries, it never overwrites); only the shared log file takes the lock."""
 
-    def __init__(self, directory: Path, reject_domains: set[str], writers: int = 4):
+    def __init__(self, directory: Path, reject_domains: set[str], writers: int = 4,
+                 pipelining: bool = True):
         self.directory = directory
         self.reject_domains = {d.lower() for d in reject_domains}
+        self.pipelining = pipelining
         self.lock = threading.Lock()
         directory.mkdir(parents=True, exist_ok=True)
         self.maildir = mailbox.Maildir(str(directory / "maildir"), create=True)
         self.writer = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="devsmtp-keep")
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        """Offers PIPELINING (RFC 2920), as Postfix and Exim do: aiosmtpd reads each command
+        from its buffer and answers in order, so commands sent together are answered
+        together; it just does not say so. (This hook must name the client's host.)"""
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.rsplit("@", 1)[-1].lower() in self.reject_domains:
@@ -120,8 +131,11 @@ def main(argv=None) -> int:
     parser.add_argument("--port", type=int, default=1025)
     parser.add_argument("--dir", default="var/mail")
     parser.add_argument("--reject-domain", action="append", default=[])
+    parser.add_argument("--no-pipelining", action="store_true",
+                        help="do not offer PIPELINING: clients send one command at a time")
     args = parser.parse_args(argv)
-    controller = Controller(KeepingHandler(Path(args.dir), set(args.reject_domain)),
+    controller = Controller(KeepingHandler(Path(args.dir), set(args.reject_domain),
+                                           pipelining=not args.no_pipelining),
                             hostname=args.host, port=args.port)
     controller.start()
     print(f"devsmtp listening on {args.host}:{args.port}, keeping mail in {args.dir}", flush=True)

@@ -1,5 +1,6 @@
 """The SMTP adapter against a real SMTP server in this process (aiosmtpd, loopback)."""
 import socket
+import threading
 from email import message_from_bytes, policy
 from email.generator import BytesGenerator
 from email.message import EmailMessage
@@ -14,10 +15,12 @@ from services.notifications.adapters.mailer import (OutgoingMail, PermanentMailE
 from tests.support.infra import free_port
 
 
-@pytest.fixture
-def server(tmp_path):
+@pytest.fixture(params=[True, False], ids=["pipelining", "one-command-at-a-time"])
+def server(tmp_path, request):
+    """The dev server, offering PIPELINING or not: every test here runs both ways."""
     port = free_port()
-    controller = Controller(KeepingHandler(tmp_path, {"rejected.invalid"}),
+    controller = Controller(KeepingHandler(tmp_path, {"rejected.invalid"},
+                                           pipelining=request.param),
                             hostname="127.0.0.1", port=port)
     controller.start()
     yield port, tmp_path
@@ -36,6 +39,133 @@ def test_a_message_arrives_with_its_message_id_and_text(server):
     assert kept["message_id"] == "<d1@grantflow.notifications>"
     assert kept["subject"] == "[AMIF] Receipt for CITTÀ"
     assert kept["text"].splitlines() == ["Grüße"]  # CRLF on the wire
+
+
+def test_a_line_starting_with_a_dot_arrives_as_written(server):
+    port, directory = server
+    body = ".hidden\n..two dots\n.\nend\n"
+    SmtpMailer("127.0.0.1", port, "no-reply@grantflow.test", timeout=5).send(mail(body=body))
+    [kept] = read_messages(directory)
+    assert kept["text"].replace("\r\n", "\n") == body
+
+
+def test_a_refused_sender_is_permanent_and_the_session_goes_on(tmp_path):
+    """MAIL refused: the RCPT and DATA sent with it are answered 503 and not reported;
+    the transaction is reset and the next message goes through on the same session."""
+    class RefusingTheFirstSender(KeepingHandler):
+        refused = 0
+
+        async def handle_MAIL(self, server, session, envelope, address, mail_options):
+            if not self.refused:
+                self.refused += 1
+                return "550 5.7.1 sender not allowed now"
+            envelope.mail_from = address
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(RefusingTheFirstSender(tmp_path, set()), hostname="127.0.0.1",
+                            port=port)
+    controller.start()
+    try:
+        mailer = SmtpMailer("127.0.0.1", port, "no-reply@grantflow.test", timeout=5)
+        with mailer.connection() as smtp:
+            with pytest.raises(PermanentMailError, match="^sender refused: 550 5.7.1"):
+                smtp.send(mail(to="a@example.org"))
+            first = smtp.smtp
+            smtp.send(mail(to="b@example.org"))
+            assert smtp.smtp is first
+    finally:
+        controller.stop()
+    assert [m["rcpt_tos"] for m in read_messages(tmp_path)] == [["b@example.org"]]
+
+
+class ScriptedServer(threading.Thread):
+    """One SMTP session on a raw socket that offers PIPELINING and answers nothing of a
+    transaction before it has read MAIL, RCPT and DATA: a client that waits for each
+    reply before its next command times out here. ``replies`` are its answers to the
+    three; after a 354 it keeps the text it reads up to the lone dot."""
+
+    def __init__(self, replies=(b"250 OK", b"250 OK", b"354 go ahead"), hang_up=None):
+        super().__init__(daemon=True)
+        self.replies, self.before_any_reply, self.texts = replies, [], []
+        self.hang_up = hang_up  # "envelope": before answering it; "text": after reading it
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+
+    def run(self):
+        connection, _ = self.listener.accept()
+        with connection, connection.makefile("rb") as lines:
+            def answer(*replies):
+                connection.sendall(b"".join(reply + b"\r\n" for reply in replies))
+            answer(b"220 scripted ESMTP")
+            lines.readline()  # EHLO
+            answer(b"250-scripted", b"250-PIPELINING", b"250 HELP")
+            while True:
+                command = lines.readline()
+                if not command:  # the client dropped the session
+                    return
+                if command.upper().startswith(b"QUIT"):
+                    answer(b"221 bye")
+                    return
+                if not command.upper().startswith(b"MAIL"):
+                    answer(b"250 OK")  # RSET
+                    continue
+                group = [command, lines.readline(), lines.readline()]
+                self.before_any_reply.append([c.split(b":")[0].strip().upper() for c in group])
+                if self.hang_up == "envelope":
+                    return
+                answer(*self.replies)
+                if self.replies[2].startswith(b"354"):
+                    text = b""
+                    while not text.endswith(b"\r\n.\r\n"):
+                        chunk = lines.readline()
+                        if not chunk:
+                            return
+                        text += chunk
+                    self.texts.append(text)
+                    if self.hang_up == "text":
+                        return
+                    answer(b"250 kept")
+
+
+def test_the_envelope_goes_in_one_write_where_the_server_pipelines():
+    server = ScriptedServer()
+    server.start()
+    mailer = SmtpMailer("127.0.0.1", server.port, "no-reply@grantflow.test", timeout=3)
+    with mailer.connection() as smtp:
+        smtp.send(mail(to="a@example.org", body=".dot\nline\n"))
+        smtp.send(mail(to="b@example.org"))
+    server.join(5)
+    assert server.before_any_reply == [[b"MAIL FROM", b"RCPT TO", b"DATA"]] * 2
+    assert server.texts[0].endswith(b"\r\n\r\n..dot\r\nline\r\n.\r\n")
+
+
+@pytest.mark.parametrize("hang_up, uncertain", [("envelope", False), ("text", True)])
+def test_a_session_lost_before_the_text_is_certain_after_it_uncertain(hang_up, uncertain):
+    """Gone before answering the pipelined envelope: the server cannot have the message
+    (sent again without a second thought). Gone once the text went: it may have it."""
+    server = ScriptedServer(hang_up=hang_up)
+    server.start()
+    mailer = SmtpMailer("127.0.0.1", server.port, "no-reply@grantflow.test", timeout=3)
+    with pytest.raises(TransientMailError) as lost:
+        mailer.send(mail())
+    server.join(5)
+    assert lost.value.uncertain is uncertain
+    assert len(server.texts) == (1 if uncertain else 0)
+
+
+def test_a_server_that_wants_a_text_for_a_refused_envelope_gets_none():
+    """RFC 2920 says a server refuses DATA when no recipient was accepted; one that
+    answers 354 anyway is left (the session dropped) rather than sent an empty text."""
+    server = ScriptedServer((b"250 OK", b"550 5.1.1 no such user", b"354 go ahead"))
+    server.start()
+    mailer = SmtpMailer("127.0.0.1", server.port, "no-reply@grantflow.test", timeout=3)
+    with mailer.connection() as smtp:
+        with pytest.raises(PermanentMailError, match="recipient refused: .*550 5.1.1"):
+            smtp.send(mail(to="nobody@example.org"))
+        assert smtp.smtp is None
+    server.join(5)
+    assert server.texts == []
 
 
 def test_a_refused_recipient_is_permanent_with_the_servers_reason(server):
