@@ -154,6 +154,20 @@ def test_a_session_lost_before_the_text_is_certain_after_it_uncertain(hang_up, u
     assert len(server.texts) == (1 if uncertain else 0)
 
 
+def test_a_pipelined_envelope_refuses_an_address_that_would_add_a_command():
+    """Building the message refuses such a recipient first (the To header); the envelope
+    refuses it on its own too, as smtplib's one-command-at-a-time path does."""
+    server = ScriptedServer()
+    server.start()
+    mailer = SmtpMailer("127.0.0.1", server.port, "no-reply@grantflow.test", timeout=3)
+    with mailer.connection() as smtp:
+        smtp.smtp = smtp._open()
+        with pytest.raises(PermanentMailError, match="line break"):
+            smtp._envelope("a@example.org>\r\nRCPT TO:<victim@example.org")
+    server.join(5)
+    assert server.before_any_reply == []
+
+
 def test_a_server_that_wants_a_text_for_a_refused_envelope_gets_none():
     """RFC 2920 says a server refuses DATA when no recipient was accepted; one that
     answers 354 anyway is left (the session dropped) rather than sent an empty text."""
