@@ -288,10 +288,11 @@ class SmtpConnection:
         first refusal is the one reported (a server answers 503 to what follows a refused
         MAIL, and refuses DATA when no recipient was accepted)."""
         smtp = self.smtp
-        if any(breaking in address for address in (sender, recipient) for breaking in "\r\n"):
-            # smtplib's putcmd refuses these too: a line break would add a command
-            raise PermanentMailError(f"an address with a line break cannot be sent: "
-                                     f"{recipient!r}")
+        for address in (sender, recipient):
+            if "\r" in address or "\n" in address:
+                # smtplib's putcmd refuses these too: a line break would add a command
+                raise PermanentMailError(f"an address with a line break cannot be sent: "
+                                         f"{address!r}")
         # as smtplib's mail() and rcpt() word them; an SMTPUTF8 envelope is sent as UTF-8
         commands = (f"mail FROM:{smtplib.quoteaddr(sender)}{''.join(' ' + o for o in options)}"
                     f"\r\nrcpt TO:{smtplib.quoteaddr(recipient)}\r\ndata\r\n")
