@@ -70,9 +70,8 @@ class Event:
         return qualified_key(cls.event_type(), payload.get(cls.routed_by))
 
     def routing_key(self) -> str:
-        if self.routed_by is None:
-            return self.event_type()
-        return qualified_key(self.event_type(), getattr(self, self.routed_by))
+        """This event's routing key: its fields are named as its payload's keys."""
+        return self.routing_key_for(vars(self))
 
     def __post_init__(self):
         if self.occurred_at.tzinfo is None or self.occurred_at.utcoffset() is None:
