@@ -223,7 +223,7 @@ def write_instance(path: str, problem: AssignmentProblem) -> None:
     for start in range(0, len(rows), 1024):
         block = model.block(rows[start:start + 1024], cols)
         affinity[start:start + len(block)] = block / np.float32(problem.weights.scale)
-    p_pos, e_pos = problem.blocked_positions
+    p_pos, e_pos = problem.blocked.positions()
     np.savez_compressed(
         path, affinity=affinity, conflicts=np.stack([p_pos, e_pos], axis=1).astype(np.int32),
         max_load=np.array([e.max_load if e.active else 0 for e in problem.experts],

@@ -64,6 +64,7 @@ from services.evaluation.domain.affinity import (
 from services.evaluation.domain.assignment import (
     AssignmentProblem, AssignmentResult, diagnose, group_shortfall, load_cost, needs,
     remaining_loads)
+from services.evaluation.domain.blocked import BlockedPairs, runs_of
 
 # affinity rows computed at once: bounds temporary memory. 256 rather than 1,024: at a
 # topic of 38,000 x 30,000 the streamed pass peaked 0.8 GB lower and took 7.7 s
@@ -216,15 +217,18 @@ def _tfidf(problem: AssignmentProblem):
 @dataclass
 class _Index:
     """Positions: open proposals (still needing evaluators) are rows, open experts
-    (free load) are columns, both in id order (the problem is sorted first)."""
+    (free load) are columns, both in id order (the problem is sorted first). The
+    blocked pairs stay the problem's, in its positions (10^7 of them are not copied);
+    ``row_of``/``col_of`` map a problem position to a row/column (-1: not open)."""
 
     rows: np.ndarray  # problem index of each open proposal
     cols: np.ndarray  # problem index of each open expert
     need: np.ndarray  # per row
     free: np.ndarray  # per column: new assignments it may take
     kept: np.ndarray  # per column: kept assignments (they set the first unit's cost)
-    blocked_rows: np.ndarray  # (row, col) pairs forbidden or already kept, sorted (int32)
-    blocked_cols: np.ndarray
+    blocked: BlockedPairs  # forbidden or already kept, problem positions
+    row_of: np.ndarray
+    col_of: np.ndarray
 
     @classmethod
     def of(cls, problem: AssignmentProblem) -> "_Index":
@@ -234,26 +238,28 @@ class _Index:
         kept_of = Counter(e for e, _ in problem.fixed)
         kept = np.array([kept_of[e.id] for e in problem.experts], dtype=np.int64)
         rows, cols = np.flatnonzero(need > 0), np.flatnonzero(free > 0)
-        b_proposals, b_experts = problem.blocked_positions
-        if len(rows) == len(need) and len(cols) == len(free):
-            # every proposal and expert is open (a first assignment): positions are the
-            # problem's, and the problem's arrays serve as they are (no second copy of
-            # 10^7 pairs)
-            return cls(rows, cols, need, free, kept, b_proposals, b_experts)
-        row_of = np.full(len(need), -1, dtype=np.int32)
+        row_of = np.full(len(need), -1, dtype=np.int64)
         row_of[rows] = np.arange(len(rows))
-        col_of = np.full(len(free), -1, dtype=np.int32)
+        col_of = np.full(len(free), -1, dtype=np.int64)
         col_of[cols] = np.arange(len(cols))
-        b_rows, b_cols = row_of[b_proposals], col_of[b_experts]
-        inside = (b_rows >= 0) & (b_cols >= 0)
-        return cls(rows, cols, need[rows], free[cols], kept[cols], b_rows[inside],
-                   b_cols[inside])
+        return cls(rows, cols, need[rows], free[cols], kept[cols], problem.blocked,
+                   row_of, col_of)
+
+    def blocked_in(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The blocked pairs of rows ``chunk`` (sorted) with an open column: (index
+        into ``chunk``, column) of each."""
+        local, experts = self.blocked.of_proposals(self.rows[chunk])
+        cols = self.col_of[experts]
+        open_ = cols >= 0
+        return local[open_], cols[open_]
 
     def eligible_per_row(self) -> np.ndarray:
-        return len(self.cols) - np.bincount(self.blocked_rows, minlength=len(self.rows))
+        blocked = self.blocked.per_proposal(experts=self.col_of >= 0)
+        return len(self.cols) - blocked[self.rows]
 
     def eligible_per_col(self) -> np.ndarray:
-        return len(self.rows) - np.bincount(self.blocked_cols, minlength=len(self.cols))
+        blocked = self.blocked.per_expert(self.row_of >= 0)
+        return len(self.rows) - blocked[self.cols]
 
 
 # ------------------------------------------------------------------------ stored pairs
@@ -306,31 +312,9 @@ def _block_rows(model: AffinityModel, index: _Index, chunk: np.ndarray) -> np.nd
     """int16 affinities of index rows ``chunk`` (sorted) x every column; blocked pairs
     -1."""
     block = model._chunk(index.rows[chunk], index.cols)
-    # each row's own run of the sorted blocked pairs: the runs between the chunk's first
-    # and last row were most of the 12.5 million of a 38,000 x 30,000 topic when the rows
-    # are scattered (pricing's and widening's), 0.4 GB of temporaries for a few rows
-    # keys of the array's own dtype: with others, searchsorted converts the whole
-    # array (10^7 pairs) on every call
-    keys = chunk.astype(index.blocked_rows.dtype)
-    local, pairs = _runs_between(np.searchsorted(index.blocked_rows, keys, side="left"),
-                                 np.searchsorted(index.blocked_rows, keys, side="right"))
-    block[local, index.blocked_cols[pairs]] = -1
+    local, cols = index.blocked_in(chunk)
+    block[local, cols] = -1
     return block
-
-
-def _runs(codes: np.ndarray, rows: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """The entries of sorted ``codes`` (row * width + column) that belong to ``rows``
-    (sorted): (position of the row in ``rows``, index into ``codes``) of each."""
-    return _runs_between(np.searchsorted(codes, rows * width, side="left"),
-                         np.searchsorted(codes, (rows + 1) * width, side="left"))
-
-
-def _runs_between(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For runs ``[starts[i], ends[i])``: (i, index) of every index in them, in order."""
-    counts = ends - starts
-    local = np.repeat(np.arange(len(counts)), counts)
-    return local, np.arange(int(counts.sum())) + np.repeat(starts - (np.cumsum(counts) - counts),
-                                                           counts)
 
 
 def _row_chunks(rows: np.ndarray):
@@ -647,7 +631,7 @@ def _price(model: AffinityModel, index: _Index, store: _Store, u: np.ndarray,
         # the chunk's first and last row held the stored pairs of nearly every flagged
         # row (a chunk's rows are scattered), 17 million at a 95,000 x 30,000 call for
         # each of its hundreds of chunks: most of pricing's time there
-        local, runs = _runs(s_codes, chunk, store.n_cols)
+        local, runs = runs_of(s_codes, chunk, store.n_cols)
         here_c = s_codes[runs] % store.n_cols
         at = np.searchsorted(sub, here_c)
         hit = (at < len(sub)) & (sub[np.minimum(at, len(sub) - 1)] == here_c)
@@ -730,8 +714,6 @@ def solve_assignment(problem: AssignmentProblem, options: SolverOptions = Solver
         return AssignmentResult("infeasible", diagnosis=tuple(s.message for s in shortfalls),
                                 stats=clock.stats())
     index = _Index.of(problem)
-    if index.blocked_rows is not problem.blocked_positions[0]:
-        problem.forget_blocked_positions()  # the index filtered its own copy
     clock.lap("index")
     model = AffinityModel(problem)
     clock.lap("model")

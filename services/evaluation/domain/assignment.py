@@ -30,6 +30,7 @@ from functools import cached_property
 import numpy as np
 
 from services.evaluation.domain.affinity import AffinityWeights, ImportedScores
+from services.evaluation.domain.blocked import BlockedPairs
 from services.evaluation.domain.experts import Expert
 from services.evaluation.domain.pairs import PairSet
 
@@ -98,23 +99,15 @@ class AssignmentProblem:
         return self.conflicts | self.excluded
 
     @cached_property
-    def blocked_positions(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(proposal positions, expert positions)`` of every pair no new assignment may
-        make (forbidden or already kept), once each, sorted: the integer form the
-        diagnosis and the solver work on.
-
-        32-bit positions (a call has far fewer than 2**31 proposals or experts): the two
-        arrays stay in memory for the whole solve, and a 38,000 x 30,000 topic has 12.5
-        million such pairs, 0.1 GB at 32 bits against 0.2 GB at 64."""
+    def blocked(self) -> BlockedPairs:
+        """Every pair no new assignment may make (forbidden or already kept), once each,
+        in this problem's order: the form the diagnosis and the solver work on. Where
+        the conflicts are a pair set in this problem's own id tables and nothing else
+        is blocked (the solver's child, a first assignment) it is that set's array
+        itself, not a copy."""
         pairs = PairSet.of(self.conflicts).union(self.excluded, self.fixed)
         codes = pairs.codes_in([e.id for e in self.experts], [p.id for p in self.proposals])
-        width = max(len(self.experts), 1)
-        return (codes // width).astype(np.int32), (codes % width).astype(np.int32)
-
-    def forget_blocked_positions(self) -> None:
-        """Drop the cached :attr:`blocked_positions` (computed again if asked): a solver
-        that keeps its own copy of them frees 0.1 GB per 12.5 million pairs."""
-        self.__dict__.pop("blocked_positions", None)
+        return BlockedPairs(codes, len(self.proposals), len(self.experts))
 
 
 @dataclass(frozen=True)
@@ -269,16 +262,14 @@ class _Counts:
         remaining = remaining_loads(problem)
         self.need = np.array([need[p] for p in self.ids], dtype=np.int64)
         self.remaining = np.array([remaining[e.id] for e in problem.experts], dtype=np.int64)
-        # pairs an expert with free load may not take: forbidden, or already kept
-        rows, cols = problem.blocked_positions
-        open_ = self.remaining[cols] > 0
-        self.blocked_rows, self.blocked_cols = rows[open_], cols[open_]
+        # pairs no new assignment may make: forbidden, or already kept
+        self.blocked = problem.blocked
         self.n_open = int((self.remaining > 0).sum())
 
     def proposals(self) -> list[Shortfall]:
         """Every proposal that has fewer non-conflicted experts with free load than it
         needs."""
-        available = self.n_open - np.bincount(self.blocked_rows, minlength=len(self.ids))
+        available = self.n_open - self.blocked.per_proposal(experts=self.remaining > 0)
         short = np.flatnonzero((self.need > 0) & (available < self.need))
         found = []
         for i in short.tolist():
@@ -311,8 +302,8 @@ class _Counts:
         if not needed:
             return None
         n_wanting = int(wanting.sum())
-        blocked = np.bincount(self.blocked_cols[wanting[self.blocked_rows]],
-                              minlength=len(self.remaining))
+        # pairs of experts without free load are counted too: they are left out below
+        blocked = self.blocked.per_expert(wanting)
         available = int(np.minimum(self.remaining, n_wanting - blocked)[self.remaining > 0].sum())
         if available >= needed:
             return None
