@@ -464,8 +464,11 @@ def _solve_flow(index: _Index, store: _Store, penalty: int, unit_cap: np.ndarray
     sink = n_rows + n_cols
     arcs = np.flatnonzero(store.in_flow)
     codes = store.codes[arcs]  # the arcs' codes only: the store holds ~4x more pairs
-    rows, cols = codes // store.n_cols, codes % store.n_cols
-    vals = store.vals[arcs].astype(np.int64)
+    # kept for the whole solve beside OR-Tools' own arrays, so in the smallest types
+    # that hold them (positions 32-bit, affinities the store's int16): at 5 million
+    # arcs 68 MB less at the solver's peak than 64-bit copies
+    rows, cols = (codes // store.n_cols).astype(np.int32), (codes % store.n_cols).astype(np.int32)
+    vals = store.vals[arcs]
     del arcs, codes
     u_cols, u_caps, u_cost = _unit_arcs(index, penalty, unit_cap)
     # the arc arrays filled in place, in the types OR-Tools takes, and dropped once it

@@ -96,6 +96,18 @@ def test_a_problem_travels_in_the_solvers_order_with_its_pairs_in_that_order():
     assert there.conflicts.codes_in(e_ids, p_ids) is there.conflicts.codes
 
 
+def test_a_decoded_problem_holds_each_repeated_name_once():
+    # the parser makes a string per occurrence; a million of them at 100,000 proposals
+    prob = random_problem(FEASIBLE_SEED, max_proposals=12, max_experts=12)
+    there = decode_problem(json.loads(json.dumps(encode_problem(prob))))
+    assert there == canonical(prob)
+    names = [p.topic for p in there.proposals]
+    names += [n for p in there.proposals for n in p.integration_areas + p.consortium]
+    names += [n for e in there.experts for n in e.expertise_areas + e.keywords + e.languages]
+    assert len(names) > len(set(names))  # the problem repeats some (else this shows nothing)
+    assert len({id(n) for n in names}) == len(set(names))
+
+
 def test_the_child_starts_with_allocator_settings_the_operator_may_override(monkeypatch):
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
