@@ -70,9 +70,11 @@ def runs_of(codes: np.ndarray, rows: np.ndarray, width: int) -> tuple[np.ndarray
     """The entries of sorted ``codes`` (row * width + column) that belong to ``rows``
     (sorted): (position of the row in ``rows``, index into ``codes``) of each, in order.
     Two binary searches per row: a few rows' pairs are found among 10^7 without a pass."""
-    keys = np.asarray(rows, dtype=np.int64) * width
-    starts = np.searchsorted(codes, keys, side="left")
-    counts = np.searchsorted(codes, keys + width, side="left") - starts
+    first = np.asarray(rows, dtype=np.int64) * width
+    # keys of the codes' own type (32 or 64 bits, :func:`.pairs.compact_codes`): with
+    # another, each search converts all 10^7 codes first
+    starts = np.searchsorted(codes, first.astype(codes.dtype), side="left")
+    counts = np.searchsorted(codes, (first + width).astype(codes.dtype), side="left") - starts
     local = np.repeat(np.arange(len(counts)), counts)
     return local, np.arange(int(counts.sum())) + np.repeat(starts - (np.cumsum(counts) - counts),
                                                            counts)

@@ -33,7 +33,8 @@ class PairSet(Set):
         codes = np.array(proposals, dtype=np.int64)
         codes *= max(len(self.expert_ids), 1)
         codes += np.asarray(experts)
-        self.codes = sorted_unique(codes, in_place=True)  # sorted: membership is a search
+        codes = sorted_unique(codes, in_place=True)  # sorted: membership is a search
+        self.codes = compact_codes(codes, len(self.proposal_ids) * max(len(self.expert_ids), 1))
 
     @classmethod
     def of(cls, pairs: Iterable[Pair]) -> "PairSet":
@@ -153,7 +154,8 @@ class PairSet(Set):
             e, p = self._expert_pos[expert_id], self._proposal_pos[proposal_id]
         except (KeyError, TypeError, ValueError):
             return False
-        code = p * max(len(self.expert_ids), 1) + e
+        # a key of the codes' own type: a Python int makes numpy convert every code
+        code = self.codes.dtype.type(p * max(len(self.expert_ids), 1) + e)
         at = int(np.searchsorted(self.codes, code))
         return at < self.codes.size and int(self.codes[at]) == code
 
@@ -180,6 +182,17 @@ class PairSet(Set):
     @cached_property
     def _proposal_pos(self) -> dict[str, int]:
         return {p: i for i, p in enumerate(self.proposal_ids)}
+
+
+def compact_codes(codes: np.ndarray, limit: int) -> np.ndarray:
+    """Sorted codes below ``limit`` in 32 bits where ``limit`` fits them (a call of
+    100,000 proposals and 30,000 experts: 3 x 10^9 codes), else as they are: the pairs
+    stay in memory for a whole solve, and its 33 million conflicted pairs are 0.13 GB
+    less. Code that searches them must search with keys of their own type (else numpy
+    converts every code on each search)."""
+    if limit <= np.iinfo(np.uint32).max and codes.dtype != np.uint32:
+        return codes.astype(np.uint32)
+    return codes
 
 
 def sorted_unique(values: np.ndarray, in_place: bool = False) -> np.ndarray:

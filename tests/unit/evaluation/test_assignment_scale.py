@@ -7,6 +7,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from services.evaluation.adapters import solver
@@ -88,6 +89,24 @@ def test_a_pair_sets_codes_in_an_order_are_its_pairs_in_that_order(pairs):
             (e_ids.index(a), p_ids.index(b)) for a, b in pairs if a in e_ids and b in p_ids)
     # in its own tables' order the set's array itself serves: no copy of 10^7 pairs
     assert packed.codes_in(packed.expert_ids, packed.proposal_ids) is packed.codes
+
+
+@pytest.mark.parametrize("n_experts, n_proposals, bits", [
+    (30_000, 100_000, 32),  # a 100,000-proposal call: 3 x 10^9 codes fit in 32 bits
+    (70_000, 70_000, 64),  # 4.9 x 10^9 do not
+])
+def test_a_pair_sets_codes_take_32_bits_where_every_code_fits(n_experts, n_proposals, bits):
+    e_ids = [f"E-{i:06d}" for i in range(n_experts)]
+    p_ids = [f"P-{i:06d}" for i in range(n_proposals)]
+    last_e, last_p = n_experts - 1, n_proposals - 1
+    experts, proposals = np.array([0, last_e, 5, last_e]), np.array([0, last_p, last_p, 3])
+    pairs = PairSet(e_ids, p_ids, experts, proposals)
+    assert pairs.codes.dtype.itemsize * 8 == bits
+    assert (e_ids[last_e], p_ids[last_p]) in pairs and (e_ids[1], p_ids[last_p]) not in pairs
+    blocked = BlockedPairs(pairs.codes_in(e_ids, p_ids), n_proposals, n_experts)
+    local, cols = blocked.of_proposals(np.array([0, 3, last_p]))
+    assert list(zip(local.tolist(), cols.tolist())) == [(0, 0), (1, last_e), (2, 5), (2, last_e)]
+    assert blocked.per_proposal()[[0, 3, last_p]].tolist() == [1, 1, 2]
 
 
 @SOME
