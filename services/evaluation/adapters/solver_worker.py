@@ -233,19 +233,22 @@ def decode_problem(data: dict) -> AssignmentProblem:
     """Inverse of :func:`encode_problem`.
 
     The JSON parser makes a new string for every occurrence of a topic, an area, an
-    organisation or a language; they are shared here, one object per distinct value (at
-    100,000 proposals a million short strings, about 60 MB of the child's peak)."""
+    organisation or a language (about a million at 100,000 proposals, held for the whole
+    solve); they are shared here, one object per distinct value."""
     shared: dict[str, str] = {}
 
-    def one(values) -> tuple[str, ...]:
-        return tuple(shared.setdefault(value, value) for value in values)
+    def name(value: str) -> str:
+        return shared.setdefault(value, value)
+
+    def names(values) -> tuple[str, ...]:
+        return tuple(map(name, values))
 
     proposals = tuple(
-        ProposalToAssign(**{**p, "topic": one((p["topic"],))[0],
-                            "integration_areas": one(p["integration_areas"]),
-                            "consortium": one(p["consortium"])})
+        ProposalToAssign(**{**p, "topic": name(p["topic"]),
+                            "integration_areas": names(p["integration_areas"]),
+                            "consortium": names(p["consortium"])})
         for p in data["proposals"])
-    experts = tuple(Expert(**{**e, **{key: one(e[key]) for key in _EXPERT_TUPLES}})
+    experts = tuple(Expert(**{**e, **{key: names(e[key]) for key in _EXPERT_TUPLES}})
                     for e in data["experts"])
 
     def pairs(key):
