@@ -65,6 +65,7 @@ from services.evaluation.domain.assignment import (
     AssignmentProblem, AssignmentResult, diagnose, group_shortfall, load_cost, needs,
     remaining_loads)
 from services.evaluation.domain.blocked import BlockedPairs, runs_of
+from services.evaluation.domain.pairs import compact_codes
 
 # affinity rows computed at once: bounds temporary memory. 256 rather than 1,024: at a
 # topic of 38,000 x 30,000 the streamed pass peaked 0.8 GB lower and took 7.7 s
@@ -272,6 +273,9 @@ class _Store:
     def __init__(self, n_cols: int, codes: np.ndarray, vals: np.ndarray, in_flow: np.ndarray,
                  ceiling: np.ndarray, col_max: np.ndarray):
         self.n_cols = max(n_cols, 1)
+        # 32-bit where every code fits (19 million stored pairs at 100,000 x 30,000:
+        # 76 MB less, and they live through every solve)
+        codes = compact_codes(codes, len(ceiling) * self.n_cols)
         self.codes, self.vals, self.in_flow, self.ceiling = codes, vals, in_flow, ceiling
         self.col_max = col_max  # per column: its largest eligible affinity (-1: none)
 
@@ -285,7 +289,8 @@ class _Store:
 
     def add(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, in_flow: bool) -> None:
         """Store pairs (known ones keep their place; ``in_flow`` makes them all arcs)."""
-        new = rows * self.n_cols + cols
+        # in the stored codes' own type: searched against them, and inserted among them
+        new = (rows.astype(np.int64) * self.n_cols + cols).astype(self.codes.dtype)
         order = np.argsort(new, kind="stable")
         new, vals = new[order], vals[order]
         first = np.r_[True, new[1:] != new[:-1]] if new.size else np.zeros(0, dtype=bool)

@@ -287,7 +287,7 @@ def test_pricing_sums_every_eligible_pairs_gain_however_the_rows_are_grouped(see
         assert (r, c) not in in_network and a == table[r, c] and gain[r, c] > 0
 
 
-def test_the_solved_networks_arcs_are_kept_in_the_smallest_types_that_hold_them():
+def test_the_stored_pairs_and_the_networks_arcs_are_kept_in_the_smallest_types():
     # they live beside OR-Tools' own arrays at the solver's peak: 68 MB at 5 million arcs
     # between these and 64-bit copies
     rng = np.random.default_rng(3)
@@ -296,6 +296,7 @@ def test_the_solved_networks_arcs_are_kept_in_the_smallest_types_that_hold_them(
     index = _Index(np.arange(n), np.arange(m), np.full(n, 2), np.full(m, 4), np.zeros(m, int),
                    BlockedPairs(np.zeros(0, np.int64), n, m), np.arange(n), np.arange(m))
     store = _collect(DenseModel(table), index, 4, 8)
+    assert store.codes.dtype == np.uint32  # the stored pairs too: they outlive every solve
     flow = _solve_flow(index, store, 10, index.free)
     assert flow.shipped == 2 * n
     assert flow.pair_rows.dtype == flow.pair_cols.dtype == np.int32
