@@ -26,9 +26,6 @@ class BlockedPairs:
         self.n_proposals = n_proposals
         self.width = max(n_experts, 1)
 
-    def __len__(self) -> int:
-        return int(self.codes.size)
-
     def per_proposal(self, experts: np.ndarray | None = None) -> np.ndarray:
         """How many blocked pairs each proposal has (with ``experts``, a boolean mask
         per expert: only pairs with an expert in it)."""
