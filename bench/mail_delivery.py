@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -95,14 +96,9 @@ def main(argv=None) -> int:
     database = f"gf_mail_bench_{uuid.uuid4().hex[:8]}"
     engine = create_service_engine(f"{PG_URL}/{database}")
     mail_dir = tempfile.mkdtemp(prefix="gf-mail-bench-")
-    smtp = subprocess.Popen([sys.executable, "-m", "grantflow.devsmtp", "--host", args.smtp_host,
-                             "--port", str(args.smtp_port), "--dir", mail_dir],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     plain_dir = tempfile.mkdtemp(prefix="gf-mail-bench-plain-")
-    plain_smtp = subprocess.Popen([sys.executable, "-m", "grantflow.devsmtp", "--host",
-                                   args.smtp_host, "--port", str(args.smtp_port + 1), "--dir",
-                                   plain_dir, "--no-pipelining"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    smtp = dev_smtp(args.smtp_host, args.smtp_port, mail_dir)
+    plain_smtp = dev_smtp(args.smtp_host, args.smtp_port + 1, plain_dir, "--no-pipelining")
     try:
         upgrade_to_head(engine, "services.notifications:migrations")
         uow = UnitOfWork(sessionmaker(engine, expire_on_commit=False), "notifications")
@@ -221,8 +217,17 @@ def main(argv=None) -> int:
             server.wait(10)
         engine.dispose()
         drop_postgres_databases(PG_URL, database)
+        for directory in (mail_dir, plain_dir):
+            shutil.rmtree(directory, ignore_errors=True)
     print(json.dumps(result))
     return 0 if result["unsent"] == 0 and result["received"] == 4 * n else 1
+
+
+def dev_smtp(host: str, port: int, directory: str, *flags: str) -> subprocess.Popen:
+    """The dev SMTP server (grantflow.devsmtp) keeping its mail in ``directory``."""
+    return subprocess.Popen([sys.executable, "-m", "grantflow.devsmtp", "--host", host,
+                             "--port", str(port), "--dir", directory, *flags],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 if __name__ == "__main__":
