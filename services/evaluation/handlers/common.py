@@ -49,13 +49,20 @@ def assigned_row(uow, expert: Expert, proposal_id: str, lock: bool = False):
     row = repo.proposal_row(uow, proposal_id, lock=lock)
     assignment = repo.assignment_row(uow, proposal_id, expert.id)
     if row is None or assignment is None or assignment.status != "active":
-        raise NotFound(f"proposal {proposal_id} is not assigned to you",
-                       [{"field": "proposal_id", "rule": "not one of your assignments"}])
+        raise not_assigned(proposal_id)
     return row
 
 
-def require_open(uow, row) -> None:
-    """409 unless the proposal's evaluation can still change."""
+def not_assigned(proposal_id: str) -> NotFound:
+    """What an evaluator is told of a proposal that is not theirs to see: not assigned,
+    conflicted or unknown alike."""
+    return NotFound(f"proposal {proposal_id} is not assigned to you",
+                    [{"field": "proposal_id", "rule": "not one of your assignments"}])
+
+
+def require_open(uow, row):
+    """409 unless the proposal's evaluation can still change; returns the topic's row
+    (None for a topic evaluation has no row of)."""
     if row.withdrawn_at is not None:
         raise Conflict(f"proposal {row.proposal_id} was withdrawn",
                        [{"field": "proposal_id", "rule": "withdrawn"}])
@@ -66,6 +73,7 @@ def require_open(uow, row) -> None:
     if topic is not None and topic.ranked_at is not None:
         raise Conflict(f"the ranking of {row.topic_id} is published",
                        [{"field": "proposal_id", "rule": "ranking published"}])
+    return topic
 
 
 def acronym(row) -> str:

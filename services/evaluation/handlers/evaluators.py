@@ -9,19 +9,23 @@ names another evaluator.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from services.evaluation.adapters import repository as repo
 from services.evaluation.domain.conflicts import (
-    DeclarationError, check_conflict, declare_by_expert, declare_by_operations, visibility_for)
+    ConflictCheck, DeclarationError, check_conflict, declare_by_expert, declare_by_operations,
+    visibility_for)
 from services.evaluation.domain.consensus import ConsensusNote, record_consensus_note
 from services.evaluation.domain.experts import Expert
 from services.evaluation.domain.reports import (
     NotAllowed, Report, ReportError, ReportLocked, finalise, report_submitted_event, save_draft)
 from services.evaluation.handlers.assigning import refill
 from services.evaluation.handlers.common import (
-    assigned_row, me, release, require_call, require_expert, require_open, require_proposal)
-from services.evaluation.handlers.progress import settle_proposal, settle_topic
+    assigned_row, me, not_assigned, release, require_call, require_expert, require_open,
+    require_proposal)
+from services.evaluation.handlers.progress import ProposalRead, settle_proposal, settle_topic
+from shared.calls.model import Call
 from shared.web import Conflict, NotFound, Unprocessable
 
 
@@ -56,8 +60,7 @@ def my_assignment_row(uow, expert: Expert, proposal_id: str, lock: bool = False)
     row = assigned_row(uow, expert, proposal_id, lock=lock)
     if not _visible(uow, expert, [{"proposal_id": proposal_id, "call_id": row.call_id}],
                     read=[row]):
-        raise NotFound(f"proposal {proposal_id} is not assigned to you",
-                       [{"field": "proposal_id", "rule": "not one of your assignments"}])
+        raise not_assigned(proposal_id)
     return row
 
 
@@ -103,57 +106,92 @@ def _report_view(report: Report | None) -> dict | None:
 def save_report(uow, clock, email: str, proposal_id: str, body: dict, kind: str) -> dict:
     """Save the draft as sent (``final`` true also finalises it, in the same transaction)."""
     with uow:
-        expert, row, call, allowed, conflict = _writer(uow, email, proposal_id, kind)
-        current = repo.report_of(uow, proposal_id, expert.id, kind)
+        writing = _writer(uow, email, proposal_id, kind)
+        current = writing.report_of(kind)
         scores = {c: v["score"] for c, v in body["criteria"].items() if "score" in v}
         comments = {c: v["comment"] for c, v in body["criteria"].items() if "comment" in v}
         now = clock.now()
         with _report_errors():
-            report = save_draft(current, proposal_id=proposal_id, expert_id=expert.id,
-                                scores=scores, comments=comments, rules=call.evaluation, now=now,
-                                assigned_expert_ids=allowed, conflict=conflict, kind=kind)
+            report = save_draft(current, proposal_id=proposal_id, expert_id=writing.expert.id,
+                                scores=scores, comments=comments,
+                                rules=writing.call.evaluation, now=now,
+                                assigned_expert_ids=writing.allowed,
+                                conflict=writing.conflict, kind=kind)
             if body["final"]:
-                report = finalise(report, rules=call.evaluation, now=now,
-                                  assigned_expert_ids=allowed, conflict=conflict)
+                report = finalise(report, rules=writing.call.evaluation, now=now,
+                                  assigned_expert_ids=writing.allowed, conflict=writing.conflict)
         repo.save_report(uow, report, existed=current is not None)
-        _after_report(uow, call, row, report, now)
+        _after_report(uow, writing, report, now)
         uow.commit()
     return _report_view(report)
 
 
 def finalise_report(uow, clock, email: str, proposal_id: str, kind: str) -> dict:
     with uow:
-        expert, row, call, allowed, conflict = _writer(uow, email, proposal_id, kind)
-        current = repo.report_of(uow, proposal_id, expert.id, kind)
+        writing = _writer(uow, email, proposal_id, kind)
+        current = writing.report_of(kind)
         if current is None:
             raise NotFound(f"no {kind} report saved on {proposal_id} yet",
                            [{"field": "report", "rule": "save a draft first"}])
         now = clock.now()
         with _report_errors():
-            report = finalise(current, rules=call.evaluation, now=now,
-                              assigned_expert_ids=allowed, conflict=conflict)
+            report = finalise(current, rules=writing.call.evaluation, now=now,
+                              assigned_expert_ids=writing.allowed, conflict=writing.conflict)
         repo.save_report(uow, report, existed=True)
-        _after_report(uow, call, row, report, now)
+        _after_report(uow, writing, report, now)
         uow.commit()
     return _report_view(report)
 
 
-def _writer(uow, email: str, proposal_id: str, kind: str):
-    """Who writes, on what, with which rules; the checks of the domain follow."""
+@dataclass(frozen=True)
+class _Writing:
+    """Who writes a report, on what, under which rules, and what the proposal's
+    consensus will be assessed from: read once for the report's whole transaction."""
+
+    expert: Expert
+    call: Call
+    allowed: set[str]  # who may write this kind of report
+    conflict: ConflictCheck
+    proposal: ProposalRead
+
+    def report_of(self, kind: str) -> Report | None:
+        """The writer's own report of ``kind``, as stored."""
+        return next((r for r in self.proposal.reports
+                     if r.expert_id == self.expert.id and r.kind == kind), None)
+
+    def after(self, report: Report) -> ProposalRead:
+        """The proposal as read, with ``report`` written."""
+        others = [r for r in self.proposal.reports
+                  if (r.expert_id, r.kind) != (report.expert_id, report.kind)]
+        return replace(self.proposal, reports=[*others, report])
+
+
+def _writer(uow, email: str, proposal_id: str, kind: str) -> _Writing:
+    """Who writes, on what, with which rules; the checks of the domain follow. The same
+    checks as a view's (:func:`my_assignment_row`: an active assignment, clear of
+    conflicts, else a 404), from one read of the proposal's assignments and of the pair's
+    declarations, kept for settling the proposal after the report is written."""
     expert = me(uow, email)
-    row = my_assignment_row(uow, expert, proposal_id, lock=True)
-    require_open(uow, row)
+    row = repo.proposal_row(uow, proposal_id, lock=True)
+    active = [] if row is None else repo.active_assignments(uow, proposal_ids=[proposal_id])
+    if row is None or expert.id not in {a.expert_id for a in active}:
+        raise not_assigned(proposal_id)
     call = require_call(uow, row.call_id)
+    conflict = check_conflict(expert, repo.consortium(row), call.evaluation,
+                              repo.declarations_for(uow, proposal_ids=[proposal_id],
+                                                    expert_id=expert.id))
+    if conflict.conflicted:  # the conflict guard hides the proposal as _visible would
+        raise not_assigned(proposal_id)
+    topic = require_open(uow, row)
     if kind == "consensus":
         if call.evaluation.consensus_method != "rapporteur" or row.rapporteur_id != expert.id:
             raise NotFound(f"you are not the rapporteur of {proposal_id}",
                            [{"field": "proposal_id", "rule": "not your consensus report"}])
         allowed = {row.rapporteur_id}
     else:
-        allowed = {a.expert_id for a in repo.active_assignments(uow, proposal_ids=[proposal_id])}
-    conflict = check_conflict(expert, repo.consortium(row), call.evaluation,
-                              repo.declarations_for(uow, proposal_ids=[proposal_id]))
-    return expert, row, call, allowed, conflict
+        allowed = {a.expert_id for a in active}
+    return _Writing(expert, call, allowed, conflict,
+                    ProposalRead(row, topic, active, repo.reports_for(uow, proposal_id)))
 
 
 class _report_errors:
@@ -181,16 +219,16 @@ def _split(issues) -> list[dict]:
     return out
 
 
-def _after_report(uow, call, row, report: Report, now: datetime) -> None:
+def _after_report(uow, writing: _Writing, report: Report, now: datetime) -> None:
     if not report.final:
         return
+    call, row = writing.call, writing.proposal.row
     if report.kind == "individual":
         uow.add_events(report_submitted_event(report, call_id=call.id, topic_id=row.topic_id,
                                               now=now))
-    # the row _writer read with its lock: the report's writing did not change it
-    status = settle_proposal(uow, call, row.proposal_id, now, locked_row=row)
+    status = settle_proposal(uow, call, row.proposal_id, now, read=writing.after(report))
     if status is not None and status.complete:  # only a completion can complete the topic
-        settle_topic(uow, call, row.topic_id, now)
+        settle_topic(uow, call, row.topic_id, now, read=writing.proposal.topic)
 
 
 # ------------------------------------------------------------------ conflicts and declines

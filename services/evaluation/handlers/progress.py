@@ -8,14 +8,17 @@ ranked topic is left alone, so calling them too often costs a query, never a sec
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from services.evaluation.adapters import repository as repo
 from services.evaluation.domain.consensus import (
     WAITING_FOR_RAPPORTEUR, ConsensusStatus, assess, completed_event)
 from services.evaluation.domain.planning import choose_rapporteur, should_rank, topic_progress
 from services.evaluation.domain.ranking import Candidate, rank_topic, ranking_event
+from services.evaluation.domain.reports import Report
 from services.evaluation.domain.summary import placement_of
 from services.evaluation.handlers.common import assigned_event
 from shared.calls.model import Call
@@ -24,13 +27,27 @@ from shared.events import dump
 _log = logging.getLogger(__name__)
 
 
-def assessment(uow, call: Call, row) -> ConsensusStatus | None:
+@dataclass(frozen=True)
+class ProposalRead:
+    """A proposal as the caller's transaction read it, its row with the row's lock, and
+    has not changed since but for ``reports``, which hold what it wrote: a report's
+    writer reads all of this for its own checks, and settling the proposal reads none of
+    it again (a final report sent 14 statements, 19 when it completed the proposal; with
+    one read of each, 9 and 13)."""
+
+    row: Any
+    topic: Any  # the topic's row
+    active: list  # the proposal's active assignments
+    reports: list[Report]  # every report on the proposal
+
+
+def assessment(uow, call: Call, row, read: ProposalRead | None = None) -> ConsensusStatus | None:
     """Where the proposal's consensus stands (None before anyone is assigned)."""
-    active = repo.active_assignments(uow, proposal_ids=[row.proposal_id])
+    active = read.active if read else repo.active_assignments(uow, proposal_ids=[row.proposal_id])
     assigned = {a.expert_id for a in active}
     if not assigned:
         return None
-    reports = repo.reports_for(uow, row.proposal_id)
+    reports = read.reports if read else repo.reports_for(uow, row.proposal_id)
     consensus_report = next((r for r in reports if r.kind == "consensus"
                              and r.expert_id == row.rapporteur_id), None)
     return assess(row.proposal_id, call.evaluation,
@@ -42,19 +59,18 @@ def assessment(uow, call: Call, row) -> ConsensusStatus | None:
 
 
 def settle_proposal(uow, call: Call, proposal_id: str, now: datetime,
-                    causation_id: str | None = None, locked_row=None) -> ConsensusStatus | None:
+                    causation_id: str | None = None,
+                    read: ProposalRead | None = None) -> ConsensusStatus | None:
     """Complete the proposal's evaluation if its consensus is reached (publishing
-    ``evaluation_completed``), or ask for a rapporteur when one is due. ``locked_row``:
-    the proposal's row as this transaction read it with its lock and has not changed it
-    since (a report's writer), not read again."""
-    row = locked_row if locked_row is not None else repo.proposal_row(uow, proposal_id,
-                                                                      lock=True)
+    ``evaluation_completed``), or ask for a rapporteur when one is due. ``read``: what
+    the transaction read of the proposal already (a report's writer), not read again."""
+    row = read.row if read else repo.proposal_row(uow, proposal_id, lock=True)
     if row is None or row.completed_at is not None or not repo.proposal_state(row).takes_part:
         return None
-    topic = repo.topic_row(uow, row.call_id, row.topic_id)
+    topic = read.topic if read else repo.topic_row(uow, row.call_id, row.topic_id)
     if topic is None or topic.ranked_at is not None:
         return None
-    status = assessment(uow, call, row)
+    status = assessment(uow, call, row, read)
     if status is None:
         return None
     if status.complete:
@@ -83,10 +99,11 @@ def _ensure_rapporteur(uow, call: Call, row, now: datetime, causation_id: str | 
 
 
 def settle_topic(uow, call: Call, topic_id: str, now: datetime, *, force: bool = False,
-                 causation_id: str | None = None) -> bool:
+                 causation_id: str | None = None, read=None) -> bool:
     """Publish the topic's ranking if it is due (see :mod:`.domain.planning`); returns
-    whether it was published now."""
-    topic = repo.topic_row(uow, call.id, topic_id)
+    whether it was published now. ``read``: the topic's row as the transaction read it
+    already, for the cheap exits (the ranking itself reads it again, locked)."""
+    topic = read if read is not None else repo.topic_row(uow, call.id, topic_id)
     if topic is None or topic.ranked_at is not None:
         return False
     started = repo.stage_reached(uow, call.id, "evaluation_start")

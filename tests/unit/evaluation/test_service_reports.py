@@ -1,6 +1,10 @@
 """Reports, consensus (spread, extra evaluator, note, rapporteur) and summary reports
 through the evaluation handlers."""
+import re
+from collections import Counter
 from datetime import timedelta
+
+import sqlalchemy as sa
 
 from services.evaluation.handlers import assigning, evaluators, views
 from shared.auth import Principal
@@ -54,6 +58,43 @@ def test_only_assigned_experts_write_and_finalising_needs_a_draft(h):
     insider = sorted(h.experts_of("P-1"))[0]
     assert refusal(evaluators.finalise_report, h.uow(), h.clock, evaluator(insider), "P-1",
                  "individual")[0] == 404
+
+
+def reads_by_table(h, run) -> Counter:
+    """The SELECT statements ``run`` sends, by the table each reads from."""
+    seen = Counter()
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen[re.search(r"\bFROM (\w+)", statement).group(1)] += 1
+    sa.event.listen(h.factory.engine, "before_cursor_execute", count)
+    try:
+        run()
+    finally:
+        sa.event.remove(h.factory.engine, "before_cursor_execute", count)
+    return seen
+
+
+def test_a_report_reads_what_it_checks_once_and_settling_reads_none_of_it_again(h):
+    """The writer's checks (assigned, clear of conflicts, open) and the consensus that
+    follows a final report share one read of each: a report is the evaluation service's
+    busiest write, thousands of them in a call's evaluation week."""
+    h.open_topic(["P-1", "P-2"])
+    first, *others = sorted(h.experts_of("P-1"))
+    assert reads_by_table(h, lambda: save(h, first, "P-1", scores(GOOD))) == {
+        "experts": 1, "proposals": 1, "assignments": 1, "calls": 1, "declarations": 1,
+        "topics": 1, "reports": 1}
+    *middle, last = others
+    for expert_id in middle:
+        save(h, expert_id, "P-1", scores(GOOD))
+    completing = reads_by_table(h, lambda: save(h, last, "P-1", scores(GOOD)))
+    assert h.outbox("evaluation_completed")  # this report completed the proposal
+    # the topic once more, locked, where the ranking decides; nothing else twice
+    assert completing["topics"] == 2
+    assert {table: n for table, n in completing.items() if n > 1 and table != "topics"} == {
+        "proposals": 2}  # the second: whether a proposal of the topic still blocks its ranking
+    assert (completing["assignments"], completing["reports"], completing["declarations"]) == (
+        1, 1, 1)
 
 
 # ------------------------------------------------------------------ consensus
