@@ -6,6 +6,7 @@ and back, with Decimals as text inside JSON columns.
 """
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from datetime import datetime
 from decimal import Decimal
@@ -27,6 +28,50 @@ from shared.calls.loader import ParsedCalls
 from shared.calls.model import Call
 
 _CALLS = ParsedCalls()
+
+# The statements of the busiest paths (an evaluator's report above all), built once with
+# bind parameters: building a Core statement at each call (coercing every comparison,
+# then computing the cache key under which SQLAlchemy finds its compiled form) took about
+# a third of this process's CPU for a report (bench/report_writes.py); a statement object
+# computes its cache key once.
+_CALL_VERSION = sa.select(calls.c.version).where(calls.c.call_id == sa.bindparam("call_id"))
+_TOPIC = sa.select(topics).where(topics.c.call_id == sa.bindparam("call_id"),
+                                 topics.c.topic_id == sa.bindparam("topic_id"))
+_TOPIC_LOCKED = _TOPIC.with_for_update()
+_PROPOSAL = sa.select(proposals).where(proposals.c.proposal_id == sa.bindparam("proposal_id"))
+_PROPOSAL_LOCKED = _PROPOSAL.with_for_update()
+_EXPERT_BY_EMAIL = sa.select(experts).where(experts.c.email == sa.bindparam("email"))
+_STAGE_AT = sa.select(stages.c.at).where(stages.c.call_id == sa.bindparam("call_id"),
+                                         stages.c.stage == sa.bindparam("stage"))
+# an UPDATE sets the columns its parameters name; the key's parameters are named apart
+_PROPOSAL_UPDATE = proposals.update().where(
+    proposals.c.proposal_id == sa.bindparam("key_proposal_id"))
+_REPORT_UPDATE = reports.update().where(*(reports.c[column] == sa.bindparam(f"key_{column}")
+                                          for column in ("proposal_id", "expert_id", "kind")))
+_REPORT_INSERT = reports.insert()
+
+
+@functools.cache
+def _filtered(table: sa.Table, by: tuple[str, ...], order: tuple[str, ...],
+              **fixed) -> sa.Select:
+    """``SELECT`` of ``table`` where each column of ``by`` equals its bind parameter (of
+    the column's name; a name ending in ``_ids`` takes a list: ``IN``) and each
+    ``fixed`` column its value, ordered by ``order``: built once for each shape."""
+    query = sa.select(table).where(*(table.c[column] == value
+                                     for column, value in fixed.items()))
+    for name in by:
+        if name.endswith("_ids"):
+            column = table.c[name.removesuffix("s")]
+            query = query.where(column.in_(sa.bindparam(name, expanding=True)))
+        else:
+            query = query.where(table.c[name] == sa.bindparam(name))
+    return query.order_by(*(table.c[column] for column in order))
+
+
+def _given(**params) -> dict:
+    """The parameters that are set (a ``None`` filter is no filter), lists as lists."""
+    return {name: list(value) if name.endswith("_ids") else value
+            for name, value in params.items() if value is not None}
 
 
 def _one(uow, query):
@@ -50,8 +95,7 @@ def load_call(uow, call_id: str) -> Call | None:
     known = _calls_read(uow)
     if call_id in known:
         return known[call_id]
-    version = uow.session.execute(sa.select(calls.c.version).where(
-        calls.c.call_id == call_id)).scalar()
+    version = uow.session.execute(_CALL_VERSION, {"call_id": call_id}).scalar()
     if version is None:
         return None
     known[call_id] = _CALLS.fetched(call_id, version, lambda: uow.session.execute(sa.select(
@@ -85,8 +129,8 @@ def call_ids(uow) -> list[str]:
 
 
 def stage_reached(uow, call_id: str, stage: str) -> bool:
-    return _one(uow, sa.select(stages.c.at).where(stages.c.call_id == call_id,
-                                                  stages.c.stage == stage)) is not None
+    return uow.session.execute(_STAGE_AT, {"call_id": call_id, "stage": stage}
+                               ).first() is not None
 
 
 def record_stage(uow, call_id: str, stage: str, at: datetime) -> bool:
@@ -98,8 +142,8 @@ def record_stage(uow, call_id: str, stage: str, at: datetime) -> bool:
 
 # ------------------------------------------------------------------ topics
 def topic_row(uow, call_id: str, topic_id: str, lock: bool = False):
-    query = sa.select(topics).where(topics.c.call_id == call_id, topics.c.topic_id == topic_id)
-    return _one(uow, query.with_for_update() if lock else query)
+    return uow.session.execute(_TOPIC_LOCKED if lock else _TOPIC,
+                               {"call_id": call_id, "topic_id": topic_id}).one_or_none()
 
 
 def ensure_topic(uow, call_id: str, topic_id: str):
@@ -129,8 +173,8 @@ def topic_rows(uow, call_id: str | None = None, with_ranking: bool = True) -> li
 
 # ------------------------------------------------------------------ proposals
 def proposal_row(uow, proposal_id: str, lock: bool = False):
-    query = sa.select(proposals).where(proposals.c.proposal_id == proposal_id)
-    return _one(uow, query.with_for_update() if lock else query)
+    return uow.session.execute(_PROPOSAL_LOCKED if lock else _PROPOSAL,
+                               {"proposal_id": proposal_id}).one_or_none()
 
 
 def ensure_proposal(uow, proposal_id: str, call_id: str, topic_id: str):
@@ -144,8 +188,7 @@ def ensure_proposal(uow, proposal_id: str, call_id: str, topic_id: str):
 
 
 def update_proposal(uow, proposal_id: str, **values) -> None:
-    uow.session.execute(proposals.update().where(proposals.c.proposal_id == proposal_id)
-                        .values(**values))
+    uow.session.execute(_PROPOSAL_UPDATE, {"key_proposal_id": proposal_id, **values})
 
 
 def topic_proposals(uow, call_id: str, topic_id: str) -> list:
@@ -217,7 +260,7 @@ def expert_by_id(uow, expert_id: str, lock: bool = False) -> Expert | None:
 
 
 def expert_by_email(uow, email: str) -> Expert | None:
-    row = _one(uow, sa.select(experts).where(experts.c.email == email.lower()))
+    row = uow.session.execute(_EXPERT_BY_EMAIL, {"email": email.lower()}).one_or_none()
     return None if row is None else row_to_expert(row)
 
 
@@ -234,13 +277,9 @@ def update_expert(uow, expert: Expert, now: datetime) -> None:
 # ------------------------------------------------------------------ assignments
 def active_assignments(uow, *, proposal_ids: Iterable[str] | None = None,
                        expert_id: str | None = None) -> list:
-    query = sa.select(assignments).where(assignments.c.status == "active")
-    if proposal_ids is not None:
-        query = query.where(assignments.c.proposal_id.in_(list(proposal_ids)))
-    if expert_id is not None:
-        query = query.where(assignments.c.expert_id == expert_id)
-    return list(uow.session.execute(query.order_by(assignments.c.proposal_id,
-                                                   assignments.c.expert_id)))
+    params = _given(proposal_ids=proposal_ids, expert_id=expert_id)
+    query = _filtered(assignments, tuple(params), ("proposal_id", "expert_id"), status="active")
+    return list(uow.session.execute(query, params))
 
 
 def assignment_row(uow, proposal_id: str, expert_id: str):
@@ -289,12 +328,9 @@ def _declaration(row) -> DeclaredConflict:
 
 def declarations_for(uow, *, proposal_ids: Iterable[str] | None = None,
                      expert_id: str | None = None) -> list[DeclaredConflict]:
-    query = sa.select(declarations).order_by(declarations.c.declared_at)
-    if proposal_ids is not None:
-        query = query.where(declarations.c.proposal_id.in_(list(proposal_ids)))
-    if expert_id is not None:
-        query = query.where(declarations.c.expert_id == expert_id)
-    return [_declaration(r) for r in uow.session.execute(query)]
+    params = _given(proposal_ids=proposal_ids, expert_id=expert_id)
+    query = _filtered(declarations, tuple(params), ("declared_at",))
+    return [_declaration(r) for r in uow.session.execute(query, params)]
 
 
 def save_declaration(uow, declared: DeclaredConflict) -> bool:
@@ -318,11 +354,9 @@ def _report(row) -> Report:
 
 
 def reports_for(uow, proposal_id: str, expert_id: str | None = None) -> list[Report]:
-    query = sa.select(reports).where(reports.c.proposal_id == proposal_id)
-    if expert_id is not None:
-        query = query.where(reports.c.expert_id == expert_id)
-    return [_report(r) for r in uow.session.execute(query.order_by(reports.c.expert_id,
-                                                                   reports.c.kind))]
+    params = _given(proposal_id=proposal_id, expert_id=expert_id)
+    query = _filtered(reports, tuple(params), ("expert_id", "kind"))
+    return [_report(r) for r in uow.session.execute(query, params)]
 
 
 def report_of(uow, proposal_id: str, expert_id: str, kind: str) -> Report | None:
@@ -335,10 +369,9 @@ def save_report(uow, report: Report, existed: bool) -> None:
                   updated_at=report.updated_at, finalised_at=report.finalised_at)
     key = dict(proposal_id=report.proposal_id, expert_id=report.expert_id, kind=report.kind)
     if existed:
-        uow.session.execute(reports.update().where(*(reports.c[k] == v for k, v in key.items()))
-                            .values(**values))
+        uow.session.execute(_REPORT_UPDATE, {**{f"key_{k}": v for k, v in key.items()}, **values})
     else:
-        uow.session.execute(reports.insert().values(**key, **values))
+        uow.session.execute(_REPORT_INSERT, {**key, **values})
 
 
 # ------------------------------------------------------------------ consensus
