@@ -63,6 +63,20 @@ idempotency_keys = sa.Table(
 )
 sa.Index("ix_idempotency_keys_expires_at", idempotency_keys.c.expires_at)
 
+# Every state-changing request runs these: built once with bind parameters rather than at
+# each request (building Core statements and their cache keys at each call was about a
+# third of the CPU of evaluation's report handler: bench/report_writes.py).
+_THIS_KEY = (idempotency_keys.c.principal == sa.bindparam("key_principal"),
+             idempotency_keys.c.key == sa.bindparam("key_key"))
+_LOOKUP = sa.select(idempotency_keys).where(*_THIS_KEY)
+_FORGET = idempotency_keys.delete().where(*_THIS_KEY)
+_FORGET_EXPIRED = idempotency_keys.delete().where(
+    idempotency_keys.c.expires_at < sa.bindparam("now", type_=UtcDateTime()))
+_INSERT = idempotency_keys.insert()
+_DONE = idempotency_keys.update().where(*_THIS_KEY)  # sets the columns its parameters name
+_TRY_LOCK = sa.select(sa.func.pg_try_advisory_xact_lock(
+    sa.bindparam("number", type_=sa.BigInteger())))
+
 
 def create_table(op) -> None:
     """For each service's migration (spelled out, so the revision keeps creating this
@@ -140,11 +154,7 @@ class Claim:
         """Before-commit hook: write the key in the command's transaction (once)."""
         if self.applied:
             return
-        now = self.store.now()
-        session.execute(idempotency_keys.insert().values(
-            principal=self.principal, key=self.key, fingerprint=self.fingerprint,
-            method=self.method, path=self.path[:2000], state="applied", created_at=now,
-            expires_at=now + self.store.ttl))
+        session.execute(_INSERT, self._new_row(state="applied"))
         self.applied = True
 
     # ---------------------------------------------------------------- after the response
@@ -170,17 +180,22 @@ class Claim:
             self.store.unlock_local((self.principal, self.key))
 
     def _write(self, status: int, content_type: str | None, body: bytes) -> None:
-        table, now = idempotency_keys, self.store.now()
         done = {"state": "done", "status": status, "content_type": content_type, "body": body}
         with self.store.writer(self._connection) as conn:
             if self.applied:
-                conn.execute(table.update().where(table.c.principal == self.principal,
-                                                  table.c.key == self.key).values(**done))
+                conn.execute(_DONE, {**self._key_params(), **done})
             else:
-                conn.execute(table.insert().values(
-                    principal=self.principal, key=self.key, fingerprint=self.fingerprint,
-                    method=self.method, path=self.path[:2000], created_at=now,
-                    expires_at=now + self.store.ttl, **done))
+                conn.execute(_INSERT, self._new_row(**done))
+
+    def _key_params(self) -> dict:
+        """The bind parameters of this key's row."""
+        return {"key_principal": self.principal, "key_key": self.key}
+
+    def _new_row(self, **state) -> dict:
+        now = self.store.now()
+        return {"principal": self.principal, "key": self.key, "fingerprint": self.fingerprint,
+                "method": self.method, "path": self.path[:2000], "created_at": now,
+                "expires_at": now + self.store.ttl, **state}
 
 
 class Store:
@@ -229,8 +244,7 @@ class Store:
                                 "big", signed=True)
         connection = self._lock_engine.connect()
         try:
-            taken = connection.execute(sa.select(sa.func.pg_try_advisory_xact_lock(number))
-                                       ).scalar()
+            taken = connection.execute(_TRY_LOCK, {"number": number}).scalar()
         except BaseException:
             connection.close()
             raise
@@ -251,20 +265,18 @@ class Store:
             self._held.discard(held)
 
     def _lookup(self, claim: Claim) -> Stored | None:
-        table, now = idempotency_keys, self.now()
+        now = self.now()
         self._claims += 1
         # deletes run in a transaction of their own: one holding a deleted row's lock until
         # the request ends would block the command's insert of the same key
         if self._claims % 100 == 1:  # now and then: forget expired keys
             with self.engine.begin() as conn:
-                conn.execute(table.delete().where(table.c.expires_at < now))
+                conn.execute(_FORGET_EXPIRED, {"now": now})
         with self.writer(claim._connection) as conn:
-            row = conn.execute(sa.select(table).where(
-                table.c.principal == claim.principal, table.c.key == claim.key)).first()
+            row = conn.execute(_LOOKUP, claim._key_params()).first()
         if row is not None and row.expires_at < now:
             with self.engine.begin() as conn:
-                conn.execute(table.delete().where(table.c.principal == claim.principal,
-                                                  table.c.key == claim.key))
+                conn.execute(_FORGET, claim._key_params())
             row = None
         if row is None:
             return None

@@ -145,6 +145,46 @@ def test_a_key_in_progress_is_a_conflict_and_a_committed_key_is_never_run_again(
     engine.dispose()
 
 
+def test_an_expired_key_is_forgotten_and_runs_again_and_old_keys_are_swept(databases):
+    """Keys live ``ttl`` of the wall clock: past it, the same key with another body is a
+    new request (its old row deleted, not a 422), and now and then a claim sweeps every
+    expired key away."""
+    from datetime import datetime, timedelta, timezone
+
+    from shared import idempotency
+    from shared.db.engine import create_service_engine
+
+    engine = create_service_engine(databases.url("expiry"))
+    idempotency.metadata.create_all(engine)
+    clock = [datetime(2019, 1, 31, 16, tzinfo=timezone.utc)]
+    store = idempotency.Store(engine, ttl=timedelta(hours=1), now=lambda: clock[0])
+
+    def kept() -> set[str]:
+        with engine.connect() as connection:
+            return set(connection.execute(sa.select(idempotency.idempotency_keys.c.key)).scalars())
+
+    for key in ("old-1", "old-2"):
+        store.claim("applicant:a@example.org", key, "POST", "/x", b"{}").finish(
+            200, "application/json", b'{"n": 1}')
+    replay = store.claim("applicant:a@example.org", "old-1", "POST", "/x", b"{}")
+    assert replay.replay == idempotency.Stored(200, "application/json", b'{"n": 1}')
+    replay.release()
+    assert kept() == {"old-1", "old-2"}
+
+    clock[0] += timedelta(hours=2)  # both expired
+    fresh = store.claim("applicant:a@example.org", "old-1", "POST", "/x", b'{"other": 1}')
+    assert fresh.replay is None  # a new request, not idempotency_key_reused
+    fresh.release()
+    assert kept() == {"old-2"}  # the expired row of this key is gone
+    store.claim("applicant:b@example.org", "new", "POST", "/x", b"{}").finish(201, None, b"")
+    for claims in range(1, 101):  # requests that are answered but keep nothing
+        if "old-2" not in kept():
+            break
+        store.claim("applicant:b@example.org", f"k{claims}", "GET", "/x", b"").release()
+    assert kept() == {"new"}, "no claim in a hundred swept the expired keys"
+    engine.dispose()
+
+
 def test_the_key_locks_keep_their_connections_under_concurrent_requests(databases):
     """Requests in flight together each hold a key lock on a connection of the store's own
     pool, sized like the service's: returned, the connection is kept for the next request
