@@ -33,7 +33,9 @@ class ProposalRead:
     has not changed since but for ``reports``, which hold what it wrote: a report's
     writer reads all of this for its own checks, and settling the proposal reads none of
     it again (a final report sent 14 statements, 19 when it completed the proposal; with
-    one read of each, 9 and 13)."""
+    one read of each, 9 and 13). Reading the assignments at the start rather than after
+    the write is safe: a release takes the row's lock, which the writer holds, and the
+    solver only adds evaluators, to slots the assessment counts as missing."""
 
     row: Any
     topic: Any  # the topic's row
