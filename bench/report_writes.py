@@ -1,13 +1,13 @@
 """What an evaluator's final report costs the evaluation service, on PostgreSQL.
 
-The reports stage of a large call is bound by the evaluation service (``bench/
-call_at_scale.py`` at 10,000 proposals: 16,000 reports, evaluation the busiest process).
-This bench runs the service's own report handler, as its HTTP entrypoint does, on a
-throwaway database with evaluation's migrations: ``--proposals`` proposals of one topic,
-assigned by the real solver, then every assigned evaluator's final report in turn (each
-proposal's last one completes it). It prints the CPU this process spent a report (the
-service's share; PostgreSQL's own is not in it), the wall time a report and the SELECT
-statements a report sent, by table. The last line is one JSON object.
+In the reports stage of a large call the evaluation service is the busiest process
+(``bench/call_at_scale.py`` at 10,000 proposals: 16,000 reports). This bench runs the
+service's own report handler, as its HTTP entrypoint does, on a throwaway database with
+evaluation's migrations: ``--proposals`` proposals of one topic, assigned by the real
+solver, then every assigned evaluator's final report in turn (each proposal's last one
+completes it). It prints the CPU this process spent a report (the service's share;
+PostgreSQL's own is not in it), the wall time a report and the SELECT statements a
+report sent, by table. The last line is one JSON object.
 
     python bench/report_writes.py [--proposals 300]
 """
