@@ -354,7 +354,7 @@ def _report(row) -> Report:
 
 
 def reports_for(uow, proposal_id: str, expert_id: str | None = None) -> list[Report]:
-    params = _given(proposal_id=proposal_id, expert_id=expert_id)
+    params = {"proposal_id": proposal_id, **_given(expert_id=expert_id)}
     query = _filtered(reports, tuple(params), ("expert_id", "kind"))
     return [_report(r) for r in uow.session.execute(query, params)]
 
