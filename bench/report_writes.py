@@ -15,15 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-import tempfile
 import time
 import uuid
-from collections import Counter
 from pathlib import Path
-
-import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -31,35 +26,24 @@ sys.path.insert(0, str(ROOT))
 from bench.submission_db import PG_URL  # noqa: E402
 from services.evaluation.handlers import evaluators  # noqa: E402
 from shared.db.engine import drop_postgres_databases  # noqa: E402
-from tests.support.uow import UowFactory  # noqa: E402
+from tests.support.plans import selects_of, tables_read  # noqa: E402
 from tests.unit.evaluation.handler_support import Harness, evaluator, scores  # noqa: E402
 
 BODY = scores((27, 18, 13, 13, 17))  # 88 of 100, a comment on each criterion, final
 
 
-def selects_by_table(engine, counted: Counter):
-    """Count the SELECT statements sent on ``engine`` into ``counted``, by table."""
-    def count(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith("SELECT"):
-            found = re.search(r"\bFROM (\w+)", statement)
-            counted[found.group(1) if found else "(none)"] += 1
-    sa.event.listen(engine, "before_cursor_execute", count)
-    return lambda: sa.event.remove(engine, "before_cursor_execute", count)
-
-
 def run(proposals: int) -> dict:
     database = f"gf_report_writes_{uuid.uuid4().hex[:8]}"
-    with tempfile.TemporaryDirectory(prefix="grantflow-report-writes-") as unused:
-        harness = Harness(Path(unused))
-        harness.factory.engine.dispose()  # its SQLite file gives way to PostgreSQL
-        harness.factory = UowFactory("services.evaluation:migrations", None, "evaluation",
-                                     url=f"{PG_URL}/{database}")
-        try:
-            counted, seconds, pairs = _reports(harness, proposals)
-            completed = len(harness.outbox("evaluation_completed"))
-        finally:
+    harness = None
+    try:
+        harness = Harness(None, url=f"{PG_URL}/{database}")
+        statements, seconds, pairs = _reports(harness, proposals)
+        completed = len(harness.outbox("evaluation_completed"))
+    finally:
+        if harness is not None:
             harness.factory.engine.dispose()
-            drop_postgres_databases(PG_URL, database)
+        drop_postgres_databases(PG_URL, database)
+    counted = tables_read(statements)
     cpu, wall = seconds
     reports = len(pairs)
     return {"proposals": proposals, "reports": reports, "completed": completed,
@@ -70,20 +54,21 @@ def run(proposals: int) -> dict:
 
 
 def _reports(harness, proposals: int):
-    """Assign, then write every final report: (SELECTs by table, (CPU s, wall s), pairs)."""
+    """Assign, then write every final report: (the statements sent, (CPU s, wall s),
+    pairs)."""
     harness.open_topic([f"P-{i}" for i in range(1, proposals + 1)],
                        experts_=max(6, proposals // 2))
     pairs = sorted(harness.active_pairs(), key=lambda pair: (pair[1], pair[0]))
-    counted: Counter = Counter()
-    stop_counting = selects_by_table(harness.factory.engine, counted)
-    cpu, wall = time.process_time(), time.perf_counter()
-    try:
+    seconds = []
+
+    def write_all():
+        cpu, wall = time.process_time(), time.perf_counter()
         for expert_id, pid in pairs:
             evaluators.save_report(harness.uow(), harness.clock, evaluator(expert_id), pid,
                                    BODY, "individual")
-    finally:
-        stop_counting()
-    return counted, (time.process_time() - cpu, time.perf_counter() - wall), pairs
+        seconds.extend((time.process_time() - cpu, time.perf_counter() - wall))
+    statements = selects_of(harness.factory.engine, write_all)
+    return statements, tuple(seconds), pairs
 
 
 def main(argv=None) -> int:

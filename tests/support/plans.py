@@ -4,7 +4,9 @@ settings it made (``SET LOCAL``), in the order it sent them. A count of pages,
 unlike a time, does not depend on what else the machine is doing."""
 from __future__ import annotations
 
+import re
 import time
+from collections import Counter
 
 import sqlalchemy as sa
 
@@ -24,6 +26,17 @@ def selects_of(engine: sa.Engine, run) -> list[tuple[str, object]]:
     finally:
         sa.event.remove(engine, "before_cursor_execute", listener)
     return seen
+
+
+def tables_read(statements) -> Counter:
+    """How many of ``statements`` (:func:`selects_of`'s) are SELECTs reading from each
+    table (the first one each names after FROM)."""
+    read = Counter()
+    for statement, _ in statements:
+        if statement.lstrip().upper().startswith("SELECT"):
+            found = re.search(r"\bFROM (\w+)", statement)
+            read[found.group(1) if found else "(none)"] += 1
+    return read
 
 
 def pages_touched(engine: sa.Engine, statements) -> int:

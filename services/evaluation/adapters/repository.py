@@ -74,8 +74,8 @@ def _given(**params) -> dict:
             for name, value in params.items() if value is not None}
 
 
-def _one(uow, query):
-    return uow.session.execute(query).one_or_none()
+def _one(uow, query, params: dict | None = None):
+    return uow.session.execute(query, params).one_or_none()
 
 
 def _insert_missing(uow, table: sa.Table, **values) -> None:
@@ -142,8 +142,8 @@ def record_stage(uow, call_id: str, stage: str, at: datetime) -> bool:
 
 # ------------------------------------------------------------------ topics
 def topic_row(uow, call_id: str, topic_id: str, lock: bool = False):
-    return uow.session.execute(_TOPIC_LOCKED if lock else _TOPIC,
-                               {"call_id": call_id, "topic_id": topic_id}).one_or_none()
+    return _one(uow, _TOPIC_LOCKED if lock else _TOPIC,
+                {"call_id": call_id, "topic_id": topic_id})
 
 
 def ensure_topic(uow, call_id: str, topic_id: str):
@@ -173,8 +173,7 @@ def topic_rows(uow, call_id: str | None = None, with_ranking: bool = True) -> li
 
 # ------------------------------------------------------------------ proposals
 def proposal_row(uow, proposal_id: str, lock: bool = False):
-    return uow.session.execute(_PROPOSAL_LOCKED if lock else _PROPOSAL,
-                               {"proposal_id": proposal_id}).one_or_none()
+    return _one(uow, _PROPOSAL_LOCKED if lock else _PROPOSAL, {"proposal_id": proposal_id})
 
 
 def ensure_proposal(uow, proposal_id: str, call_id: str, topic_id: str):
@@ -260,7 +259,7 @@ def expert_by_id(uow, expert_id: str, lock: bool = False) -> Expert | None:
 
 
 def expert_by_email(uow, email: str) -> Expert | None:
-    row = uow.session.execute(_EXPERT_BY_EMAIL, {"email": email.lower()}).one_or_none()
+    row = _one(uow, _EXPERT_BY_EMAIL, {"email": email.lower()})
     return None if row is None else row_to_expert(row)
 
 

@@ -37,9 +37,10 @@ class Clock:
 
 
 class Harness:
-    def __init__(self, tmp_path):
-        self.factory = UowFactory("services.evaluation:migrations", tmp_path / "ev.sqlite",
-                                  "evaluation")
+    def __init__(self, tmp_path, url: str | None = None):
+        """On a SQLite file in ``tmp_path``, or on the database at ``url``."""
+        self.factory = UowFactory("services.evaluation:migrations",
+                                  None if url else tmp_path / "ev.sqlite", "evaluation", url=url)
         self.clock = Clock()
         self.solver = Solver(isolated=False)
 

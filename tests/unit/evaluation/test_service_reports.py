@@ -1,14 +1,12 @@
 """Reports, consensus (spread, extra evaluator, note, rapporteur) and summary reports
 through the evaluation handlers."""
-import re
 from collections import Counter
 from datetime import timedelta
-
-import sqlalchemy as sa
 
 from services.evaluation.handlers import assigning, evaluators, views
 from shared.auth import Principal
 from tests.support.evaluation_events import T0, contacts, expert_record, stage
+from tests.support.plans import selects_of, tables_read
 from tests.unit.evaluation.handler_support import OPS, evaluator, refusal, scores
 
 GOOD, POOR = (27, 18, 13, 13, 17), (15, 10, 8, 8, 10)  # 88 and 51: spread 37 > 20
@@ -62,17 +60,7 @@ def test_only_assigned_experts_write_and_finalising_needs_a_draft(h):
 
 def reads_by_table(h, run) -> Counter:
     """The SELECT statements ``run`` sends, by the table each reads from."""
-    seen = Counter()
-
-    def count(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen[re.search(r"\bFROM (\w+)", statement).group(1)] += 1
-    sa.event.listen(h.factory.engine, "before_cursor_execute", count)
-    try:
-        run()
-    finally:
-        sa.event.remove(h.factory.engine, "before_cursor_execute", count)
-    return seen
+    return tables_read(selects_of(h.factory.engine, run))
 
 
 def test_a_report_reads_what_it_checks_once_and_settling_reads_none_of_it_again(h):
