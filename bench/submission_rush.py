@@ -7,7 +7,8 @@ deadline ``--rush-seconds`` after the rush starts. Each client process drives it
 of the applicants, one keep-alive HTTP connection each, from one selector loop (light
 on the machine: the clients share its cores with the service, PostgreSQL and RabbitMQ).
 Every applicant owns ``--proposals-per-client`` drafts, each created with three distinct
-parts of ``--part-kb`` KB in one request (timed apart from the rush: ``drafts_per_s``),
+parts of ``--part-kb`` KB in one request (timed apart from the rush: ``drafts_per_s``,
+and the service's CPU a draft, ``service_cpu_ms_per_draft``),
 and submits them round-robin until the service answers 409 "deadline passed". The rush
 starts once every client is ready, and each opens its connection only then (the service
 closes connections idle past its keep-alive timeout); a connection closed during the rush
@@ -295,10 +296,11 @@ def run(args) -> dict:
         drafts = args.processes * per_process * args.proposals_per_client
         print(f"{args.processes * per_process} applicants x {args.proposals_per_client} drafts "
               f"with 3 parts of {args.part_kb} KB each (service pid {process.pid()})", flush=True)
-        setup_started = time.time()
+        setup_started, setup_cpu = time.time(), cpu_seconds(process.pid())
         for pipe in pipes:
             assert pipe.recv() == "ready"
         setup_seconds = time.time() - setup_started
+        draft_cpu = cpu_seconds(process.pid()) - setup_cpu
         print(f"{drafts} drafts in {setup_seconds:.1f}s ({drafts / setup_seconds:.0f}/s); "
               f"rush of {args.rush_seconds}s starts", flush=True)
         start_at = time.time() + 1.0
@@ -347,6 +349,7 @@ def run(args) -> dict:
             "proposals": args.processes * per_process * args.proposals_per_client,
             "rush_seconds": args.rush_seconds, "reconnects": reconnects,
             "drafts_per_s": round(drafts / setup_seconds, 1), "part_kb": args.part_kb,
+            "service_cpu_ms_per_draft": round(draft_cpu * 1000 / max(1, drafts), 2),
             "manifest_after_deadline_s": round(closed_after, 2),
             "service_cpu_ms_per_submission": round(service_cpu * 1000 / max(1, len(in_rush)), 2),
             "load_average_1m": round(os.getloadavg()[0], 2),

@@ -13,8 +13,6 @@ from decimal import Decimal
 from typing import Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.evaluation.adapters.tables import (
     assignments, calls, declarations, experts, pool_revision, proposals, reports, stages,
@@ -26,6 +24,7 @@ from services.evaluation.domain.planning import ProposalState
 from services.evaluation.domain.reports import Report
 from shared.calls.loader import ParsedCalls
 from shared.calls.model import Call
+from shared.db.inserts import insert_ignoring_duplicates
 
 _CALLS = ParsedCalls()
 
@@ -78,14 +77,6 @@ def _one(uow, query, params: dict | None = None):
     return uow.session.execute(query, params).one_or_none()
 
 
-def _insert_missing(uow, table: sa.Table, **values) -> None:
-    """Insert unless the key exists: two consumers creating the same row at once (a
-    screening and its manifest) must not fail each other with a unique violation."""
-    dialect = uow.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    uow.session.execute(insert(table).values(**values).on_conflict_do_nothing())
-
-
 # ------------------------------------------------------------------ calls and stages
 def load_call(uow, call_id: str) -> Call | None:
     """Our latest copy of a call (parsed once per version and process), its version read
@@ -136,7 +127,7 @@ def stage_reached(uow, call_id: str, stage: str) -> bool:
 def record_stage(uow, call_id: str, stage: str, at: datetime) -> bool:
     if stage_reached(uow, call_id, stage):
         return False
-    _insert_missing(uow, stages, call_id=call_id, stage=stage, at=at)
+    insert_ignoring_duplicates(uow.session, stages, call_id=call_id, stage=stage, at=at)
     return True
 
 
@@ -149,8 +140,8 @@ def topic_row(uow, call_id: str, topic_id: str, lock: bool = False):
 def ensure_topic(uow, call_id: str, topic_id: str):
     row = topic_row(uow, call_id, topic_id)
     if row is None:
-        _insert_missing(uow, topics, call_id=call_id, topic_id=topic_id,
-                        assignment_status="pending")
+        insert_ignoring_duplicates(uow.session, topics, call_id=call_id, topic_id=topic_id,
+                                   assignment_status="pending")
         row = topic_row(uow, call_id, topic_id)
     return row
 
@@ -180,8 +171,8 @@ def ensure_proposal(uow, proposal_id: str, call_id: str, topic_id: str):
     """The proposal's row, created if new, locked for the caller's transaction."""
     row = proposal_row(uow, proposal_id, lock=True)
     if row is None:
-        _insert_missing(uow, proposals, proposal_id=proposal_id, call_id=call_id,
-                        topic_id=topic_id)
+        insert_ignoring_duplicates(uow.session, proposals, proposal_id=proposal_id,
+                                   call_id=call_id, topic_id=topic_id)
         row = proposal_row(uow, proposal_id, lock=True)
     return row
 

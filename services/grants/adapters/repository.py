@@ -11,8 +11,6 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.grants.adapters.tables import (calls, grant_contacts, grant_files, payment_orders,
                                              proposal_clocks, stages_reached, topic_ledgers)
@@ -22,6 +20,7 @@ from services.grants.domain.terms import Beneficiary
 from services.grants.domain.timing import ProposalClock
 from shared.calls.loader import ParsedCalls
 from shared.calls.model import Call
+from shared.db.inserts import insert_all_ignoring_duplicates, insert_ignoring_duplicates
 from shared.events import RankingPublished, dump, load
 
 _FILE_COLUMNS = ("grant_id", "proposal_id", "call_id", "topic_id", "acronym", "rank",
@@ -57,15 +56,6 @@ class GrantsRepository:
     def _locked(self, query, lock: bool, skip_locked: bool = False):
         return query.with_for_update(skip_locked=skip_locked) if lock else query
 
-    def _upsert_ignore(self, table, **values) -> bool:
-        """Insert unless the primary key exists; True when inserted."""
-        return self._insert_ignoring(table, values).rowcount == 1
-
-    def _insert_ignoring(self, table, rows: dict | list[dict]):
-        """INSERT of one row or several (one statement), skipping keys that exist."""
-        dialect = self.session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        return self.session.execute(insert(table).values(rows).on_conflict_do_nothing())
 
     # ------------------------------------------------------------------ calls
     def call(self, call_id: str) -> Call | None:
@@ -100,8 +90,8 @@ class GrantsRepository:
     def record_stage(self, call_id: str, stage: str, at: datetime) -> bool:
         """The first report of a stage is kept (a redelivery or a re-announcement adds
         nothing); True when recorded now."""
-        return self._upsert_ignore(stages_reached, call_id=call_id, stage=stage, at=at,
-                                   recorded_at=self.now)
+        return insert_ignoring_duplicates(self.session, stages_reached, call_id=call_id,
+                                          stage=stage, at=at, recorded_at=self.now)
 
     def stage_reached_at(self, call_id: str, stage: str) -> datetime | None:
         return self.session.execute(sa.select(stages_reached.c.at).where(
@@ -255,7 +245,8 @@ class GrantsRepository:
     def clock(self, proposal_id: str, call_id: str) -> ProposalClock:
         """The proposal's clock facts, created on first mention and locked. The call's
         deadline is filled in when the call is known (recording facts does not need it)."""
-        self._upsert_ignore(proposal_clocks, **self._new_clock(proposal_id, call_id))
+        insert_ignoring_duplicates(self.session, proposal_clocks,
+                                   **self._new_clock(proposal_id, call_id))
         query = sa.select(proposal_clocks).where(proposal_clocks.c.proposal_id == proposal_id)
         return self._clock_from_row(self.session.execute(query.with_for_update()).one())
 
@@ -265,8 +256,8 @@ class GrantsRepository:
         (one :meth:`clock` each was three statements per result letter)."""
         if not call_of:
             return {}
-        self._insert_ignoring(proposal_clocks, [self._new_clock(pid, call_id)
-                                                for pid, call_id in sorted(call_of.items())])
+        insert_all_ignoring_duplicates(self.session, proposal_clocks, [
+            self._new_clock(pid, call_id) for pid, call_id in sorted(call_of.items())])
         query = (sa.select(proposal_clocks)
                  .where(proposal_clocks.c.proposal_id.in_(sorted(call_of)))
                  .order_by(proposal_clocks.c.proposal_id).with_for_update())
@@ -280,7 +271,7 @@ class GrantsRepository:
         as they are, unlocked."""
         ids = sorted(set(proposal_ids))
         for start in range(0, len(ids), _NEW_CLOCKS_PER_STATEMENT):
-            self._insert_ignoring(proposal_clocks, [
+            insert_all_ignoring_duplicates(self.session, proposal_clocks, [
                 self._new_clock(pid, call_id)
                 for pid in ids[start:start + _NEW_CLOCKS_PER_STATEMENT]])
 

@@ -12,13 +12,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from services.notifications.adapters.store import insert_new, insert_unless_there
 from services.notifications.adapters.tables import deliveries as d
 from services.notifications.adapters.tables import delivery_attempts as a
 from services.notifications.domain.delivery import (FAILED, INTERRUPTED, QUEUED, SENDING,
                                                     message_id)
 from services.notifications.domain.notification import Notification
 from shared.db.engine import walk_queue_in_index_order
+from shared.db.inserts import insert_ignoring, insert_ignoring_duplicates
 
 
 def entry(note: Notification, subject: str | None, body: str | None, now: datetime,
@@ -41,7 +41,8 @@ def entry(note: Notification, subject: str | None, body: str | None, now: dateti
 def add(session: Session, note: Notification, subject: str | None, body: str | None,
         now: datetime, wall_now: datetime, **options) -> bool:
     """Queue ``note`` unless its key is in the log already; True if queued now."""
-    return insert_new(session, d, entry(note, subject, body, now, wall_now, **options))
+    return insert_ignoring_duplicates(session, d, **entry(note, subject, body, now, wall_now,
+                                                          **options))
 
 
 def add_many(session: Session, entries: list[dict]) -> set[str]:
@@ -49,7 +50,7 @@ def add_many(session: Session, entries: list[dict]) -> set[str]:
     multi-row INSERTs); returns the ids queued now."""
     if not entries:
         return set()
-    statement = insert_unless_there(session, d).returning(d.c.id)
+    statement = insert_ignoring(session, d).returning(d.c.id)
     return set(session.execute(statement, entries).scalars())
 
 
@@ -175,7 +176,7 @@ def start_attempts(session: Session, rows: Iterable[Row], token: str, at: dateti
                    started_at=at, after_interruption=row.id in after_interruption)
               for row in rows]
     if values:
-        session.execute(insert_unless_there(session, a), values)
+        session.execute(insert_ignoring(session, a), values)
 
 
 def forget_attempts(session: Session, rows: Iterable[Row]) -> None:

@@ -18,30 +18,19 @@ from services.notifications.domain.letters import LetterFacts
 from services.notifications.domain.reminders import Assignment, next_reminder_at
 from shared.calls.loader import ParsedCalls
 from shared.calls.model import Call
+from shared.db.inserts import insert_ignoring, insert_ignoring_duplicates
 from shared.db.types import UtcDateTime
 from shared.events import Event, dump, load
 
 _CALLS = ParsedCalls()  # parsed calls by (id, version): parsing validates
 
 
-def insert_unless_there(session: Session, table: sa.Table):
-    """INSERT ... ON CONFLICT DO NOTHING into ``table``, for the session's database."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert(table).on_conflict_do_nothing()
-
-
-def insert_new(session: Session, table: sa.Table, values: dict) -> bool:
-    """Insert ``values`` unless a row with the same key exists; True if inserted."""
-    return session.execute(insert_unless_there(session, table).values(**values)).rowcount == 1
-
-
 # --------------------------------------------------------------------------- calls
 def save_call(session: Session, call_id: str, version: int, document: dict,
               now: datetime) -> bool:
     """Keep ``document`` if it is a newer version than the one kept; True if kept."""
-    if insert_new(session, calls, dict(call_id=call_id, version=version, document=document,
-                                       updated_at=now)):
+    if insert_ignoring_duplicates(session, calls, call_id=call_id, version=version,
+                                  document=document, updated_at=now):
         return True
     return session.execute(calls.update().where(calls.c.call_id == call_id,
                                                  calls.c.version < version)
@@ -125,8 +114,8 @@ def save_facts(session: Session, changed: dict[str, LetterFacts], now: datetime)
 
 def release(session: Session, call_id: str, event_id: str, at: datetime) -> bool:
     """Record that the call's letters are released; False if they already were."""
-    return insert_new(session, letter_releases, dict(call_id=call_id, event_id=event_id,
-                                                     released_at=at))
+    return insert_ignoring_duplicates(session, letter_releases, call_id=call_id,
+                                      event_id=event_id, released_at=at)
 
 
 def released(session: Session, call_id: str) -> bool:
@@ -149,7 +138,7 @@ def add_assignments(session: Session, added: Sequence[Assignment],
                                            "expert_name": a.expert_name,
                                            "expert_email": a.expert_email})
             for a in added]
-    new = session.execute(insert_unless_there(session, assignments)
+    new = session.execute(insert_ignoring(session, assignments)
                           .returning(assignments.c.assigned_event_id), rows).scalars().all()
     if not new:
         return
@@ -177,7 +166,7 @@ def end_assignments(session: Session, ends: Sequence[Event]) -> None:
     assignment that arrives after it. Two statements for any number (executemany)."""
     if not ends:
         return
-    session.execute(insert_unless_there(session, assignment_ends), [
+    session.execute(insert_ignoring(session, assignment_ends), [
         dict(event_id=e.event_id, proposal_id=e.proposal_id, expert_id=e.expert_id,
              occurred_at=e.occurred_at) for e in ends])
     session.execute(_CLOSE_ENDED, [dict(end_proposal=e.proposal_id, end_expert=e.expert_id,
@@ -222,7 +211,7 @@ def record_reminded(session: Session, sent: Sequence[tuple[Assignment, int]],
 def record_seen_many(session: Session, events: Sequence[Event]) -> None:
     """Keep each event for the digest (once), in one statement (executemany)."""
     if events:
-        session.execute(insert_unless_there(session, seen_events), [
+        session.execute(insert_ignoring(session, seen_events), [
             dict(event_id=e.event_id, call_id=e.call_id, event_type=e.event_type(),
                  occurred_at=e.occurred_at, payload=dump(e)) for e in events])
 
@@ -262,4 +251,4 @@ def last_digest_day(session: Session, call_id: str) -> date | None:
 
 
 def mark_digested(session: Session, call_id: str, day: date, at: datetime) -> bool:
-    return insert_new(session, digests, dict(call_id=call_id, day=day, made_at=at))
+    return insert_ignoring_duplicates(session, digests, call_id=call_id, day=day, made_at=at)

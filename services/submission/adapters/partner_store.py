@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from services.submission.adapters.repository import insert_ignoring_duplicates
 from services.submission.adapters.tables import partner_profile_areas, partner_profiles
 from services.submission.domain.partners import PartnerProfile, ProfileDetails, ProfileState
+from shared.db.inserts import insert_ignoring_duplicates
 
 _P = partner_profiles.c
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.submission.adapters.serialization import (content_from_json, content_to_json,
                                                         contacts_of, screening_from_json,
@@ -19,6 +18,7 @@ from services.submission.adapters.tables import (calls, closed_topics, parts,
                                                  proposal_contacts, proposal_versions,
                                                  proposals, rankings)
 from services.submission.domain.proposal import Proposal, Rival, State, Version, project_key
+from shared.db.inserts import insert_all_ignoring_duplicates
 
 _LIVE = (State.SUBMITTED.value, State.FROZEN.value)
 
@@ -42,16 +42,6 @@ class _Loaded:
     content: object = None  # the ProposalContent as loaded (compared by identity)
     content_json: dict | None = None
     screening: object = None
-
-
-def insert_ignoring_duplicates(session, table: sa.Table, rows: list[dict] | None = None,
-                               **values) -> bool:
-    """INSERT unless the primary key exists (``values``, or every row of ``rows`` in one
-    statement); True if a row was inserted."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).values(rows if rows is not None else values)
-    return session.execute(statement.on_conflict_do_nothing()).rowcount >= 1
 
 
 def _version(row, prefix: str = "") -> Version:
@@ -85,6 +75,10 @@ _SAVE_FROZEN = proposals.update().where(proposals.c.id == sa.bindparam("pid_")).
     state=sa.bindparam("state_"), frozen_version=sa.bindparam("frozen_"),
     updated_at=sa.bindparam("now_"))
 _INSERT_VERSIONS = proposal_versions.insert()
+_INSERT_PROPOSAL = proposals.insert()
+_INSERT_CONTACTS = proposal_contacts.insert()
+_EXISTS = sa.select(proposals.c.id).where(proposals.c.id == sa.bindparam("pid"))
+_LOCK_PART = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger)))
 
 
 def _with_frozen_version(v):
@@ -116,8 +110,7 @@ class ProposalRepository:
                                         bool(row.ranked), row.created_by)
 
     def exists(self, proposal_id: str) -> bool:
-        return self.session.execute(sa.select(proposals.c.id).where(
-            proposals.c.id == proposal_id)).first() is not None
+        return self.session.execute(_EXISTS, {"pid": proposal_id}).first() is not None
 
     def lock_topic(self, call_id: str, topic_id: str) -> None:
         """Lock every row of the topic, drafts included, so the submissions in flight
@@ -205,7 +198,7 @@ class ProposalRepository:
     # ------------------------------------------------------------------ saving
     def add(self, proposal: Proposal, *, created_by: str, now: datetime) -> None:
         content = content_to_json(proposal.content)
-        self.session.execute(proposals.insert().values(
+        self.session.execute(_INSERT_PROPOSAL, dict(
             id=proposal.id, call_id=proposal.call_id, topic_id=proposal.topic_id,
             state=proposal.state.value, content=content, latest_version=0,
             created_by=created_by.lower(), created_at=now, updated_at=now))
@@ -217,7 +210,7 @@ class ProposalRepository:
         # (two statements instead of insert, update, delete and insert)
         contacts = contacts_of(content)
         if contacts:
-            self.session.execute(proposal_contacts.insert(), [
+            self.session.execute(_INSERT_CONTACTS, [
                 {"proposal_id": proposal.id, "email": email} for email in sorted(contacts)])
         self._loaded[proposal.id] = _Loaded(0, contacts, proposal.content, content)
 
@@ -254,7 +247,7 @@ class ProposalRepository:
         if contacts != loaded.contacts:
             self.session.execute(proposal_contacts.delete().where(
                 proposal_contacts.c.proposal_id == proposal.id))
-            self.session.execute(proposal_contacts.insert(), [
+            self.session.execute(_INSERT_CONTACTS, [
                 {"proposal_id": proposal.id, "email": email} for email in sorted(contacts)])
         if loaded.content is not None and proposal.content is not loaded.content:
             self._forget_parts({p.sha256 for p in loaded.content.parts}
@@ -357,7 +350,7 @@ class ProposalRepository:
         if blobs:
             for sha256 in sorted(blobs):
                 self._lock_part(sha256)
-            insert_ignoring_duplicates(self.session, parts, [
+            insert_all_ignoring_duplicates(self.session, parts, [
                 {"sha256": sha256, "size": len(data), "data": data, "stored_at": now}
                 for sha256, data in sorted(blobs.items())])
 
@@ -380,8 +373,7 @@ class ProposalRepository:
         reference check runs after the other transaction committed. SQLite runs one
         transaction at a time anyway."""
         if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(
-                int(sha256[:15], 16))))
+            self.session.execute(_LOCK_PART, {"key": int(sha256[:15], 16)})
 
     def part_bytes(self, sha256: str) -> bytes | None:
         return self.session.execute(sa.select(parts.c.data).where(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from services.submission.adapters.repository import ProposalRepository, \
-    insert_ignoring_duplicates
+from services.submission.adapters.repository import ProposalRepository
 from services.submission.adapters.tables import evaluator_access
 from services.submission.domain.proposal import State
+from shared.db.inserts import insert_ignoring_duplicates
 from shared.events import EvaluatorAssigned, EvaluatorReleased
 from shared.web import NotFound
 

@@ -1,8 +1,8 @@
 """Handlers of the events the submission service consumes (run by ``uow.consume``)."""
 from __future__ import annotations
 
-from services.submission.adapters.repository import insert_ignoring_duplicates
 from services.submission.adapters.tables import rankings
+from shared.db.inserts import insert_ignoring_duplicates
 from shared.events import RankingPublished
 
 
