@@ -56,7 +56,6 @@ class GrantsRepository:
     def _locked(self, query, lock: bool, skip_locked: bool = False):
         return query.with_for_update(skip_locked=skip_locked) if lock else query
 
-
     # ------------------------------------------------------------------ calls
     def call(self, call_id: str) -> Call | None:
         """Our latest copy of a call, parsed once per version and process: a stored
