@@ -70,9 +70,37 @@ class PairSet(Set):
         order = np.argsort(e_code, kind="stable")
         first = np.searchsorted(e_code[order], p_code, side="left")
         count = np.searchsorted(e_code[order], p_code, side="right") - first
-        offsets = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
-        return cls(expert_ids, proposal_ids, order[np.repeat(first, count) + offsets],
-                   np.repeat(p_pos, count))
+        # the pairs' codes written a run of proposal keys at a time into one array of
+        # their final type: whole, the 64-bit positions and offsets of 33 million
+        # pairs were 1.1 GB above the caller's size (bench/assignment.py, 100,000 x
+        # 30,000), the largest peak of a call's first assignment
+        width = max(len(expert_ids), 1)
+        ends = np.cumsum(count)
+        total = int(ends[-1]) if ends.size else 0
+        out = np.empty(total, dtype=_code_type(len(proposal_ids) * width))
+        cuts = np.searchsorted(ends, np.arange(_SLICE, total, _SLICE), side="right")
+        for start, stop in zip(np.r_[0, cuts], np.r_[cuts, len(count)]):
+            run = count[start:stop]
+            made = int(run.sum())
+            if not made:
+                continue
+            offsets = np.arange(made) - np.repeat(np.cumsum(run) - run, run)
+            at = int(ends[start] - count[start])
+            pairs = np.repeat(p_pos[start:stop], run)
+            pairs *= width
+            pairs += order[np.repeat(first[start:stop], run) + offsets]
+            out[at:at + made] = pairs
+        return cls._of_codes(expert_ids, proposal_ids, sorted_unique(out, in_place=True))
+
+    @classmethod
+    def _of_codes(cls, expert_ids: Sequence[str], proposal_ids: Sequence[str],
+                  codes: np.ndarray) -> "PairSet":
+        """From codes over the two tables already sorted, unique and of their final
+        type (:func:`compact_codes`)."""
+        pairs = cls.__new__(cls)
+        pairs.expert_ids, pairs.proposal_ids = tuple(expert_ids), tuple(proposal_ids)
+        pairs.codes = codes
+        return pairs
 
     # ---------------------------------------------------------------- as integers
     def indices(self) -> tuple[np.ndarray, np.ndarray]:
@@ -106,15 +134,30 @@ class PairSet(Set):
 
     def codes_in(self, expert_ids: Sequence[str], proposal_ids: Sequence[str]) -> np.ndarray:
         """The pairs in the given id sequences as sorted codes ``proposal position *
-        len(expert_ids) + expert position``, pairs naming an id not in them left out.
-        With this set's own tables that is :attr:`codes` itself, not a copy: a problem
-        decoded from the solver's wire form has them, and 10^7 pairs are 0.1 GB."""
+        len(expert_ids) + expert position`` in their final type (:func:`compact_codes`),
+        pairs naming an id not in them left out. With this set's own tables that is
+        :attr:`codes` itself, not a copy: a problem decoded from the solver's wire form
+        has them, and 10^7 pairs are 0.1 GB. Otherwise mapped a slice at a time into
+        the result: two 32-bit position arrays and 64-bit codes made whole first were
+        0.77 GB above the caller's size for 33 million pairs."""
         if self._same_tables(expert_ids, proposal_ids):
             return self.codes
-        experts, proposals = self.positions(expert_ids, proposal_ids)
-        codes = proposals.astype(np.int64) * max(len(expert_ids), 1) + experts
-        codes.sort()
-        return codes
+        e_map, p_map = _map(self.expert_ids, expert_ids), _map(self.proposal_ids, proposal_ids)
+        width, new_width = max(len(self.expert_ids), 1), max(len(expert_ids), 1)
+        out = np.empty(self.codes.size, dtype=_code_type(len(proposal_ids) * new_width))
+        at = 0
+        for start in range(0, self.codes.size, _SLICE):
+            codes = self.codes[start:start + _SLICE]
+            experts, proposals = e_map[codes % width], p_map[codes // width]
+            known = (experts >= 0) & (proposals >= 0)
+            mapped = proposals[known].astype(np.int64)
+            mapped *= new_width
+            mapped += experts[known]
+            out[at:at + mapped.size] = mapped
+            at += mapped.size
+        out = out[:at] if at == out.size else out[:at].copy()
+        out.sort()
+        return out
 
     def _same_tables(self, expert_ids: Sequence[str], proposal_ids: Sequence[str]) -> bool:
         return (tuple(expert_ids) == self.expert_ids
@@ -130,18 +173,15 @@ class PairSet(Set):
         return PairSet(self.expert_ids, self.proposal_ids, experts[inside], proposals[inside])
 
     def union(self, *others: Iterable[Pair]) -> "PairSet":
-        """All pairs of this set and ``others`` (vectorised for PairSets)."""
+        """All pairs of this set and ``others`` (vectorised for PairSets): each part's
+        codes in the union's tables, joined and sorted once."""
         parts = [self] + [PairSet.of(o) for o in others if len(o)]
         if len(parts) == 1:
             return self
         expert_ids = sorted(set().union(*(p.expert_ids for p in parts)))
         proposal_ids = sorted(set().union(*(p.proposal_ids for p in parts)))
-        e_all, p_all = [], []
-        for part in parts:
-            e, p = part.positions(expert_ids, proposal_ids)
-            e_all.append(e)
-            p_all.append(p)
-        return PairSet(expert_ids, proposal_ids, np.concatenate(e_all), np.concatenate(p_all))
+        codes = np.concatenate([part.codes_in(expert_ids, proposal_ids) for part in parts])
+        return PairSet._of_codes(expert_ids, proposal_ids, sorted_unique(codes, in_place=True))
 
     # ---------------------------------------------------------------- Set protocol
     def __len__(self) -> int:
