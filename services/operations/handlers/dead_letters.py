@@ -21,7 +21,10 @@ def replay(dead_letters, event_id: str | None) -> dict:
     """Replay one event's dead letters (404 when there is none), or all of them."""
     replayed = dead_letters.replay(event_id)
     if event_id is not None and not replayed:
-        raise NotFound(f"no dead letter has event id {event_id!r}",
+        # another process listing the queue hides its letters for that moment
+        # (adapters.dead_letters): a person who still sees the letter may try again
+        raise NotFound(f"no dead letter has event id {event_id!r} (if it is still listed, "
+                       "another process was reading the queue: try again)",
                        errors=[{"field": "event_id", "rule": "no dead letter has this event id"}])
     return {"count": len(replayed),
             "replayed": [{k: letter.get(k) for k in ("event_id", "event_type", "queue")}
