@@ -318,19 +318,15 @@ class PackedPositions:
             yield base64.b64encode(part.astype(_WIRE_INT).tobytes()).decode("ascii")
 
     def text(self) -> str:
+        """The whole text at once (a few pairs)."""
         return "".join(self.pieces())
-
-
-def _packed(values: np.ndarray, positions_of=None) -> str:
-    """The text of :class:`PackedPositions` at once (for small sets and tests)."""
-    return PackedPositions(values, positions_of).text()
 
 
 _PACK_SLICE = 3 << 16  # integers per slice, a multiple of 3
 
 
 def _unpacked(text: str, size: int) -> np.ndarray:
-    """Inverse of :func:`_packed`, as 32-bit positions; a position outside
+    """Inverse of :class:`PackedPositions`, as 32-bit positions; a position outside
     ``range(size)`` is refused (ValueError), so a garbled request cannot index past the
     problem's tables. Decoded a slice at a time into the result: the text's bytes, the
     decoded bytes and a 64-bit copy of 31 million positions were 0.8 GB at the child's

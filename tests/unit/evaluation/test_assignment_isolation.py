@@ -83,7 +83,7 @@ def test_a_large_request_is_written_in_blocks_of_about_the_size_asked():
 @given(st.lists(st.integers(0, 2**31 - 1), max_size=40), st.sampled_from([3, 6, 3 << 16]))
 def test_packed_positions_unpack_to_themselves_across_slices(positions, per_slice):
     with mock.patch.object(solver_worker, "_PACK_SLICE", per_slice):
-        text = solver_worker._packed(np.array(positions, dtype=np.int64))
+        text = solver_worker.PackedPositions(np.array(positions, dtype=np.int64)).text()
         assert text == base64.b64encode(np.array(positions, "<i4").tobytes()).decode()
         unpacked = solver_worker._unpacked(text, 2**31)
         assert unpacked.dtype == np.int32 and unpacked.tolist() == positions
@@ -147,8 +147,8 @@ def test_pairs_travel_as_packed_integers_and_a_garbled_pack_is_refused():
     assert all(isinstance(wire["conflicts"][side], str) for side in ("experts", "proposals"))
     assert len(base64.b64decode(wire["conflicts"]["experts"])) == 4 * len(prob.conflicts)
     for garbled, rule in [
-            (solver_worker._packed(np.array([len(prob.experts)])), "outside"),
-            (solver_worker._packed(np.array([-1])), "outside"),
+            (solver_worker.PackedPositions(np.array([len(prob.experts)])).text(), "outside"),
+            (solver_worker.PackedPositions(np.array([-1])).text(), "outside"),
             (base64.b64encode(b"\x01\x02\x03").decode(), "not whole 32-bit integers"),
             ("not base64!", "")]:
         broken = json.loads(json.dumps(wire))
