@@ -3,8 +3,9 @@ opens its own short connection through :mod:`shared.messaging.dlq`.
 
 Listing takes every letter off the queue unacknowledged until it is done: for that moment
 the letters are invisible to anyone else. The operations page lists them every few
-seconds, so a replay asked for meanwhile found nothing and answered 404 (the end-to-end
-page test failed so on a loaded machine). One process's listings and replays therefore
+seconds, so a replay asked for meanwhile found nothing and answered 404 (the likely
+cause of the end-to-end page test failing once on a loaded machine: the replayed letter
+stayed listed). One process's listings and replays therefore
 take turns (a lock, green under eventlet's monkey patch); a listing by another process
 (a second replica, ``grantflow dlq list``) can still hide a letter for its moment, and the
 replay's 404 says so."""
