@@ -18,6 +18,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 
+def insert_for(session, table: sa.Table):
+    """The INSERT into ``table`` of the session's database, PostgreSQL's or SQLite's: the
+    two that take ``on_conflict_do_nothing`` and ``on_conflict_do_update``."""
+    return _dialect_insert(session.get_bind().dialect.name)(table)
+
+
 def insert_ignoring(session, table: sa.Table):
     """The statement for ``table`` on the session's database (add ``.returning(...)`` to
     learn which rows went in)."""
@@ -37,5 +43,8 @@ def insert_all_ignoring_duplicates(session, table: sa.Table, rows: list[dict]) -
 
 @functools.cache
 def _statement(dialect: str, table: sa.Table):
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert(table).on_conflict_do_nothing()
+    return _dialect_insert(dialect)(table).on_conflict_do_nothing()
+
+
+def _dialect_insert(dialect: str):
+    return pg_insert if dialect == "postgresql" else sqlite_insert

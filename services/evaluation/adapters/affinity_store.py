@@ -6,10 +6,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.evaluation.adapters.tables import experts, imported_affinities, proposals
+from shared.db.inserts import insert_for
 
 _IN_CLAUSE = 5_000  # ids per IN (...) list: well inside every driver's parameter limit
 
@@ -32,8 +31,7 @@ def save(uow, scores: Mapping[tuple[str, str], float], now: datetime,
     """Store the scores (insert or replace); returns how many replaced a stored one."""
     pairs = sorted(scores)
     replaced = len(set(pairs) & set(scores_for(uow, {p for _, p in pairs})))
-    dialect = uow.session.get_bind().dialect.name
-    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(imported_affinities)
+    insert = insert_for(uow.session, imported_affinities)
     upsert = insert.on_conflict_do_update(
         index_elements=["proposal_id", "expert_id"],
         set_={"score": insert.excluded.score, "imported_at": insert.excluded.imported_at,

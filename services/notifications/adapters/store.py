@@ -7,8 +7,6 @@ from datetime import date, datetime
 from typing import Iterable, Iterator, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.notifications.adapters.tables import (assignment_ends, assignments, calls,
@@ -18,7 +16,7 @@ from services.notifications.domain.letters import LetterFacts
 from services.notifications.domain.reminders import Assignment, next_reminder_at
 from shared.calls.loader import ParsedCalls
 from shared.calls.model import Call
-from shared.db.inserts import insert_ignoring, insert_ignoring_duplicates
+from shared.db.inserts import insert_for, insert_ignoring, insert_ignoring_duplicates
 from shared.db.types import UtcDateTime
 from shared.events import Event, dump, load
 
@@ -103,8 +101,7 @@ def save_facts(session: Session, changed: dict[str, LetterFacts], now: datetime)
     """Store these proposals' facts (new or replaced), in one statement (executemany)."""
     if not changed:
         return
-    dialect = session.get_bind().dialect.name
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(letter_facts)
+    statement = insert_for(session, letter_facts)
     session.execute(statement.on_conflict_do_update(
         index_elements=["proposal_id"],
         set_={name: statement.excluded[name] for name in ("call_id", "facts", "updated_at")}),

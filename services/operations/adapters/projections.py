@@ -16,8 +16,6 @@ from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.operations.adapters.tables import (assignments, calls, event_counts,
                                                  notification_counts, proposal_events,
@@ -31,6 +29,7 @@ from services.operations.domain.timetable import Reached
 from shared.calls.loader import call_from_wire
 from shared.calls.model import Call
 from shared.calls.schema import InvalidCall
+from shared.db.inserts import insert_for, insert_ignoring
 from shared.db.session import CoreSession
 
 #: ids per IN list and rows per read: bounded statements at any call size
@@ -76,12 +75,6 @@ def _parse_call(document: dict | None) -> Call | None:
         return call_from_wire(document)
     except (InvalidCall, KeyError, TypeError, ValueError):
         return None  # shown as "not valid"; the timetable falls back to the stages reached
-
-
-def insert_for(session, table):
-    """An INSERT with ``on_conflict_do_*`` for the session's database."""
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
 
 
 class Projections:
@@ -166,7 +159,7 @@ class Projections:
         sent in pages, not as one statement with a bind parameter per value)."""
         if not facts:
             return
-        self.session.execute(insert_for(self.session, proposal_events).on_conflict_do_nothing(), [
+        self.session.execute(insert_ignoring(self.session, proposal_events), [
             {"proposal_id": pid, "event_id": f.event_id, "call_id": call_id,
              "event_type": f.event_type, "occurred_at": f.occurred_at,
              "causation_id": f.causation_id, "data": f.data, "summary": f.summary}
