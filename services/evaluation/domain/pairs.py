@@ -7,8 +7,8 @@ look up. :class:`PairSet` keeps the ids once (two tables) and the pairs as one s
 array of ``proposal * len(experts) + expert`` codes. It is a read-only
 :class:`collections.abc.Set` of pairs, so code written for a ``frozenset`` of pairs (the
 membership tests of :func:`.assignment.violations`, unions, equality in tests) works
-unchanged; the solver and the diagnosis use :meth:`PairSet.positions` instead, which maps
-every pair to positions in a problem's own order with a few array operations.
+unchanged; the solver and the diagnosis use :meth:`PairSet.codes_in` instead, which maps
+every pair to codes in a problem's own order with a few array operations.
 """
 from __future__ import annotations
 
@@ -107,30 +107,6 @@ class PairSet(Set):
         """``(experts, proposals)``: positions in the id tables, sorted by proposal."""
         width = max(len(self.expert_ids), 1)
         return self.codes % width, self.codes // width
-
-    def positions(self, expert_ids: Sequence[str],
-                  proposal_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """``(expert_positions, proposal_positions)`` of the pairs in the given id
-        sequences; pairs naming an id not in them are left out. 32-bit."""
-        # a slice at a time, into 32-bit positions: whole, the 64-bit temporaries of
-        # 12.5 million pairs were 0.2 to 0.6 GB at the caller's peak
-        same = self._same_tables(expert_ids, proposal_ids)
-        if not same:
-            e_map = _map(self.expert_ids, expert_ids)
-            p_map = _map(self.proposal_ids, proposal_ids)
-        width = max(len(self.expert_ids), 1)
-        e_parts, p_parts = [np.zeros(0, np.int32)], [np.zeros(0, np.int32)]
-        for start in range(0, self.codes.size, _SLICE):
-            codes = self.codes[start:start + _SLICE]
-            if same:  # nothing to map or to leave out
-                e_parts.append((codes % width).astype(np.int32))
-                p_parts.append((codes // width).astype(np.int32))
-                continue
-            experts, proposals = e_map[codes % width], p_map[codes // width]
-            known = (experts >= 0) & (proposals >= 0)
-            e_parts.append(experts[known])
-            p_parts.append(proposals[known])
-        return np.concatenate(e_parts), np.concatenate(p_parts)
 
     def codes_in(self, expert_ids: Sequence[str], proposal_ids: Sequence[str]) -> np.ndarray:
         """The pairs in the given id sequences as sorted codes ``proposal position *
@@ -260,7 +236,7 @@ def sorted_unique(values: np.ndarray, in_place: bool = False) -> np.ndarray:
     return values if first.all() else values[first]
 
 
-_SLICE = 1 << 20  # pairs mapped at once by PairSet.positions
+_SLICE = 1 << 20  # pairs worked on at once (PairSet.join, PairSet.codes_in)
 
 
 def _map(table: Sequence[str], order: Sequence[str]) -> np.ndarray:
