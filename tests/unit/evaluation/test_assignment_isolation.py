@@ -260,7 +260,7 @@ def _with_abstracts(seed: int) -> AssignmentProblem:
 
 
 def test_the_solver_child_lets_go_of_the_abstracts_once_its_text_model_is_built(monkeypatch):
-    # at 100,000 proposals they were 0.24 GB of the child's peak, held through the flow
+    # at 100,000 proposals they were about 0.1 GB of the child's peak, held through the flow
     # solves; only the text model reads them
     seen = []
     optimise = solver._optimise
