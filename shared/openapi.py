@@ -34,8 +34,9 @@ ERROR_TEXT = {400: "malformed request (not JSON, JSON nested too deep, bad query
               411: "a transfer coding other than chunked",
               413: "the body is larger than this route accepts",
               422: "invalid field values (the errors name each field and rule)",
-              503: "not ready (the clock is not set yet), or the database is unavailable for "
-                   "a moment: ask again after Retry-After"}
+              503: "not ready (the clock is not set yet), or the database (or a queue "
+                   "another process is reading) is unavailable for a moment: ask again "
+                   "after Retry-After"}
 _PATH_VALUE = re.compile(r"<(?:(?P<converter>[^:<>]+):)?(?P<name>[^<>]+)>")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 

@@ -107,6 +107,12 @@ class Unprocessable(ApiError):
     status, code = 422, "validation_failed"
 
 
+class Unavailable(ApiError):
+    """Something the request needs is busy for a moment: asking again is safe."""
+
+    status, code = 503, "unavailable"
+
+
 def field_error(field: str, rule: str) -> Unprocessable:
     """A 422 for one field (a body path, a query argument, a path value, a header)."""
     return Unprocessable(f"{field}: {rule}", errors=[{"field": field, "rule": rule}])
@@ -487,6 +493,8 @@ class ApiRoute(HttpRequestHandler):
             if exc.errors is not None:
                 body["errors"] = exc.errors
             headers = {"Connection": "close"} if exc.status in (411, 413) else None
+            if exc.status == 503:
+                headers = {"Retry-After": "1"}
             return json_response(body, status=exc.status, headers=headers)
         if isinstance(exc, ValidationError):
             errors = validation_errors(exc)

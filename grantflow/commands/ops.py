@@ -65,7 +65,11 @@ def cmd_token_issue(args) -> int:
 
 
 def cmd_dlq_list(args) -> int:
-    letters = dlq.list_dead_letters(_amqp_uri())
+    try:
+        letters = dlq.list_dead_letters(_amqp_uri())
+    except dlq.DeadLettersBusy as exc:
+        print(f"grantflow dlq list: {exc}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps([letter.to_dict() for letter in letters], indent=2, default=str))
         return 0
@@ -79,7 +83,11 @@ def cmd_dlq_list(args) -> int:
 
 
 def cmd_dlq_replay(args) -> int:
-    replayed = dlq.replay(_amqp_uri(), event_id=args.event_id)
+    try:
+        replayed = dlq.replay(_amqp_uri(), event_id=args.event_id)
+    except dlq.DeadLettersBusy as exc:
+        print(f"grantflow dlq replay: {exc}", file=sys.stderr)
+        return 1
     for letter in replayed:
         print(f"replayed {letter.event_type} {letter.event_id} -> {letter.queue}")
     if args.event_id and not replayed:

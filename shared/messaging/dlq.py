@@ -4,12 +4,20 @@ Listing takes every message without acknowledging it and then closes the channel
 broker puts them all back: the queue is unchanged. Replaying republishes a message to the
 one handler queue it failed in (through ``grantflow.requeue``) with a fresh attempt count,
 waits for the broker's confirm, and only then acks it off the dead-letter queue.
+
+For as long as a listing reads, every letter is unacknowledged and invisible to anyone
+else: a replay at that moment found nothing (the operations page lists every few seconds,
+from any replica, and ``grantflow dlq list`` from anywhere). Listings and replays therefore
+take turns across processes: each holds the queue's turn (:func:`_take_turn`) while it
+reads.
 """
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass
 
+from amqp.exceptions import ResourceLocked
 from kombu import Connection
 
 from shared.messaging import topology as t
@@ -47,14 +55,45 @@ def _decode(message) -> DeadLetter:
         dead_lettered_at=headers.get(t.H_DEAD_AT), payload=payload)
 
 
+#: how long a listing or a replay waits for its turn; the holder keeps it while it reads
+#: the queue (a moment, a second or so for a thousand letters)
+TURN_PATIENCE_S = 10.0
+_TURN_POLL_S = 0.05
+
+
+class DeadLettersBusy(Exception):
+    """Another process kept the dead-letter queue's turn longer than we waited."""
+
+
+def _take_turn(conn, patience: float) -> None:
+    """Hold the dead-letter queue's turn until ``conn`` closes.
+
+    The turn is an exclusive queue (``grantflow.dead-letters.turn``): the broker lets one
+    connection declare it, answers any other 405 RESOURCE_LOCKED, and deletes it when its
+    connection closes, a crashed process's too, so a turn is never left held."""
+    deadline = time.monotonic() + patience
+    while True:
+        channel = conn.channel()
+        try:
+            channel.queue_declare(t.DEAD_LETTER_TURN_QUEUE, durable=False, exclusive=True)
+            return
+        except ResourceLocked:  # the broker closed this channel; the next try takes another
+            if time.monotonic() >= deadline:
+                raise DeadLettersBusy(f"another process has been reading the dead-letter "
+                                      f"queue for over {patience:g} s; try again") from None
+            time.sleep(_TURN_POLL_S)
+
+
 def _channel(conn):
     channel = conn.channel()
     t.declare(channel, [t.dead_letter_queue()])
     return channel
 
 
-def list_dead_letters(amqp_uri: str, limit: int = 1000) -> list[DeadLetter]:
+def list_dead_letters(amqp_uri: str, limit: int = 1000,
+                      patience: float = TURN_PATIENCE_S) -> list[DeadLetter]:
     with Connection(amqp_uri) as conn:
+        _take_turn(conn, patience)
         channel = _channel(conn)
         letters = []
         try:
@@ -68,13 +107,15 @@ def list_dead_letters(amqp_uri: str, limit: int = 1000) -> list[DeadLetter]:
         return letters
 
 
-def replay(amqp_uri: str, event_id: str | None = None, limit: int = 1000) -> list[DeadLetter]:
+def replay(amqp_uri: str, event_id: str | None = None, limit: int = 1000,
+           patience: float = TURN_PATIENCE_S) -> list[DeadLetter]:
     """Send dead letters back to their handler; all of them, or those of one event id.
 
     Only the letters in the queue when the replay starts are looked at: one that fails
     again at once is dead-lettered behind them and must not be replayed in a loop."""
     replayed = []
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        _take_turn(conn, patience)
         channel = _channel(conn)
         producer = conn.Producer(channel=channel)
         _, present, _ = channel.queue_declare(t.DEAD_LETTER_QUEUE, passive=True)

@@ -13,10 +13,12 @@ vhost; deploy/README.md, "Broker users"):
   back to the service that failed it. ``write`` on its own queues and the infrastructure
   queues is what binding them needs.
 - **read** (consume, and bind to an exchange): its own consumer queues, the exchanges it
-  binds them to, the infrastructure exchanges; operations also the dead-letter queue.
+  binds them to, the infrastructure exchanges; operations and notifications (its daily
+  digest lists the dead letters) also the dead-letter queue.
 - **configure** (declare): the same names, so a service can declare its own topology on
   start; another service's exchange only to bind its queues to it (declaring an existing
-  exchange), never to publish.
+  exchange), never to publish; the dead-letter queue's readers also its turn
+  (``grantflow.dead-letters.turn``, an exclusive queue held while one of them reads).
 
 A consumer additionally refuses an event whose type is not its exchange's producer's
 (:mod:`shared.messaging.inbound`), so a service can publish only its own events. What
@@ -33,6 +35,9 @@ from shared.messaging import topology as t
 
 #: the service that replays dead letters (``grantflow dlq``, the operations page)
 REPLAYER = "operations"
+#: the services that list the dead-letter queue: the replayer, and notifications (the daily
+#: digest names what waits there); a listing holds the queue's turn while it reads
+DEAD_LETTER_READERS = (REPLAYER, "notifications")
 
 
 def broker_user(service: str) -> str:
@@ -61,11 +66,13 @@ def permissions(service: str, consumes_from: set[str]) -> dict:
     queues = own_queues(service)
     write = [own_exchange, retry, dead_letter, queues, delay_queues, dead_letters]
     read = [queues, *sources, retry, dead_letter, requeue]
-    if service == REPLAYER:
-        write.append(requeue)
-        read.append(dead_letters)
     configure = [own_exchange, *sources, queues, retry, delay_queues, dead_letter,
                  dead_letters, requeue]
+    if service == REPLAYER:
+        write.append(requeue)
+    if service in DEAD_LETTER_READERS:
+        read.append(dead_letters)
+        configure.append(re.escape(t.DEAD_LETTER_TURN_QUEUE))
     return {"configure": _any_of(*configure), "write": _any_of(*write),
             "read": _any_of(*read)}
 

@@ -25,6 +25,8 @@ from shared.events.base import qualified_key
 REQUEUE_EXCHANGE = "grantflow.requeue"
 DEAD_LETTER_EXCHANGE = "grantflow.dead-letter"
 DEAD_LETTER_QUEUE = "grantflow.dead-letters"
+#: held (exclusively) by whoever reads the dead-letter queue: listings and replays take turns
+DEAD_LETTER_TURN_QUEUE = "grantflow.dead-letters.turn"
 ALL_EVENTS = "*"  # subscribe to every event of a producer (routing key '#')
 
 # headers carried by retried and dead-lettered messages

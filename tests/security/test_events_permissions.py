@@ -23,7 +23,7 @@ from tests.support.infra import RABBIT_API, RABBIT_HOST, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
-SERVICES = ("submission", "operations")
+SERVICES = ("submission", "operations", "notifications")
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def publish(uri: str, exchange: str, routing_key: str, body: dict) -> None:
 
 
 def test_each_service_may_publish_only_its_own_events_and_retries(stack, broker_users):
-    for service in SERVICES:
+    for service in ("submission", "operations"):
         stack.overrides[service] = {"AMQP_URI": broker_users[service]}
     stack.start("operations", "submission")
 
@@ -103,3 +103,15 @@ def test_each_service_may_publish_only_its_own_events_and_retries(stack, broker_
     assert (replayed.status_code, replayed.json()["count"]) == (200, 1), replayed.text
     eventually(lambda: [letter.attempts for letter in letters_of_operations()] == [1],
                message="replayed through grantflow.requeue, and dead-lettered again")
+
+
+def test_the_dead_letter_queues_readers_may_list_it_under_their_own_users(stack, broker_users):
+    # operations (its page, ``grantflow dlq``) and notifications (the daily digest names
+    # the waiting letters) read it, taking its turn; any other service may not
+    publish(broker_users["submission"], "grantflow.dead-letter", "x",
+            {"event_type": "ranking_published", "event_id": "waiting"})
+    for reader in ("operations", "notifications"):
+        assert [letter.event_id for letter in list_dead_letters(broker_users[reader])] \
+            == ["waiting"], reader
+    with pytest.raises(amqp.exceptions.AccessRefused, match="ACCESS_REFUSED"):
+        list_dead_letters(broker_users["submission"])

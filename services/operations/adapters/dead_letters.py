@@ -1,17 +1,9 @@
 """The broker's dead-letter queue behind a dependency (config ``AMQP_URI``): each call
-opens its own short connection through :mod:`shared.messaging.dlq`.
-
-Listing takes every letter off the queue unacknowledged until it is done: for that moment
-the letters are invisible to anyone else. The operations page lists them every few
-seconds, so a replay asked for meanwhile found nothing and answered 404 (the likely
-cause of the end-to-end page test failing once on a loaded machine: the replayed letter
-stayed listed). One process's listings and replays therefore
-take turns (a lock, green under eventlet's monkey patch); a listing by another process
-(a second replica, ``grantflow dlq list``) can still hide a letter for its moment, and the
-replay's 404 says so."""
+opens its own short connection through :mod:`shared.messaging.dlq`, which makes listings
+and replays take turns across every process (a listing hides the letters it reads for
+its moment: a replay asked meanwhile found nothing and answered 404, the likely cause of
+the end-to-end page test failing once on a loaded machine)."""
 from __future__ import annotations
-
-import threading
 
 from nameko.extensions import DependencyProvider
 
@@ -21,12 +13,10 @@ from shared.messaging import dlq
 class DeadLetterQueue:
     def __init__(self, amqp_uri: str):
         self.amqp_uri = amqp_uri
-        self._turns = threading.Lock()
 
     def list(self) -> list[dict]:
         """Every dead letter (the queue is left as it was)."""
-        with self._turns:
-            return [letter.to_dict() for letter in dlq.list_dead_letters(self.amqp_uri)]
+        return [letter.to_dict() for letter in dlq.list_dead_letters(self.amqp_uri)]
 
     def replay(self, event_id: str | None = None) -> list[dict]:
         """Send the dead letters of ``event_id`` (all when None) back to their handler.
@@ -34,13 +24,7 @@ class DeadLetterQueue:
         Only the letters in the queue when asked are replayed: a message that fails again
         at once (an unreadable payload) lands at the queue's tail while the replay is
         still reading, and must not be replayed over and over in one request."""
-        with self._turns:
-            present = [letter.event_id for letter in dlq.list_dead_letters(self.amqp_uri)]
-            wanted = [i for i, found in enumerate(present) if event_id in (None, found)]
-            if not wanted:
-                return []
-            return [letter.to_dict() for letter in
-                    dlq.replay(self.amqp_uri, event_id=event_id, limit=wanted[-1] + 1)]
+        return [letter.to_dict() for letter in dlq.replay(self.amqp_uri, event_id=event_id)]
 
 
 class DeadLetters(DependencyProvider):

@@ -1,7 +1,8 @@
 """The dead-letter queue as operations sees it: list, and replay to the failed handler."""
 from __future__ import annotations
 
-from shared.web import NotFound
+from shared.messaging.dlq import DeadLettersBusy
+from shared.web import NotFound, Unavailable
 
 
 def _brief(letter: dict) -> dict:
@@ -13,18 +14,22 @@ def _brief(letter: dict) -> dict:
 
 
 def list_dead_letters(dead_letters) -> dict:
-    letters = [_brief(letter) for letter in dead_letters.list()]
+    try:
+        letters = [_brief(letter) for letter in dead_letters.list()]
+    except DeadLettersBusy as exc:
+        raise Unavailable(str(exc)) from None
     return {"count": len(letters), "letters": letters}
 
 
 def replay(dead_letters, event_id: str | None) -> dict:
-    """Replay one event's dead letters (404 when there is none), or all of them."""
-    replayed = dead_letters.replay(event_id)
+    """Replay one event's dead letters (404 when there is none), or all of them (503 when
+    another process held the queue longer than the replay waited for its turn)."""
+    try:
+        replayed = dead_letters.replay(event_id)
+    except DeadLettersBusy as exc:
+        raise Unavailable(str(exc)) from None
     if event_id is not None and not replayed:
-        # another process listing the queue hides its letters for that moment
-        # (adapters.dead_letters): a person who still sees the letter may try again
-        raise NotFound(f"no dead letter has event id {event_id!r} (if it is still listed, "
-                       "another process was reading the queue: try again)",
+        raise NotFound(f"no dead letter has event id {event_id!r}",
                        errors=[{"field": "event_id", "rule": "no dead letter has this event id"}])
     return {"count": len(replayed),
             "replayed": [{k: letter.get(k) for k in ("event_id", "event_type", "queue")}
