@@ -181,6 +181,16 @@ def update_proposal(uow, proposal_id: str, **values) -> None:
     uow.session.execute(_PROPOSAL_UPDATE, {"key_proposal_id": proposal_id, **values})
 
 
+def update_proposals(uow, values_by_id: dict[str, dict]) -> None:
+    """The same columns of many proposals (``values_by_id``: the values of each), sent
+    in batches of statements (psycopg2's execute_batch) rather than one at a time: a
+    ranking sets the outcome of every proposal of its topic, 100,000 of them at the
+    largest."""
+    if values_by_id:
+        uow.session.execute(_PROPOSAL_UPDATE, [{"key_proposal_id": proposal_id, **values}
+                                               for proposal_id, values in values_by_id.items()])
+
+
 def topic_proposals(uow, call_id: str, topic_id: str) -> list:
     return list(uow.session.execute(sa.select(proposals).where(
         proposals.c.call_id == call_id, proposals.c.topic_id == topic_id)

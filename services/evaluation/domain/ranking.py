@@ -28,6 +28,7 @@ never completed: they are rejected with the single failed "threshold"
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from datetime import datetime, timezone
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Iterable, Mapping
@@ -120,11 +121,20 @@ class TopicRanking:
 
     def placement(self, proposal_id: str) -> Placement:
         """Where ``proposal_id`` is; KeyError if it was not ranked."""
+        return self._placements[proposal_id]
+
+    @cached_property
+    def _placements(self) -> dict[str, Placement]:
+        """Every entry's placement, built at the first look: a ranking's publication looks
+        up each of its proposals, and a scan per look made that quadratic (4.1 s for a
+        topic of 10,000, about 7 minutes for 100,000, inside the ranking's transaction)."""
+        placements: dict[str, Placement] = {}
         for name in ("main", "reserve", "rejected"):
             for position, entry in enumerate(getattr(self, name), start=1):
-                if entry.proposal_id == proposal_id:
-                    return Placement(name, entry, position if name == "reserve" else None)
-        raise KeyError(proposal_id)
+                # the first listing wins, as the scan it replaces returned
+                placements.setdefault(entry.proposal_id, Placement(
+                    name, entry, position if name == "reserve" else None))
+        return placements
 
     def to_payload(self) -> dict:
         """The payload fields of ``ranking_published``."""

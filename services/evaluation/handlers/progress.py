@@ -141,8 +141,8 @@ def settle_topic(uow, call: Call, topic_id: str, now: datetime, *, force: bool =
     ranking = rank_topic(call_topic, completed, call.evaluation, call.grants, incomplete=incomplete)
     event = ranking_event(ranking, call_id=call.id, now=now, causation_id=causation_id)
     repo.update_topic(uow, call.id, topic_id, ranked_at=now, ranking=dump(event))
-    for pid in progress.taking_part:
-        repo.update_proposal(uow, pid, outcome=placement_of(ranking, pid))
+    repo.update_proposals(uow, {pid: {"outcome": placement_of(ranking, pid)}
+                                for pid in progress.taking_part})
     repo.bump_revision(uow)  # a solve planned before the ranking must not write after it
     uow.add_events(event)
     return True

@@ -1,6 +1,9 @@
 """The evaluation handlers on a real SQLite unit of work: events in any order, the first
 assignment, consensus and the ranking, redeliveries."""
+import json
 from datetime import timedelta
+
+import sqlalchemy as sa
 
 from services.evaluation.handlers import evaluators, views
 from tests.support.evaluation_events import (
@@ -150,3 +153,37 @@ def test_manifest_receipt_times_reach_the_ranking(h):
     assert first["proposal_id"] == "P-1"  # received a minute earlier (see deadline_closed)
     assert "receipt time" in first["tie_break"]
     assert (DEADLINE - timedelta(hours=1)).isoformat() in first["tie_break"]
+
+
+def test_a_ranking_stores_every_outcome_in_one_batched_statement(h):
+    # a topic's ranking sets the outcome of each of its proposals: 100,000 statements
+    # one by one at the largest topic
+    pids = [f"P-{i}" for i in range(1, 7)]
+    h.deliver(call_published(), deadline_closed(pids),
+              *(screened(pid, grant=500_000) for pid in pids))
+    h.import_experts([expert_record(i) for i in range(1, 9)])
+    h.deliver(stage("evaluation_start"))
+    h.sweep()
+    for pid in pids[:-1]:
+        report_all(h, pid, HIGH)
+    updates = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE PROPOSALS SET OUTCOME"):
+            updates.append(len(parameters) if executemany else 1)
+
+    sa.event.listen(h.factory.engine, "before_cursor_execute", count)
+    try:
+        report_all(h, pids[-1], MID)  # the last report completes the topic: it is ranked
+    finally:
+        sa.event.remove(h.factory.engine, "before_cursor_execute", count)
+    [ranking] = h.outbox("ranking_published")
+    assert updates == [len(pids)]
+    placed = {e["proposal_id"]: ("main", e["rank"]) for e in ranking["main"]}
+    placed |= {e["proposal_id"]: ("reserve", e["rank"]) for e in ranking["reserve"]}
+    with h.uow() as uow:
+        rows = uow.session.execute(sa.text(
+            "SELECT proposal_id, outcome FROM proposals")).all()
+    stored = {pid: json.loads(outcome) if isinstance(outcome, str) else outcome
+              for pid, outcome in rows}
+    assert {pid: (o["list"], o["rank"]) for pid, o in stored.items()} == placed
