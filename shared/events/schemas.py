@@ -115,6 +115,8 @@ class RankingEntrySchema(_Strict):
     duration_months = fields.Integer(required=True)
     acronym = fields.String(required=True)
     contact_emails = Emails(required=True)
+    # main and reserve entries only: grant preparation's beneficiaries (a rejected entry
+    # is published without them)
     participants = fields.List(fields.Nested(ParticipantSchema), load_default=list)
     failed_thresholds = fields.List(fields.String(), load_default=list)
 

@@ -88,7 +88,13 @@ class RankingEntry:
         return self.candidate.proposal_id
 
     def to_payload(self) -> dict:
-        """The entry in ``RankingEntrySchema``'s shape (Decimals kept for the schema)."""
+        """The entry in ``RankingEntrySchema``'s shape (Decimals kept for the schema).
+
+        A rejected entry goes without its participants: grant preparation needs the
+        beneficiaries of the main and reserve lists only, the partners of a rejected
+        proposal are nobody else's business, and they were most of the event's bytes
+        (1.9 kB an entry, so a broker's 16 MiB limit, RabbitMQ 4's default, was reached
+        at a topic of about 8,900 proposals)."""
         c = self.candidate
         return {
             "proposal_id": c.proposal_id, "rank": self.rank, "total": self.total,
@@ -96,7 +102,7 @@ class RankingEntry:
             "requested_grant": c.requested_grant, "total_eligible_costs": c.total_eligible_costs,
             "grant_amount": self.grant, "duration_months": c.duration_months, "acronym": c.acronym,
             "contact_emails": list(c.contact_emails),
-            "participants": [dict(p) for p in c.participants],
+            "participants": [] if self.rank is None else [dict(p) for p in c.participants],
             "failed_thresholds": list(self.failed_thresholds),
         }
 

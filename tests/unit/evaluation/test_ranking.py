@@ -205,6 +205,22 @@ def test_ranking_event_matches_the_contract():
     assert [e["rank"] for e in loaded.main + loaded.reserve] == [1, 2, 3]
 
 
+def test_only_the_fundable_entries_carry_their_participants():
+    # grant preparation needs the main and reserve lists' beneficiaries; a rejected
+    # proposal's partners go nowhere (and were most of a big topic's ranking's bytes)
+    partner = {"role": "coordinator", "organisation_id": "FR-1", "country": "FR",
+               "legal_name": "Ville de Lyon", "contact_email": "europe@lyon.example"}
+    pool = [replace(c, participants=(partner,))
+            for c in three(second=500_000) + [cand("P-4", (15, 10, 10, 10, 10))]]
+    ranking = rank_topic(topic(950_000), pool, RULES, GRANTS)
+    payload = RankingPublishedSchema().dump(
+        ranking_event(ranking, call_id="AMIF-2018-AG-INTE", now=T0))
+    assert [(e["proposal_id"], e["participants"]) for e in payload["main"] + payload["reserve"]] \
+        == [("P-1", [partner]), ("P-2", [partner]), ("P-3", [partner])]
+    assert [(e["proposal_id"], e["participants"], e["contact_emails"])
+            for e in payload["rejected"]] == [("P-4", [], ["p-4@example.org"])]
+
+
 # ------------------------------------------------------------------ properties
 pools = st.lists(st.tuples(st.integers(0, 60).map(lambda n: Decimal(n) / 2),  # relevance 0-30
                            st.integers(0, 40).map(lambda n: Decimal(n) / 2),
