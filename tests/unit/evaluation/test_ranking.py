@@ -250,7 +250,7 @@ def test_budget_invariants(rows, budget, rule):
 
 def test_every_placement_of_a_big_ranking_reads_each_entry_once(monkeypatch):
     # publishing a ranking looks up each of its proposals: a scan per look was quadratic
-    # (4.1 s for a topic of 10,000 proposals, about 7 minutes for 100,000)
+    # (4.1 s for a topic of 10,000 proposals; about 7 minutes for 100,000 by the square law)
     from services.evaluation.domain import ranking as module
     candidates = [cand(f"P-{i}", (22, 14, 10, 10, 15) if i % 3 else (10, 5, 5, 5, 5),
                        grant=100_000, minutes=i) for i in range(600)]

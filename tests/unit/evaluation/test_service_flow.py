@@ -156,8 +156,8 @@ def test_manifest_receipt_times_reach_the_ranking(h):
 
 
 def test_a_ranking_stores_every_outcome_in_one_batched_statement(h):
-    # a topic's ranking sets the outcome of each of its proposals: 100,000 statements
-    # one by one at the largest topic
+    # a topic's ranking sets the outcome of each of its proposals: one statement each
+    # was 38,000 at the largest topic of a 100,000-proposal call
     pids = [f"P-{i}" for i in range(1, 7)]
     h.deliver(call_published(), deadline_closed(pids),
               *(screened(pid, grant=500_000) for pid in pids))
