@@ -30,6 +30,12 @@ def insert_ignoring(session, table: sa.Table):
     return _statement(session.get_bind().dialect.name, table)
 
 
+def insert_ignoring_returning(session, column: sa.Column):
+    """:func:`insert_ignoring` of ``column``'s table, returning ``column`` of the rows that
+    went in (built once per dialect, as the statement itself)."""
+    return _returning(session.get_bind().dialect.name, column)
+
+
 def insert_ignoring_duplicates(session, table: sa.Table, **values) -> bool:
     """INSERT ``values`` unless the key exists; True if the row was inserted."""
     return session.execute(insert_ignoring(session, table), values).rowcount == 1
@@ -44,6 +50,11 @@ def insert_all_ignoring_duplicates(session, table: sa.Table, rows: list[dict]) -
 @functools.cache
 def _statement(dialect: str, table: sa.Table):
     return _dialect_insert(dialect)(table).on_conflict_do_nothing()
+
+
+@functools.cache
+def _returning(dialect: str, column: sa.Column):
+    return _statement(dialect, column.table).returning(column)
 
 
 def _dialect_insert(dialect: str):

@@ -24,9 +24,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
+from shared.db.inserts import insert_ignoring, insert_ignoring_returning
 from shared.events import Event, dump
 from shared.failpoints import failpoint, fault
 from shared.messaging.tables import outbox, processed_events
@@ -41,10 +39,6 @@ class NestedCommit(RuntimeError):
 
 # built once: building a statement costs more than running it
 _OUTBOX_INSERT = outbox.insert()
-_CLAIM = {dialect: insert(processed_events).on_conflict_do_nothing()
-          for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
-_CLAIM_RETURNING = {dialect: statement.returning(processed_events.c.event_id)
-                    for dialect, statement in _CLAIM.items()}
 
 
 class UnitOfWork:
@@ -186,7 +180,7 @@ class UnitOfWork:
     def _claim(self, event: Event) -> bool:
         """Insert the processed-event row first: on PostgreSQL a concurrent duplicate
         waits here for the first transaction and then finds the row."""
-        return self.session.execute(self._claim_statement(_CLAIM),
+        return self.session.execute(insert_ignoring(self.session, processed_events),
                                     self._claim_row(event)).rowcount == 1
 
     def _claim_many(self, events: list[Event]) -> set[str]:
@@ -197,12 +191,9 @@ class UnitOfWork:
                       key=lambda row: row["event_id"])
         if not rows:
             return set()
-        return set(self.session.execute(self._claim_statement(_CLAIM_RETURNING),
-                                        rows).scalars())
-
-    def _claim_statement(self, statements: dict):
-        return statements["postgresql" if self.session.get_bind().dialect.name
-                          == "postgresql" else "sqlite"]
+        return set(self.session.execute(
+            insert_ignoring_returning(self.session, processed_events.c.event_id),
+            rows).scalars())
 
     def _claim_row(self, event: Event) -> dict:
         return {"consumer": self.consumer, "event_id": event.event_id,
