@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 import sqlalchemy as sa
+
 from shared.db.inserts import insert_ignoring, insert_ignoring_returning
 from shared.events import Event, dump
 from shared.failpoints import failpoint, fault
