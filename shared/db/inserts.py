@@ -25,8 +25,8 @@ def insert_for(session, table: sa.Table):
 
 
 def insert_ignoring(session, table: sa.Table):
-    """The statement for ``table`` on the session's database (add ``.returning(...)`` to
-    learn which rows went in)."""
+    """The statement for ``table`` on the session's database (to learn which rows went
+    in, :func:`insert_ignoring_returning`)."""
     return _statement(session.get_bind().dialect.name, table)
 
 

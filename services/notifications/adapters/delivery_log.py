@@ -18,7 +18,8 @@ from services.notifications.domain.delivery import (FAILED, INTERRUPTED, QUEUED,
                                                     message_id)
 from services.notifications.domain.notification import Notification
 from shared.db.engine import walk_queue_in_index_order
-from shared.db.inserts import insert_ignoring, insert_ignoring_duplicates
+from shared.db.inserts import (insert_ignoring, insert_ignoring_duplicates,
+                               insert_ignoring_returning)
 
 
 def entry(note: Notification, subject: str | None, body: str | None, now: datetime,
@@ -50,8 +51,7 @@ def add_many(session: Session, entries: list[dict]) -> set[str]:
     multi-row INSERTs); returns the ids queued now."""
     if not entries:
         return set()
-    statement = insert_ignoring(session, d).returning(d.c.id)
-    return set(session.execute(statement, entries).scalars())
+    return set(session.execute(insert_ignoring_returning(session, d.c.id), entries).scalars())
 
 
 def claim_due(session: Session, wall_now: datetime, limit: int, lease: timedelta,
