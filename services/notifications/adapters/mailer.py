@@ -203,12 +203,20 @@ class SmtpConnection:
     A server that offers PIPELINING (RFC 2920; Postfix, Exim and the dev server do) gets
     MAIL, RCPT and DATA in one write and answers the three together, so a message costs
     two round trips (the envelope, the text) instead of four; smtplib waits for each
-    reply. Without it the commands go one at a time."""
+    reply. Without it the commands go one at a time. Where the caller names the message
+    it sends next (``send(mail, then=...)``), that message's envelope goes in the same
+    write as this one's text (RFC 2920 lets a message's text open a group): a batch then
+    costs one round trip a message. Its three replies are read when it is sent, where an
+    envelope sent on its own would have been answered, so every outcome is what it was."""
 
     def __init__(self, mailer: SmtpMailer):
         self.mailer = mailer
         self.smtp: smtplib.SMTP | None = None
         self._international = False
+        # the message whose envelope went ahead with the previous text, its replies unread
+        # (the server then waits for its text: nothing else may be written but that)
+        self._announced: tuple[str, str] | None = None
+        self._built: tuple[tuple[str, str], EmailMessage] | None = None  # built with it
 
     def __enter__(self) -> "SmtpConnection":
         return self
@@ -218,11 +226,17 @@ class SmtpConnection:
 
     def close(self) -> None:
         if self.smtp is not None:
-            try:
-                self.smtp.quit()
-            except (smtplib.SMTPException, OSError):
+            if self._announced is not None:
+                # the server may wait for a text: QUIT would be read as one. Without the
+                # lone dot it keeps nothing of the message when the connection goes
                 self.smtp.close()
+            else:
+                try:
+                    self.smtp.quit()
+                except (smtplib.SMTPException, OSError):
+                    self.smtp.close()
             self.smtp = None
+        self._announced = self._built = None
 
     def _open(self) -> smtplib.SMTP:
         mailer = self.mailer
@@ -236,11 +250,13 @@ class SmtpConnection:
         mailer.state.answered()
         return smtp
 
-    def send(self, mail: OutgoingMail) -> None:
-        try:
-            message = self.mailer.build(mail)
-        except (ValueError, TypeError) as exc:  # e.g. a header the email package refuses
-            raise PermanentMailError(f"message cannot be built: {exc}") from None
+    def send(self, mail: OutgoingMail, then: OutgoingMail | None = None) -> None:
+        """Send ``mail``; ``then``, if given, is the message the caller sends next on this
+        connection (see the class docstring): send it next, or close the connection."""
+        key = _key(mail)
+        if self._announced is not None and self._announced != key:
+            self.close()  # not the message announced: the server waits for another text
+        message = self._message(mail)
         for fresh in (self.smtp is None, True):
             if self.smtp is None:
                 self.smtp = self._open()
@@ -253,50 +269,86 @@ class SmtpConnection:
                     error = f"SMTPServerDisconnected: {exc}"
                     self.mailer.state.unreachable(error)
                     raise TransientMailError(error, unreachable=True) from None
-        self._data(message, waiting_for_text)
+        self._data(message, waiting_for_text, self._ahead(then) if waiting_for_text else None)
+
+    def _message(self, mail: OutgoingMail) -> EmailMessage:
+        """The message of ``mail``, built here or when it was announced."""
+        built, self._built = self._built, None
+        if built is not None and built[0] == _key(mail):
+            return built[1]
+        try:
+            return self.mailer.build(mail)
+        except (ValueError, TypeError) as exc:  # e.g. a header the email package refuses
+            raise PermanentMailError(f"message cannot be built: {exc}") from None
+
+    def _ahead(self, then: OutgoingMail | None) -> tuple[tuple[str, str], bytes] | None:
+        """The envelope of ``then`` to send with this text, or None where it must go on its
+        own: a message that cannot be built, or whose envelope this server would refuse
+        before reading it (an address with a line break, SMTPUTF8 it does not offer), is
+        sent as before and fails there as before."""
+        if then is None:
+            return None
+        try:
+            message = self.mailer.build(then)
+            commands = self._envelope_commands(then.recipient)
+        except (ValueError, TypeError, PermanentMailError):
+            return None
+        self._built = (_key(then), message)
+        return _key(then), commands
 
     def _envelope(self, recipient: str) -> bool:
         """MAIL and RCPT (and DATA too where the server pipelines: then True, the server
         waits for the text): a refusal resets the transaction, the connection stays
-        usable."""
+        usable. An envelope announced with the previous text has its replies read."""
         smtp, sender = self.smtp, self.mailer.sender
         international = not (sender.isascii() and recipient.isascii())
-        options = []
-        if international:
-            if not smtp.has_extn("smtputf8"):
-                raise PermanentMailError("not supported by the server: an address needs "
-                                         "SMTPUTF8")
-            options = ["SMTPUTF8", "BODY=8BITMIME"]
-        if smtp.has_extn("pipelining"):
-            self._pipelined_envelope(sender, recipient, options, international)
+        if self._announced is not None:
+            self._announced = None
+        elif smtp.has_extn("pipelining"):
+            smtp.send(self._envelope_commands(recipient))
+        else:
+            code, reply = smtp.mail(sender, self._options(recipient))
+            if code != 250:
+                self._reset()
+                self._sender_refused(code, reply)
+            code, reply = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                self._reset()
+                self._recipient_refused(recipient, code, reply)
             self._international = international
-            return True
-        code, reply = smtp.mail(sender, options)
-        if code != 250:
-            self._reset()
-            self._sender_refused(code, reply)
-        code, reply = smtp.rcpt(recipient)
-        if code not in (250, 251):
-            self._reset()
-            self._recipient_refused(recipient, code, reply)
+            return False
+        self._envelope_replies(recipient)
         self._international = international
-        return False
+        return True
 
-    def _pipelined_envelope(self, sender: str, recipient: str, options: list[str],
-                            international: bool) -> None:
-        """MAIL, RCPT and DATA in one write, then their three replies, read in order. The
-        first refusal is the one reported (a server answers 503 to what follows a refused
-        MAIL, and refuses DATA when no recipient was accepted)."""
-        smtp = self.smtp
+    def _options(self, recipient: str) -> list[str]:
+        """MAIL's options for this envelope; an address that is not ASCII needs SMTPUTF8
+        of the server."""
+        if self.mailer.sender.isascii() and recipient.isascii():
+            return []
+        if not self.smtp.has_extn("smtputf8"):
+            raise PermanentMailError("not supported by the server: an address needs SMTPUTF8")
+        return ["SMTPUTF8", "BODY=8BITMIME"]
+
+    def _envelope_commands(self, recipient: str) -> bytes:
+        """MAIL, RCPT and DATA as one pipelined group."""
+        sender = self.mailer.sender
         for address in (sender, recipient):
             if "\r" in address or "\n" in address:
                 # smtplib's putcmd refuses these too: a line break would add a command
                 raise PermanentMailError(f"an address with a line break cannot be sent: "
                                          f"{address!r}")
+        options = self._options(recipient)
         # as smtplib's mail() and rcpt() word them; an SMTPUTF8 envelope is sent as UTF-8
         commands = (f"mail FROM:{smtplib.quoteaddr(sender)}{''.join(' ' + o for o in options)}"
                     f"\r\nrcpt TO:{smtplib.quoteaddr(recipient)}\r\ndata\r\n")
-        smtp.send(commands.encode("utf-8" if international else "ascii"))
+        return commands.encode("utf-8" if options else "ascii")
+
+    def _envelope_replies(self, recipient: str) -> None:
+        """The replies to a pipelined MAIL, RCPT and DATA, read in order. The first
+        refusal is the one reported (a server answers 503 to what follows a refused MAIL,
+        and refuses DATA when no recipient was accepted)."""
+        smtp = self.smtp
         (mail_code, mail_reply), (rcpt_code, rcpt_reply), (data_code, data_reply) = (
             smtp.getreply(), smtp.getreply(), smtp.getreply())
         if (mail_code, rcpt_code, data_code) in ((250, 250, 354), (250, 251, 354)):
@@ -314,13 +366,15 @@ class SmtpConnection:
             self._recipient_refused(recipient, rcpt_code, rcpt_reply)
         self._refused(data_code, f"{data_code} {_text(data_reply)}")
 
-    def _data(self, message: EmailMessage, waiting_for_text: bool) -> None:
+    def _data(self, message: EmailMessage, waiting_for_text: bool,
+              ahead: tuple[tuple[str, str], bytes] | None = None) -> None:
+        """The text; ``ahead``: the next message's key and envelope, written with it."""
         buffer = BytesIO()
         policy = message.policy.clone(utf8=True) if self._international else message.policy
         BytesGenerator(buffer, policy=policy).flatten(message, linesep="\r\n")
         try:
             if waiting_for_text:
-                code, reply = self._send_text(buffer.getvalue())
+                code, reply = self._send_text(buffer.getvalue(), ahead)
             else:
                 code, reply = self.smtp.data(buffer.getvalue())
         except smtplib.SMTPDataError as exc:  # DATA itself refused: the text never went
@@ -331,16 +385,24 @@ class SmtpConnection:
             raise TransientMailError(f"connection lost while sending the text: {exc}",
                                      uncertain=True) from None
         if code != 250:
-            self._reset()
+            if self._announced is None:  # else the announced envelope is under way
+                self._reset()
             self._refused(code, f"{code} {_text(reply)}")
 
-    def _send_text(self, text: bytes) -> tuple[int, bytes]:
+    def _send_text(self, text: bytes,
+                   ahead: tuple[tuple[str, str], bytes] | None = None) -> tuple[int, bytes]:
         """The text after the server's 354, as ``smtplib.SMTP.data`` sends it: a line
-        that starts with a dot gets another (RFC 5321 4.5.2), then CRLF . CRLF."""
+        that starts with a dot gets another (RFC 5321 4.5.2), then CRLF . CRLF; the next
+        message's envelope after it, in the same write, where there is one."""
         stuffed = _LEADING_DOT.sub(b"..", text)
         if not stuffed.endswith(b"\r\n"):
             stuffed += b"\r\n"
-        self.smtp.send(stuffed + b".\r\n")
+        if ahead is None:
+            self.smtp.send(stuffed + b".\r\n")
+        else:
+            key, envelope = ahead
+            self._announced = key  # before the write: a connection lost in it is closed bare
+            self.smtp.send(stuffed + b".\r\n" + envelope)
         return self.smtp.getreply()
 
     def _reset(self) -> None:
@@ -429,3 +491,8 @@ class DeliveryTimer(Timer):
 
 
 delivery_timer = DeliveryTimer.decorator
+
+
+def _key(mail: OutgoingMail) -> tuple[str, str]:
+    """What tells an announced message from another: its Message-ID and recipient."""
+    return mail.message_id, mail.recipient

@@ -182,12 +182,16 @@ class _Batch:
                 self._give_back(rows[self.reached:], started=rows[self.reached:self.marked])
 
     def _try(self, smtp, rows, group) -> bool:
-        """Send each message of ``group``; False when the batch must stop."""
-        for row in group:
+        """Send each message of ``group``; False when the batch must stop. Each names the
+        next of the group, whose envelope may go with its text (one round trip a message,
+        :class:`.adapters.mailer.SmtpConnection`); the last names none: nothing of a
+        message goes to the server before its attempt is recorded, and the next group's
+        are recorded only with this group's outcomes."""
+        for at, row in enumerate(group):
             if self.mailer.stopping.is_set():
                 return False
             self.reached += 1  # from here on it may reach the server: never "untried"
-            attempt = self._attempt(smtp, row)
+            attempt = self._attempt(smtp, row, group[at + 1] if at + 1 < len(group) else None)
             self.done.append(attempt)
             if attempt.unreachable:  # every other message would fail the same way
                 self.done += [Attempt(r, DEFERRED, attempt.error, unreachable=True,
@@ -197,9 +201,9 @@ class _Batch:
                 return False
         return True
 
-    def _attempt(self, smtp, row) -> Attempt:
+    def _attempt(self, smtp, row, following=None) -> Attempt:
         try:
-            smtp.send(OutgoingMail(row.recipient, row.subject, row.body, row.message_id))
+            smtp.send(_outgoing(row), then=None if following is None else _outgoing(following))
         except TransientMailError as exc:
             return Attempt(row, INTERRUPTED if exc.uncertain else DEFERRED, str(exc),
                            unreachable=exc.unreachable)
@@ -306,6 +310,10 @@ class _Batch:
                       deferred[-1].error)
         else:
             self.mailer.state.count_deferred(len(deferred))
+
+
+def _outgoing(row) -> OutgoingMail:
+    return OutgoingMail(row.recipient, row.subject, row.body, row.message_id)
 
 
 def commit_until_done(uow, work: Callable, what: str):

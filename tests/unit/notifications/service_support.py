@@ -46,6 +46,7 @@ class FakeMailer:
     failures: dict = field(default_factory=dict)
     sent: list = field(default_factory=list)
     tried: list = field(default_factory=list)
+    announced: list = field(default_factory=list)  # each send's ``then``
     stop_after: int | None = None
     connections: int = 0
     state: ServerState = field(default_factory=lambda: ServerState("fake:25"))
@@ -56,8 +57,9 @@ class FakeMailer:
         self.connections += 1
         yield self
 
-    def send(self, mail: OutgoingMail) -> None:
+    def send(self, mail: OutgoingMail, then: OutgoingMail | None = None) -> None:
         self.tried.append(mail)
+        self.announced.append(then)
         if self.stop_after is not None and len(self.tried) >= self.stop_after:
             self.stopping.set()
         if mail.recipient in self.failures:

@@ -186,11 +186,11 @@ def test_the_lease_is_renewed_while_a_batch_sends(queued):
     taken_over = []
 
     class SlowMailer(FakeMailer):
-        def send(self, mail):
+        def send(self, mail, then=None):
             time.sleep(0.5)
             if len(self.tried) == 1:  # another replica looks for due rows meanwhile
                 taken_over.append(deliver(queued, FakeMailer(), NOW))
-            super().send(mail)
+            super().send(mail, then)
 
     mailer = SlowMailer(lease=timedelta(seconds=0.6))
     assert deliver(queued, mailer, NOW) == 2
@@ -243,3 +243,18 @@ def log_attempts(uows, delivery_id):
 def _possible_duplicates(template):
     return REGISTRY.get_sample_value("notifications_possible_duplicates_total",
                                      {"service": "notifications", "template": template}) or 0
+
+
+def test_each_message_names_the_next_of_its_group_and_never_the_next_groups(uows):
+    """The next message's envelope may go with a text (one round trip a message), but a
+    message reaches the server only once its group's attempts are recorded: the last of
+    a group names none."""
+    handle(uows, call_published())
+    for n in range(6):  # two contacts each: 12 messages, a group of 10 and one of 2
+        handle(uows, f.submitted(proposal_id=f"P-{n:04d}"))
+    mailer = FakeMailer()
+    assert deliver(uows, mailer, NOW) == 12 == delivery.GROUP + 2
+    following = {mail.message_id: then and then.message_id
+                 for mail, then in zip(mailer.tried, mailer.announced)}
+    ids = [mail.message_id for mail in mailer.tried]
+    assert [following[i] for i in ids] == ids[1:10] + [None] + ids[11:] + [None]

@@ -1,6 +1,7 @@
 """The SMTP adapter against a real SMTP server in this process (aiosmtpd, loopback)."""
 import socket
 import threading
+from contextlib import contextmanager
 from email import message_from_bytes, policy
 from email.generator import BytesGenerator
 from email.message import EmailMessage
@@ -15,16 +16,24 @@ from services.notifications.adapters.mailer import (OutgoingMail, PermanentMailE
 from tests.support.infra import free_port
 
 
+@contextmanager
+def serving(handler):
+    """The dev server with ``handler`` on a free loopback port (yielded) while inside."""
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
+
+
 @pytest.fixture(params=[True, False], ids=["pipelining", "one-command-at-a-time"])
 def server(tmp_path, request):
     """The dev server, offering PIPELINING or not: every test here runs both ways."""
-    port = free_port()
-    controller = Controller(KeepingHandler(tmp_path, {"rejected.invalid"},
-                                           pipelining=request.param),
-                            hostname="127.0.0.1", port=port)
-    controller.start()
-    yield port, tmp_path
-    controller.stop()
+    with serving(KeepingHandler(tmp_path, {"rejected.invalid"},
+                                pipelining=request.param)) as port:
+        yield port, tmp_path
 
 
 def mail(to="anna@comune.example.it", subject="[AMIF] Receipt for CITTÀ", body="Grüße\n"):
@@ -62,11 +71,7 @@ def test_a_refused_sender_is_permanent_and_the_session_goes_on(tmp_path):
             envelope.mail_from = address
             return "250 OK"
 
-    port = free_port()
-    controller = Controller(RefusingTheFirstSender(tmp_path, set()), hostname="127.0.0.1",
-                            port=port)
-    controller.start()
-    try:
+    with serving(RefusingTheFirstSender(tmp_path, set())) as port:
         mailer = SmtpMailer("127.0.0.1", port, "no-reply@grantflow.test", timeout=5)
         with mailer.connection() as smtp:
             with pytest.raises(PermanentMailError, match="^sender refused: 550 5.7.1"):
@@ -74,21 +79,15 @@ def test_a_refused_sender_is_permanent_and_the_session_goes_on(tmp_path):
             first = smtp.smtp
             smtp.send(mail(to="b@example.org"))
             assert smtp.smtp is first
-    finally:
-        controller.stop()
     assert [m["rcpt_tos"] for m in read_messages(tmp_path)] == [["b@example.org"]]
 
 
-class ScriptedServer(threading.Thread):
-    """One SMTP session on a raw socket that offers PIPELINING and answers nothing of a
-    transaction before it has read MAIL, RCPT and DATA: a client that waits for each
-    reply before its next command times out here. ``replies`` are its answers to the
-    three; after a 354 it keeps the text it reads up to the lone dot."""
+class OneSession(threading.Thread):
+    """One SMTP session on a raw loopback socket that offers PIPELINING: after the
+    greeting and EHLO, :meth:`session` reads its lines and ``answer``s."""
 
-    def __init__(self, replies=(b"250 OK", b"250 OK", b"354 go ahead"), hang_up=None):
+    def __init__(self):
         super().__init__(daemon=True)
-        self.replies, self.before_any_reply, self.texts = replies, [], []
-        self.hang_up = hang_up  # "envelope": before answering it; "text": after reading it
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
 
@@ -100,32 +99,50 @@ class ScriptedServer(threading.Thread):
             answer(b"220 scripted ESMTP")
             lines.readline()  # EHLO
             answer(b"250-scripted", b"250-PIPELINING", b"250 HELP")
-            while True:
-                command = lines.readline()
-                if not command:  # the client dropped the session
-                    return
-                if command.upper().startswith(b"QUIT"):
-                    answer(b"221 bye")
-                    return
-                if not command.upper().startswith(b"MAIL"):
-                    answer(b"250 OK")  # RSET
-                    continue
-                group = [command, lines.readline(), lines.readline()]
-                self.before_any_reply.append([c.split(b":")[0].strip().upper() for c in group])
-                if self.hang_up == "envelope":
-                    return
-                answer(*self.replies)
-                if self.replies[2].startswith(b"354"):
-                    text = b""
-                    while not text.endswith(b"\r\n.\r\n"):
-                        chunk = lines.readline()
-                        if not chunk:
-                            return
-                        text += chunk
-                    self.texts.append(text)
-                    if self.hang_up == "text":
+            self.session(lines, answer)
+
+    def session(self, lines, answer):
+        raise NotImplementedError
+
+
+class ScriptedServer(OneSession):
+    """A session that answers nothing of a transaction before it has read MAIL, RCPT and
+    DATA: a client that waits for each reply before its next command times out here.
+    ``replies`` are its answers to the three; after a 354 it keeps the text it reads up
+    to the lone dot."""
+
+    def __init__(self, replies=(b"250 OK", b"250 OK", b"354 go ahead"), hang_up=None):
+        super().__init__()
+        self.replies, self.before_any_reply, self.texts = replies, [], []
+        self.hang_up = hang_up  # "envelope": before answering it; "text": after reading it
+
+    def session(self, lines, answer):
+        while True:
+            command = lines.readline()
+            if not command:  # the client dropped the session
+                return
+            if command.upper().startswith(b"QUIT"):
+                answer(b"221 bye")
+                return
+            if not command.upper().startswith(b"MAIL"):
+                answer(b"250 OK")  # RSET
+                continue
+            group = [command, lines.readline(), lines.readline()]
+            self.before_any_reply.append([c.split(b":")[0].strip().upper() for c in group])
+            if self.hang_up == "envelope":
+                return
+            answer(*self.replies)
+            if self.replies[2].startswith(b"354"):
+                text = b""
+                while not text.endswith(b"\r\n.\r\n"):
+                    chunk = lines.readline()
+                    if not chunk:
                         return
-                    answer(b"250 kept")
+                    text += chunk
+                self.texts.append(text)
+                if self.hang_up == "text":
+                    return
+                answer(b"250 kept")
 
 
 def test_the_envelope_goes_in_one_write_where_the_server_pipelines():
@@ -138,6 +155,109 @@ def test_the_envelope_goes_in_one_write_where_the_server_pipelines():
     server.join(5)
     assert server.before_any_reply == [[b"MAIL FROM", b"RCPT TO", b"DATA"]] * 2
     assert server.texts[0].endswith(b"\r\n\r\n..dot\r\nline\r\n.\r\n")
+
+
+class LookingAheadServer(OneSession):
+    """A pipelining session for ``messages`` messages that answers each text (but the
+    last) only once it has read the next message's MAIL, RCPT and DATA: a client that
+    waits for a text's reply before it sends the next envelope times out here. What
+    follows the 354 of a message whose text never ends is kept in ``unfinished``."""
+
+    def __init__(self, messages: int):
+        super().__init__()
+        self.messages, self.texts, self.ahead, self.unfinished = messages, [], [], None
+
+    def session(self, lines, answer):
+        def group():
+            return [lines.readline().split(b":")[0].strip().upper() for _ in range(3)]
+
+        group()
+        for n in range(self.messages):
+            answer(b"250 OK", b"250 OK", b"354 go ahead")
+            text = b""
+            while not text.endswith(b"\r\n.\r\n"):
+                line = lines.readline()
+                if not line:
+                    self.unfinished = text
+                    return
+                text += line
+            self.texts.append(text)
+            if n + 1 < self.messages:
+                self.ahead.append(group())  # before the text's reply
+            answer(b"250 kept")
+        if lines.readline().upper().startswith(b"QUIT"):
+            answer(b"221 bye")
+
+
+def test_each_text_carries_the_next_envelope_one_round_trip_a_message():
+    server = LookingAheadServer(messages=3)
+    server.start()
+    mailer = SmtpMailer("127.0.0.1", server.port, "no-reply@grantflow.test", timeout=3)
+    first, second, third = (mail(to=f"{n}@example.org", body=f"text {n}\n") for n in "abc")
+    with mailer.connection() as smtp:
+        smtp.send(first, then=second)
+        smtp.send(second, then=third)
+        smtp.send(third)
+    server.join(5)
+    assert server.ahead == [[b"MAIL FROM", b"RCPT TO", b"DATA"]] * 2
+    assert [text.split(b"\r\n\r\n")[1] for text in server.texts] == [
+        b"text a\r\n.\r\n", b"text b\r\n.\r\n", b"text c\r\n.\r\n"]
+
+
+def test_a_session_left_with_an_envelope_announced_is_closed_without_a_word():
+    """The server waits for the announced message's text: QUIT would be read as its first
+    line. The connection is closed bare, and the unfinished message is dropped."""
+    server = LookingAheadServer(messages=2)
+    server.start()
+    mailer = SmtpMailer("127.0.0.1", server.port, "no-reply@grantflow.test", timeout=3)
+    with mailer.connection() as smtp:
+        smtp.send(mail(to="a@example.org"), then=mail(to="b@example.org"))
+    server.join(5)
+    assert len(server.texts) == 1 and server.unfinished == b""
+
+
+def test_announced_envelopes_keep_every_outcome_as_it_was(server):
+    """A refused recipient announced with the previous text is refused when its message
+    is sent, as before; the next message goes on the same session (without PIPELINING
+    nothing is announced, with the same outcomes)."""
+    port, directory = server
+    mailer = SmtpMailer("127.0.0.1", port, "no-reply@grantflow.test", timeout=5)
+    a, nobody, b = (mail(to="a@example.org"), mail(to="nobody@rejected.invalid"),
+                    mail(to="b@example.org"))
+    with mailer.connection() as smtp:
+        smtp.send(a, then=nobody)
+        first = smtp.smtp
+        with pytest.raises(PermanentMailError, match="recipient refused: .*550 5.1.1"):
+            smtp.send(nobody, then=b)
+        smtp.send(b)
+        assert smtp.smtp is first
+    assert [m["rcpt_tos"] for m in read_messages(directory)] == [["a@example.org"],
+                                                                 ["b@example.org"]]
+
+
+def test_a_refused_text_leaves_the_envelope_sent_with_it_waiting_for_its_own(tmp_path):
+    """After a refused text no RSET goes: the server already reads the announced
+    message's text, which RSET would become."""
+    class RefusingTheFirstText(KeepingHandler):
+        refused = 0
+
+        async def handle_DATA(self, server, session, envelope):
+            if not self.refused:
+                self.refused += 1
+                return "554 5.6.0 content refused"
+            return await super().handle_DATA(server, session, envelope)
+
+    with serving(RefusingTheFirstText(tmp_path, set())) as port:
+        mailer = SmtpMailer("127.0.0.1", port, "no-reply@grantflow.test", timeout=5)
+        with mailer.connection() as smtp:
+            with pytest.raises(PermanentMailError, match="554 5.6.0"):
+                smtp.send(mail(to="a@example.org"), then=mail(to="b@example.org",
+                                                             body="only this\n"))
+            session = smtp.smtp
+            smtp.send(mail(to="b@example.org", body="only this\n"))
+            assert smtp.smtp is session is not None  # not a session lost to a stray RSET
+    [kept] = read_messages(tmp_path)
+    assert kept["rcpt_tos"] == ["b@example.org"] and kept["text"] == "only this\r\n"
 
 
 @pytest.mark.parametrize("hang_up, uncertain", [("envelope", False), ("text", True)])
