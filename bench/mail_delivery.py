@@ -18,13 +18,17 @@ without nameko:
     before (c), the ratio is (d)'s time over (c)'s, and the CPU per message of this
     process (the service's code) and of each SMTP server is given for both;
 (e) (c) again with each message's envelope on its own (two round trips a message, as
-    before the next envelope went with each text), run between (d) and (c).
+    before the next envelope went with each text), run between (d) and (c);
+(f) with ``--latency-ms L``: (e) and (c) again through ``bench.latency_proxy``, every
+    chunk L ms late each way, as to a remote server (where round trips cost time, not
+    only CPU).
 
 Ratios are against the old way measured in the same run. The last line printed is one
 JSON object.
 
     python bench/mail_delivery.py [--messages 2000] [--smtp-host 127.0.0.13] [--smtp-port 1113]
-        [--senders 3]   (the server without PIPELINING listens on the next port)
+        [--senders 3] [--latency-ms 5]
+    (the server without PIPELINING listens on the next port, the proxy on the one after)
 """
 from __future__ import annotations
 
@@ -81,6 +85,9 @@ def main(argv=None) -> int:
     parser.add_argument("--smtp-host", default="127.0.0.13")
     parser.add_argument("--smtp-port", type=int, default=1113)
     parser.add_argument("--senders", type=int, default=3)
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="also compare (e) and (c) through bench.latency_proxy, this "
+                             "many ms each way (a remote server); 0: not run")
     args = parser.parse_args(argv)
 
     from sqlalchemy.orm import sessionmaker
@@ -148,17 +155,6 @@ def main(argv=None) -> int:
             def __exit__(self, *exc):
                 return None
 
-        class EnvelopeWithItsText(SmtpMailer):
-            """Pipelined, but each message's envelope waits for its own text: two round
-            trips a message, as before the next envelope went with each text."""
-
-            def connection(self):
-                return _NothingAhead(self)
-
-        class _NothingAhead(SmtpConnection):
-            def send(self, mail, then=None):
-                super().send(mail)
-
         def send_all(sender) -> int:
             sent = 0
             while True:
@@ -199,17 +195,22 @@ def main(argv=None) -> int:
             args.smtp_host, args.smtp_port + 1, "no-reply@bench.example"), "plain")
         print(f"  {n / plain:.0f}/s; {args.senders} senders at once, pipelined, each "
               "envelope on its own ...", flush=True)
-        apart, apart_ours, apart_theirs = parallel_to(smtp, EnvelopeWithItsText(
+        apart, apart_ours, apart_theirs = parallel_to(smtp, envelope_with_its_text(
             args.smtp_host, args.smtp_port, "no-reply@bench.example"), "apart")
         print(f"  {n / apart:.0f}/s; {args.senders} senders at once, pipelined, the next "
               "envelope with each text ...", flush=True)
         parallel, piped_ours, piped_theirs = parallel_to(smtp, mailer, "parallel")
         print(f"  {n / parallel:.0f}/s", flush=True)
+        far = {}
+        if args.latency_ms:
+            far = {"envelope_ahead_at_latency": {"latency_ms_each_way": args.latency_ms,
+                                                 **at_latency(args, smtp, parallel_to)}}
         with engine.connect() as conn:
             unsent = conn.exec_driver_sql("SELECT count(*) FROM deliveries WHERE status "
                                           "<> 'sent'").scalar()
         from grantflow.devsmtp import read_messages
         received = len(read_messages(mail_dir)) + len(read_messages(plain_dir))
+        expected = (7 if args.latency_ms else 5) * n
         result = {
             "messages": n, "load_1min": os.getloadavg()[0],
             "queue_per_s": {"one_insert_each": round(n / one_by_one), "bulk": round(n / bulk)},
@@ -224,7 +225,8 @@ def main(argv=None) -> int:
             "envelope_ahead": versus(n, "envelope_on_its_own", (apart, apart_ours, apart_theirs),
                                      "next_envelope_with_each_text",
                                      (parallel, piped_ours, piped_theirs)),
-            "unsent": unsent, "received": received, "expected_received": 5 * n,
+            **far,
+            "unsent": unsent, "received": received, "expected_received": expected,
         }
     finally:
         for server in (smtp, plain_smtp):
@@ -235,8 +237,49 @@ def main(argv=None) -> int:
         for directory in (mail_dir, plain_dir):
             shutil.rmtree(directory, ignore_errors=True)
     print(json.dumps(result))
-    return 0 if result["unsent"] == 0 and result["received"] == 5 * n else 1
+    return 0 if result["unsent"] == 0 and result["received"] == result["expected_received"] else 1
 
+
+
+def envelope_with_its_text(host: str, port: int, sender: str):
+    """A mailer that pipelines, but whose messages' envelopes each wait for their own
+    text: two round trips a message, as before the next envelope went with each text."""
+    from services.notifications.adapters.mailer import SmtpConnection, SmtpMailer
+
+    class NothingAhead(SmtpConnection):
+        def send(self, mail, then=None):
+            super().send(mail)
+
+    class Mailer(SmtpMailer):
+        def connection(self):
+            return NothingAhead(self)
+
+    return Mailer(host, port, sender)
+
+
+def at_latency(args, smtp, parallel_to) -> dict:
+    """(e) against (c) through :mod:`bench.latency_proxy` (``--latency-ms`` each way)."""
+    from services.notifications.adapters.mailer import SmtpMailer
+
+    near, far_port = f"{args.smtp_host}:{args.smtp_port}", args.smtp_port + 2
+    proxy = subprocess.Popen([sys.executable, "-m", "bench.latency_proxy", "--listen",
+                              f"{args.smtp_host}:{far_port}", "--to", near,
+                              "--delay-ms", str(args.latency_ms)], cwd=ROOT)
+    try:
+        time.sleep(1)  # listening by now
+        print(f"  {args.latency_ms:g} ms each way, each envelope on its own ...", flush=True)
+        apart = parallel_to(smtp, envelope_with_its_text(args.smtp_host, far_port,
+                                                      "no-reply@bench.example"), "far-apart")
+        print(f"  {args.messages / apart[0]:.0f}/s; the next envelope with each text ...",
+              flush=True)
+        ahead = parallel_to(smtp, SmtpMailer(args.smtp_host, far_port,
+                                             "no-reply@bench.example"), "far-ahead")
+        print(f"  {args.messages / ahead[0]:.0f}/s", flush=True)
+    finally:
+        proxy.terminate()
+        proxy.wait(10)
+    return versus(args.messages, "envelope_on_its_own", apart,
+                  "next_envelope_with_each_text", ahead)
 
 
 def versus(n: int, first_name: str, first: tuple, second_name: str, second: tuple) -> dict:
