@@ -240,7 +240,6 @@ def main(argv=None) -> int:
     return 0 if result["unsent"] == 0 and result["received"] == result["expected_received"] else 1
 
 
-
 def envelope_with_its_text(host: str, port: int, sender: str):
     """A mailer that pipelines, but whose messages' envelopes each wait for their own
     text: two round trips a message, as before the next envelope went with each text."""

@@ -9,9 +9,10 @@ recorded before its group is sent, in the transaction that records the outcomes 
 group before, so the log knows which messages a batch reached. Once the server has said
 "250 OK", the transaction that marks the row ``sent`` (with its notification_delivered
 event) is retried on a fresh connection until it lands: a database error cannot make us
-send it again, only the death of the process can. Then the row stays ``sending`` with an open attempt; when its lease
-expires it is sent again with the same Message-ID, that attempt is marked as following an
-interrupted one, and ``notifications_possible_duplicates_total`` counts it.
+send it again, only the death of the process can. Then the row stays ``sending`` with an
+open attempt; when its lease expires it is sent again with the same Message-ID, that
+attempt is marked as following an interrupted one, and
+``notifications_possible_duplicates_total`` counts it.
 
 Claimed rows that a batch did not try go back to the queue at once when the batch ends
 early: on an error, when the server became unreachable (they count a deferral then), or
