@@ -231,6 +231,25 @@ def test_the_repair_list_holds_only_proposals_the_repair_plan_takes(h):
     assert h.sweep() == []
 
 
+def test_the_repair_list_holds_every_proposal_with_fewer_active_evaluators_than_needed(h):
+    """Short: one evaluator released, every one released (no active row at all), or a
+    target above k; not short: as many active as needed. The database counts and
+    compares (the sweeper asks every second)."""
+    h.open_topic(["P-1", "P-2", "P-3", "P-4"], experts_=8)
+    leaving = sorted(h.experts_of("P-1"))[0]
+    with h.factory.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE assignments SET status = 'released' WHERE proposal_id "
+                             "= 'P-4' OR (proposal_id = 'P-1' AND expert_id = :e)"),
+                     {"e": leaving})
+        conn.execute(sa.text("UPDATE proposals SET target_evaluators = 3 "
+                             "WHERE proposal_id = 'P-3'"))
+        conn.execute(sa.text("UPDATE proposals SET target_evaluators = 0 "
+                             "WHERE proposal_id = 'P-2'"))  # none: k applies
+    uow = h.uow()
+    with uow:
+        assert repo.short_proposals(uow, CALL_ID, -1, 2) == ["P-1", "P-3", "P-4"]
+
+
 def test_a_tick_whose_runs_found_nothing_to_do_reports_no_work(h, monkeypatch):
     h.open_topic(["P-1"], experts_=2)
     # the due list was read just before a refill completed P-1's evaluators
