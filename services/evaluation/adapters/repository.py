@@ -430,8 +430,9 @@ def short_proposals(uow, call_id: str, current_revision: int, evaluators: int) -
     The sweeper asks every second, so the database counts and compares: one grouped count
     of the active assignments joined to the proposals, and only the short ones come back.
     A count per proposal (a correlated subquery) with every proposal's row sent back and
-    compared here took 390 ms a tick at 100,000 proposals on PostgreSQL (88 ms of it in
-    this process), 34 to 42 at 10,000; this form takes 85 ms at 100,000."""
+    compared here took 388 to 400 ms a tick at 100,000 proposals on PostgreSQL (88 of it in
+    this process), 34 to 42 at 10,000; this form takes 85 to 89 ms at 100,000 (8 to 9 at
+    10,000; bench/repair_sweep.py)."""
     active = (sa.select(assignments.c.proposal_id, sa.func.count().label("n"))
               .where(assignments.c.status == "active")
               .group_by(assignments.c.proposal_id).subquery())
