@@ -300,14 +300,14 @@ class SmtpConnection:
         """MAIL and RCPT (and DATA too where the server pipelines: then True, the server
         waits for the text): a refusal resets the transaction, the connection stays
         usable. An envelope announced with the previous text has its replies read."""
-        smtp, sender = self.smtp, self.mailer.sender
-        international = not (sender.isascii() and recipient.isascii())
+        smtp = self.smtp
+        self._international = self._is_international(recipient)  # read by the text only
         if self._announced is not None:
             self._announced = None
         elif smtp.has_extn("pipelining"):
             smtp.send(self._envelope_commands(recipient))
         else:
-            code, reply = smtp.mail(sender, self._options(recipient))
+            code, reply = smtp.mail(self.mailer.sender, self._options(recipient))
             if code != 250:
                 self._reset()
                 self._sender_refused(code, reply)
@@ -315,16 +315,18 @@ class SmtpConnection:
             if code not in (250, 251):
                 self._reset()
                 self._recipient_refused(recipient, code, reply)
-            self._international = international
             return False
         self._envelope_replies(recipient)
-        self._international = international
         return True
+
+    def _is_international(self, recipient: str) -> bool:
+        """An address of the envelope is not ASCII: it needs SMTPUTF8, and the text UTF-8."""
+        return not (self.mailer.sender.isascii() and recipient.isascii())
 
     def _options(self, recipient: str) -> list[str]:
         """MAIL's options for this envelope; an address that is not ASCII needs SMTPUTF8
         of the server."""
-        if self.mailer.sender.isascii() and recipient.isascii():
+        if not self._is_international(recipient):
             return []
         if not self.smtp.has_extn("smtputf8"):
             raise PermanentMailError("not supported by the server: an address needs SMTPUTF8")
