@@ -4,7 +4,7 @@ Every conflict or decline in a report round asks for a repair solve. A fresh chi
 costs about a second of CPU before it solves anything (importing NumPy, SciPy and
 OR-Tools); at 10,000 proposals the repair children of a report round took about half of one
 of the machine's two cores. :class:`WarmWorker` keeps one child (``solver_worker --serve``)
-and sends it one request per line, so that cost is paid once.
+and sends it one request after another, so that cost is paid once.
 
 The isolation stays what :func:`.solver_worker.solve_assignment_isolated` gives: OR-Tools
 aborting, a hung solve (stopped after ``timeout``) or an unreadable answer cost one
@@ -47,9 +47,8 @@ class WarmWorker:
                 return error_result(f"solver could not be started: {exc}")
             with killed_after(child, timeout) as stopped:
                 try:
-                    for block in request_blocks(request):  # one line: JSON has no raw newline
+                    for block in request_blocks(request):  # its line, then its pairs
                         child.stdin.write(block)
-                    child.stdin.write(b"\n")
                     child.stdin.flush()
                     answer = child.stdout.readline()
                 except OSError:

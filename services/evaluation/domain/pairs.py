@@ -93,6 +93,27 @@ class PairSet(Set):
         return cls._of_codes(expert_ids, proposal_ids, sorted_unique(out, in_place=True))
 
     @classmethod
+    def of_codes(cls, expert_ids: Sequence[str], proposal_ids: Sequence[str],
+                 codes: np.ndarray) -> "PairSet":
+        """The pairs ``codes`` names over the two tables, holding that array as it is
+        (a solver's child reads 33 million of them from its parent). Checked a slice at
+        a time, so a garbled array is refused (ValueError) rather than indexing past
+        the tables: of the type :func:`compact_codes` gives, strictly increasing, each
+        below ``len(proposal_ids) * len(expert_ids)``."""
+        limit = len(proposal_ids) * max(len(expert_ids), 1)
+        if codes.ndim != 1 or codes.dtype != np.dtype(_code_type(limit)):
+            raise ValueError(f"pair codes of type {codes.dtype} and {codes.ndim} dimensions: "
+                             f"one dimension of {np.dtype(_code_type(limit))} expected")
+        if codes.size and (int(codes[0]) < 0 or int(codes[-1]) >= limit):
+            raise ValueError(f"a pair code outside 0..{limit - 1}")
+        for start in range(0, codes.size, _SLICE):
+            # one code more than the slice: the pair across its end is compared too
+            part = codes[start:start + _SLICE + 1]
+            if not (part[1:] > part[:-1]).all():
+                raise ValueError("pair codes not strictly increasing")
+        return cls._of_codes(expert_ids, proposal_ids, codes)
+
+    @classmethod
     def _of_codes(cls, expert_ids: Sequence[str], proposal_ids: Sequence[str],
                   codes: np.ndarray) -> "PairSet":
         """From codes over the two tables already sorted, unique and of their final

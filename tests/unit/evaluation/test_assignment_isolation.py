@@ -1,7 +1,7 @@
 """The solver in a child process: same answers as in process, and a dead, hung or
 babbling child is a clean ``error`` result, never an exception in the caller."""
-import base64
 import gc
+import io
 import json
 import subprocess
 import sys
@@ -17,8 +17,8 @@ from hypothesis import given, settings, strategies as st
 from services.evaluation.adapters import solver, solver_worker
 from services.evaluation.adapters.solver import SolverOptions, canonical, solve_assignment
 from services.evaluation.adapters.solver_worker import (
-    PROTOCOL, decode_problem, decode_result, encode_problem, encode_result, request_blocks,
-    solve_assignment_isolated)
+    PROTOCOL, decode_problem, decode_result, encode_problem, encode_result, read_request,
+    request_blocks, solve_assignment_isolated)
 from services.evaluation.domain.assignment import AssignmentProblem, ProposalToAssign
 from services.evaluation.domain.experts import Expert
 from services.evaluation.domain.pairs import PairSet
@@ -26,9 +26,14 @@ from services.evaluation.domain.pairs import PairSet
 from .test_assignment_support import random_problem
 
 
+def written(document: dict) -> bytes:
+    return b"".join(request_blocks(document))
+
+
 def on_the_wire(prob) -> dict:
-    """What a child reads of ``prob``: the wire form as request_blocks writes it."""
-    return json.loads(b"".join(request_blocks(encode_problem(prob))))
+    """What a child reads of ``prob``: the wire form as request_blocks writes it and
+    read_request reads it back."""
+    return read_request(io.BytesIO(written({"problem": encode_problem(prob)})))["problem"]
 
 
 def python(code: str) -> list[str]:
@@ -61,7 +66,7 @@ JSON = st.recursive(
 @given(st.dictionaries(st.text(), JSON), st.integers(1, 64), st.integers(0, 4))
 def test_the_request_written_in_blocks_is_the_documents_json(document, size, depth):
     blocks = list(request_blocks(document, size=size, depth=depth))
-    assert b"".join(blocks) == json.dumps(document).encode()
+    assert b"".join(blocks) == json.dumps(document).encode() + b"\n"  # one line
 
 
 @settings(max_examples=50, deadline=None)
@@ -69,7 +74,8 @@ def test_the_request_written_in_blocks_is_the_documents_json(document, size, dep
 def test_a_long_text_is_escaped_a_slice_at_a_time_into_its_json(text, slice_size):
     long = text * 9
     with mock.patch.object(solver_worker, "_LONG_TEXT", slice_size):
-        assert b"".join(request_blocks({"t": [long]}, size=5)) == json.dumps({"t": [long]}).encode()
+        assert b"".join(request_blocks({"t": [long]}, size=5)) == \
+            json.dumps({"t": [long]}).encode() + b"\n"
 
 
 def test_a_large_request_is_written_in_blocks_of_about_the_size_asked():
@@ -80,19 +86,39 @@ def test_a_large_request_is_written_in_blocks_of_about_the_size_asked():
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.integers(0, 2**31 - 1), max_size=40), st.sampled_from([3, 6, 3 << 16]))
-def test_packed_positions_unpack_to_themselves_across_slices(positions, per_slice):
+@given(st.lists(st.integers(0, 2**32 - 2), max_size=40, unique=True).map(sorted),
+       st.sampled_from([np.uint32, np.int64]), st.sampled_from([1, 3, 1 << 20]))
+def test_packed_codes_come_back_as_the_same_array_across_slices(codes, kind, per_slice):
+    array = np.array(codes, dtype=kind)
+    document = {"problem": {"proposals": [None] * 2**16, "experts": [None] * 2**16,
+                            "conflicts": solver_worker.PackedCodes(array), "after": 1}}
     with mock.patch.object(solver_worker, "_PACK_SLICE", per_slice):
-        text = solver_worker.PackedPositions(np.array(positions, dtype=np.int64)).text()
-        assert text == base64.b64encode(np.array(positions, "<i4").tobytes()).decode()
-        unpacked = solver_worker._unpacked(text, 2**31)
-        assert unpacked.dtype == np.int32 and unpacked.tolist() == positions
-        if positions:  # a text cut, lengthened or padded wrongly is refused, never half-read
-            for broken in (text[:-4], text + "AA==", text[:-1] + "=",
-                           text[:4] + "====" + text[8:]):
-                if broken != text and len(broken) >= 4:
-                    with pytest.raises(ValueError):
-                        solver_worker._unpacked(broken, 2**31)
+        wire = written(document)
+    line, rest = wire.split(b"\n", 1)
+    assert json.loads(line)["problem"]["conflicts"] == {
+        "packed_codes": len(codes), "dtype": np.dtype(kind).newbyteorder("<").str}
+    assert rest == array.astype(np.dtype(kind).newbyteorder("<")).tobytes()  # raw, in order
+    stream = io.BytesIO(wire + wire)  # two requests one after the other (a warm child)
+    for _ in range(2):
+        there = read_request(stream)["problem"]
+        assert there["conflicts"].dtype == kind and there["conflicts"].tolist() == codes
+        assert there["after"] == 1
+    assert read_request(stream) is None  # the end of the input
+
+
+@pytest.mark.parametrize("announced,rule", [
+    ({"packed_codes": 3, "dtype": "<u4"}, "the request ended after 8 of the 12 bytes"),
+    ({"packed_codes": 2, "dtype": ">u4"}, "codes of type '>u4'"),
+    ({"packed_codes": 2, "dtype": "object"}, "codes of type 'object'"),
+    ({"packed_codes": -1, "dtype": "<u4"}, "-1 codes announced"),
+    ({"packed_codes": 10**12, "dtype": "<u4"}, "not a count from 0 to 4"),
+    ({"packed_codes": "2", "dtype": "<u4"}, "'2' codes announced"),
+])
+def test_a_request_whose_codes_cannot_be_read_as_announced_is_refused(announced, rule):
+    line = json.dumps({"problem": {"proposals": [1, 2], "experts": [1, 2],
+                                   "conflicts": announced}}).encode()
+    with pytest.raises(ValueError, match=rule):
+        read_request(io.BytesIO(line + b"\n" + np.array([1, 2], "<u4").tobytes()))
 
 
 def test_a_problem_travels_in_the_solvers_order_with_its_pairs_in_that_order():
@@ -126,7 +152,7 @@ def test_the_child_starts_with_allocator_settings_the_operator_may_override(monk
     reply = ("{'protocol': %d, 'result': {'status': 'error', 'pairs': [], 'new_pairs': [], "
              "'total_affinity': 0, 'load_cost': 0, 'objective': 0, 'bound': None, 'gap': None, "
              "'diagnosis': [], 'error': %s, 'stats': {}}}" % (PROTOCOL, said))
-    code = f"import json, os, sys; sys.stdin.read(); sys.stdout.write(json.dumps({reply}))"
+    code = f"import json, os, sys; sys.stdin.buffer.read(); sys.stdout.write(json.dumps({reply}))"
     result = solve_assignment_isolated(random_problem(1), command=python(code), timeout=60)
     assert result.error == "65536 2"  # the operator's threshold, the default arenas
 
@@ -139,23 +165,26 @@ def test_the_childs_peak_memory_is_its_own_not_its_parents():
     del ballast
 
 
-def test_pairs_travel_as_packed_integers_and_a_garbled_pack_is_refused():
+def test_pairs_travel_as_raw_codes_and_garbled_codes_are_refused():
     prob = random_problem(FEASIBLE_SEED)
-    wire = on_the_wire(prob)
-    # base64 text of 4-byte integers, not a JSON list of numbers (a 38,000 x 30,000 topic
-    # has 12.5 million conflicted pairs: as lists they cost a gigabyte on each side)
-    assert all(isinstance(wire["conflicts"][side], str) for side in ("experts", "proposals"))
-    assert len(base64.b64decode(wire["conflicts"]["experts"])) == 4 * len(prob.conflicts)
+    request = {"protocol": PROTOCOL, "problem": encode_problem(prob)}
+    line, rest = written(request).split(b"\n", 1)
+    # their bytes after the JSON line, 4 a pair (a 100,000 x 30,000 call has 33 million
+    # conflicted pairs: as base64 text of their positions 0.35 GB for the child to parse)
+    assert json.loads(line)["problem"]["conflicts"]["packed_codes"] == len(prob.conflicts)
+    assert len(rest) == 4 * (len(prob.conflicts) + len(prob.excluded))
+    limit = len(prob.proposals) * len(prob.experts)
     for garbled, rule in [
-            (solver_worker.PackedPositions(np.array([len(prob.experts)])).text(), "outside"),
-            (solver_worker.PackedPositions(np.array([-1])).text(), "outside"),
-            (base64.b64encode(b"\x01\x02\x03").decode(), "not whole 32-bit integers"),
-            ("not base64!", "")]:
-        broken = json.loads(json.dumps(wire))
-        broken["conflicts"]["experts"] = garbled
-        reply = solver_worker.run(json.dumps({"protocol": PROTOCOL, "problem": broken}).encode())
+            (np.array([limit], np.uint32), "outside"),
+            (np.array([5, 3], np.uint32), "not strictly increasing"),
+            (np.array([3, 3], np.uint32), "not strictly increasing"),
+            (np.array([1, 2], np.int64), "type int64"),
+            (np.array([-1, 2], np.int64), "type int64")]:
+        broken = {**request, "problem": {**request["problem"],
+                                         "conflicts": solver_worker.PackedCodes(garbled)}}
+        reply = solver_worker.run(io.BytesIO(written(broken)))
         result = decode_result(reply["result"])
-        assert result.status == "error" and rule in result.error
+        assert result.status == "error" and rule in result.error, result.error
 
 
 @pytest.mark.parametrize("seed", [FEASIBLE_SEED, INFEASIBLE_SEED])
@@ -191,7 +220,7 @@ def test_a_dead_child_becomes_an_error_result(code, expected):
     "",
 ])
 def test_a_garbled_answer_becomes_an_error_result(output):
-    code = f"import sys; sys.stdin.read(); sys.stdout.write({output!r})"
+    code = f"import sys; sys.stdin.buffer.read(); sys.stdout.write({output!r})"
     result = solve_assignment_isolated(random_problem(1), command=python(code), timeout=60)
     assert result.status == "error"
     assert result.error.startswith("solver returned an unreadable answer")
@@ -210,12 +239,15 @@ def test_a_child_that_cannot_start_becomes_an_error_result():
 
 
 def test_the_worker_turns_a_python_failure_into_an_error_answer():
-    reply = solver_worker.run(b'{"protocol": %d, "problem": {"proposals": "nonsense"}}'
-                              % PROTOCOL)
+    reply = solver_worker.run(io.BytesIO(
+        b'{"protocol": %d, "problem": {"proposals": "nonsense"}}\n' % PROTOCOL))
     assert reply["protocol"] == PROTOCOL
     result = decode_result(reply["result"])
     assert result.status == "error" and result.error.startswith("TypeError")
-    assert decode_result(solver_worker.run(b"\x00garbage")["result"]).status == "error"
+    for unreadable, kind in ((b"\x00garbage\n", "JSONDecodeError"),
+                             (b"\xff\xfe\n", "UnicodeDecodeError"), (b"", "ValueError: no request")):
+        result = decode_result(solver_worker.run(io.BytesIO(unreadable))["result"])
+        assert result.status == "error" and result.error.startswith(kind), result.error
 
 
 EVENTLET_SCRIPT = r"""
@@ -273,7 +305,7 @@ def test_the_solver_child_lets_go_of_the_abstracts_once_its_text_model_is_built(
     raw = b"".join(request_blocks(
         solver_worker.request_document(_with_abstracts(FEASIBLE_SEED), SolverOptions())))
     assert not _abstracts_alive()  # the test itself holds none, only the request's text
-    reply = solver_worker.run(raw)
+    reply = solver_worker.run(io.BytesIO(raw))
     assert reply["result"]["status"] in ("optimal", "feasible")
     assert seen == [[]]
     # in process, a caller that hands the problem over gets the same (not in an assert
@@ -282,11 +314,12 @@ def test_the_solver_child_lets_go_of_the_abstracts_once_its_text_model_is_built(
     assert result.ok and seen[1:] == [[]]
 
 
-def test_decoding_takes_the_packed_pairs_out_of_the_request():
-    # each packed text goes once its positions are out, not when the whole request does
-    data = on_the_wire(random_problem(FEASIBLE_SEED))
-    decode_problem(data)
-    assert data["conflicts"] == {} and data["excluded"] == {}
+def test_the_decoded_pair_set_holds_the_array_read_not_a_copy():
+    # 33 million conflicted pairs are 0.13 GB in the child: read once, kept as read
+    request = read_request(io.BytesIO(written({"problem": encode_problem(
+        random_problem(FEASIBLE_SEED))})))
+    read = request["problem"]["conflicts"]
+    assert decode_problem(request["problem"]).conflicts.codes is read
 
 
 def test_the_consortia_stay_with_the_caller():
@@ -303,9 +336,9 @@ def test_the_consortia_stay_with_the_caller():
     assert solve_assignment(there).pairs == solve_assignment(with_consortia).pairs
 
 
-def test_the_request_never_holds_the_packed_pairs_whole():
-    # the two texts of a 100,000 x 30,000 call's conflicts were 0.33 GB of the request
-    # the service builds before it writes a byte
+def test_the_request_never_holds_the_pairs_codes_twice():
+    # the service holds the conflicts' array already (33 million codes, 0.13 GB at
+    # 100,000 x 30,000): the request sends it from there a slice at a time, no copy whole
     n_p, n_e = 1000, 1000
     proposals = tuple(ProposalToAssign(f"P-{i:04d}", "T-1") for i in range(n_p))
     experts = tuple(Expert(f"E-{j:04d}", "N", f"e{j}@example.org", "BE", f"O-{j}", ("a",), 9)
@@ -313,15 +346,16 @@ def test_the_request_never_holds_the_packed_pairs_whole():
     every = PairSet([e.id for e in experts], [p.id for p in proposals],
                     np.tile(np.arange(n_e), n_p), np.repeat(np.arange(n_p), n_e))
     prob = AssignmentProblem(proposals, experts, 1, conflicts=every)
-    text = 2 * len(base64.b64encode(bytes(4 * len(every))))  # both sides: 10.7 MB
+    held = every.codes.nbytes  # 4 MB
     tracemalloc.start()
     try:
-        written = sum(len(block) for block in request_blocks(
-            solver_worker.request_document(prob, SolverOptions())))
+        with mock.patch.object(solver_worker, "_PACK_SLICE", 1 << 16):
+            sent = sum(len(block) for block in request_blocks(
+                solver_worker.request_document(prob, SolverOptions())))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert written > text
-    # measured 6.1 MB (16.6 with the texts made whole): a block of 1 MB as text and as
-    # bytes, a slice's temporaries, the rest of the request
-    assert peak < text * 3 / 4, (peak, text)
+    assert sent > held
+    # measured 1.4 MB: a block of the JSON of 2,000 records as text and as bytes, and
+    # one slice's bytes (with the codes' bytes made whole, 4 MB more)
+    assert peak < held / 2, (peak, held)
