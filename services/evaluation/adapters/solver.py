@@ -745,9 +745,10 @@ def solve_assignment(problem: AssignmentProblem, options: SolverOptions = Solver
     index = _Index.of(problem)
     clock.lap("index")
     model = AffinityModel(problem)
-    # from here on nothing reads the abstracts; where the caller has handed the problem
-    # over (the solver's child) they are freed with it
-    problem = problem.without_texts()
+    # from here on nothing reads the abstracts or the pair sets (the blocked pairs have
+    # them); where the caller has handed the problem over (the solver's child) they are
+    # freed with it
+    problem = problem.for_solving()
     return_freed_memory()
     clock.lap("model")
     kept_value, kept_cost = _kept_part(problem, model)

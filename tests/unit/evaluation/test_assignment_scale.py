@@ -220,18 +220,38 @@ def test_blocked_pairs_are_each_forbidden_or_kept_pair_once_in_problem_order(see
         (r, c) for r, c in expected if some_proposals[r]]
 
 
-def test_a_problem_in_its_conflicts_own_tables_blocks_with_their_array_not_a_copy():
-    # the solver's child decodes the conflicts in the problem's own id tables: the
-    # blocked pairs are then that set's array (33 million pairs at 100,000 proposals)
+def test_blocked_pairs_take_two_bytes_a_pair_where_the_pool_allows():
+    # 33 million pairs at 100,000 x 30,000: 66 MB by proposal, 0.13 GB as 32-bit codes
     prob = next(p for p in (solver.canonical(random_problem(seed, max_proposals=6,
                                                              max_experts=7))
                             for seed in range(100)) if p.conflicts)
-    e_ids, p_ids = [e.id for e in prob.experts], [p.id for p in prob.proposals]
-    own = PairSet(e_ids, p_ids, *positions(PairSet.of(prob.conflicts), e_ids, p_ids))
-    decoded = replace(prob, conflicts=own, excluded=frozenset(), fixed=frozenset())
-    assert decoded.blocked.codes is own.codes
-    assert sorted(decoded.blocked.positions()[0].tolist()) == sorted(
-        p_ids.index(p) for _, p in prob.conflicts)
+    assert prob.blocked.experts.dtype == np.uint16
+    assert len(prob.blocked) == len(set(prob.forbidden) | set(prob.fixed))
+    wide = BlockedPairs(np.array([3, 70_000, 2 * 70_000 + 5], dtype=np.int64), 3, 70_000)
+    assert wide.experts.dtype == np.int32  # more experts than 16 bits number
+    assert [r.tolist() for r in wide.positions()] == [[0, 1, 2], [3, 0, 5]]
+
+
+@pytest.mark.parametrize("slice_size", [1, 2, 3, 1 << 20])
+def test_blocked_pairs_read_a_slice_at_a_time_count_as_whole(monkeypatch, slice_size):
+    # runs of one proposal cut by a slice's end, proposals without pairs between them
+    from services.evaluation.domain import blocked as blocked_module
+    monkeypatch.setattr(blocked_module, "_SLICE", slice_size)
+    n_p, n_e = 6, 5
+    pairs = [(0, 1), (0, 3), (0, 4), (2, 0), (3, 2), (3, 3), (5, 0), (5, 1), (5, 4)]
+    pairs_of = BlockedPairs(np.array([p * n_e + e for p, e in pairs], dtype=np.uint32), n_p, n_e)
+    assert [r.tolist() for r in pairs_of.positions()] == [[p for p, _ in pairs],
+                                                          [e for _, e in pairs]]
+    experts = np.array([True, False, True, True, False])
+    proposals = np.array([True, True, False, True, False, True])
+    assert pairs_of.per_proposal().tolist() == [3, 0, 1, 2, 0, 3]
+    assert pairs_of.per_proposal(experts=experts).tolist() == [
+        sum(p == i and experts[e] for p, e in pairs) for i in range(n_p)]
+    assert pairs_of.per_expert(proposals).tolist() == [
+        sum(e == j and proposals[p] for p, e in pairs) for j in range(n_e)]
+    local, found = pairs_of.of_proposals(np.array([0, 1, 5]))
+    assert list(zip(local.tolist(), found.tolist())) == [(0, 1), (0, 3), (0, 4), (2, 0),
+                                                         (2, 1), (2, 4)]
 
 
 @SOME
