@@ -71,8 +71,12 @@ from services.evaluation.domain.pairs import compact_codes
 
 # affinity rows computed at once: bounds temporary memory. 256 rather than 1,024: at a
 # topic of 38,000 x 30,000 the streamed pass peaked 0.8 GB lower and took 7.7 s
-# against 11.1 s (bench/assignment.py; the blocks' temporaries fit the caches better)
-_ROWS_PER_CHUNK = 256
+# against 11.1 s (bench/assignment.py; the blocks' temporaries fit the caches better).
+# 128 rather than 256: two threads' blocks of 30,000 experts and their temporaries were
+# the peak of the affinity pass and of pricing; at 20,000 x 30,000 (in process) the
+# solve peaked at 516 and 563 MB against 670 and 672, on the same CPU (19.7 and 20.0 s
+# against 19.9 and 21.1)
+_ROWS_PER_CHUNK = 128
 _ARCS_READ_AT_ONCE = 1 << 20  # arcs whose flow is asked of OR-Tools in one call
 _PAIRS_PER_SLICE = 1 << 20  # stored pairs priced at once
 _STORED_PER_CANDIDATE = 4  # pairs stored per proposal, per candidate arc
@@ -492,6 +496,11 @@ def _solve_flow(index: _Index, store: _Store, penalty: int, unit_cap: np.ndarray
     np.negative(store.vals[arcs], out=costs[:n])
     costs[n:] = u_cost
     del arcs, codes
+    # the heap's free pages go back before OR-Tools takes its 0.1 kB an arc: the last
+    # round's pricing and this network's arrays leave about 0.2 GB of freed blocks
+    # below the mmap threshold that the process would otherwise keep through the solve
+    # (100,000 x 30,000: 844 -> 645 MB resident when the solve began)
+    return_freed_memory()
     smcf = min_cost_flow.SimpleMinCostFlow()
     handles = smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
     # a fresh network numbers its arcs 0, 1, ... in the order they were added
@@ -548,26 +557,41 @@ def _blocked_rows(flow: _Flow, need: np.ndarray, n_cols: int) -> np.ndarray:
 
 def _potentials(flow: _Flow, n_rows: int, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
     """Multipliers (u per row, v per column) from shortest-path distances on the
-    residual network of an optimal flow (Bellman-Ford from a virtual root, vectorised)."""
+    residual network of an optimal flow (Bellman-Ford from a virtual root, vectorised).
+
+    The residual arcs' ends are 32-bit, put in head order one array at a time, and every
+    pass adds into one buffer: with 64-bit ends, all three arrays sorted at once and two
+    temporaries a pass, the child's resident size rose 0.27 GB above the solved flow
+    here at 100,000 x 30,000 (5 million arcs), 0.19 GB so (the solver child's probe,
+    bench/assignment.py's call)."""
     sink = n_rows + n_cols
     used = flow.pair_flow > 0
-    a = flow.pair_vals
     full = flow.unit_flow >= flow.unit_caps
-    tails = np.concatenate([np.where(used, n_rows + flow.pair_cols, flow.pair_rows),
-                            n_rows + flow.unit_cols[~full],
-                            np.full(int((flow.unit_flow > 0).sum()), sink)])
+    loaded = flow.unit_flow > 0
+    unit_cols = flow.unit_cols.astype(np.int32)
     heads = np.concatenate([np.where(used, flow.pair_rows, n_rows + flow.pair_cols),
-                            np.full(int((~full).sum()), sink),
-                            n_rows + flow.unit_cols[flow.unit_flow > 0]])
-    costs = np.concatenate([np.where(used, a, -a), flow.unit_cost[~full],
-                            -flow.unit_cost[flow.unit_flow > 0]])
+                            np.full(int((~full).sum()), sink, dtype=np.int32),
+                            n_rows + unit_cols[loaded]])
     order = np.argsort(heads, kind="stable")
-    tails, heads, costs = tails[order], heads[order], costs[order]
+    heads = heads[order]
     starts = np.flatnonzero(np.r_[True, heads[1:] != heads[:-1]]) if len(heads) else heads
     targets = heads[starts]
+    del heads
+    tails = np.concatenate([np.where(used, n_rows + flow.pair_cols, flow.pair_rows),
+                            n_rows + unit_cols[~full],
+                            np.full(int(loaded.sum()), sink, dtype=np.int32)])[order]
+    a = flow.pair_vals
+    costs = np.concatenate([np.where(used, a, -a), flow.unit_cost[~full],
+                            -flow.unit_cost[loaded]], dtype=np.int64)[order]
+    del order
     dist = np.zeros(sink + 1, dtype=np.int64)  # 0: a 0-cost arc from the virtual root
+    reach = np.empty(len(tails), dtype=np.int64)  # dist[tail] + cost of every arc
     for _ in range(sink + 2):
-        best = np.minimum.reduceat(dist[tails] + costs, starts) if len(heads) else heads
+        if not len(tails):
+            break
+        np.take(dist, tails, out=reach)
+        reach += costs
+        best = np.minimum.reduceat(reach, starts)
         improved = best < dist[targets]
         if not improved.any():
             break
@@ -632,7 +656,8 @@ def _price(model: AffinityModel, index: _Index, store: _Store, u: np.ndarray,
         positive = gain > 0
         total += int(gain[positive].sum())
         outside = positive & ~store.in_flow[part]
-        found.append((rows[outside], cols[outside], vals[outside], gain[outside]))
+        found.append(_best_per_row(rows[outside], cols[outside], vals[outside],
+                                   gain[outside], per_row))
     flagged = _may_hide_gain(store.ceiling, store.col_max, u, v)
     by_v = np.argsort(v, kind="stable")
     reach = np.searchsorted(v[by_v], store.ceiling[flagged] - u[flagged], side="left")
@@ -668,14 +693,24 @@ def _price(model: AffinityModel, index: _Index, store: _Store, u: np.ndarray,
         np.maximum(block_gain, 0, out=block_gain)
         total += int(block_gain.sum())
         r, c = _nonzero(block_gain)
-        found.append((chunk[r], sub[c], block[r, c].astype(np.int64), block_gain[r, c]))
-    rows, cols, vals, gains = (np.concatenate(part) for part in zip(*found))
-    # per row the best per_row by (gain desc, column asc): deterministic
-    order = np.lexsort((cols, -gains, rows))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    pick = (np.arange(len(rows)) - np.searchsorted(rows, rows)) < per_row
-    return _Pricing(total, rows[pick], cols[pick], vals[pick],
+        found.append(_best_per_row(chunk[r], sub[c], block[r, c], block_gain[r, c], per_row))
+    rows, cols, vals, _ = _best_per_row(*(np.concatenate(part) for part in zip(*found)),
+                                        per_row=per_row)
+    return _Pricing(total, rows, cols, vals.astype(np.int64),
                     int(sum(len(g[0]) for g in groups)))
+
+
+def _best_per_row(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, gains: np.ndarray,
+                  per_row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's best ``per_row`` pairs by (gain desc, column asc), sorted by row: a
+    deterministic choice. Pricing keeps only these of each slice and block as it goes
+    (a pair is in one of them only, so the best of the bests is the best of all) rather
+    than every improving pair outside the network to the end, sorted whole: at most
+    ``per_row`` a row is held, whatever the duals make improving."""
+    order = np.lexsort((cols, -gains, rows))
+    ranked = rows[order]
+    pick = order[(np.arange(len(ranked)) - np.searchsorted(ranked, ranked)) < per_row]
+    return rows[pick], cols[pick], vals[pick], gains[pick]
 
 
 def _may_hide_gain(ceiling: np.ndarray, col_max: np.ndarray, u: np.ndarray,
