@@ -61,10 +61,7 @@ class BlockedPairs:
         ``proposals``, expert position) of each, by proposal then expert."""
         proposals = np.asarray(proposals, dtype=np.int64)
         first = self.starts[proposals]
-        counts = self.starts[proposals + 1] - first
-        local = np.repeat(np.arange(len(counts)), counts)
-        at = np.arange(int(counts.sum())) + np.repeat(first - (np.cumsum(counts) - counts),
-                                                      counts)
+        local, at = _runs(first, self.starts[proposals + 1] - first)
         return local, self.experts[at]
 
     def positions(self) -> tuple[np.ndarray, np.ndarray]:
@@ -99,6 +96,12 @@ def runs_of(codes: np.ndarray, rows: np.ndarray, width: int) -> tuple[np.ndarray
     # another, each search converts all 10^7 codes first
     starts = np.searchsorted(codes, first.astype(codes.dtype), side="left")
     counts = np.searchsorted(codes, (first + width).astype(codes.dtype), side="left") - starts
+    return _runs(starts, counts)
+
+
+def _runs(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of ``counts[i]`` entries from ``starts[i]``, one after another: (i, index) of
+    every entry, in order."""
     local = np.repeat(np.arange(len(counts)), counts)
     return local, np.arange(int(counts.sum())) + np.repeat(starts - (np.cumsum(counts) - counts),
                                                            counts)
