@@ -181,18 +181,35 @@ def test_an_error_mid_batch_gives_back_the_untried_rows_at_once(queued):
 
 
 def test_the_lease_is_renewed_while_a_batch_sends(queued):
-    """A 0.6 s lease and messages that take 0.5 s each: without the heartbeat the second
-    would be up for grabs by another sender while it is being sent."""
-    taken_over = []
+    """While the batch's second message is being sent, the lease its claim set has run
+    out: another replica that looks for due rows then must find none, because the
+    heartbeat renewed it. The replica looks once a renewal is seen in the table (not
+    after a fixed sleep: on a loaded machine the heartbeat's thread may run late, and
+    the test would then say so through the batch's own stop, not by a race)."""
+    lease = timedelta(seconds=1.5)
+    claimed_until, taken_over = [], []
+
+    def leases():
+        return {r.lease_until for r in rows(queued) if r.status == SENDING}
+
+    def first_lease_over_and_renewed() -> bool:
+        give_up = time.monotonic() + 4 * lease.total_seconds()
+        while time.monotonic() < give_up:
+            if wall_now() > claimed_until[0] and min(leases(), default=NOW) > claimed_until[0]:
+                return True
+            time.sleep(0.02)
+        return False
 
     class SlowMailer(FakeMailer):
         def send(self, mail, then=None):
-            time.sleep(0.5)
-            if len(self.tried) == 1:  # another replica looks for due rows meanwhile
+            if not self.tried:
+                claimed_until.append(max(leases()))
+            else:  # another replica looks for due rows once the claim's lease is over
+                first_lease_over_and_renewed()
                 taken_over.append(deliver(queued, FakeMailer(), NOW))
             super().send(mail, then)
 
-    mailer = SlowMailer(lease=timedelta(seconds=0.6))
+    mailer = SlowMailer(lease=lease)
     assert deliver(queued, mailer, NOW) == 2
     assert taken_over == [0] and len(mailer.sent) == 2
     assert {(r.status, r.attempts) for r in rows(queued)} == {(SENT, 1)}
