@@ -333,7 +333,7 @@ def test_stored_pairs_hold_the_best_and_the_ceiling_bounds_the_rest(seed, width,
     n, m = int(rng.integers(1, 12)), int(rng.integers(1, 400))
     block = rng.integers(-1, int(rng.integers(1, 60)), (n, m)).astype(np.int16)  # ties, -1
     store = max(store, width)
-    r, c, v, arcs, ceiling = _select(block, store, width)
+    r, c, v, arcs, ceiling = _select(open_index(n, m).keys(np.arange(n), block), store, width)
     assert (block[r, c] == v).all() and (v >= 0).all()
     assert len(set(zip(r.tolist(), c.tolist()))) == len(r)
     for row in range(n):
@@ -349,6 +349,138 @@ def test_stored_pairs_hold_the_best_and_the_ceiling_bounds_the_rest(seed, width,
             assert min(in_flow) >= limit
             assert sorted(x for x in in_flow if x > limit) == sorted(x for x in eligible if x > limit)
             assert len(in_flow) >= width
+
+
+def open_index(n: int, m: int, need: int = 2, free: int = 3, blocked=None) -> _Index:
+    """Every proposal and expert open, in problem positions 0.. (no kept pairs)."""
+    blocked = np.zeros(0, np.int64) if blocked is None else blocked
+    return _Index(np.arange(n), np.arange(m), np.full(n, need), np.full(m, free),
+                  np.zeros(m, int), BlockedPairs(blocked, n, m), np.arange(n), np.arange(m))
+
+
+def dense_case(seed: int, max_n: int, max_m: int, top: int, blocked_share: float,
+               smallest: int = 1):
+    """A random table of affinities in [0, top) with a share of its pairs blocked:
+    (rng, n, m, table, blocked codes, index with everything open)."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(smallest, max_n)), int(rng.integers(smallest, max_m))
+    table = rng.integers(0, top, (n, m))
+    blocked = np.flatnonzero(rng.random(n * m) < blocked_share)
+    return rng, n, m, table, blocked, open_index(n, m, blocked=blocked)
+
+
+def test_tied_proposals_spread_over_tied_experts():
+    # every pair worth the same: by expert number, all 200 proposals would take experts
+    # 0-5 (and the flow could place 6 x 3 of their 400 evaluations); by tie order they
+    # take a different six each, covering the pool
+    n, m, width = 200, 300, 6
+    block = np.full((n, m), 500, dtype=np.int16)
+    r, c, v, arcs, ceiling = _select(open_index(n, m).keys(np.arange(n), block), 24, width)
+    assert (np.bincount(r[arcs], minlength=n) == width).all()  # ties add no arcs
+    assert len(set(c[arcs].tolist())) > 0.9 * m
+    assert max(Counter(c[arcs].tolist()).values()) < 4 * n * width / m
+    assert (v == 500).all() and (ceiling == 500).all()
+
+
+@SOME
+@given(st.integers(0, 10**9), st.integers(1, 5), st.integers(1, 7))
+def test_each_experts_best_rows_survive_the_blocks_they_came_in(seed, width, group):
+    # pricing shows the experts' lists blocks of rows and slices of pairs, and the lists
+    # merge what waits every so many pairs (2**20; here every few)
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(1, 40)), int(rng.integers(1, 30))
+    keys = rng.permutation(n * m).reshape(n, m) * 3  # distinct: one answer
+    keys[rng.random((n, m)) < 0.2] = -1  # not improving
+    values = rng.integers(0, 1000, (n, m))
+    columns = solver._ColumnBest(m, width, dtype=np.int64)
+    original = solver._PAIRS_PER_SLICE
+    solver._PAIRS_PER_SLICE = group + 1
+    try:
+        for start in range(0, n, group):
+            rows = np.arange(start, min(n, start + group))
+            if rng.random() < 0.5:  # a dense block, cut to its columns' best first
+                r, c = np.nonzero(columns.candidates(keys[rows]))
+            else:  # a slice of pairs
+                r, c = np.nonzero(keys[rows] >= 0)
+            columns.merge(rows[r], c, keys[rows[r], c], values[rows[r], c])
+        rows, cols, vals = columns.pairs()
+    finally:
+        solver._PAIRS_PER_SLICE = original
+    kept = set(zip(cols.tolist(), rows.tolist()))
+    assert len(kept) == len(rows)
+    assert (vals == values[rows, cols]).all()
+    for col in range(m):
+        eligible = np.flatnonzero(keys[:, col] >= 0)
+        best = eligible[np.argsort(-keys[eligible, col], kind="stable")][:width]
+        assert {(col, int(row)) for row in best} == {p for p in kept if p[0] == col}
+
+
+@SOME
+@given(st.integers(0, 10**9), st.integers(1, 5), st.integers(1, 7))
+def test_each_experts_best_proposals_are_arcs_of_the_first_network(seed, width, group):
+    rng, n, m, table, blocked, index = dense_case(seed, 40, 30, 8, 0.2)  # ties
+    original = solver._ROWS_PER_CHUNK, solver._PAIRS_PER_SLICE
+    solver._ROWS_PER_CHUNK, solver._PAIRS_PER_SLICE = group, 16 * (group + 1)
+    try:
+        store = _collect(DenseModel(table), index, 1, 2, column_width=width)
+    finally:
+        solver._ROWS_PER_CHUNK, solver._PAIRS_PER_SLICE = original
+    keys = index.keys(np.arange(n), table.astype(np.int16))
+    keys[blocked // m, blocked % m] = -1
+    arcs = set(zip(store.cols[store.in_flow].tolist(), store.rows[store.in_flow].tolist()))
+    for col in range(m):
+        eligible = np.flatnonzero(keys[:, col] >= 0)
+        best = eligible[np.argsort(-keys[eligible, col], kind="stable")][:width]
+        assert {(col, int(row)) for row in best} <= arcs
+    assert (store.vals == table[store.rows, store.cols]).all()
+
+
+@SOME
+@given(st.integers(0, 10**9), st.integers(2, 9))
+def test_widening_stores_each_rows_best_not_its_whole_row(seed, width):
+    rng, n, m, table, blocked, index = dense_case(seed, 30, 60, 10, 0.2)
+    model = DenseModel(table)
+    store = _collect(model, index, 1, 1)
+    before = np.bincount(store.rows, minlength=n)
+    rows = np.flatnonzero(rng.random(n) < 0.7)
+    widths = np.full(n, width)
+    solver._widen(model, index, store, rows, widths)
+    keys = index.keys(np.arange(n), table.astype(np.int16))
+    keys[blocked // m, blocked % m] = -1
+    for row in range(n):
+        mine = store.rows == row
+        stored = set(store.cols[mine].tolist())
+        rest = [table[row, c] for c in range(m) if keys[row, c] >= 0 and c not in stored]
+        assert store.ceiling[row] >= max(rest, default=-1)  # still bounds what is left
+        assert (store.vals[mine] == table[row, store.cols[mine]]).all()
+        if row in rows:
+            eligible = np.flatnonzero(keys[row] >= 0)
+            best = eligible[np.argsort(-keys[row, eligible], kind="stable")][:width]
+            assert set(best.tolist()) <= set(store.cols[mine & store.in_flow].tolist())
+            assert mine.sum() <= before[row] + width  # its best, not the whole row
+        else:
+            assert mine.sum() == before[row]
+
+
+@SOME
+@given(st.integers(0, 10**9))
+def test_the_dealt_assignment_places_every_evaluation_the_loads_allow(seed):
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(1, 40))
+    cap = rng.integers(0, 9, m)
+    need = rng.integers(1, 4, 80)
+    need = need[np.cumsum(need) <= cap.sum()]  # as many proposals as the loads take
+    n = len(need)
+    index = _Index(np.arange(n), np.arange(m), need, cap + rng.integers(0, 3, m),
+                   np.zeros(m, int), BlockedPairs(np.zeros(0, np.int64), n, m),
+                   np.arange(n), np.arange(m))
+    rows, cols = solver._dealt(index, cap)
+    assert (np.diff(rows) >= 0).all()
+    assert np.bincount(rows, minlength=n).tolist() == need.tolist()
+    assert (np.bincount(cols, minlength=m) <= cap).all()
+    smallest_round = (cap == cap.max()).sum() if m and cap.max() else 0
+    if n and smallest_round >= 2 * need.max():  # a proposal's slots meet one seam at most
+        assert len(set(zip(rows.tolist(), cols.tolist()))) == len(rows)
 
 
 class DenseModel:
@@ -368,12 +500,7 @@ def test_pricing_sums_every_eligible_pairs_gain_however_the_rows_are_grouped(see
     # not contiguous, and the stored pairs of other groups' rows lie between them (their
     # prices were once wiped from this group's rows: a bound short by a few units, so two
     # candidate widths of one 50,000-proposal call were both "proven optimal" apart)
-    rng = np.random.default_rng(seed)
-    n, m = int(rng.integers(2, 40)), int(rng.integers(2, 60))
-    table = rng.integers(0, 100, (n, m))
-    blocked = np.flatnonzero(rng.random(n * m) < 0.1)
-    index = _Index(np.arange(n), np.arange(m), np.full(n, 2), np.full(m, 3), np.zeros(m, int),
-                   BlockedPairs(blocked, n, m), np.arange(n), np.arange(m))
+    rng, n, m, table, blocked, index = dense_case(seed, 40, 60, 100, 0.1, smallest=2)
     model = DenseModel(table)
     u, v = rng.integers(0, 90, n), rng.integers(0, 40, m)
     original = solver._ROWS_PER_CHUNK, solver._PAIRS_PER_SLICE
@@ -381,16 +508,45 @@ def test_pricing_sums_every_eligible_pairs_gain_however_the_rows_are_grouped(see
     solver._ROWS_PER_CHUNK, solver._PAIRS_PER_SLICE = group, group + 2
     try:
         store = _collect(model, index, 1, 2)
-        priced = _price(model, index, store, u, v, per_row=2)
+        priced = _price(model, index, store, u, v, per_row=2, per_col=2)
     finally:
         solver._ROWS_PER_CHUNK, solver._PAIRS_PER_SLICE = original
     gain = table - u[:, None] - v[None, :]
     gain[blocked // m, blocked % m] = 0
     assert priced.pair_part == int(np.maximum(gain, 0).sum())
     in_network = set(zip(store.rows[store.in_flow].tolist(), store.cols[store.in_flow].tolist()))
-    for r, c, a in zip(priced.add_rows.tolist(), priced.add_cols.tolist(),
-                       priced.add_vals.tolist()):
+    added = list(zip(priced.add_rows.tolist(), priced.add_cols.tolist()))
+    assert len(set(added)) == len(added)
+    for (r, c), a in zip(added, priced.add_vals.tolist()):
         assert (r, c) not in in_network and a == table[r, c] and gain[r, c] > 0
+    # each proposal's and each expert's two best improving pairs outside the network
+    # (gain, then tie order)
+    ties = index.row_tie[:, None] ^ index.col_tie[None, :]
+    improving = {(r, c) for r in range(n) for c in range(m)
+                 if gain[r, c] > 0 and (r, c) not in in_network}
+    for r in range(n):
+        best = sorted((c for c in range(m) if (r, c) in improving),
+                      key=lambda c: (-gain[r, c], -ties[r, c]))[:2]
+        assert {(r, c) for c in best} <= set(added)
+    for c in range(m):
+        best = sorted((r for r in range(n) if (r, c) in improving),
+                      key=lambda r: (-gain[r, c], -ties[r, c]))[:2]
+        assert {(r, c) for r in best} <= set(added)
+
+
+@SOME
+@given(st.integers(0, 10**9), st.integers(1, 8), st.floats(0, 1))
+def test_the_cut_of_a_gains_block_keeps_each_rows_best(seed, per_row, share):
+    # wide rows are cut at a sample's key; rows where the sample misleads are cut exactly
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(1, 20)), int(rng.integers(1, 3000))
+    gain = rng.integers(0, int(rng.integers(1, 50)), (n, m)) * (rng.random((n, m)) < share)
+    keys = solver._gain_keys(open_index(n, m), np.arange(n), np.arange(m), gain.copy())
+    mask = solver._among_best(keys, per_row)
+    assert (keys[mask] >= 0).all()
+    for row in range(n):
+        best = np.sort(keys[row][keys[row] >= 0])[::-1][:per_row]
+        assert np.isin(best, keys[row][mask[row]]).all()
 
 
 def test_the_stored_pairs_and_the_networks_arcs_are_kept_in_the_smallest_types():
@@ -494,6 +650,25 @@ def test_a_large_instance_is_proven_optimal_through_ceilings_and_repricing():
     assert sparse.stats["stored"] < len(prob.proposals) * len(prob.experts) / 4
     loads = Counter(e for e, _ in sparse.pairs)
     assert max(loads.values()) <= max(e.max_load for e in prob.experts)
+
+
+def test_where_every_proposal_likes_the_same_few_experts_the_first_network_places_all():
+    # 270 proposals, 2 evaluators each, all liking the same 12 experts best: on their own
+    # best lists (4 candidates) the network placed 36 of 540 evaluations and widened;
+    # with the experts' own lists and the dealt assignment it places them all at once
+    rng = random.Random(5)
+    proposals = [proposal(i, areas=rng.sample(AREAS, 2), abstract="housing integration")
+                 for i in range(270)]
+    experts = ([expert(j, 3, areas=AREAS, keywords=["housing", "integration"])
+                for j in range(12)]
+               + [expert(j, 3, areas=[rng.choice(AREAS)]) for j in range(12, 200)])
+    prob = problem(proposals, experts, k=2)
+    sparse = solve_assignment(prob, SolverOptions(candidates=4))
+    dense = solve_assignment(prob, SolverOptions(candidates=10_000))
+    check_valid(prob, sparse, affinity_table(prob))
+    assert sparse.stats["widenings"] == 0
+    assert sparse.status == dense.status == "optimal"
+    assert sparse.objective == dense.objective == sparse.bound
 
 
 def test_no_weight_on_areas_values_a_pair_at_its_imported_score_alone():
