@@ -3,7 +3,8 @@
 or an out-of-memory kill costs one ``error`` result, never the service.
 
 Config key ``ASSIGNMENT_SOLVER``: ``timeout`` (seconds, default 600), ``candidates``,
-``max_rounds``, ``time_limit``, ``threads`` (see :class:`.solver.SolverOptions`),
+``max_rounds``, ``time_limit`` (default half the timeout; null: none), ``threads`` (see
+:class:`.solver.SolverOptions`),
 ``isolated`` (default
 true; false solves in the service process, for debugging only), ``command`` (the worker's
 command line; tests replace it with one that crashes), ``warm_max_proposals`` (default
@@ -54,7 +55,12 @@ class SolverProvider(DependencyProvider):
         config = dict(self.container.config.get("ASSIGNMENT_SOLVER") or {})
         options = {k: config.pop(k) for k in ("candidates", "max_rounds", "time_limit",
                                                "threads") if k in config}
-        self.solver = Solver(SolverOptions(**options), timeout=float(config.get("timeout", 600)),
+        timeout = float(config.get("timeout", 600))
+        # no new round after half the timeout: a call too large to prove optimal in time
+        # gets its best assignment so far with its gap, where the child stopped at the
+        # timeout gave none (a 100,000-proposal call's rounds take minutes each)
+        options.setdefault("time_limit", timeout / 2)
+        self.solver = Solver(SolverOptions(**options), timeout=timeout,
                              isolated=bool(config.get("isolated", True)),
                              command=config.get("command"),
                              warm_max_proposals=int(config.get("warm_max_proposals", 2000)))
