@@ -297,15 +297,13 @@ class _Index:
     def col_tie(self) -> np.ndarray:
         return _tie_bits(self.cols, 1)
 
-    def keys(self, chunk: np.ndarray, block: np.ndarray,
-             cols: np.ndarray | None = None) -> np.ndarray:
-        """The selection keys of rows ``chunk`` x columns ``cols`` (default: all), from
-        their int16 values ``block``: value << 16 | tie order (int32, value order
-        first), -1 where blocked."""
+    def keys(self, chunk: np.ndarray, block: np.ndarray) -> np.ndarray:
+        """The selection keys of rows ``chunk`` x every column, from their int16 values
+        ``block``: value << 16 | tie order (int32, value order first), -1 where
+        blocked."""
         keys = block.astype(np.int32)
         keys <<= 16
-        col_tie = self.col_tie if cols is None else self.col_tie[cols]
-        keys |= self.row_tie[chunk][:, None] ^ col_tie[None, :]
+        keys |= self.row_tie[chunk][:, None] ^ self.col_tie[None, :]
         keys[block < 0] = -1
         return keys
 
