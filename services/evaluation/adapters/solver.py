@@ -889,8 +889,9 @@ def _price(model: AffinityModel, index: _Index, store: _Store, u: np.ndarray,
                                         per_row=per_row)
     # and each expert's best improving pairs: where every proposal's best gains are with
     # the same experts, those are the arcs that let the others take load (at a
-    # 100,000-proposal synthetic call, three rounds of the proposals' lists alone
-    # raised the flow from 110.4 to 117.2 million of about 124)
+    # 100,000-proposal synthetic call, two rounds of the proposals' pairs alone raised
+    # the flow from 110.4 to 117.2 million, bound 12.9 billion; with the experts' too,
+    # to 118.58, bound 0.14 billion, and the optimum, 118.60, two rounds later)
     c_rows, c_cols, c_vals = columns.pairs()
     codes, first = np.unique(np.concatenate([rows * store.n_cols + cols,
                                              c_rows * store.n_cols + c_cols]),
