@@ -1055,8 +1055,9 @@ def _optimise(problem, index, model, options, clock):
     first = max(options.candidates, 2 * problem.evaluators_per_proposal)
     # an expert never takes more than the proposals it may evaluate: cap its units there
     unit_cap = np.minimum(index.free, index.eligible_per_col())
-    # arcs per expert from its own side, twice what it may take: enough that its load
-    # can be placed with choice left (in the first network, and a pricing round's)
+    # arcs per expert from its own side, twice the largest load an expert may take:
+    # enough that its load can be placed with choice left (in the first network, and a
+    # pricing round's)
     per_expert = min(_COLUMN_CANDIDATES_MAX, 2 * int(unit_cap.max(initial=0)))
     model.prepare(index.cols)  # before the threads share it
     store = _collect(model, index, first, _STORED_PER_CANDIDATE * first, options.threads,
