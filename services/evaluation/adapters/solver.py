@@ -426,10 +426,7 @@ def _select(keys: np.ndarray, store_width: int,
     n, m = keys.shape
     cut = np.full(n, -1, dtype=keys.dtype)
     if m > 4 * store_width:
-        sample = keys[:, ::max(1, store_width // 24)]
-        size = sample.shape[1]
-        rank = min(size, max(1, round(store_width * size / m)))
-        cut = np.partition(sample, size - rank, axis=1)[:, size - rank]
+        cut = _sampled_cut(keys, max(1, store_width // 24), store_width)
     r, c = _nonzero(keys > cut[:, None])
     ceiling = np.where(cut >= 0, cut >> 16, -1).astype(np.int64)
     few = np.bincount(r, minlength=n) <= max(width, 1)
@@ -444,6 +441,21 @@ def _select(keys: np.ndarray, store_width: int,
         r, c = r[order], c[order]
     k = keys[r, c].astype(np.int64)
     return r, c, k >> 16, _best_of_rows(r, k, n, width), ceiling
+
+
+def _sampled_cut(keys: np.ndarray, step: int, want: int) -> np.ndarray:
+    """Per row, about its ``want``-th largest key, read from every ``step``-th column
+    (a partition of a few thousand keys per row, not of all of them)."""
+    sample = keys[:, ::step]
+    size = sample.shape[1]
+    rank = min(size, max(1, round(want * size / keys.shape[1])))
+    return np.partition(sample, size - rank, axis=1)[:, size - rank]
+
+
+def _places(groups: np.ndarray) -> np.ndarray:
+    """Each entry's place (0, 1, ...) within its run of equal values of ``groups``
+    (sorted): where only each group's first few are kept."""
+    return np.arange(len(groups)) - np.searchsorted(groups, groups)
 
 
 def _nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -547,8 +559,7 @@ class _ColumnBest:
                                | (0x7FFFFFFF - parts[0].astype(np.int64)))  # -1: 2**31
         else:
             order = np.lexsort((-parts[0], all_c))
-        ranked = all_c[order]
-        keep = order[(np.arange(len(order)) - np.searchsorted(ranked, ranked)) < self.width]
+        keep = order[_places(all_c[order]) < self.width]
         for held, part in zip((self.keys, self.rows, self.vals), parts):
             held[:, touched] = part[keep].reshape(len(touched), self.width).T
         self.floor[touched] = self.keys[:, touched].min(axis=0)
@@ -921,10 +932,7 @@ def _among_best(keys: np.ndarray, per_row: int) -> np.ndarray:
     n, m = keys.shape
     if m <= 4 * per_row:
         return keys >= 0
-    sample = keys[:, ::max(1, m // (32 * per_row))]
-    size = sample.shape[1]
-    rank = min(size, max(1, round(2 * per_row * size / m)))
-    cut = np.partition(sample, size - rank, axis=1)[:, size - rank]
+    cut = _sampled_cut(keys, max(1, m // (32 * per_row)), 2 * per_row)
     mask = keys > cut[:, None]
     # a row with fewer above its cut may hide some of its best at the cut itself
     short = np.flatnonzero((mask.sum(axis=1) < per_row) & (cut >= 0))
@@ -947,8 +955,7 @@ def _best_per_row(index: _Index, rows: np.ndarray, cols: np.ndarray, vals: np.nd
     row is held, whatever the duals make improving."""
     # tie order descending, as in the keys (gain << 16 | tie) blocks are cut by
     order = np.lexsort((cols, -index.pair_ties(rows, cols), -gains, rows))
-    ranked = rows[order]
-    pick = order[(np.arange(len(ranked)) - np.searchsorted(ranked, ranked)) < per_row]
+    pick = order[_places(rows[order]) < per_row]
     return rows[pick], cols[pick], vals[pick], gains[pick]
 
 
@@ -995,7 +1002,7 @@ def _widen(model: AffinityModel, index: _Index, store: _Store, rows: np.ndarray,
     r, c = store.rows[at], store.cols[at]
     order = np.lexsort((c, -index.pair_keys(r, c, store.vals[at]), r))
     at, r = at[order], r[order]
-    pick = (np.arange(len(at)) - np.searchsorted(r, r)) < width[r]
+    pick = _places(r) < width[r]
     store.in_flow[at[pick]] = True
 
 
