@@ -14,16 +14,14 @@ import smtplib
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from email import policy as email_policy
-from email.generator import BytesGenerator
-from email.headerregistry import HeaderRegistry
-from email.message import EmailMessage
-from io import BytesIO
 
 from eventlet import Timeout
 from eventlet.event import Event
 from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
+
+from services.notifications.adapters.message_text import (POLICY, build_standard, flatten,
+                                                          wire_text)
 
 _log = logging.getLogger(__name__)
 
@@ -60,30 +58,6 @@ _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 def _text(value) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-
-
-class _HeaderClasses(HeaderRegistry):
-    """The email package's header registry, making each header name's class once.
-
-    ``HeaderRegistry`` makes a new class (``type(...)``) for every header it parses, seven
-    per message: that was 40 % of building one (1.16 -> 0.66 ms a message measured). The
-    class depends on the name alone, and the names are the few this module sets."""
-
-    def __init__(self):
-        super().__init__()
-        self._made: dict[str, type] = {}
-
-    def __getitem__(self, name: str) -> type:
-        key = name.lower()
-        made = self._made.get(key)
-        if made is None:
-            made = self._made[key] = super().__getitem__(name)
-        return made
-
-
-#: the standard library's default policy (RFC 5322 headers, RFC 2047 words for what is
-#: not ASCII), with the header classes made once; the text is flattened with CRLF
-POLICY = email_policy.default.clone(header_factory=_HeaderClasses())
 
 
 def _wall_now() -> datetime:
@@ -169,16 +143,15 @@ class SmtpMailer:
         wait half a second, nor a replay's settling for it)."""
         self._wake_delivery()
 
-    def build(self, mail: OutgoingMail) -> EmailMessage:
-        message = EmailMessage(policy=POLICY)
-        message["From"] = self._from
-        message["To"] = mail.recipient
-        message["Subject"] = mail.subject
-        # the same Message-ID on every attempt: a copy sent again after a crash is
-        # recognisably the same message to the recipient's mail system
-        message["Message-ID"] = mail.message_id
-        message.set_content(mail.body)
-        return message
+    def build(self, mail: OutgoingMail) -> bytes:
+        """The text of ``mail`` as sent (:mod:`.message_text`). ValueError or TypeError
+        for a header the email package refuses."""
+        if self.sender.isascii() and mail.recipient.isascii():
+            return wire_text(str(self._from), mail.recipient, mail.subject, mail.message_id,
+                             mail.body)
+        # an address that is not ASCII: SMTPUTF8, headers as raw UTF-8
+        return flatten(build_standard(self._from, mail.recipient, mail.subject,
+                                      mail.message_id, mail.body), utf8=True)
 
     def connection(self) -> "SmtpConnection":
         """One connection for a batch (``with mailer.connection() as smtp: smtp.send(m)``);
@@ -212,11 +185,10 @@ class SmtpConnection:
     def __init__(self, mailer: SmtpMailer):
         self.mailer = mailer
         self.smtp: smtplib.SMTP | None = None
-        self._international = False
         # the message whose envelope went ahead with the previous text, its replies unread
         # (the server then waits for its text: nothing else may be written but that)
         self._announced: tuple[str, str] | None = None
-        self._built: tuple[tuple[str, str], EmailMessage] | None = None  # built with it
+        self._built: tuple[tuple[str, str], bytes] | None = None  # built with it
 
     def __enter__(self) -> "SmtpConnection":
         return self
@@ -271,8 +243,8 @@ class SmtpConnection:
                     raise TransientMailError(error, unreachable=True) from None
         self._data(message, waiting_for_text, self._ahead(then) if waiting_for_text else None)
 
-    def _message(self, mail: OutgoingMail) -> EmailMessage:
-        """The message of ``mail``, built here or when it was announced."""
+    def _message(self, mail: OutgoingMail) -> bytes:
+        """The text of ``mail``, built here or when it was announced."""
         built, self._built = self._built, None
         if built is not None and built[0] == _key(mail):
             return built[1]
@@ -301,7 +273,6 @@ class SmtpConnection:
         waits for the text): a refusal resets the transaction, the connection stays
         usable. An envelope announced with the previous text has its replies read."""
         smtp = self.smtp
-        self._international = self._is_international(recipient)  # read by the text only
         if self._announced is not None:
             self._announced = None
         elif smtp.has_extn("pipelining"):
@@ -368,17 +339,14 @@ class SmtpConnection:
             self._recipient_refused(recipient, rcpt_code, rcpt_reply)
         self._refused(data_code, f"{data_code} {_text(data_reply)}")
 
-    def _data(self, message: EmailMessage, waiting_for_text: bool,
+    def _data(self, text: bytes, waiting_for_text: bool,
               ahead: tuple[tuple[str, str], bytes] | None = None) -> None:
         """The text; ``ahead``: the next message's key and envelope, written with it."""
-        buffer = BytesIO()
-        policy = message.policy.clone(utf8=True) if self._international else message.policy
-        BytesGenerator(buffer, policy=policy).flatten(message, linesep="\r\n")
         try:
             if waiting_for_text:
-                code, reply = self._send_text(buffer.getvalue(), ahead)
+                code, reply = self._send_text(text, ahead)
             else:
-                code, reply = self.smtp.data(buffer.getvalue())
+                code, reply = self.smtp.data(text)
         except smtplib.SMTPDataError as exc:  # DATA itself refused: the text never went
             self._reset()
             self._refused(exc.smtp_code, f"{exc.smtp_code} {_text(exc.smtp_error)}")

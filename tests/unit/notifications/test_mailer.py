@@ -3,14 +3,13 @@ import socket
 import threading
 from contextlib import contextmanager
 from email import message_from_bytes, policy
-from email.generator import BytesGenerator
 from email.message import EmailMessage
-from io import BytesIO
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from grantflow.devsmtp import KeepingHandler, read_messages
+from services.notifications.adapters.message_text import POLICY, build_standard, flatten
 from services.notifications.adapters.mailer import (OutgoingMail, PermanentMailError,
                                                     SmtpMailer, TransientMailError)
 from tests.support.infra import free_port
@@ -337,30 +336,71 @@ def test_every_message_has_the_senders_from_header_parsed_once(server):
     assert sorted(str(m["To"]) for m in kept) == ["a@example.org", "b@example.org"]
 
 
-@pytest.mark.parametrize("message", [
-    mail(),
-    mail(to="anna.müller@comune.example.it", subject="Résultat: " + "long words " * 12),
-    mail(subject="plain ASCII", body="line\n" * 300),
-])
-def test_a_message_is_built_as_the_standard_policy_builds_it_its_header_classes_made_once(
-        message):
+def standard(message, sender="Grantflow <no-reply@grantflow.test>") -> EmailMessage:
+    """``message`` as the standard library's default policy builds it."""
+    built = EmailMessage()
+    built["From"], built["To"] = sender, message.recipient
+    built["Subject"], built["Message-ID"] = message.subject, message.message_id
+    built.set_content(message.body)
+    return built
+
+
+MESSAGES = {
+    "accented subject and body": mail(),
+    "address not ASCII, long subject": mail(to="anna.müller@comune.example.it",
+                                            subject="Résultat: " + "long words " * 12),
+    "ASCII, many lines": mail(subject="plain ASCII", body="line\n" * 300),
+    "long accented subject and lines": mail(subject="Évaluation terminée " * 8,
+                                            body=("ž" * 200 + "\n") * 3),
+    "a long link": mail(subject="link", body="http://x.example/?token=" + "A1b2=" * 60 + "\n"),
+    "From line, equals signs, trailing spaces, dots": mail(
+        subject="a = b", body="From here \n=3D\n.dot\n\nend  \n"),
+    "empty body": mail(subject="nothing", body=""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MESSAGES))
+def test_the_text_sent_reads_back_as_the_standard_policys_message(case):
+    """Whichever way it is built (compat32's classes for an ASCII envelope, the default
+    policy with raw UTF-8 headers for one that is not), a reader under the default policy
+    finds what it finds in the default policy's own text, in lines of at most 78
+    characters."""
+    message = MESSAGES[case]
     mailer = SmtpMailer("127.0.0.1", 25, "Grantflow <no-reply@grantflow.test>")
+    sent = message_from_bytes(mailer.build(message), policy=policy.default)
+    expected = message_from_bytes(flatten(standard(message), utf8=True), policy=policy.default)
+    assert [(name, str(sent[name])) for name in ("From", "To", "Subject", "Message-ID")] == \
+        [(name, str(expected[name])) for name in ("From", "To", "Subject", "Message-ID")]
+    assert sent.get_content_type() == "text/plain"
+    # line ends as CRLF: a base64 text (the default policy's choice for most lines not
+    # ASCII) reads back with the LF it was encoded with, a quoted-printable one with the
+    # CRLF of the lines it was sent in
+    assert sent.get_content().replace("\r\n", "\n") == \
+        expected.get_content().replace("\r\n", "\n")
+    assert max(len(line) for line in mailer.build(message).decode().split("\r\n")) <= 78
 
-    def standard(mail):
-        built = EmailMessage()
-        built["From"], built["To"] = "Grantflow <no-reply@grantflow.test>", mail.recipient
-        built["Subject"], built["Message-ID"] = mail.subject, mail.message_id
-        built.set_content(mail.body)
-        return built
 
-    def wire(built):
-        out = BytesIO()
-        BytesGenerator(out, policy=built.policy.clone(utf8=True)).flatten(built,
-                                                                          linesep="\r\n")
-        return out.getvalue()
+@pytest.mark.parametrize("header", ["recipient", "subject", "message_id"])
+def test_a_header_value_with_a_line_break_cannot_be_built(header):
+    """compat32 writes header values as given: the ASCII path refuses line breaks itself,
+    as the default policy does (a subject must not add a Bcc: line)."""
+    fields = {"recipient": "a@example.org", "subject": "hello", "message_id": "<m@x>"}
+    fields[header] = fields[header][:2] + "\r\nBcc: victim@example.org"
+    mailer = SmtpMailer("127.0.0.1", 25, "no-reply@grantflow.test")
+    with pytest.raises(ValueError, match="linefeed or carriage return"):
+        mailer.build(OutgoingMail(fields["recipient"], fields["subject"], "body\n",
+                                  fields["message_id"]))
 
-    first, second = mailer.build(message), mailer.build(message)
-    assert wire(first) == wire(standard(message))
+
+def test_the_standard_message_is_the_default_policys_its_header_classes_made_once():
+    message = MESSAGES["address not ASCII, long subject"]
+    _, sender = POLICY.header_store_parse("From", "Grantflow <no-reply@grantflow.test>")
+
+    def built():
+        return build_standard(sender, message.recipient, message.subject, message.message_id,
+                              message.body)
+    first, second = built(), built()
+    assert flatten(first, utf8=True) == flatten(standard(message), utf8=True)
     assert [type(first[name]) for name in first.keys()] == \
         [type(second[name]) for name in second.keys()]
 
