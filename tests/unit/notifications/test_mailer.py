@@ -16,10 +16,11 @@ from tests.support.infra import free_port
 
 
 @contextmanager
-def serving(handler):
-    """The dev server with ``handler`` on a free loopback port (yielded) while inside."""
+def serving(handler, **options):
+    """The dev server with ``handler`` on a free loopback port (yielded) while inside;
+    ``options`` for aiosmtpd's SMTP (``enable_SMTPUTF8``)."""
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
         yield port
@@ -403,6 +404,26 @@ def test_the_standard_message_is_the_default_policys_its_header_classes_made_onc
     assert flatten(first, utf8=True) == flatten(standard(message), utf8=True)
     assert [type(first[name]) for name in first.keys()] == \
         [type(second[name]) for name in second.keys()]
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_an_address_that_is_not_ascii_goes_with_smtputf8_and_raw_utf8_headers(tmp_path,
+                                                                              pipelining):
+    """The one path that still builds under the default policy, through a server that
+    offers SMTPUTF8; the message between two ASCII ones on the same connection."""
+    with serving(KeepingHandler(tmp_path, set(), pipelining=pipelining),
+                 enable_SMTPUTF8=True) as port:
+        mailer = SmtpMailer("127.0.0.1", port, "no-reply@grantflow.test", timeout=5)
+        with mailer.connection() as smtp:
+            smtp.send(mail(to="a@example.org"), then=mail(to="zoë@bücher.example"))
+            smtp.send(mail(to="zoë@bücher.example"), then=mail(to="b@example.org"))
+            smtp.send(mail(to="b@example.org"))
+    kept = read_messages(tmp_path)
+    assert [m["rcpt_tos"] for m in kept] == [["a@example.org"], ["zoë@bücher.example"],
+                                              ["b@example.org"]]
+    assert {m["to"] for m in kept} == {"a@example.org", "zoë@bücher.example", "b@example.org"}
+    assert {m["subject"] for m in kept} == {"[AMIF] Receipt for CITTÀ"}
+    assert [m["text"].splitlines() for m in kept] == [["Grüße"]] * 3
 
 
 def test_a_sender_with_a_line_break_is_refused_when_the_mailer_is_made():
