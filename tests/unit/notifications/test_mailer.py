@@ -9,9 +9,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from grantflow.devsmtp import KeepingHandler, read_messages
-from services.notifications.adapters.message_text import POLICY, build_standard, flatten
 from services.notifications.adapters.mailer import (OutgoingMail, PermanentMailError,
                                                     SmtpMailer, TransientMailError)
+from services.notifications.adapters.message_text import POLICY, build_standard, flatten
 from tests.support.infra import free_port
 
 
