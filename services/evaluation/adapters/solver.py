@@ -52,7 +52,7 @@ lowest-numbered experts and left the others without arcs. The tie order is a fix
 of the pair's two positions, a different order of the experts for each proposal, so
 tied proposals spread over the tied experts. (The 100,000-proposal synthetic call, whose
 first assignment failed with widening to whole rows, 8.7 GB and the 600 s timeout, now
-solves proven optimal in process: 443 s, 5 rounds, 1.86 GB; see the service README.)
+solves proven optimal in process: 463 s, 5 rounds, 1.93 GB; see the service README.)
 
 **Determinism.** Proposals and experts are sorted by id first, candidates are chosen by
 (affinity, then the pair's tie order), and every array the flow sees is built in that
@@ -303,9 +303,13 @@ class _Index:
         blocked."""
         keys = block.astype(np.int32)
         keys <<= 16
-        keys |= self.row_tie[chunk][:, None] ^ self.col_tie[None, :]
+        keys |= self.block_ties(chunk)
         keys[block < 0] = -1
         return keys
+
+    def block_ties(self, chunk: np.ndarray, cols=slice(None)) -> np.ndarray:
+        """The tie order of rows ``chunk`` x columns ``cols`` (default all)."""
+        return self.row_tie[chunk][:, None] ^ self.col_tie[cols][None, :]
 
     def pair_ties(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """The tie order of the pairs (rows[i], cols[i])."""
@@ -854,7 +858,7 @@ def _price(model: AffinityModel, index: _Index, store: _Store, u: np.ndarray,
         outside = positive & ~store.in_flow[part]
         o_rows, o_cols, o_vals, o_gain = rows[outside], cols[outside], vals[outside], gain[outside]
         found.append(_best_per_row(index, o_rows, o_cols, o_vals, o_gain, per_row))
-        columns.merge(o_rows, o_cols, (o_gain << 16) | index.pair_ties(o_rows, o_cols), o_vals)
+        columns.merge(o_rows, o_cols, index.pair_keys(o_rows, o_cols, o_gain), o_vals)
     flagged = _may_hide_gain(store.ceiling, store.col_max, u, v)
     by_v = np.argsort(v, kind="stable")
     reach = np.searchsorted(v[by_v], store.ceiling[flagged] - u[flagged], side="left")
@@ -918,7 +922,7 @@ def _gain_keys(index: _Index, chunk: np.ndarray, sub: np.ndarray,
     keys: gain << 16 | the pair's tie order, -1 where nothing is gained."""
     nothing = gain <= 0
     gain <<= 16
-    gain |= index.row_tie[chunk][:, None] ^ index.col_tie[sub][None, :]
+    gain |= index.block_ties(chunk, sub)
     gain[nothing] = -1
     return gain
 
@@ -953,8 +957,8 @@ def _best_per_row(index: _Index, rows: np.ndarray, cols: np.ndarray, vals: np.nd
     them only, so the best of the bests is the best of all) rather than every
     improving pair outside the network to the end, sorted whole: at most ``per_row`` a
     row is held, whatever the duals make improving."""
-    # tie order descending, as in the keys (gain << 16 | tie) blocks are cut by
-    order = np.lexsort((cols, -index.pair_ties(rows, cols), -gains, rows))
+    # by key (gain, then tie order) descending, as blocks are cut by
+    order = np.lexsort((cols, -index.pair_keys(rows, cols, gains), rows))
     pick = order[_places(rows[order]) < per_row]
     return rows[pick], cols[pick], vals[pick], gains[pick]
 
