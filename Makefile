@@ -11,6 +11,11 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: demo test install infra browser validators pdflibs bench faults clean
 
+# Python may cache compiled modules (__pycache__, gitignored) whatever the machine says: the
+# suite starts about 150 service processes and each pytest-xdist worker collects every test
+# module, and without the cache each compiled (and pytest rewrote) every one of them again
+unexport PYTHONDONTWRITEBYTECODE
+
 demo: install infra pdflibs
 	$(VENV)/bin/grantflow demo
 

@@ -15,6 +15,10 @@ from tests.support.infra import Databases, SmtpServer, Vhost
 # (tests/integration/backbone/test_connection_budget.py).
 os.environ.setdefault("GRANTFLOW_DB_POOL_SIZE", "2")
 os.environ.setdefault("GRANTFLOW_DB_MAX_OVERFLOW", "2")
+# eventlet's green DNS (dnspython) is a quarter of a second of every service's start, and
+# the suite starts about 150 of them; its services reach only loopback addresses, which
+# the system resolver answers as quickly without blocking anything
+os.environ.setdefault("EVENTLET_NO_GREENDNS", "yes")
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,8 @@
 with the clean run's report: the same final state, rank and score for every proposal and
 the same mail for every (recipient, template, proposal). The two short experiments of the
 fault suite (``make faults`` runs them all, ``bench/faults.py``) that ``make test`` keeps."""
+import fcntl
+import pickle
 from pathlib import Path
 
 import pytest
@@ -23,8 +25,22 @@ def run(experiment=None):
 
 
 @pytest.fixture(scope="module")
-def clean():
-    return run()
+def clean(tmp_path_factory, worker_id):
+    """The clean replay, once for the whole run: ``make test`` hands the two tests to two
+    pytest-xdist workers at once and each replayed it (a minute of a busy machine each).
+    The first worker to take the lock replays and leaves its outcome for the other, which
+    waits for it; if that replay fails, the waiting worker replays itself."""
+    if worker_id == "master":  # not under xdist: the module scope is once already
+        return run()
+    shared = tmp_path_factory.getbasetemp().parent  # the run's directory, common to workers
+    outcome_path = shared / "faults-clean-outcome.pickle"
+    with open(shared / "faults-clean-outcome.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if outcome_path.exists():
+            return pickle.loads(outcome_path.read_bytes())
+        outcome = run()
+        outcome_path.write_bytes(pickle.dumps(outcome))
+        return outcome
 
 
 def test_a_service_killed_amid_the_evaluation_round_changes_nothing(clean):

@@ -10,7 +10,7 @@ services, broker, PostgreSQL, SMTP server and a simulated clock:
 
 Every page is checked with axe-core (WCAG 2.1 A/AA) and has no console error (a CSP
 violation would be one); a screenshot of each is kept in var/test-artifacts/pages-journey
-(or GRANTFLOW_SCREENSHOTS). Operations' steps (the call, the expert pool, one override
+(or under GRANTFLOW_SCREENSHOTS). Operations' steps (the call, the expert pool, one override
 that gives the evaluator both proposals, the other proposal's applicant and evaluator)
 go through the JSON APIs: they are not the people this journey follows.
 """
@@ -104,7 +104,7 @@ def test_applicant_and_evaluator_journey_through_the_pages(stack, tmp_path):
     assert imported.status_code == 200, imported.text
     lisnet = other_proposal(stack)
 
-    with people(tmp_path / "profile") as open_person:
+    with people(tmp_path / "profile", "pages-journey") as open_person:
         # ================================================================ the applicant
         a = open_person("applicant", "America/New_York")
         a.page.goto(f"{sub}/apply/")

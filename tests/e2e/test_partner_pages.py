@@ -12,7 +12,8 @@ server:
   topic's questions and answers, where the answer is shown and the asker is not.
 
 Every page is checked with axe-core (WCAG 2.1 A/AA) and has no console error (a CSP
-violation would be one); a screenshot of each is kept with the pages journey's."""
+violation would be one); a screenshot of each is kept in var/test-artifacts/partner-pages
+(or under GRANTFLOW_SCREENSHOTS)."""
 import pytest
 
 from tests.support.infra import eventually
@@ -49,7 +50,7 @@ def test_partner_search_and_questions_through_the_pages(stack, tmp_path):
         [participant("Graz", "AT"), participant("Tartu", "EE")], acronym="LISNET",
         part_names=())).status_code == 201
 
-    with people(tmp_path / "profile") as open_person:
+    with people(tmp_path / "profile", "partner-pages") as open_person:
         # ================================================== Ghent publishes a profile
         g = open_person("partners-ghent", "Europe/Brussels")
         sign_in(g, base, GHENT, stack.smtp)

@@ -21,11 +21,12 @@ AXE_SHA256 = "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c" 
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
-def artifacts_dir() -> Path:
-    """Where the screenshots go (gitignored): GRANTFLOW_SCREENSHOTS, else
-    var/test-artifacts/pages-journey in the repository."""
+def artifacts_dir(journey: str) -> Path:
+    """Where a journey's screenshots go (gitignored): its own directory under
+    GRANTFLOW_SCREENSHOTS, else under var/test-artifacts in the repository. Its own: two
+    journeys run at once under ``make test``, and each empties its directory first."""
     return Path(os.environ.get("GRANTFLOW_SCREENSHOTS")
-                or ROOT / "var" / "test-artifacts" / "pages-journey")
+                or ROOT / "var" / "test-artifacts") / journey
 
 
 def _axe_source() -> str:
@@ -83,14 +84,15 @@ class Shots:
 
 
 @contextmanager
-def people(profile_dir: Path):
-    """``open(name, timezone_id)`` makes a Person; screenshots go to artifacts_dir()."""
+def people(profile_dir: Path, journey: str):
+    """``open(name, timezone_id)`` makes a Person; screenshots go to
+    ``artifacts_dir(journey)``."""
     try:
         require()
         from playwright.sync_api import sync_playwright
     except BrowserMissing as exc:
         pytest.fail(str(exc), pytrace=False)
-    directory = artifacts_dir()
+    directory = artifacts_dir(journey)
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     shots = Shots(directory, _axe_source())

@@ -4,7 +4,6 @@ import random
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from services.evaluation.adapters.solver import AffinityModel
 from services.evaluation.domain.affinity import (
@@ -92,6 +91,9 @@ def test_area_index_equals_the_scalar_overlap(seed):
 @given(st.integers(0, 10_000))
 @settings(max_examples=25, deadline=None)
 def test_matrix_equals_reference_tfidf_cosine_and_area_overlap(seed):
+    # imported here: scikit-learn costs every pytest-xdist worker 2 s to collect this file
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     problem = random_problem(seed)
     # the reference: an independent TF-IDF fit and a pair-by-pair cosine in Python
     p_texts = [p.abstract for p in problem.proposals]
