@@ -95,8 +95,14 @@ class Databases:
     def __init__(self):
         self.prefix = f"gft_{uuid.uuid4().hex[:10]}"
 
+    def name(self, service: str) -> str:
+        return f"{self.prefix}_{service}"
+
     def url(self, service: str) -> str:
-        return f"{PG_URL}/{self.prefix}_{service}"
+        # commits do not wait for the WAL's flush to disk: what they lose is what a crash of
+        # PostgreSQL itself would lose, which no test makes (they kill services and end
+        # database connections); it took the six scenario replays from 100.2 s to 94.0 s
+        return f"{PG_URL}/{self.name(service)}?options=-c%20synchronous_commit%3Doff"
 
     def engine(self, service: str) -> sa.Engine:
         return sa.create_engine(normalise_url(self.url(service)), poolclass=sa.pool.NullPool)

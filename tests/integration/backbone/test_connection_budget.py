@@ -19,7 +19,7 @@ def backends(stack, service: str, conn, *others) -> list[int]:
     own += [other.execute(sa.text("SELECT pg_backend_pid()")).scalar() for other in others]
     return [pid for pid in conn.execute(sa.text(
         "SELECT pid FROM pg_stat_activity WHERE datname = :db"),
-        {"db": stack.databases.url(service).rsplit("/", 1)[1]}).scalars() if pid not in own]
+        {"db": stack.databases.name(service)}).scalars() if pid not in own]
 
 
 def test_pool_size_and_overflow_come_from_the_environment_and_connections_are_pinged(
@@ -63,7 +63,7 @@ def test_a_database_that_refuses_connections_answers_503_with_retry_after_then_r
     stack.start("operations")
     calls = stack.api("operations")
     assert calls.get("/calls").status_code == 200
-    database = stack.databases.url("operations").rsplit("/", 1)[1]
+    database = stack.databases.name("operations")
     admin = sa.create_engine(normalise_url(stack.databases.url("operations"))
                              .set(database="postgres"),
                              isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
