@@ -61,6 +61,7 @@ class ServiceProcess:
     #: "module:Class" to run instead of the service's own class (benchmarks)
     service_class: str | None = None
     _terminated: int | None = None  # the pid SIGTERM was sent to
+    _terminated_at: float | None = None  # when (time.monotonic())
     _instance: str | None = None  # the name the process started last was given
 
     @property
@@ -154,7 +155,7 @@ class ServiceProcess:
         pid = self.pid()
         if pid is not None and self.is_alive() and self._terminated != pid:
             os.kill(pid, signal.SIGTERM)
-            self._terminated = pid
+            self._terminated, self._terminated_at = pid, time.monotonic()
 
     def stop(self, timeout: float = 20.0) -> None:
         pid = self.pid()
@@ -166,7 +167,8 @@ class ServiceProcess:
         while time.monotonic() < deadline and self.is_alive():
             time.sleep(0.1)
         if self.is_alive():
-            print(f"{self.name} did not stop within {timeout:.0f}s of SIGTERM: killed",
+            waited = time.monotonic() - (self._terminated_at or deadline - timeout)
+            print(f"{self.name} did not stop within {waited:.0f}s of SIGTERM: killed",
                   file=sys.stderr)
             os.kill(pid, signal.SIGKILL)
         self.wait_dead()

@@ -1,6 +1,7 @@
 """Stopping several service processes (grantflow down, the test stacks' teardown)."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ def _deaf_process(tmp_path, name: str) -> ServiceProcess:
     return proc
 
 
-def test_processes_that_ignore_sigterm_share_one_deadline_then_are_killed(tmp_path):
+def test_processes_that_ignore_sigterm_share_one_deadline_then_are_killed(tmp_path, capsys):
     processes = [_deaf_process(tmp_path, f"deaf{i}") for i in range(3)]
     started = time.monotonic()
     stop_all(processes, timeout=3.0)
@@ -29,3 +30,8 @@ def test_processes_that_ignore_sigterm_share_one_deadline_then_are_killed(tmp_pa
     assert all(proc.process.returncode == -9 for proc in processes)  # killed, not stopped
     # one deadline for all: about 3 s, where a full timeout each took 9 s or more
     assert 3.0 <= elapsed < 6.0, elapsed
+    # each says how long it had since SIGTERM, the last ones too (not "within 0s")
+    said = capsys.readouterr().err.splitlines()
+    assert len(said) == 3 and all(
+        re.fullmatch(rf"deaf{i} did not stop within [345]s of SIGTERM: killed", line)
+        for i, line in enumerate(said)), said
