@@ -79,9 +79,6 @@ class Stack:
             VAR_DIR=str(self.tmp_path / "var"),
             CLOCK=f"file:{self.clock_path}" if self.simulated_clock else "wall",
             EVENT_RETRY={"delays_ms": self.RETRY_DELAYS_MS},
-            # production's poll: every commit wakes its relay at once, and polling every
-            # 0.2 s cost an idle stack of five 3 to 5 % of a core more
-            OUTBOX_RELAY={"batch_size": 500, "poll_interval": 0.5},
             SMTP={"host": "127.0.0.1", "port": self.smtp.port,
                   "sender": "no-reply@grantflow.test", "lease_seconds": 3},
             SERVICE_URLS={n: self.url(n) for n in
