@@ -1,4 +1,5 @@
-"""Run services as separate ``nameko run`` processes: used by ``grantflow up|down|status``
+"""Run services as separate processes (``nameko run``'s, started by ``grantflow.launch``):
+used by ``grantflow up|down|status``
 and by the integration tests (which need real processes they can SIGKILL)."""
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ import yaml
 from shared.config import INSTANCE_ENV, SERVICE_CLASSES
 
 
-def _nameko_executable() -> str:
-    candidate = Path(sys.executable).parent / "nameko"
-    return str(candidate) if candidate.exists() else "nameko"
+def service_argv(config_path: Path, service_class: str) -> list[str]:
+    """The command that runs one service: ``nameko run`` through this interpreter's
+    ``grantflow.launch`` (which skips nameko's command-line module; see there)."""
+    return [sys.executable, "-m", "grantflow.launch", "--config", str(config_path),
+            service_class]
 
 
 def _alive(pid: int) -> bool:
@@ -105,8 +108,7 @@ class ServiceProcess:
         env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning,ignore::Warning:eventlet")
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [_nameko_executable(), "run", "--config", str(self.config_path),
-             self.service_class or SERVICE_CLASSES[self.name]],
+            service_argv(self.config_path, self.service_class or SERVICE_CLASSES[self.name]),
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
             cwd=os.getcwd())
         log.close()

@@ -1,7 +1,8 @@
 """``grantflow deploy``: what containers run, and the broker topology as RabbitMQ definitions.
 
     grantflow deploy run SERVICE          the container entrypoint: nameko config from the
-                                          GRANTFLOW_* environment, then exec ``nameko run``
+                                          GRANTFLOW_* environment, then exec the service
+                                          (``nameko run`` through ``grantflow.launch``)
     grantflow deploy config SERVICE       print that config (YAML) and exit
     grantflow deploy prepare [--wait S]   one-shot start-up step (compose init service, k8s
                                           init container): declare every queue, and create
@@ -27,6 +28,7 @@ from pathlib import Path
 import yaml
 from kombu.exceptions import OperationalError
 
+from grantflow.processes import service_argv
 from shared.clock import ensure_simulated_clock
 from shared.config import SERVICE_CLASSES, service_config
 
@@ -69,10 +71,9 @@ def _config(service: str) -> dict:
 
 
 def nameko_command(service: str, config_path: Path) -> list[str]:
-    """The argv that runs ``service``: nameko from this interpreter, the class from the one
-    table in shared.config."""
-    return [sys.executable, "-m", "nameko", "run", "--config", str(config_path),
-            SERVICE_CLASSES[service]]
+    """The argv that runs ``service`` as ``grantflow up`` runs it: this interpreter, the
+    class from the one table in shared.config."""
+    return service_argv(config_path, SERVICE_CLASSES[service])
 
 
 def write_config(service: str, config: dict, directory: str | None = None) -> Path:

@@ -59,9 +59,9 @@ def test_run_execs_nameko_with_the_service_class_and_the_config_from_the_env(exe
     with pytest.raises(Exec):
         main(["deploy", "run", name])
     (argv,) = execs
-    assert argv[:4] == [sys.executable, "-m", "nameko", "run"]
-    assert argv[4] == "--config" and argv[6] == SERVICE_CLASSES[name]
-    config = yaml.safe_load(open(argv[5]).read())
+    assert argv[:3] == [sys.executable, "-m", "grantflow.launch"]
+    assert argv[3] == "--config" and argv[5] == SERVICE_CLASSES[name]
+    config = yaml.safe_load(open(argv[4]).read())
     assert config == service_config(name)
     assert config["WEB_SERVER_ADDRESS"] == f"0.0.0.0:{HTTP_PORTS[name]}"
     assert config["DATABASE_URL"] == f"postgresql://postgres:pw@postgres:5432/grantflow_{name}"
@@ -72,7 +72,7 @@ def test_replicas_sharing_a_directory_get_their_own_config_file(execs):
     for _ in range(2):
         with pytest.raises(Exec):
             main(["deploy", "run", "grants"])
-    assert execs[0][5] != execs[1][5]
+    assert execs[0][4] != execs[1][4]
 
 
 def test_run_refuses_a_malformed_variable_without_starting(execs, env, capsys):
