@@ -22,8 +22,11 @@ printed per stage; the last line is one JSON object:
   per service (``peak_rss_mb_per_phase``: the runner's phase that reached it) and
   ``pg_connections_max`` (sampled every second), ``pg_sessions_opened`` (connections set
   up during the run), the machine's load;
-- ``cpu_seconds`` (and ``cpu_seconds_per_phase``, by the runner's phases) of each service,
-  the SMTP server, the runner, PostgreSQL and RabbitMQ: on two cores, what bounds a stage;
+- ``cpu_seconds`` of each service, the SMTP server, the runner, PostgreSQL and RabbitMQ,
+  and the same by stage (``cpu_seconds_per_stage``, the stages of ``stages``: on two
+  cores, what bounds each one; printed at the end, busiest first) and by the runner's
+  phases and the milestones measured apart from them (``cpu_seconds_per_phase``: the
+  deadline and the start of evaluation fire amid the applicants' actions);
 - ``pg_maintenance``: the server's ``autovacuum`` setting and, where it is off (this
   machine's), the vacuums and analyses the run did in its place (``bench/autovacuum.py``),
   with their seconds: counted in the figures, as a deployment's autovacuum would be.
@@ -77,6 +80,28 @@ def stages(runner: ScenarioRunner) -> dict[str, float]:
             "grants": round(timings.get("grants", 0.0) + timings.get("finish", 0.0), 1)}
 
 
+#: the stage of :func:`stages` that each of the CPU meter's phases belongs to: the runner's
+#: phases, and the milestones it measures apart amid the applicants' actions (publication,
+#: the setting up of the call, is in no stage)
+STAGE_OF = {"drafts": "drafts", "applicants": "submission",
+            "submission_deadline": "deadline_to_screened", "evaluation_start": "assignment",
+            "deadline_to_assigned": "assignment", "reports": "reports", "ranking": "ranking",
+            "letters": "letters", "grants": "grants", "finish": "grants"}
+
+
+def cpu_per_stage(per_phase: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """CPU seconds of each process by stage, summed over the phases of each stage."""
+    staged: dict[str, dict[str, float]] = {}
+    for phase, spent in per_phase.items():
+        stage = STAGE_OF.get(phase)
+        if stage is None:
+            continue
+        into = staged.setdefault(stage, {})
+        for name, seconds in spent.items():
+            into[name] = round(into.get(name, 0.0) + seconds, 1)
+    return staged
+
+
 def busiest(spent: dict[str, float]) -> str:
     """Busiest first; a phase that passed in an instant (its milestone already reached
     in the phase before) says so instead of printing nothing."""
@@ -114,6 +139,22 @@ def mail_figures(stack) -> dict:
             "mails_by_template": dict(Counter(r["template"] for r in log).most_common())}
 
 
+def ended(cpu: CpuMeter, sampler: Sampler, phase: str) -> None:
+    """A phase of the runner ended: what it spent (all of it, the parts before a milestone
+    measured apart included) and its services' peak memory."""
+    cpu.phase_ended(phase)
+    print(f"  CPU seconds in {phase}: {busiest(cpu.phases[phase])}\n"
+          f"  peak RSS MB in {phase}: {largest(sampler.phase_ended(phase))}", flush=True)
+
+
+def apart(cpu: CpuMeter, name: str) -> None:
+    """A boundary the runner draws amid the applicants' actions: what was spent since the
+    last one goes to ``name`` (the phase, or a milestone, which is printed)."""
+    spent = cpu.phase_ended(name)
+    if name in STAGE_OF and STAGE_OF[name] != STAGE_OF["applicants"]:
+        print(f"  CPU seconds in {name}: {busiest(spent)}", flush=True)
+
+
 def run(args) -> dict:
     scenario = synthetic_scenario(args.proposals, args.experts, args.seed)
     print(f"scenario {scenario.name}: {len(scenario.proposals)} proposals, "
@@ -125,11 +166,8 @@ def run(args) -> dict:
         runner = ScenarioRunner(scenario, environment(stack), workers=args.workers,
                                 seed=args.seed, progress=lambda line: print(line, flush=True),
                                 with_notifications=False,  # counted below, by Message-ID
-                                phase_ended=lambda phase: print(
-                                    f"  CPU seconds in {phase}: "
-                                    f"{busiest(cpu.phase_ended(phase))}\n"
-                                    f"  peak RSS MB in {phase}: "
-                                    f"{largest(sampler.phase_ended(phase))}", flush=True))
+                                phase_ended=lambda phase: ended(cpu, sampler, phase),
+                                milestone_apart=lambda name: apart(cpu, name))
         began = time.monotonic()
         report = runner.run(through=args.through)
         seconds = time.monotonic() - began
@@ -157,7 +195,8 @@ def run(args) -> dict:
             "peak_rss_mb_per_phase": sampler.peak_rss_mb_per_phase,
             "pg_connections_max": sampler.pg_connections_max,
             "pg_sessions_opened": sampler.pg_sessions() - sessions,
-            "cpu_seconds": cpu.totals(), "cpu_seconds_per_phase": cpu.phases,
+            "cpu_seconds": cpu.totals(), "cpu_seconds_per_stage": cpu_per_stage(cpu.phases),
+            "cpu_seconds_per_phase": cpu.phases,
             "pg_maintenance": stack.autovacuum.report(),
             "load_average_1m": round(__import__("os").getloadavg()[0], 2),
             "setup_seconds": round(began - started, 1)}
@@ -180,6 +219,9 @@ def main() -> int:
     print(f"{figures['proposals']} x {figures['experts']} in {figures['seconds_total']}s; "
           f"final_all {figures['final_all']}, lost {figures['lost']}, duplicate mails "
           f"{figures['duplicate_mails']}; stages {figures['stages']}", flush=True)
+    for stage, seconds in figures["stages"].items():
+        spent = figures["cpu_seconds_per_stage"].get(stage, {})
+        print(f"  {stage:>21} {seconds:7.1f} s; CPU s {busiest(spent)}", flush=True)
     print(json.dumps(figures))
     ok = figures["final_all"] is not False and figures["lost"] == 0 \
         and figures["duplicate_mails"] == 0

@@ -59,9 +59,14 @@ class ScenarioRunner:
                  progress_bar: bool | None = None,
                  observe: Callable[[str, int, int], None] | None = None,
                  with_notifications: bool = True,
-                 phase_ended: Callable[[str], None] = lambda phase: None):
+                 phase_ended: Callable[[str], None] = lambda phase: None,
+                 milestone_apart: Callable[[str], None] = lambda name: None):
         self.scenario = scenario
         self.phase_ended = phase_ended  # (benchmarks: what each phase cost)
+        # (benchmarks: a milestone that fires amid the applicants' actions, the deadline,
+        # is measured apart from them: called with the phase's name before the clock moves,
+        # then with each milestone's key once it has settled)
+        self.milestone_apart = milestone_apart
         self.env = environment
         self.say = progress
         self.resume = resume
@@ -108,12 +113,22 @@ class ScenarioRunner:
                 self.observe(label, count, len(items))
         return results
 
-    def _advance(self, instant: datetime) -> None:
+    def _advance(self, instant: datetime, amid: str | None = None) -> None:
+        """The clock to ``instant``, firing and settling the milestones on the way; ``amid``
+        names the phase whose own work goes on around them (see ``milestone_apart``)."""
         if instant <= self.clock.now():
             return
-        self.driver.advance_to(instant, on_step=self._on_step)
+        if amid is not None:
+            self.milestone_apart(amid)
+        self.driver.advance_to(instant, on_step=self._on_step if amid is None
+                               else self._on_step_apart)
 
-    def _on_step(self, step) -> None:
+    def _on_step_apart(self, step) -> None:
+        for key in self._on_step(step):
+            self.milestone_apart(key)
+
+    def _on_step(self, step) -> list[str]:
+        """Records and reports the milestones a step fired; returns their keys."""
         # the milestones of this instant from the timetable, not from what the driver's
         # tick fired: the submission service's own timer may fire one a moment before that
         # tick (it then reports nothing, and at 1,000 proposals the deadline's stage time
@@ -127,6 +142,7 @@ class ScenarioRunner:
         for key in keys:
             self.say(f"  {self._elapsed()}  {step.at.astimezone(self.call.zone):%Y-%m-%d %H:%M} "
                      f"{key}")
+        return keys
 
     def _settle(self) -> None:
         self.driver.settle()
@@ -244,7 +260,7 @@ class ScenarioRunner:
         seen = self._proposals_as_they_are(by_instant) if self.resume else {}
         done = refused = 0
         for instant in sorted(by_instant):
-            self._advance(instant)
+            self._advance(instant, amid="applicants")
             items = [(spec, index, action, seen.get(spec.ref))
                      for spec, index, action in by_instant[instant]]
             label = f"{instant.astimezone(self.call.zone):%d %b %H:%M}"

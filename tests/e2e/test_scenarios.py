@@ -29,12 +29,18 @@ def test_scenario_ends_as_declared(stack, path):
     stack.start(*SERVICES)
 
     ended = []  # the benchmarks' CPU meter reads each phase's cost when it ends
-    runner = ScenarioRunner(scenario, environment(stack), phase_ended=ended.append)
+    apart = []  # and the cost of a milestone amid the applicants' actions apart from them
+    runner = ScenarioRunner(scenario, environment(stack), phase_ended=ended.append,
+                            milestone_apart=apart.append)
     report = runner.run()
 
     assert check_expectations(scenario, report) == []
     assert ended[:2] == ["publication", "drafts"] and ended[-1] == "finish"
     assert set(ended) == set(runner.timings)
+    assert apart[:1] == ["applicants"] and set(apart) - {"applicants"} <= set(runner.milestones)
+    late = max(action.at for spec in scenario.proposals for action in spec.actions)
+    if late > runner.call.deadline:  # the deadline fired amid them
+        assert "submission_deadline" in apart
     unfinished = [(p["ref"], p["state"]) for p in report["proposals"] if not p["final_state"]]
     assert unfinished == []
     assert list_dead_letters(stack.vhost.amqp_uri) == []

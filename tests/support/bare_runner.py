@@ -40,5 +40,6 @@ def bare_runner(scenario, clock, people, *, resume=False, workers=2, specs=None,
     runner.specs, runner.refs = specs or {}, refs or {}
     runner.pool = ThreadPoolExecutor(max_workers=workers)
     runner.say = runner.observe = runner.phase_ended = lambda *args: None
+    runner.milestone_apart = lambda name: None
     runner.timings, runner.milestones, runner.started = {}, {}, 0.0
     return runner

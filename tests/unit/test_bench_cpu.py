@@ -61,3 +61,24 @@ def test_each_phase_gets_what_was_spent_since_the_previous_one_and_repeats_add_u
     assert drafts["grants"] == 0.0 and drafts["smtp_server"] == 0.0  # not running
     assert {"postgresql", "rabbitmq"} <= set(drafts)
     assert meter.totals()["submission"] == round(drafts["submission"] + ranking["submission"], 1)
+
+
+def test_the_cpu_of_each_stage_sums_its_phases_and_the_milestones_measured_apart():
+    from types import SimpleNamespace
+
+    from bench.call_at_scale import STAGE_OF, cpu_per_stage, stages
+
+    per_phase = {"publication": {"evaluation": 1.0},
+                 "applicants": {"submission": 80.0, "notifications": 100.0},
+                 "submission_deadline": {"submission": 5.0, "notifications": 60.0},
+                 "evaluation_start": {"evaluation": 9.0},
+                 "deadline_to_assigned": {"evaluation": 0.2},
+                 "grants": {"grants": 1.0}, "finish": {"grants": 0.5}}
+    staged = cpu_per_stage(per_phase)
+
+    assert staged == {"submission": {"submission": 80.0, "notifications": 100.0},
+                      "deadline_to_screened": {"submission": 5.0, "notifications": 60.0},
+                      "assignment": {"evaluation": 9.2}, "grants": {"grants": 1.5}}
+    # every stage the benchmark times has its CPU figures under the same name
+    runner = SimpleNamespace(timings={}, milestones={})
+    assert set(STAGE_OF.values()) == set(stages(runner))

@@ -41,3 +41,35 @@ def test_a_later_step_at_the_same_instant_does_not_count_the_milestone_again():
     r._on_step(Step(DEADLINE, fired=[], settle_seconds=0.1, seconds=0.2))  # an action's step
 
     assert r.milestones == {"submission_deadline": 9.5}
+
+
+class SteppingDriver(Driver):
+    """Steps through the milestones up to the target as the real driver does."""
+
+    def __init__(self, clock):
+        self.clock = clock
+
+    def advance_to(self, target, on_step=None):
+        for milestone in self.milestones():
+            if self.clock.at < milestone.at <= target:
+                self.clock.at = milestone.at
+                on_step(Step(milestone.at, fired=[], settle_seconds=1.0, seconds=1.5))
+        self.clock.at = target
+
+
+def test_a_milestone_amid_the_applicants_actions_is_measured_apart_from_them():
+    """The benchmark's CPU meter reads a boundary before the clock moves (what the actions
+    so far cost) and one after each milestone settled (what it cost): the deadline's
+    screening and the assignment then have figures of their own, not the applicants'."""
+    r = runner()
+    r.clock = type("Clock", (), {"at": DEADLINE.replace(hour=10), "now": lambda c: c.at})()
+    r.driver = SteppingDriver(r.clock)
+    r.apart = []
+    r.milestone_apart = r.apart.append
+
+    r._advance(DEADLINE.replace(hour=12), amid="applicants")  # no milestone on the way
+    r._advance(START.replace(hour=23, minute=30), amid="applicants")
+    r._advance(START.replace(hour=23, minute=45))  # not amid a phase's own work: no boundary
+
+    assert r.apart == ["applicants", "applicants", "submission_deadline", "evaluation_start"]
+    assert r.milestones == {"submission_deadline": 1.5, "evaluation_start": 1.5}
