@@ -3,7 +3,10 @@ HTTP API in the last seconds before the deadline, then the deadline closes.
 
 The real submission service runs as its own process (nameko, PostgreSQL, RabbitMQ, a
 fresh vhost and database) on a simulated clock that runs at real speed and reaches the
-deadline ``--rush-seconds`` after the rush starts. Each client process drives its share
+deadline ``--rush-seconds`` after the rush starts. ``--replicas N`` runs N processes of it
+on one database and broker, as a deployment scales it (deploy/README.md), each applicant's
+connection going to one of them in turn as a round-robin load balancer would send it
+(``accepted_per_replica``; the CPU figures are the replicas' together). Each client process drives its share
 of the applicants, one keep-alive HTTP connection each, from one selector loop (light
 on the machine: the clients share its cores with the service, PostgreSQL and RabbitMQ).
 Every applicant owns ``--proposals-per-client`` drafts, each created with three distinct
@@ -22,7 +25,7 @@ submissions. The last line printed is one JSON object.
 
     python bench/submission_rush.py [--clients 32] [--proposals-per-client 4]
         [--rush-seconds 20] [--processes 2] [--workers 64] [--part-kb 16]
-        [--setup-threads 8]
+        [--setup-threads 8] [--replicas 1]
     # 10,000 distinct proposals:
     python bench/submission_rush.py --clients 100 --proposals-per-client 100
 """
@@ -179,17 +182,20 @@ def make_drafts(port: int, email: str, index: int, n: int, count: int,
     return ids
 
 
-def client_process(index: int, port: int, count: int, per_client: int, part_kb: int,
+def client_process(index: int, ports: list[int], count: int, per_client: int, part_kb: int,
                    setup_threads: int, out) -> None:
     """Create the drafts (not measured), say ready, wait for the start, rush, report every
-    outcome."""
+    outcome. Applicant ``n`` of this process talks to the replica at
+    ``ports[(index * count + n) % len(ports)]`` (round robin over all applicants)."""
     from concurrent.futures import ThreadPoolExecutor
 
     emails = [applicant_email(index, n) for n in range(count)]
+    port_of = [ports[(index * count + n) % len(ports)] for n in range(count)]
     with ThreadPoolExecutor(max_workers=setup_threads) as pool:
-        drafts = list(pool.map(lambda n: make_drafts(port, emails[n], index, n, per_client,
-                                                     part_kb), range(count)))
-    applicants = [Applicant(port, email, ids) for email, ids in zip(emails, drafts)]
+        drafts = list(pool.map(lambda n: make_drafts(port_of[n], emails[n], index, n,
+                                                     per_client, part_kb), range(count)))
+    applicants = [Applicant(port, email, ids)
+                  for port, email, ids in zip(port_of, emails, drafts)]
     out.send("ready")
     start_at, stop_at = out.recv()
     selector = selectors.DefaultSelector()
@@ -209,7 +215,7 @@ def client_process(index: int, port: int, count: int, per_client: int, part_kb: 
                 continue
             if outcome is None:
                 continue
-            results.append(outcome)
+            results.append((*outcome, applicant.port))
             if outcome[1] == 409 and outcome[5] == "deadline_passed":
                 selector.unregister(applicant.sock)
                 applicant.sock.close()
@@ -221,24 +227,39 @@ def client_process(index: int, port: int, count: int, per_client: int, part_kb: 
 
 
 # --------------------------------------------------------------------------- service
-def start_service(amqp_uri: str, databases, run_dir: Path, clock_path: Path, workers: int):
+def start_replicas(amqp_uri: str, databases, run_dir: Path, clock_path: Path, workers: int,
+                   replicas: int = 1) -> list[tuple]:
+    """``replicas`` submission processes on one database and vhost: (process, port) each.
+    The first starts alone (it migrates the database), the others beside each other."""
     from grantflow.processes import ServiceProcess
     from grantflow.topology import declare_all
-    from shared.config import service_config
+    from shared.config import SERVICE_CLASSES, service_config
     from tests.support.infra import free_port
 
     declare_all(amqp_uri, services=["submission"])
-    port = free_port()
-    config = service_config(
-        "submission", ENV="development", AMQP_URI=amqp_uri,
-        WEB_SERVER_ADDRESS=f"127.0.0.1:{port}",
-        DATABASE_URL=databases.url("submission"), VAR_DIR=str(run_dir),
-        CLOCK=f"file:{clock_path}", max_workers=workers,
-        DB_POOL={"size": 16, "max_overflow": 8})
-    config["LOGGING"]["root"]["level"] = "WARNING"
-    process = ServiceProcess("submission", config, run_dir).start()
-    process.wait_healthy()
-    return process, port
+    started = []
+    for replica in range(replicas):
+        port = free_port()
+        config = service_config(
+            "submission", ENV="development", AMQP_URI=amqp_uri,
+            WEB_SERVER_ADDRESS=f"127.0.0.1:{port}",
+            DATABASE_URL=databases.url("submission"), VAR_DIR=str(run_dir),
+            CLOCK=f"file:{clock_path}", max_workers=workers,
+            DB_POOL={"size": 16, "max_overflow": 8})
+        config["LOGGING"]["root"]["level"] = "WARNING"
+        name = "submission" if replica == 0 else f"submission-{replica + 1}"
+        process = ServiceProcess(name, config, run_dir,
+                                 service_class=SERVICE_CLASSES["submission"]).start()
+        started.append((process, port))
+        if replica == 0:
+            process.wait_healthy()
+    for process, _ in started[1:]:
+        process.wait_healthy()
+    return started
+
+
+def replicas_cpu(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -267,6 +288,7 @@ def check_manifest(outcomes: list[tuple], manifest: list[dict]) -> dict:
 
 
 def run(args) -> dict:
+    from grantflow.processes import stop_all
     from shared.clock import SimulatedClock
     from tests.support.infra import Databases, Vhost
     from tests.support.submission_data import call_yaml
@@ -276,11 +298,13 @@ def run(args) -> dict:
     run_dir = Path(tmp.name)
     clock = SimulatedClock(run_dir / "clock.json")
     clock.set(DEADLINE - timedelta(hours=1))  # stands still while drafts are made
-    process = None
+    replicas = []
     try:
-        process, port = start_service(vhost.amqp_uri, databases, run_dir, clock.path,
-                                      args.workers)
-        ops = Client(port, token("ops@bench.example.eu", "operations"))
+        replicas = start_replicas(vhost.amqp_uri, databases, run_dir, clock.path,
+                                  args.workers, args.replicas)
+        ports = [port for _, port in replicas]
+        pids = [process.pid() for process, _ in replicas]
+        ops = Client(ports[0], token("ops@bench.example.eu", "operations"))
         status, body = ops.request("POST", "/calls", {"yaml": call_yaml()})
         assert status == 201, body
         per_process = args.clients // args.processes
@@ -288,19 +312,19 @@ def run(args) -> dict:
         for index in range(args.processes):
             mine, theirs = multiprocessing.Pipe()
             proc = multiprocessing.Process(target=client_process, args=(
-                index, port, per_process, args.proposals_per_client, args.part_kb,
+                index, ports, per_process, args.proposals_per_client, args.part_kb,
                 args.setup_threads, theirs))
             proc.start()
             pipes.append(mine)
             procs.append(proc)
         drafts = args.processes * per_process * args.proposals_per_client
         print(f"{args.processes * per_process} applicants x {args.proposals_per_client} drafts "
-              f"with 3 parts of {args.part_kb} KB each (service pid {process.pid()})", flush=True)
-        setup_started, setup_cpu = time.time(), cpu_seconds(process.pid())
+              f"with 3 parts of {args.part_kb} KB each (service pids {pids})", flush=True)
+        setup_started, setup_cpu = time.time(), replicas_cpu(pids)
         for pipe in pipes:
             assert pipe.recv() == "ready"
         setup_seconds = time.time() - setup_started
-        draft_cpu = cpu_seconds(process.pid()) - setup_cpu
+        draft_cpu = replicas_cpu(pids) - setup_cpu
         print(f"{drafts} drafts in {setup_seconds:.1f}s ({drafts / setup_seconds:.0f}/s); "
               f"rush of {args.rush_seconds}s starts", flush=True)
         start_at = time.time() + 1.0
@@ -312,9 +336,9 @@ def run(args) -> dict:
         clock.set(DEADLINE - timedelta(seconds=args.rush_seconds + 0.2), rate=1.0)
         deadline_wall = start_at + args.rush_seconds
         time.sleep(max(0.0, start_at - time.time()))
-        cpu_before = cpu_seconds(process.pid())
+        cpu_before = replicas_cpu(pids)
         time.sleep(max(0.0, deadline_wall - time.time()))
-        service_cpu = cpu_seconds(process.pid()) - cpu_before
+        service_cpu = replicas_cpu(pids) - cpu_before
         received = [pipe.recv() for pipe in pipes]
         outcomes = [row for rows, _ in received for row in rows]
         reconnects = sum(n for _, n in received)
@@ -329,8 +353,7 @@ def run(args) -> dict:
             time.sleep(0.2)
         assert manifest is not None, "the topic never closed"
     finally:
-        if process is not None:
-            process.stop()
+        stop_all([process for process, _ in replicas])
         vhost.delete()
         databases.drop_all()
         tmp.cleanup()
@@ -353,12 +376,14 @@ def run(args) -> dict:
             "manifest_after_deadline_s": round(closed_after, 2),
             "service_cpu_ms_per_submission": round(service_cpu * 1000 / max(1, len(in_rush)), 2),
             "load_average_1m": round(os.getloadavg()[0], 2),
-            "service_workers": args.workers,
+            "service_workers": args.workers, "replicas": args.replicas,
+            "accepted_per_replica": [sum(1 for o in accepted if o[8] == port)
+                                     for port in ports],
             "bench_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                                        / 1024, 1)}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--proposals-per-client", type=int, default=4)
@@ -369,7 +394,12 @@ def main() -> int:
                         help="size of each of a draft's three parts (distinct per proposal)")
     parser.add_argument("--setup-threads", type=int, default=8,
                         help="drafts created at once per client process")
-    args = parser.parse_args()
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="submission processes on one database, the applicants spread "
+                             "over them in turn")
+    args = parser.parse_args(argv)
+    if not 1 <= args.replicas <= 8:
+        parser.error("--replicas: 1 to 8")
     figures = run(args)
     print(f"{figures['submissions_per_s']} submissions/s, p50 {figures['p50_ms']} ms, "
           f"p99 {figures['p99_ms']} ms, lost {figures['lost']}", flush=True)
