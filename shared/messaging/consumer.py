@@ -28,6 +28,7 @@ import logging
 import time
 
 import traceback
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import partial
 
@@ -35,8 +36,8 @@ from kombu import Connection, Consumer as KombuConsumer
 from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler
 from nameko.exceptions import ContainerBeingKilled
-from nameko.extensions import SharedExtension
-from nameko.messaging import Consumer, QueueConsumer
+from nameko.extensions import ProviderCollector, SharedExtension
+from nameko.messaging import Consumer, QueueConsumer, QueueConsumerStopped
 
 from shared.events import Event
 from shared.events.registry import EVENT_CLASSES, load
@@ -87,15 +88,85 @@ class _QueueConsumer(KombuConsumer):
         super().consume(no_ack)
 
 
+class _StoppedWhileAway(Exception):
+    """Leaves kombu's reconnect loop when the service stops while the broker is away."""
+
+
 class GrantflowQueueConsumer(QueueConsumer):
     """nameko's queue consumer, receiving raw messages (no decoding by kombu) with a
     prefetch per queue: the handler's own if it sets one, else ``PREFETCH_COUNT``
     (default: the worker count), and at least twice the batch size of a batching
     handler."""
 
+    #: True while the consume thread (re)connects, until consuming starts again
+    connecting = False
+
     @property
     def prefetch_count(self):
         return int(self.container.config.get("PREFETCH_COUNT", self.container.max_workers))
+
+    # A stop while the broker is away. nameko stops an entrypoint by asking the consume
+    # thread to cancel its consumer between two reads of the connection, and waits for it;
+    # but that thread is then reconnecting (kombu retries for ever) and never gets there:
+    # the service ignored SIGTERM until it was killed (grantflow down's timeout, a pod's
+    # grace period). With no connection there is nothing to cancel (the broker has
+    # requeued what the lost channel held), so the entrypoint is let go at once, and the
+    # reconnecting ends once nothing consumes: kombu's run loop checks should_stop between
+    # attempts, and its retry loop calls back every second while it waits for the next.
+    def run(self, _tokens=1, **kwargs):
+        try:
+            super().run(_tokens, **kwargs)
+        except _StoppedWhileAway:
+            pass
+        if self.connecting:
+            _log.info("queue consumer stopped while the broker was away")
+        if not self._consumers_ready.ready():  # it never consumed: start() ends as stopped
+            self._consumers_ready.send_exception(QueueConsumerStopped())
+
+    @contextmanager
+    def establish_connection(self):
+        """kombu's, with the callback it calls every second between connection attempts."""
+        self.connecting = True
+        self._let_go_of_pending()  # asked for while the connection was being lost
+        with self.create_connection() as conn:
+            conn.ensure_connection(self.on_connection_error, self.connect_max_retries,
+                                   callback=self._unless_stopped)
+            yield conn
+
+    def _unless_stopped(self) -> None:
+        if self.should_stop:
+            raise _StoppedWhileAway()
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs):
+        self.connecting = False
+        super().on_consume_ready(connection, channel, consumers, **kwargs)
+
+    def unregister_provider(self, provider):
+        if self._consumers_ready.ready() and not self.connecting:
+            return super().unregister_provider(provider)
+        # not consuming (nameko's own way here, for a stop before the first connection,
+        # signalled "last provider gone" once per provider and failed at the second)
+        self._consumers.pop(provider, None)
+        ProviderCollector.unregister_provider(self, provider)
+        self._stop_if_nothing_consumes()
+
+    def stop(self):
+        if self.should_stop and not self._consumers_ready.ready() and self._gt is not None:
+            # stopped before it ever consumed: the thread leaves its connection attempts
+            # within a second (nameko would kill it with an error that ends the container)
+            self._gt.wait()
+        super().stop()
+
+    def _let_go_of_pending(self) -> None:
+        pending, self._pending_remove_providers = self._pending_remove_providers, {}
+        for provider, removed in pending.items():
+            self._consumers.pop(provider, None)
+            removed.send()  # the stop waiting for it unregisters it
+        self._stop_if_nothing_consumes(released=set(pending))
+
+    def _stop_if_nothing_consumes(self, released: set = frozenset()) -> None:
+        if not self._providers - released:
+            self.should_stop = True
 
     def get_consumers(self, consumer_cls, channel):
         for provider in self._providers:

@@ -45,8 +45,8 @@ def broker_users(stack):
                          timeout=10, json=topic).raise_for_status()
         uris[service] = f"amqp://{quote(user, safe='')}:{password}@{RABBIT_HOST}/{vhost}"
     yield uris
-    # the services first: with their user gone the broker closes their connections and
-    # they then ignore SIGTERM until killed (20 s of the suite for each)
+    # the services first, while their users exist: without them the broker closes their
+    # connections and they keep failing to reconnect until stopped
     stack.stop_all()
     for user in made:
         requests.delete(f"{RABBIT_API}/users/{quote(user, safe='')}", timeout=10)
