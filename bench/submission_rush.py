@@ -6,9 +6,10 @@ fresh vhost and database) on a simulated clock that runs at real speed and reach
 deadline ``--rush-seconds`` after the rush starts. ``--replicas N`` runs N processes of it
 on one database and broker, as a deployment scales it (deploy/README.md), each applicant's
 connection going to one of them in turn as a round-robin load balancer would send it
-(``accepted_per_replica``; the CPU figures are the replicas' together). Each client process drives its share
-of the applicants, one keep-alive HTTP connection each, from one selector loop (light
-on the machine: the clients share its cores with the service, PostgreSQL and RabbitMQ).
+(``accepted_per_replica``; the CPU figures are the replicas' together). Each client
+process drives its share of the applicants, one keep-alive HTTP connection each, from one
+selector loop (light on the machine: the clients share its cores with the service,
+PostgreSQL and RabbitMQ).
 Every applicant owns ``--proposals-per-client`` drafts, each created with three distinct
 parts of ``--part-kb`` KB in one request (timed apart from the rush: ``drafts_per_s``,
 and the service's CPU a draft, ``service_cpu_ms_per_draft``),
@@ -232,31 +233,36 @@ def client_process(index: int, ports: list[int], count: int, per_client: int, pa
 def start_replicas(amqp_uri: str, databases, run_dir: Path, clock_path: Path, workers: int,
                    replicas: int = 1, db_pool: tuple[int, int] = (8, 0)) -> list[tuple]:
     """``replicas`` submission processes on one database and vhost: (process, port) each.
-    The first starts alone (it migrates the database), the others beside each other."""
-    from grantflow.processes import ServiceProcess
+    The first starts alone (it migrates the database), the others beside each other; if
+    one does not start, those started are stopped."""
+    from grantflow.processes import ServiceProcess, stop_all
     from grantflow.topology import declare_all
     from shared.config import SERVICE_CLASSES, service_config
     from tests.support.infra import free_port
 
     declare_all(amqp_uri, services=["submission"])
     started = []
-    for replica in range(replicas):
-        port = free_port()
-        config = service_config(
-            "submission", ENV="development", AMQP_URI=amqp_uri,
-            WEB_SERVER_ADDRESS=f"127.0.0.1:{port}",
-            DATABASE_URL=databases.url("submission"), VAR_DIR=str(run_dir),
-            CLOCK=f"file:{clock_path}", max_workers=workers,
-            DB_POOL={"size": db_pool[0], "max_overflow": db_pool[1]})
-        config["LOGGING"]["root"]["level"] = "WARNING"
-        name = "submission" if replica == 0 else f"submission-{replica + 1}"
-        process = ServiceProcess(name, config, run_dir,
-                                 service_class=SERVICE_CLASSES["submission"]).start()
-        started.append((process, port))
-        if replica == 0:
+    try:
+        for replica in range(replicas):
+            port = free_port()
+            config = service_config(
+                "submission", ENV="development", AMQP_URI=amqp_uri,
+                WEB_SERVER_ADDRESS=f"127.0.0.1:{port}",
+                DATABASE_URL=databases.url("submission"), VAR_DIR=str(run_dir),
+                CLOCK=f"file:{clock_path}", max_workers=workers,
+                DB_POOL={"size": db_pool[0], "max_overflow": db_pool[1]})
+            config["LOGGING"]["root"]["level"] = "WARNING"
+            name = "submission" if replica == 0 else f"submission-{replica + 1}"
+            process = ServiceProcess(name, config, run_dir,
+                                     service_class=SERVICE_CLASSES["submission"]).start()
+            started.append((process, port))
+            if replica == 0:
+                process.wait_healthy()
+        for process, _ in started[1:]:
             process.wait_healthy()
-    for process, _ in started[1:]:
-        process.wait_healthy()
+    except BaseException:
+        stop_all([process for process, _ in started])
+        raise
     return started
 
 
@@ -400,8 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rush-seconds", type=float, default=20)
     parser.add_argument("--processes", type=int, default=2)
     # the service as deployed by default (shared.config). This bench ran 64 workers on
-    # 16 + 8 connections before, which cost the rush its tail and some throughput: p99
-    # 594 to 771 ms in four runs against 277 to 300 ms at the defaults (710 to 760 a second)
+    # 16 + 8 connections before, which lengthened the rush's tail: p99 594 to 771 ms in
+    # four runs against 277 to 578 ms in six at the defaults (throughput alike: 530 to 634
+    # and 439 to 760 a second; this machine's spread from run to run is that wide)
     parser.add_argument("--workers", type=int, default=DEFAULT_MAX_WORKERS)
     parser.add_argument("--db-pool", type=_pool, metavar="SIZE+OVERFLOW",
                         default=(DEFAULT_DB_POOL_SIZE, DEFAULT_DB_MAX_OVERFLOW),
