@@ -26,7 +26,8 @@ printed per stage; the last line is one JSON object:
   and the same by stage (``cpu_seconds_per_stage``, the stages of ``stages``: on two
   cores, what bounds each one; printed at the end, busiest first) and by the runner's
   phases and the milestones measured apart from them (``cpu_seconds_per_phase``: the
-  deadline and the start of evaluation fire amid the applicants' actions);
+  deadline and the start of evaluation fire amid the applicants' actions or in the
+  advance to the start of evaluation);
 - ``pg_maintenance``: the server's ``autovacuum`` setting and, where it is off (this
   machine's), the vacuums and analyses the run did in its place (``bench/autovacuum.py``),
   with their seconds: counted in the figures, as a deployment's autovacuum would be.
@@ -81,11 +82,12 @@ def stages(runner: ScenarioRunner) -> dict[str, float]:
 
 
 #: the stage of :func:`stages` that each of the CPU meter's phases belongs to: the runner's
-#: phases, and the milestones it measures apart amid the applicants' actions (publication,
-#: the setting up of the call, is in no stage)
+#: phases, and the milestones it measures apart from the phase they fire in; what the
+#: advance to the start of evaluation spends beside them is the submission's, as its
+#: seconds are in :func:`stages` (publication, the setting up of the call, is in no stage)
 STAGE_OF = {"drafts": "drafts", "applicants": "submission",
             "submission_deadline": "deadline_to_screened", "evaluation_start": "assignment",
-            "deadline_to_assigned": "assignment", "reports": "reports", "ranking": "ranking",
+            "deadline_to_assigned": "submission", "reports": "reports", "ranking": "ranking",
             "letters": "letters", "grants": "grants", "finish": "grants"}
 
 
@@ -148,8 +150,9 @@ def ended(cpu: CpuMeter, sampler: Sampler, phase: str) -> None:
 
 
 def apart(cpu: CpuMeter, name: str) -> None:
-    """A boundary the runner draws amid the applicants' actions: what was spent since the
-    last one goes to ``name`` (the phase, or a milestone, which is printed)."""
+    """A boundary the runner draws around a milestone: what was spent since the last one
+    goes to ``name`` (the phase the milestone fired in, or the milestone, which is
+    printed)."""
     spent = cpu.phase_ended(name)
     if name in STAGE_OF and STAGE_OF[name] != STAGE_OF["applicants"]:
         print(f"  CPU seconds in {name}: {busiest(spent)}", flush=True)

@@ -1,6 +1,6 @@
-"""Run services as separate processes (``nameko run``'s, started by ``grantflow.launch``):
-used by ``grantflow up|down|status``
-and by the integration tests (which need real processes they can SIGKILL)."""
+"""Run services as separate processes (``grantflow.launch``, nameko's ``run`` without its
+command line): used by ``grantflow up|down|status`` and by the integration tests (which
+need real processes they can SIGKILL)."""
 from __future__ import annotations
 
 import os

@@ -63,9 +63,10 @@ class ScenarioRunner:
                  milestone_apart: Callable[[str], None] = lambda name: None):
         self.scenario = scenario
         self.phase_ended = phase_ended  # (benchmarks: what each phase cost)
-        # (benchmarks: a milestone that fires amid the applicants' actions, the deadline,
-        # is measured apart from them: called with the phase's name before the clock moves,
-        # then with each milestone's key once it has settled)
+        # (benchmarks: the milestones that fire in a phase with work of its own, the
+        # deadline amid the applicants' actions or in the advance to the start of
+        # evaluation, are measured apart from it: called with the phase's name before the
+        # clock moves, then with each milestone's key once it has settled)
         self.milestone_apart = milestone_apart
         self.env = environment
         self.say = progress
@@ -316,7 +317,7 @@ class ScenarioRunner:
     def assignment(self) -> None:
         """To the start of evaluation: the deadline's aftermath, then the assignment."""
         started = time.monotonic()
-        self._advance(self.call.stage("evaluation").starts_at)
+        self._advance(self.call.stage("evaluation").starts_at, amid="deadline_to_assigned")
         self._timed("deadline_to_assigned", started)
 
     def evaluation(self) -> None:

@@ -76,9 +76,10 @@ def test_the_cpu_of_each_stage_sums_its_phases_and_the_milestones_measured_apart
                  "grants": {"grants": 1.0}, "finish": {"grants": 0.5}}
     staged = cpu_per_stage(per_phase)
 
-    assert staged == {"submission": {"submission": 80.0, "notifications": 100.0},
+    assert staged == {"submission": {"submission": 80.0, "notifications": 100.0,
+                                     "evaluation": 0.2},
                       "deadline_to_screened": {"submission": 5.0, "notifications": 60.0},
-                      "assignment": {"evaluation": 9.2}, "grants": {"grants": 1.5}}
+                      "assignment": {"evaluation": 9.0}, "grants": {"grants": 1.5}}
     # every stage the benchmark times has its CPU figures under the same name
     runner = SimpleNamespace(timings={}, milestones={})
     assert set(STAGE_OF.values()) == set(stages(runner))
