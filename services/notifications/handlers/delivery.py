@@ -7,12 +7,12 @@ lease, a claim token) and committed *before* any SMTP transaction; a heartbeat r
 the lease while the batch runs. Messages go in groups of :data:`GROUP`: each attempt is
 recorded before its group is sent, in the transaction that records the outcomes of the
 group before, so the log knows which messages a batch reached. Once the server has said
-"250 OK", the transaction that marks the row ``sent`` (with its notification_delivered
-event) is retried on a fresh connection until it lands: a database error cannot make us
-send it again, only the death of the process can. Then the row stays ``sending`` with an
-open attempt; when its lease expires it is sent again with the same Message-ID, that
-attempt is marked as following an interrupted one, and
-``notifications_possible_duplicates_total`` counts it.
+"250 OK", the transaction that marks the row ``sent`` (with one notifications_delivered
+event for the messages of the group that one event caused in one template) is retried on
+a fresh connection until it lands: a database error cannot make us send it again, only
+the death of the process can. Then the row stays ``sending`` with an open attempt; when
+its lease expires it is sent again with the same Message-ID, that attempt is marked as
+following an interrupted one, and ``notifications_possible_duplicates_total`` counts it.
 
 Claimed rows that a batch did not try go back to the queue at once when the batch ends
 early: on an error, when the server became unreachable (they count a deferral then), or
@@ -42,7 +42,7 @@ from services.notifications.adapters.rendering import RenderError, render
 from services.notifications.domain.delivery import (DEFERRED, FAILED, INTERRUPTED, SENT,
                                                     gave_up_reason)
 from services.notifications.domain.notification import Notification
-from shared.events import NotificationDeferred, NotificationDelivered, NotificationFailed
+from shared.events import NotificationDeferred, NotificationFailed, NotificationsDelivered
 from shared.failpoints import failpoint
 
 _log = logging.getLogger(__name__)
@@ -256,10 +256,9 @@ class _Batch:
         ours = log.finish_many(uow.session, rows, self.token, status=SENT, sent_at=now,
                                last_error=None)
         for row in rows:
-            if row.id in ours:
-                uow.add_events(outcome_event(row, now))
-            else:
+            if row.id not in ours:
                 _taken_over(row)
+        uow.add_events(*delivered_events([row for row in rows if row.id in ours], now))
 
     def _outcome(self, uow, attempt: Attempt, wall: datetime) -> str:
         """Record one attempt's outcome (not sent) in ``uow``'s transaction; the outcome
@@ -353,7 +352,8 @@ def end(uow, row, token: str | None, now: datetime, failed: str | None = None) -
     if not log.finish(uow.session, row, token, **values):
         _taken_over(row)
         return False
-    uow.add_events(outcome_event(row, now, failed))
+    uow.add_events(*(delivered_events([row], now) if failed is None
+                     else [outcome_event(row, now, failed)]))
     if failed is not None:
         _log.error("delivery %s (%s to %s) failed: %s", row.id, row.template, row.recipient,
                    failed)
@@ -365,17 +365,38 @@ def _taken_over(row) -> None:
                  row.id)
 
 
+def delivered_events(rows, now: datetime) -> list[NotificationsDelivered]:
+    """One notifications_delivered for the rows (sent together) that one event caused in
+    one template for one proposal, in the order of their first row."""
+    together: dict[tuple, list] = {}
+    for row in rows:
+        key = (row.call_id, row.proposal_id, row.source_event_id, row.source_event_type,
+               row.template)
+        together.setdefault(key, []).append(row)
+    return [NotificationsDelivered(
+        call_id=call_id, correlation_id=proposal_id or call_id, occurred_at=now,
+        causation_id=source_event_id, source_event_id=source_event_id,
+        source_event_type=source_event_type, template=template, sent_at=now,
+        proposal_id=proposal_id,
+        deliveries=[{"notification_id": row.id, "recipient": row.recipient,
+                     "message_id": row.message_id,
+                     "after_deferral": getattr(row, "deferred_since", None) is not None}
+                    for row in its])
+        for (call_id, proposal_id, source_event_id, source_event_type, template), its
+        in together.items()]
+
+
 def outcome_event(row, now: datetime, failed: str | None = None, deferred: str | None = None):
-    """notification_delivered, notification_failed (``failed``: the reason) or, at the
-    first deferral, notification_deferred (``deferred``: the reason)."""
+    """notification_failed (``failed``: the reason) or, at the first deferral,
+    notification_deferred (``deferred``: the reason); a delivery's event is
+    :func:`delivered_events`'."""
     common = dict(call_id=row.call_id, correlation_id=row.proposal_id or row.call_id,
                   occurred_at=now, causation_id=row.source_event_id, notification_id=row.id,
                   source_event_id=row.source_event_id, source_event_type=row.source_event_type,
                   recipient=row.recipient, template=row.template, proposal_id=row.proposal_id)
     if deferred is not None:
         return NotificationDeferred(**common, reason=deferred)
-    after_deferral = getattr(row, "deferred_since", None) is not None
     if failed is None:
-        return NotificationDelivered(**common, message_id=row.message_id, sent_at=now,
-                                     after_deferral=after_deferral)
-    return NotificationFailed(**common, reason=failed, after_deferral=after_deferral)
+        raise ValueError("outcome_event is for a failure or a deferral")
+    return NotificationFailed(**common, reason=failed,
+                              after_deferral=getattr(row, "deferred_since", None) is not None)

@@ -25,8 +25,9 @@ from shared.events import (DeadlineClosed, EvaluationCompleted, EvaluationReport
                            EvaluatorAssigned, EvaluatorReleased, Event, GrantDeclined,
                            GrantPreparationStarted, GrantSignatureRequested, GrantSigned,
                            NotificationDeferred, NotificationDelivered, NotificationFailed,
-                           ProposalScreened, ProposalSubmitted, ProposalWithdrawn,
-                           RankingPublished, ReservePromoted, TimeTargetBreached)
+                           NotificationsDelivered, ProposalScreened, ProposalSubmitted,
+                           ProposalWithdrawn, RankingPublished, ReservePromoted,
+                           TimeTargetBreached)
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,12 @@ def _delivered(e: NotificationDelivered):
             f"{e.template.replace('_', ' ')} sent to {e.recipient}")
 
 
+def _delivered_together(e: NotificationsDelivered):
+    recipients = e.recipients()
+    return ({"template": e.template, "recipients": recipients},
+            f"{e.template.replace('_', ' ')} sent to {', '.join(recipients)}")
+
+
 def _deferred(e: NotificationDeferred):
     return ({"template": e.template, "recipient": e.recipient, "reason": e.reason},
             f"{e.template.replace('_', ' ')} to {e.recipient} waits for a retry: {e.reason}")
@@ -195,6 +202,7 @@ _ONE: dict[type, Callable[[Any], tuple[dict, str]]] = {
     GrantPreparationStarted: _preparation, GrantSignatureRequested: _signature,
     GrantSigned: _signed, GrantDeclined: _declined, ReservePromoted: _promoted,
     TimeTargetBreached: _breached, NotificationDelivered: _delivered,
+    NotificationsDelivered: _delivered_together,
     NotificationFailed: _failed, NotificationDeferred: _deferred,
 }
 

@@ -8,7 +8,8 @@ from services.grants import handlers
 from services.grants.handlers.timing import Observation
 from shared.auth import Principal
 from shared.events import (CallPublished, DeadlineClosed, Event, NotificationDelivered,
-                           ProposalWithdrawn, RankingPublished, TimetableStageReached)
+                           NotificationsDelivered, ProposalWithdrawn, RankingPublished,
+                           TimetableStageReached)
 from tests.support.grants_events import coordinator
 from tests.support.uow import UowFactory
 
@@ -24,6 +25,7 @@ _WITH_AUTHORITY = {
 _WITHOUT = {
     DeadlineClosed: handlers.on_deadline_closed,
     NotificationDelivered: handlers.on_notification_delivered,
+    NotificationsDelivered: handlers.on_notification_delivered,
 }
 
 
@@ -65,7 +67,7 @@ class Grants:
             handlers.observe(result)
         return result
 
-    def deliver_batch(self, events: list[NotificationDelivered],
+    def deliver_batch(self, events: list,
                       consumer: str = "grants.test") -> None:
         """A batch of deliveries as the service's batched entrypoint hands it over."""
         handlers.record_deliveries(self.uows(consumer=consumer), events, self.now)
