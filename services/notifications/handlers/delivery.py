@@ -4,7 +4,7 @@ Exactly-once and the crash window (README, "Exactly-once mail"): a delivery's ke
 Notification key, unique in the log, so a redelivered event, a replayed milestone or a
 second clock tick queue nothing new. A batch of due rows is claimed (``sending``, a
 lease, a claim token) and committed *before* any SMTP transaction; a heartbeat renews
-the lease while the batch runs. Messages go in groups of :data:`GROUP`: each attempt is
+the lease while the batch runs. Messages go in groups (:func:`groups`): each attempt is
 recorded before its group is sent, in the transaction that records the outcomes of the
 group before, so the log knows which messages a batch reached. Once the server has said
 "250 OK", the transaction that marks the row ``sent`` (with one notifications_delivered
@@ -88,9 +88,34 @@ def queue(uow, notes: Iterable[Notification], now: datetime) -> int:
 #: messages whose attempts are recorded together: their starts in one transaction before
 #: the first is sent, their outcomes in the one after the last (with the next group's
 #: starts). Fewer commits per message; the price is paid only when the process dies mid-
-#: group: up to this many "sent" commits lost (sent again), and the group's untried
-#: messages counted as possible duplicates too.
+#: group: up to a group's "sent" commits lost (sent again), and the group's untried
+#: messages counted as possible duplicates too. A group ends where the messages of one
+#: causing event end (their deliveries are one event) once it holds GROUP, and at
+#: MAX_GROUP whatever the cause (groups of exactly GROUP ended amid a cause's messages as
+#: often as not, which then went as two events).
 GROUP = 10
+MAX_GROUP = 2 * GROUP
+
+
+def groups(rows: list) -> list[list]:
+    """``rows`` (claimed, in queue order, one causing event's side by side) cut into
+    consecutive groups: each ends where a cause's messages end once it holds GROUP, or at
+    MAX_GROUP."""
+    cut, current = [], []
+    for at, row in enumerate(rows):
+        current.append(row)
+        following = rows[at + 1] if at + 1 < len(rows) else None
+        if following is None or len(current) >= MAX_GROUP or (
+                len(current) >= GROUP and _cause(following) != _cause(row)):
+            cut.append(current)
+            current = []
+    return cut
+
+
+def _cause(row) -> tuple:
+    """What the messages one delivery event names have in common."""
+    return (row.call_id, row.proposal_id, row.source_event_id, row.source_event_type,
+            row.template)
 
 
 @dataclass
@@ -156,8 +181,8 @@ def deliver_all_due(uow, mailer, clock, settings) -> int:
 
 
 class _Batch:
-    """One claimed batch, tried in groups of :data:`GROUP` messages: the outcomes of one
-    group are recorded with the starts of the next, in one transaction."""
+    """One claimed batch, tried in groups (:func:`groups`): the outcomes of one group are
+    recorded with the starts of the next, in one transaction."""
 
     def __init__(self, uow, mailer, clock, settings, token: str, after_interruption: set):
         self.uow, self.mailer, self.clock, self.settings = uow, mailer, clock, settings
@@ -170,12 +195,11 @@ class _Batch:
         with LeaseKeeper(engine, self.token, self.mailer.lease) as lease, \
                 self.mailer.connection() as smtp:
             try:
-                for first in range(0, len(rows), GROUP):
+                for group in groups(rows):
                     if self.mailer.stopping.is_set() or lease.lost:
                         break
-                    group = rows[first:first + GROUP]
                     self._record(start=group)
-                    self.marked = first + len(group)
+                    self.marked += len(group)
                     if not self._try(smtp, rows, group):
                         break
             finally:
@@ -370,9 +394,7 @@ def delivered_events(rows, now: datetime) -> list[NotificationsDelivered]:
     one template for one proposal, in the order of their first row."""
     together: dict[tuple, list] = {}
     for row in rows:
-        key = (row.call_id, row.proposal_id, row.source_event_id, row.source_event_type,
-               row.template)
-        together.setdefault(key, []).append(row)
+        together.setdefault(_cause(row), []).append(row)
     return [NotificationsDelivered(
         call_id=call_id, correlation_id=proposal_id or call_id, occurred_at=now,
         causation_id=source_event_id, source_event_id=source_event_id,

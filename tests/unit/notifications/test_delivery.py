@@ -331,8 +331,24 @@ def test_the_messages_one_event_caused_are_sent_side_by_side_and_published_toget
     runs = [p for at, p in enumerate(proposals) if at == 0 or proposals[at - 1] != p]
     assert len(runs) == 5, proposals
     published = [e for e in uows.outbox() if e["event_type"] == "notifications_delivered"]
-    # one event a proposal, and one more for each proposal a group boundary cuts in two
-    assert len(published) == 5 + sum(1 for end in range(delivery.GROUP, 20, delivery.GROUP)
-                                     if proposals[end - 1] == proposals[end])
+    # one event a proposal: no group ends amid a proposal's messages
+    assert len(published) == 5
     assert sorted(d["recipient"] for e in published for d in e["deliveries"]) == sorted(
         m.recipient for m in mailer.sent)
+
+
+def test_a_group_ends_where_a_cause_s_messages_end_once_it_holds_ten_and_at_twenty():
+    def rows_of(*runs):
+        return [SimpleNamespace(call_id="C", proposal_id=f"P-{cause}", source_event_id=cause,
+                                source_event_type="proposal_submitted", template="receipt")
+                for cause, size in runs for _ in range(size)]
+
+    def sizes(rows):
+        return [len(group) for group in delivery.groups(rows)]
+
+    assert sizes(rows_of(*[(f"e{i}", 4) for i in range(5)])) == [12, 8]
+    assert sizes(rows_of(("e1", 9), ("e2", 3), ("e3", 10), ("e4", 1))) == [12, 10, 1]
+    assert sizes(rows_of(("answer", 45))) == [20, 20, 5]  # one cause, too many for a group
+    assert sizes(rows_of(("e1", 3))) == [3] and sizes([]) == []
+    rows = rows_of(("e1", 25), ("e2", 2))
+    assert [r for group in delivery.groups(rows) for r in group] == rows  # order kept
