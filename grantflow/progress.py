@@ -1,8 +1,7 @@
 """What a stage of the timetable did, from the services' own APIs (for ``clock advance``).
 
 Before and after each step the driver takes a :func:`snapshot`: per call, the operations
-service's event counts (``GET /calls/<id>/overview``: every event it consumed, by type, and
-the messages delivered and failed)
+service's event counts (``GET /calls/<id>/overview``: every event it consumed, by type)
 and the grants service's ended files (``GET /grants?call_id=``, for the files whose
 deadline passed). :func:`summary` words the difference: "screened 12, evaluators assigned
 24, rankings published 5, letters sent 130, grants expired 1".
@@ -23,12 +22,8 @@ EVENT_MEASURES = (
     ("grant preparations started", "grant_preparation_started"),
     ("reserves promoted", "reserve_promoted"),
     ("grants signed", "grant_signed"),
-)
-#: (what people read, message count in the overview's ``totals.notifications``): messages,
-#: not events (one notifications_delivered names every message of a group)
-NOTIFICATION_MEASURES = (
-    ("notifications delivered", "delivered"),
-    ("notifications failed", "failed"),
+    ("notifications delivered", "notification_delivered"),
+    ("notifications failed", "notification_failed"),
 )
 LETTERS = "letters sent"
 EXPIRED = "grants expired"
@@ -46,10 +41,7 @@ def snapshot(service_urls: dict[str, str], headers: dict, call_ids: list[str]) -
             events = overview.get("events", {})
             for label, event_type in EVENT_MEASURES:
                 counts[label] += events.get(event_type, 0)
-            totals = overview.get("totals", {})
-            for label, outcome in NOTIFICATION_MEASURES:
-                counts[label] += (totals.get("notifications") or {}).get(outcome, 0)
-            counts[LETTERS] += totals.get("letters_sent", 0)
+            counts[LETTERS] += overview.get("totals", {}).get("letters_sent", 0)
         grants = _get(f"{service_urls['grants']}/grants?call_id={path}", headers)
         if grants:
             counts[EXPIRED] += sum(g.get("end_reason") in EXPIRY_REASONS
@@ -59,7 +51,7 @@ def snapshot(service_urls: dict[str, str], headers: dict, call_ids: list[str]) -
 
 def summary(before: Counter, after: Counter) -> str:
     """``screened 3, letters sent 5`` (what grew), or ``nothing else happened``."""
-    order = [label for label, _ in EVENT_MEASURES + NOTIFICATION_MEASURES] + [LETTERS, EXPIRED]
+    order = [label for label, _ in EVENT_MEASURES] + [LETTERS, EXPIRED]
     grown = [f"{label} {after[label] - before[label]}" for label in order
              if after[label] > before[label]]
     return ", ".join(grown) or "nothing else happened"

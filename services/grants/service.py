@@ -13,8 +13,7 @@ from services.grants.pages import views as pages
 from services.grants.schemas import DeclineBody, GrantsQuery, NoBody, TimingQuery
 from shared.db.provider import UnitOfWorkProvider
 from shared.events import (CallPublished, DeadlineClosed, NotificationDelivered,
-                           NotificationsDelivered, ProposalWithdrawn, RankingPublished,
-                           TimetableStageReached)
+                           ProposalWithdrawn, RankingPublished, TimetableStageReached)
 from shared.messaging.consumer import subscribe
 from shared.pages.route import html, static_file
 from shared.service import ServiceBase
@@ -55,16 +54,8 @@ class GrantsService(ServiceBase):
         self.uow.consume(event, handlers.on_ranking_published, self.clock.now(),
                          self.settings.authority_email)
 
-    # result letters are released in bulk: a delivery event for each proposal's letters
-    # sent together, in batches; only theirs reach this queue (the other deliveries are
-    # routed elsewhere)
-    @subscribe("notifications", NotificationsDelivered, only=(handlers.RESULT_LETTER,),
-               batch_size=100, batch_wait_ms=50)
-    def on_notifications_delivered(self, events):
-        handlers.record_deliveries(self.uow, events, self.clock.now())
-
-    # one event a letter: what notifications of an earlier release publish (a roll-out, a
-    # replayed dead letter); its queue stays until no such event can come
+    # result letters are released in bulk: one delivery event per letter, in batches; only
+    # theirs reach this queue (the other three in four deliveries are routed elsewhere)
     @subscribe("notifications", NotificationDelivered, only=(handlers.RESULT_LETTER,),
                batch_size=100, batch_wait_ms=50)
     def on_notification_delivered(self, events):

@@ -53,7 +53,7 @@ class Event:
     #: bumped whenever the payload changes incompatibly; consumers upcast older versions
     schema_version: ClassVar[int] = 1
     #: a payload field whose value is the routing key's second word
-    #: (``notifications_delivered.result_letter``), so that a consumer may bind to one kind
+    #: (``notification_delivered.result_letter``), so that a consumer may bind to one kind
     #: of the event instead of receiving every one to drop most; None: the type alone
     routed_by: ClassVar[str | None] = None
 

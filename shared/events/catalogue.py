@@ -273,10 +273,6 @@ class TimeTargetBreached(Event):
 # --------------------------------------------------------------------------- notifications
 @dataclass(frozen=True, kw_only=True)
 class NotificationDelivered(Event):
-    """One message reached its SMTP server. Earlier releases published one for each
-    message; this one publishes notifications_delivered for a group of them, and the
-    consumers still take this (a roll-out, a replayed dead letter)."""
-
     producer = "notifications"
     # grants wants the result letters' deliveries alone: one in four
     routed_by = "template"
@@ -290,35 +286,6 @@ class NotificationDelivered(Event):
     proposal_id: str | None = None
     #: a notification_deferred went out for this message earlier (it is no longer retrying)
     after_deferral: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class NotificationsDelivered(Event):
-    """Messages of one template that one event caused (the contacts of one proposal, told
-    of its receipt or its result) reached their SMTP server together: what notifications
-    publishes for every delivery since it sends in groups. One event for the group instead
-    of a notification_delivered each: those were three in four of a call's events, each
-    costing the broker, operations and PostgreSQL as much as a proposal's submission.
-
-    Each entry of ``deliveries``: ``notification_id``, ``recipient``, ``message_id`` and
-    ``after_deferral`` (as notification_delivered's fields). The correlation and causation
-    stay the proposal's and the source event's, as each message's would."""
-
-    producer = "notifications"
-    routed_by = "template"
-    source_event_id: str
-    source_event_type: str
-    template: str
-    sent_at: datetime
-    deliveries: list
-    proposal_id: str | None = None
-
-    def recipients(self) -> list[str]:
-        return [entry["recipient"] for entry in self.deliveries]
-
-    def recovered(self) -> int:
-        """How many of these had been deferred before (a notification_deferred went out)."""
-        return sum(1 for entry in self.deliveries if entry.get("after_deferral"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -382,6 +349,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     RankingPublished,
     GrantPreparationStarted, GrantSignatureRequested, GrantSigned, GrantDeclined,
     ReservePromoted, TimeTargetBreached,
+    NotificationDelivered, NotificationFailed,
     ApplicantSignInRequested, EvaluatorSignInRequested,
-    NotificationDelivered, NotificationFailed, NotificationDeferred, NotificationsDelivered,
+    NotificationDelivered, NotificationFailed, NotificationDeferred,
 )

@@ -338,25 +338,6 @@ class NotificationDeliveredSchema(EnvelopeSchema):
     after_deferral = fields.Boolean(load_default=False)
 
 
-class DeliveredMessageSchema(_Strict):
-    notification_id = fields.String(required=True)
-    recipient = fields.Email(required=True)
-    message_id = fields.String(required=True)
-    after_deferral = fields.Boolean(load_default=False)
-
-
-class NotificationsDeliveredSchema(EnvelopeSchema):
-    event_class = c.NotificationsDelivered
-    source_event_id = fields.String(required=True)
-    source_event_type = fields.String(required=True)
-    template = fields.String(required=True)
-    sent_at = Instant(required=True)
-    # the producer groups at most one SMTP group's messages (ten); the bound is a consumer's
-    deliveries = fields.List(fields.Nested(DeliveredMessageSchema), required=True,
-                             validate=validate.Length(min=1, max=1000))
-    proposal_id = fields.String(allow_none=True, load_default=None)
-
-
 class NotificationFailedSchema(EnvelopeSchema):
     event_class = c.NotificationFailed
     notification_id = fields.String(required=True)

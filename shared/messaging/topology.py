@@ -2,7 +2,7 @@
 
 - ``<producer>.events``: topic exchange per producing service (nameko's convention); the
   routing key is the event type, qualified by one payload field for an event that names
-  one (``Event.routed_by``: ``notifications_delivered.result_letter``), so a consumer may
+  one (``Event.routed_by``: ``notification_delivered.result_letter``), so a consumer may
   bind to one kind of it (:func:`binding_keys`).
 - one durable queue per (consumer service, handler method), named as nameko names it:
   ``evt-<producer>-<event_type>--<service>.<method>``; competing replicas share it.

@@ -48,8 +48,6 @@ NESTED = {
     "call": {"id": "AMIF-2018-AG-INTE"}, "changes": ["budget raised"],
     "contact_emails": ["europe@lyon.example"], "notify_emails": ["europe@lyon.example"],
     "failed_thresholds": ["overall"],
-    "deliveries": [{"notification_id": "N-1", "recipient": "europe@lyon.example",
-                    "message_id": "<N-1@grantflow>", "after_deferral": True}],
 }
 EMAIL_FIELDS = {"expert_email", "coordinator_email", "recipient_email", "recipient", "email"}
 CHOICES = {"party": "coordinator", "measure": "tti", "method": "mean"}

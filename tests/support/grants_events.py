@@ -12,8 +12,8 @@ from kombu import Connection
 
 from shared.calls.loader import call_to_wire, load_default_call
 from shared.calls.model import Call
-from shared.events import (CallPublished, Event, NotificationDelivered, NotificationsDelivered,
-                           ProposalWithdrawn, RankingPublished, TimetableStageReached, dump)
+from shared.events import (CallPublished, Event, NotificationDelivered, ProposalWithdrawn,
+                           RankingPublished, TimetableStageReached, dump)
 from shared.messaging.topology import event_exchange
 
 CALL_ID = "AMIF-2018-AG-INTE"
@@ -87,26 +87,9 @@ def stage_reached(stage: str = "information_to_applicants", at: datetime = INFOR
                                  call_version=1)
 
 
-def letters_delivered(proposal_id: str, sent_at: datetime, template: str = "result_letter",
-                      recipients: list[str] | None = None, call_id: str = CALL_ID
-                      ) -> NotificationsDelivered:
-    """A proposal's messages of one template delivered together, as notifications
-    publishes them (to its coordinator unless ``recipients`` says)."""
-    return NotificationsDelivered(
-        call_id=call_id, correlation_id=proposal_id, occurred_at=sent_at,
-        source_event_id="00000000-0000-0000-0000-000000000000",
-        source_event_type="timetable_stage_reached", template=template, sent_at=sent_at,
-        proposal_id=proposal_id,
-        deliveries=[{"notification_id": f"N-{proposal_id}-{sent_at.timestamp():.0f}-{i}",
-                     "recipient": recipient, "message_id": f"<{proposal_id}-{i}@grantflow>",
-                     "after_deferral": False}
-                    for i, recipient in enumerate(recipients or [coordinator(proposal_id)])])
-
-
 def letter_delivered(proposal_id: str, sent_at: datetime, template: str = "result_letter",
                      recipient: str | None = None, call_id: str = CALL_ID
                      ) -> NotificationDelivered:
-    """One message's delivery, as notifications of an earlier release published it."""
     return NotificationDelivered(
         call_id=call_id, correlation_id=proposal_id, occurred_at=sent_at,
         notification_id=f"N-{proposal_id}-{sent_at.timestamp():.0f}",

@@ -17,9 +17,9 @@ from shared.events import (CallPublished, DeadlineClosed, EvaluationCompleted,
                            EvaluationReportSubmitted, EvaluatorAssigned, EvaluatorReleased,
                            Event, GrantDeclined, GrantPreparationStarted, GrantSigned,
                            NotificationDeferred, NotificationDelivered, NotificationFailed,
-                           NotificationsDelivered, ProposalScreened, ProposalSubmitted,
-                           ProposalWithdrawn, RankingPublished, ReservePromoted,
-                           TimeTargetBreached, TimetableStageReached, dump)
+                           ProposalScreened, ProposalSubmitted, ProposalWithdrawn,
+                           RankingPublished, ReservePromoted, TimeTargetBreached,
+                           TimetableStageReached, dump)
 
 CALL_ID = "AMIF-2018-AG-INTE"
 T5 = "AMIF-2018-AG-INTE-5"
@@ -200,27 +200,14 @@ class Builder:
                         days=250, target_months=8, limit_at=when)
 
     # ---------------------------------------------------------------- notifications
-    def delivered(self, pid: str, template: str, cause: Event, after_deferral: bool = False,
-                  recipients: list[str] | None = None) -> Event:
-        """What notifications publishes: the messages ``cause`` made for ``pid`` (to its
-        first contact unless ``recipients`` says) delivered together."""
-        return self.add(NotificationsDelivered, cause.occurred_at, pid, cause,
-                        source_event_id=cause.event_id, source_event_type=cause.event_type(),
-                        template=template, sent_at=cause.occurred_at, proposal_id=pid,
-                        deliveries=[{"notification_id": f"N-{template}-{pid}-{i}",
-                                     "recipient": recipient,
-                                     "message_id": f"<{pid}-{i}@grantflow>",
-                                     "after_deferral": after_deferral}
-                                    for i, recipient in enumerate(recipients
-                                                                  or contacts(pid)[:1])])
-
-    def delivered_one(self, pid: str, template: str, cause: Event) -> Event:
-        """One message's delivery, as notifications of an earlier release published it."""
+    def delivered(self, pid: str, template: str, cause: Event,
+                  after_deferral: bool = False) -> Event:
         return self.add(NotificationDelivered, cause.occurred_at, pid, cause,
                         notification_id=f"N-{template}-{pid}", source_event_id=cause.event_id,
                         source_event_type=cause.event_type(), recipient=contacts(pid)[0],
                         template=template, message_id=f"<{pid}@grantflow>",
-                        sent_at=cause.occurred_at, proposal_id=pid)
+                        sent_at=cause.occurred_at, proposal_id=pid,
+                        after_deferral=after_deferral)
 
     def deferred(self, pid: str, template: str, cause: Event) -> Event:
         return self.add(NotificationDeferred, cause.occurred_at, pid, cause,

@@ -60,8 +60,8 @@ class GrantsRepository:
     # ------------------------------------------------------------------ calls
     def call(self, call_id: str) -> Call | None:
         """Our latest copy of a call, parsed once per version and process: a stored
-        version never changes, and parsing it again for every delivery event of a big
-        call was a third of this service's time."""
+        version never changes, and parsing it again for every notification_delivered
+        event of a big call was a third of this service's time."""
         if call_id not in self._calls:
             row = self.session.execute(sa.select(calls.c.version, calls.c.document).where(
                 calls.c.call_id == call_id)).one_or_none()

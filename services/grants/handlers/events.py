@@ -18,8 +18,7 @@ from services.grants.handlers.timing import Observation, observe
 from shared.calls.schema import InvalidCall
 from shared.calls.loader import call_from_wire
 from shared.events import (CallPublished, DeadlineClosed, NotificationDelivered,
-                           NotificationsDelivered, ProposalWithdrawn, RankingPublished,
-                           TimetableStageReached)
+                           ProposalWithdrawn, RankingPublished, TimetableStageReached)
 from shared.messaging.consumer import PermanentFailure
 
 _log = logging.getLogger(__name__)
@@ -110,18 +109,14 @@ def on_deadline_closed(uow, event: DeadlineClosed, now: datetime) -> None:
     repo.start_clocks(event.call_id, [entry["proposal_id"] for entry in event.manifest])
 
 
-#: the delivery of a proposal's letters sent together, or (from an earlier release) of one
-Delivery = NotificationsDelivered | NotificationDelivered
-
-
-def is_result_letter(event: Delivery) -> bool:
+def is_result_letter(event: NotificationDelivered) -> bool:
     """Only a result letter's delivery has an effect here; any other is ignored."""
     return event.template == RESULT_LETTER and bool(event.proposal_id)
 
 
-def on_notification_delivered(uow, event: Delivery,
+def on_notification_delivered(uow, event: NotificationDelivered,
                               now: datetime) -> Observation | None:
-    """Result letters reached a proposal's contacts: its time to inform stops (the earliest
+    """A result letter reached a contact: the proposal's time to inform stops (the earliest
     delivery counts). Returns the measure to observe once committed, the first time."""
     if not is_result_letter(event):
         return None
@@ -129,12 +124,12 @@ def on_notification_delivered(uow, event: Delivery,
     return observation
 
 
-def _record_letters(uow, letters: list[Delivery],
+def _record_letters(uow, letters: list[NotificationDelivered],
                     now: datetime) -> list[Observation | None]:
     """Result letters onto their proposals' clocks, read and written with a few statements
     whatever their number, the clocks locked in proposal order (so concurrent batches wait
     rather than deadlock); one measure (or None) per proposal, in proposal order."""
-    by_proposal: dict[str, list[Delivery]] = {}
+    by_proposal: dict[str, list[NotificationDelivered]] = {}
     for letter in letters:
         by_proposal.setdefault(letter.proposal_id, []).append(letter)
     repo = repository(uow, now)
@@ -145,7 +140,7 @@ def _record_letters(uow, letters: list[Delivery],
     return observations
 
 
-def _letters_delivered(clock, letters: list[Delivery]) -> Observation | None:
+def _letters_delivered(clock, letters: list[NotificationDelivered]) -> Observation | None:
     """Record a proposal's delivered letters on its clock; the time to inform to observe
     when these are its first."""
     first = clock.informed_at is None
@@ -156,7 +151,7 @@ def _letters_delivered(clock, letters: list[Delivery]) -> Observation | None:
     return None
 
 
-def record_deliveries(uow, events: list[Delivery], now: datetime) -> None:
+def record_deliveries(uow, events: list[NotificationDelivered], now: datetime) -> None:
     """A batch of deliveries (result letters go out in bulk) in one transaction
     (:func:`_record_letters`, as :func:`on_notification_delivered` for one); the measures
     are observed once it committed.

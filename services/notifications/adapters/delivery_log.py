@@ -54,10 +54,6 @@ def add_many(session: Session, entries: list[dict]) -> set[str]:
     return set(session.execute(insert_ignoring_returning(session, d.c.id), entries).scalars())
 
 
-#: the queue's order (its partial index, migration 0008)
-QUEUE_ORDER = (d.c.next_attempt_at, d.c.source_event_id, d.c.id)
-
-
 def claim_due(session: Session, wall_now: datetime, limit: int, lease: timedelta,
               token: str) -> list[Row]:
     """Take up to ``limit`` due deliveries (queued and due, or sending with an expired
@@ -68,21 +64,21 @@ def claim_due(session: Session, wall_now: datetime, limit: int, lease: timedelta
     dead index entry the sent rows left behind, at every claim."""
     walk_queue_in_index_order(session.connection())
     # leases of a process that died first (rare, and they must not wait behind a queue of
-    # 100,000), then the due ones in the order they fell due, the messages of one causing
-    # event side by side (sent in one group, their deliveries are one event)
+    # 100,000), then the due ones in the order they fell due
     ids = _due_ids(session, sa.select(d.c.id).where(d.c.status == SENDING,
                                                       d.c.lease_until < wall_now)
                    .order_by(d.c.lease_until), limit)
     if len(ids) < limit:
         ids += _due_ids(session, sa.select(d.c.id).where(d.c.status == QUEUED,
                                                            d.c.next_attempt_at <= wall_now)
-                        .order_by(*QUEUE_ORDER), limit - len(ids))
+                        .order_by(d.c.next_attempt_at, d.c.id), limit - len(ids))
     if not ids:
         return []
     session.execute(d.update().where(d.c.id.in_(ids)).values(
         status=SENDING, lease_until=wall_now + lease, claim_token=token,
         attempts=d.c.attempts + 1))
-    return list(session.execute(sa.select(d).where(d.c.id.in_(ids)).order_by(*QUEUE_ORDER)))
+    return list(session.execute(sa.select(d).where(d.c.id.in_(ids))
+                                .order_by(d.c.next_attempt_at, d.c.id)))
 
 
 def _due_ids(session: Session, query, limit: int) -> list[str]:

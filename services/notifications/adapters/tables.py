@@ -51,11 +51,9 @@ deliveries = sa.Table(
     sa.UniqueConstraint("dedupe_id", "recipient", "template", name="uq_delivery_key"),
 )
 sa.Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
-# the delivery timer's claim reads these two (migration 0006 says why they are partial;
-# 0008 why the queue is read by causing event)
+# the delivery timer's claim reads these two (migration 0006 says why they are partial)
 _QUEUED, _SENDING = sa.text("status = 'queued'"), sa.text("status = 'sending'")
-sa.Index("ix_deliveries_queued_by_cause", deliveries.c.next_attempt_at,
-         deliveries.c.source_event_id, deliveries.c.id,
+sa.Index("ix_deliveries_queued", deliveries.c.next_attempt_at, deliveries.c.id,
          postgresql_where=_QUEUED, sqlite_where=_QUEUED)
 sa.Index("ix_deliveries_sending", deliveries.c.lease_until,
          postgresql_where=_SENDING, sqlite_where=_SENDING)

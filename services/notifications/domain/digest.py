@@ -1,11 +1,11 @@
 """The daily digest for operations: what happened on one calendar day of the call.
 
 Built from the events the notifications service saw that day (including its own
-outcomes, each message delivered counted as one notification_delivered, and the
-time_target_breached alerts) and the dead letters waiting in the dead-letter queue when the
-digest is made (what operations has to look at now, whenever it died: the queue's
-timestamps are wall-clock instants, which a simulated call clock cannot be compared with).
-One message per operations address per day.
+notification_delivered / notification_failed and the time_target_breached alerts) and
+the dead letters waiting in the dead-letter queue when the digest is made (what operations
+has to look at now, whenever it died: the queue's timestamps are wall-clock instants, which
+a simulated call clock cannot be compared with). One message per operations address per
+day.
 
 Which days get one (:func:`digest_days`): every day on which the call saw events, once it
 is over in the call's time zone; a quiet day only while the call's timetable runs (an
@@ -21,8 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from shared.calls.model import Call, milestones
-from shared.events import (Event, NotificationDelivered, NotificationFailed,
-                           NotificationsDelivered, TimeTargetBreached)
+from shared.events import Event, NotificationDelivered, NotificationFailed, TimeTargetBreached
 
 from services.notifications.domain import notification as n
 from shared.formatting import day as day_text, instant
@@ -77,27 +76,11 @@ def tally(on: date, timezone: str, events: Iterable[Event]) -> DayTally:
     """The tally of the events that fall on ``on`` in ``timezone`` (the others ignored)."""
     start, end = day_window(on, timezone)
     todays = [e for e in events if start <= e.occurred_at < end]
-    counts, delivered = Counter(), Counter()
-    for e in todays:
-        # our own deliveries count as messages, one notification_delivered each, as the
-        # delivery log counts them (a notifications_delivered names several)
-        messages = _messages_delivered(e)
-        counts[DELIVERED if messages else e.event_type()] += messages or 1
-        if messages:
-            delivered[e.template] += messages
     return DayTally(
-        events=counts, delivered=delivered,
+        events=Counter(e.event_type() for e in todays),
+        delivered=Counter(e.template for e in todays if isinstance(e, NotificationDelivered)),
         failures=[e for e in todays if isinstance(e, NotificationFailed)],
         breaches=[e for e in todays if isinstance(e, TimeTargetBreached)])
-
-
-DELIVERED = NotificationDelivered.event_type()
-
-
-def _messages_delivered(event: Event) -> int:
-    if isinstance(event, NotificationsDelivered):
-        return len(event.deliveries)
-    return 1 if isinstance(event, NotificationDelivered) else 0
 
 
 def digest_of(on: date, timezone: str, day: DayTally,

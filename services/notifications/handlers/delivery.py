@@ -4,15 +4,15 @@ Exactly-once and the crash window (README, "Exactly-once mail"): a delivery's ke
 Notification key, unique in the log, so a redelivered event, a replayed milestone or a
 second clock tick queue nothing new. A batch of due rows is claimed (``sending``, a
 lease, a claim token) and committed *before* any SMTP transaction; a heartbeat renews
-the lease while the batch runs. Messages go in groups (:func:`groups`): each attempt is
+the lease while the batch runs. Messages go in groups of :data:`GROUP`: each attempt is
 recorded before its group is sent, in the transaction that records the outcomes of the
 group before, so the log knows which messages a batch reached. Once the server has said
-"250 OK", the transaction that marks the row ``sent`` (with one notifications_delivered
-event for the messages of the group that one event caused in one template) is retried on
-a fresh connection until it lands: a database error cannot make us send it again, only
-the death of the process can. Then the row stays ``sending`` with an open attempt; when
-its lease expires it is sent again with the same Message-ID, that attempt is marked as
-following an interrupted one, and ``notifications_possible_duplicates_total`` counts it.
+"250 OK", the transaction that marks the row ``sent`` (with its notification_delivered
+event) is retried on a fresh connection until it lands: a database error cannot make us
+send it again, only the death of the process can. Then the row stays ``sending`` with an
+open attempt; when its lease expires it is sent again with the same Message-ID, that
+attempt is marked as following an interrupted one, and
+``notifications_possible_duplicates_total`` counts it.
 
 Claimed rows that a batch did not try go back to the queue at once when the batch ends
 early: on an error, when the server became unreachable (they count a deferral then), or
@@ -42,7 +42,7 @@ from services.notifications.adapters.rendering import RenderError, render
 from services.notifications.domain.delivery import (DEFERRED, FAILED, INTERRUPTED, SENT,
                                                     gave_up_reason)
 from services.notifications.domain.notification import Notification
-from shared.events import NotificationDeferred, NotificationFailed, NotificationsDelivered
+from shared.events import NotificationDeferred, NotificationDelivered, NotificationFailed
 from shared.failpoints import failpoint
 
 _log = logging.getLogger(__name__)
@@ -88,34 +88,9 @@ def queue(uow, notes: Iterable[Notification], now: datetime) -> int:
 #: messages whose attempts are recorded together: their starts in one transaction before
 #: the first is sent, their outcomes in the one after the last (with the next group's
 #: starts). Fewer commits per message; the price is paid only when the process dies mid-
-#: group: up to a group's "sent" commits lost (sent again), and the group's untried
-#: messages counted as possible duplicates too. A group ends where the messages of one
-#: causing event end (their deliveries are one event) once it holds GROUP, and at
-#: MAX_GROUP whatever the cause (groups of exactly GROUP ended amid a cause's messages as
-#: often as not, which then went as two events).
+#: group: up to this many "sent" commits lost (sent again), and the group's untried
+#: messages counted as possible duplicates too.
 GROUP = 10
-MAX_GROUP = 2 * GROUP
-
-
-def groups(rows: list) -> list[list]:
-    """``rows`` (claimed, in queue order, one causing event's side by side) cut into
-    consecutive groups: each ends where a cause's messages end once it holds GROUP, or at
-    MAX_GROUP."""
-    cut, current = [], []
-    for at, row in enumerate(rows):
-        current.append(row)
-        following = rows[at + 1] if at + 1 < len(rows) else None
-        if following is None or len(current) >= MAX_GROUP or (
-                len(current) >= GROUP and _cause(following) != _cause(row)):
-            cut.append(current)
-            current = []
-    return cut
-
-
-def _cause(row) -> tuple:
-    """What the messages one delivery event names have in common."""
-    return (row.call_id, row.proposal_id, row.source_event_id, row.source_event_type,
-            row.template)
 
 
 @dataclass
@@ -181,8 +156,8 @@ def deliver_all_due(uow, mailer, clock, settings) -> int:
 
 
 class _Batch:
-    """One claimed batch, tried in groups (:func:`groups`): the outcomes of one group are
-    recorded with the starts of the next, in one transaction."""
+    """One claimed batch, tried in groups of :data:`GROUP` messages: the outcomes of one
+    group are recorded with the starts of the next, in one transaction."""
 
     def __init__(self, uow, mailer, clock, settings, token: str, after_interruption: set):
         self.uow, self.mailer, self.clock, self.settings = uow, mailer, clock, settings
@@ -195,11 +170,12 @@ class _Batch:
         with LeaseKeeper(engine, self.token, self.mailer.lease) as lease, \
                 self.mailer.connection() as smtp:
             try:
-                for group in groups(rows):
+                for first in range(0, len(rows), GROUP):
                     if self.mailer.stopping.is_set() or lease.lost:
                         break
+                    group = rows[first:first + GROUP]
                     self._record(start=group)
-                    self.marked += len(group)
+                    self.marked = first + len(group)
                     if not self._try(smtp, rows, group):
                         break
             finally:
@@ -280,9 +256,10 @@ class _Batch:
         ours = log.finish_many(uow.session, rows, self.token, status=SENT, sent_at=now,
                                last_error=None)
         for row in rows:
-            if row.id not in ours:
+            if row.id in ours:
+                uow.add_events(outcome_event(row, now))
+            else:
                 _taken_over(row)
-        uow.add_events(*delivered_events([row for row in rows if row.id in ours], now))
 
     def _outcome(self, uow, attempt: Attempt, wall: datetime) -> str:
         """Record one attempt's outcome (not sent) in ``uow``'s transaction; the outcome
@@ -376,8 +353,7 @@ def end(uow, row, token: str | None, now: datetime, failed: str | None = None) -
     if not log.finish(uow.session, row, token, **values):
         _taken_over(row)
         return False
-    uow.add_events(*(delivered_events([row], now) if failed is None
-                     else [outcome_event(row, now, failed)]))
+    uow.add_events(outcome_event(row, now, failed))
     if failed is not None:
         _log.error("delivery %s (%s to %s) failed: %s", row.id, row.template, row.recipient,
                    failed)
@@ -389,36 +365,17 @@ def _taken_over(row) -> None:
                  row.id)
 
 
-def delivered_events(rows, now: datetime) -> list[NotificationsDelivered]:
-    """One notifications_delivered for the rows (sent together) that one event caused in
-    one template for one proposal, in the order of their first row."""
-    together: dict[tuple, list] = {}
-    for row in rows:
-        together.setdefault(_cause(row), []).append(row)
-    return [NotificationsDelivered(
-        call_id=call_id, correlation_id=proposal_id or call_id, occurred_at=now,
-        causation_id=source_event_id, source_event_id=source_event_id,
-        source_event_type=source_event_type, template=template, sent_at=now,
-        proposal_id=proposal_id,
-        deliveries=[{"notification_id": row.id, "recipient": row.recipient,
-                     "message_id": row.message_id,
-                     "after_deferral": getattr(row, "deferred_since", None) is not None}
-                    for row in its])
-        for (call_id, proposal_id, source_event_id, source_event_type, template), its
-        in together.items()]
-
-
 def outcome_event(row, now: datetime, failed: str | None = None, deferred: str | None = None):
-    """notification_failed (``failed``: the reason) or, at the first deferral,
-    notification_deferred (``deferred``: the reason); a delivery's event is
-    :func:`delivered_events`'."""
+    """notification_delivered, notification_failed (``failed``: the reason) or, at the
+    first deferral, notification_deferred (``deferred``: the reason)."""
     common = dict(call_id=row.call_id, correlation_id=row.proposal_id or row.call_id,
                   occurred_at=now, causation_id=row.source_event_id, notification_id=row.id,
                   source_event_id=row.source_event_id, source_event_type=row.source_event_type,
                   recipient=row.recipient, template=row.template, proposal_id=row.proposal_id)
     if deferred is not None:
         return NotificationDeferred(**common, reason=deferred)
+    after_deferral = getattr(row, "deferred_since", None) is not None
     if failed is None:
-        raise ValueError("outcome_event is for a failure or a deferral")
-    return NotificationFailed(**common, reason=failed,
-                              after_deferral=getattr(row, "deferred_since", None) is not None)
+        return NotificationDelivered(**common, message_id=row.message_id, sent_at=now,
+                                     after_deferral=after_deferral)
+    return NotificationFailed(**common, reason=failed, after_deferral=after_deferral)

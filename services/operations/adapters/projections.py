@@ -22,7 +22,7 @@ from services.operations.adapters.tables import (assignments, calls, event_count
                                                  proposals, timeline, topics)
 from services.operations.domain.facts import Fact
 from services.operations.domain.loads import Assignment, merged
-from services.operations.domain.lifecycle import DELIVERY_EVENTS, ProposalView
+from services.operations.domain.lifecycle import ProposalView
 from services.operations.domain.report import TopicInfo
 from services.operations.domain.reserve import Standing
 from services.operations.domain.timetable import Reached
@@ -371,12 +371,11 @@ class Projections:
 
     def first_deliveries(self, call_id: str, template: str) -> dict[str, datetime]:
         """Per proposal of the call, when the first message of ``template`` reached its
-        SMTP server (``notifications_delivered``, or an earlier release's
-        ``notification_delivered``): for the time to inform."""
+        SMTP server (``notification_delivered``): for the time to inform."""
         e = proposal_events.c
         return _first_deliveries(self._execute(
             sa.select(e.proposal_id, e.occurred_at, e.data).where(
-                e.call_id == call_id, e.event_type.in_(DELIVERY_EVENTS))), template)
+                e.call_id == call_id, e.event_type == "notification_delivered")), template)
 
     def event_total(self, call_id: str) -> int:
         """How many events of the call were projected (it grows with every one)."""

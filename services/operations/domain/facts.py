@@ -25,9 +25,8 @@ from shared.events import (DeadlineClosed, EvaluationCompleted, EvaluationReport
                            EvaluatorAssigned, EvaluatorReleased, Event, GrantDeclined,
                            GrantPreparationStarted, GrantSignatureRequested, GrantSigned,
                            NotificationDeferred, NotificationDelivered, NotificationFailed,
-                           NotificationsDelivered, ProposalScreened, ProposalSubmitted,
-                           ProposalWithdrawn, RankingPublished, ReservePromoted,
-                           TimeTargetBreached)
+                           ProposalScreened, ProposalSubmitted, ProposalWithdrawn,
+                           RankingPublished, ReservePromoted, TimeTargetBreached)
 
 
 @dataclass(frozen=True)
@@ -179,12 +178,6 @@ def _delivered(e: NotificationDelivered):
             f"{e.template.replace('_', ' ')} sent to {e.recipient}")
 
 
-def _delivered_together(e: NotificationsDelivered):
-    recipients = e.recipients()
-    return ({"template": e.template, "recipients": recipients},
-            f"{e.template.replace('_', ' ')} sent to {', '.join(recipients)}")
-
-
 def _deferred(e: NotificationDeferred):
     return ({"template": e.template, "recipient": e.recipient, "reason": e.reason},
             f"{e.template.replace('_', ' ')} to {e.recipient} waits for a retry: {e.reason}")
@@ -202,7 +195,6 @@ _ONE: dict[type, Callable[[Any], tuple[dict, str]]] = {
     GrantPreparationStarted: _preparation, GrantSignatureRequested: _signature,
     GrantSigned: _signed, GrantDeclined: _declined, ReservePromoted: _promoted,
     TimeTargetBreached: _breached, NotificationDelivered: _delivered,
-    NotificationsDelivered: _delivered_together,
     NotificationFailed: _failed, NotificationDeferred: _deferred,
 }
 

@@ -64,18 +64,13 @@ PRECEDENCE = {name: i for i, name in enumerate((
     "evaluation_report_submitted", "evaluation_completed", "ranking_published",
     "reserve_promoted", "grant_preparation_started", "grant_signature_requested",
     "grant_signed", "grant_declined", "time_target_breached", "proposal_withdrawn",
-    "notification_delivered", "notifications_delivered", "notification_failed",
-    "notification_deferred"))}
+    "notification_delivered", "notification_failed", "notification_deferred"))}
 
 #: Event types that can change a proposal's state or figures; the others (notifications,
 #: time targets) only appear in its timeline.
 LIFECYCLE_EVENTS = frozenset(PRECEDENCE) - {"call_published", "timetable_stage_reached",
-                                            "notification_delivered", "notifications_delivered",
-                                            "notification_failed", "notification_deferred",
-                                            "time_target_breached"}
-#: Facts of messages that reached their SMTP server: one each from an earlier release, a
-#: group of one event's messages from this one.
-DELIVERY_EVENTS = ("notification_delivered", "notifications_delivered")
+                                            "notification_delivered", "notification_failed",
+                                            "notification_deferred", "time_target_breached"}
 #: Outcomes that can be issued again; only the latest of each kind counts.
 _LATEST_ONLY = ("proposal_screened", "evaluation_completed", "ranking_published")
 

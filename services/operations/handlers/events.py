@@ -21,7 +21,7 @@ from services.operations.domain.reserve import reserve_changes
 from services.operations.domain.timetable import Reached, signature_ended
 from shared.events import (CallPublished, EvaluationReportSubmitted, EvaluatorAssigned,
                            EvaluatorReleased, NotificationDeferred, NotificationDelivered,
-                           NotificationFailed, NotificationsDelivered,
+                           NotificationFailed,
                            RankingPublished, TimetableStageReached, dump, load)
 from shared.web import NotFound
 
@@ -94,9 +94,8 @@ def _project_call(repo: Projections, call_id: str, events: list, now: datetime) 
             effect(repo, event)  # rare (publication, stages, rankings): one at a time, in order
         if type(event) in _ASSIGNMENT_FACTS:
             assignment_facts.append(_ASSIGNMENT_FACTS[type(event)](event))
-        for outcome, n in _notification_outcomes(event).items():
-            if n:
-                outcomes[(call_id, event.template, outcome)] += n
+        for outcome in _notification_outcomes(event):
+            outcomes[(call_id, event.template, outcome)] += 1
         if isinstance(event, (CallPublished, TimetableStageReached)):
             call_wide = True
         elif event.event_type() in lifecycle.LIFECYCLE_EVENTS:
@@ -204,15 +203,13 @@ _ASSIGNMENT_FACTS = {
 }
 
 
-def _notification_outcomes(event) -> Counter:
-    """What a notification outcome counts, per message. A deferral is counted once per
-    message (its first deferral); its delivered or failed event says ``after_deferral``,
-    so "retrying" is deferred less recovered, whatever the order."""
-    if isinstance(event, NotificationsDelivered):
-        return Counter(delivered=len(event.deliveries), recovered=event.recovered())
+def _notification_outcomes(event) -> list[str]:
+    """What a notification outcome counts. A deferral is counted once per message (its
+    first deferral); its delivered or failed event says ``after_deferral``, so "retrying"
+    is deferred less recovered, whatever the order."""
     if isinstance(event, NotificationDeferred):
-        return Counter(deferred=1)
+        return ["deferred"]
     if isinstance(event, (NotificationDelivered, NotificationFailed)):
         outcome = "delivered" if isinstance(event, NotificationDelivered) else "failed"
-        return Counter({outcome: 1, "recovered": int(event.after_deferral)})
-    return Counter()
+        return [outcome, "recovered"] if event.after_deferral else [outcome]
+    return []

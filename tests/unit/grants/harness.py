@@ -8,8 +8,7 @@ from services.grants import handlers
 from services.grants.handlers.timing import Observation
 from shared.auth import Principal
 from shared.events import (CallPublished, DeadlineClosed, Event, NotificationDelivered,
-                           NotificationsDelivered, ProposalWithdrawn, RankingPublished,
-                           TimetableStageReached)
+                           ProposalWithdrawn, RankingPublished, TimetableStageReached)
 from tests.support.grants_events import coordinator
 from tests.support.uow import UowFactory
 
@@ -25,7 +24,6 @@ _WITH_AUTHORITY = {
 _WITHOUT = {
     DeadlineClosed: handlers.on_deadline_closed,
     NotificationDelivered: handlers.on_notification_delivered,
-    NotificationsDelivered: handlers.on_notification_delivered,
 }
 
 
@@ -67,7 +65,7 @@ class Grants:
             handlers.observe(result)
         return result
 
-    def deliver_batch(self, events: list,
+    def deliver_batch(self, events: list[NotificationDelivered],
                       consumer: str = "grants.test") -> None:
         """A batch of deliveries as the service's batched entrypoint hands it over."""
         handlers.record_deliveries(self.uows(consumer=consumer), events, self.now)

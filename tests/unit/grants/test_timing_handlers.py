@@ -8,8 +8,8 @@ from services.grants.adapters import repository
 from services.grants.adapters.repository import GrantsRepository
 from shared.events import DeadlineClosed
 from tests.support.grants_events import (CALL_ID, INFORMATION_AT, amif_call, call_published,
-                                         entry, letter_delivered, letters_delivered, ranking,
-                                         rejected_entry, stage_reached, withdrawn)
+                                         entry, letter_delivered, ranking, rejected_entry,
+                                         stage_reached, withdrawn)
 
 from .harness import Grants
 
@@ -86,25 +86,6 @@ def test_a_batch_of_several_proposals_letters_keeps_each_earliest_and_observes_e
     assert grants.timing("M1")["tti"]["informed_at"] == earliest
     assert grants.timing("X1")["tti"]["informed_at"] == second
     assert sample("grantflow_time_to_inform_days_count", call_id=CALL_ID) == observed + 3
-
-
-def test_a_proposals_letters_delivered_together_and_an_earlier_release_s_one_both_inform(
-        grants):
-    """notifications_delivered (a proposal's letters sent together) beside an earlier
-    release's notification_delivered (one letter), in one batch."""
-    observed = sample("grantflow_time_to_inform_days_count", call_id=CALL_ID)
-    together = letters_delivered("M1", INFORMATION_AT + timedelta(hours=1),
-                                 recipients=["a@m1.example.org", "b@m1.example.org"])
-    receipts = letters_delivered("M2", INFORMATION_AT, template="submission_receipt")
-    one = letter_delivered("M2", INFORMATION_AT + timedelta(hours=2))
-    grants.deliver_batch([together, receipts, one])
-    assert grants.timing("M1")["tti"]["informed_at"] == together.sent_at
-    assert grants.timing("M2")["tti"]["informed_at"] == one.sent_at
-    assert grants.claimed_event_ids("notifications_delivered") == {together.event_id}
-    assert grants.claimed_event_ids("notification_delivered") == {one.event_id}
-    assert sample("grantflow_time_to_inform_days_count", call_id=CALL_ID) == observed + 2
-    grants.deliver_batch([together])  # redelivered: nothing more
-    assert sample("grantflow_time_to_inform_days_count", call_id=CALL_ID) == observed + 2
 
 
 def test_every_unanswered_proposal_is_flagged_once_when_the_tti_target_passes(grants):

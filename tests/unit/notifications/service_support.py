@@ -103,16 +103,3 @@ def rows(factory, **equal) -> list:
 
 def outbox_types(factory) -> list[str]:
     return [event["event_type"] for event in factory.outbox()]
-
-
-def delivered_messages(factory) -> dict[str, dict]:
-    """Per recipient, the delivery its notifications_delivered event names (with that
-    event's own fields beside it), failing if a message is named twice."""
-    found = {}
-    for event in factory.outbox():
-        if event["event_type"] != "notifications_delivered":
-            continue
-        for entry in event["deliveries"]:
-            assert entry["recipient"] not in found, f"{entry['recipient']} delivered twice"
-            found[entry["recipient"]] = {**entry, "event": event}
-    return found

@@ -1,9 +1,7 @@
 """The delivery log's life: sent, refused for good, retried with backoff, given up,
 taken over after a crash, and the outcome events that go with each."""
 import time
-from functools import partial
 from datetime import datetime, timedelta, timezone
-from types import SimpleNamespace
 
 import pytest
 from prometheus_client import REGISTRY
@@ -12,14 +10,12 @@ from services.notifications.adapters import delivery_log as log
 from services.notifications.adapters.tables import deliveries
 from services.notifications.adapters.mailer import PermanentMailError, TransientMailError
 from services.notifications.domain.delivery import FAILED, QUEUED, SENDING, SENT, RetryPolicy
-from services.notifications import handlers
 from services.notifications.handlers import delivery, delivery_health
 from services.notifications.handlers.delivery import wall_now
 
 from . import factories as f
-from .service_support import (CONSUMER, FakeMailer, FixedClock, call_published,
-                              delivered_messages, deliver, handle, outbox_types, rows,
-                              settings)
+from .service_support import (FakeMailer, FixedClock, call_published, deliver, handle,
+                              outbox_types, rows, settings)
 
 NOW = datetime(2019, 2, 1, 9, 0, tzinfo=timezone.utc)
 ANNA, OFFICE = "anna.rossi@comune.example.it", "office@comune.example.it"
@@ -43,8 +39,7 @@ def test_a_refused_address_ends_failed_with_the_reason_and_is_never_retried(queu
     office = _by_recipient(queued)[OFFICE]
     assert office.status == FAILED and office.attempts == 1 and office.failed_at == NOW
     assert "550 5.1.1 no such user" in office.last_error
-    assert sorted(outbox_types(queued)) == ["notification_failed", "notifications_delivered"]
-    assert list(delivered_messages(queued)) == [ANNA]
+    assert sorted(outbox_types(queued)) == ["notification_delivered", "notification_failed"]
     failed_event = [e for e in queued.outbox() if e["event_type"] == "notification_failed"][0]
     assert failed_event["recipient"] == OFFICE and "550" in failed_event["reason"]
     assert failed_event["notification_id"] == office.id
@@ -70,15 +65,13 @@ def test_a_deferral_is_retried_with_backoff_until_it_goes(queued):
     assert office.status == SENT and office.attempts == 2 and office.last_error is None
     assert [m.recipient for m in mailer.sent].count(OFFICE) == 1
     # one notification_deferred at the first deferral; its delivery says it recovered
-    # (two deliveries, an hour apart: an event each)
     assert sorted(outbox_types(queued)) == ["notification_deferred",
-                                            "notifications_delivered",
-                                            "notifications_delivered"]
-    [deferred] = [e for e in queued.outbox() if e["event_type"] == "notification_deferred"]
-    assert deferred["recipient"] == OFFICE and deferred["reason"] == "451 4.3.0 try later"
-    delivered = delivered_messages(queued)
-    assert delivered[OFFICE]["after_deferral"] is True
-    assert delivered[ANNA]["after_deferral"] is False
+                                            "notification_delivered",
+                                            "notification_delivered"]
+    events = {(e["event_type"], e["recipient"]): e for e in queued.outbox()}
+    assert events["notification_deferred", OFFICE]["reason"] == "451 4.3.0 try later"
+    assert events["notification_delivered", OFFICE]["after_deferral"] is True
+    assert events["notification_delivered", ANNA]["after_deferral"] is False
 
 
 def _an_hour_passes(uows):
@@ -131,8 +124,7 @@ def test_a_row_left_sending_by_a_crash_is_sent_again_with_the_same_message_id(qu
     with queued() as uow:
         assert not delivery.end(uow, crashed[0], "dead-process", NOW)
         uow.commit()
-    assert outbox_types(queued) == ["notifications_delivered"]
-    assert sorted(delivered_messages(queued)) == sorted([ANNA, OFFICE])
+    assert outbox_types(queued) == ["notification_delivered"] * 2
 
 
 def test_a_row_still_leased_is_not_taken_over(queued):
@@ -283,72 +275,3 @@ def test_each_message_names_the_next_of_its_group_and_never_the_next_groups(uows
                  for mail, then in zip(mailer.tried, mailer.announced)}
     ids = [mail.message_id for mail in mailer.tried]
     assert [following[i] for i in ids] == ids[1:10] + [None] + ids[11:] + [None]
-
-
-def test_a_group_s_deliveries_become_one_event_per_cause_template_and_proposal():
-    """Messages sent together are published as one notifications_delivered for each
-    (event that caused them, template, proposal), in the order of their first message."""
-    def row(i, cause, template, proposal, deferred=False):
-        return SimpleNamespace(id=f"n{i}", call_id="C", proposal_id=proposal,
-                               source_event_id=cause, source_event_type="proposal_submitted",
-                               template=template, recipient=f"r{i}@city.example.eu",
-                               message_id=f"<m{i}>", deferred_since=NOW if deferred else None)
-
-    rows = [row(1, "e1", "submission_receipt", "P-1"), row(2, "e2", "submission_receipt", "P-2"),
-            row(3, "e1", "submission_receipt", "P-1", deferred=True),
-            row(4, "e1", "evaluator_assigned", "P-1"), row(5, "e3", "daily_digest", None)]
-    events = delivery.delivered_events(rows, NOW)
-    assert [(e.source_event_id, e.template, e.proposal_id, [d["notification_id"]
-                                                             for d in e.deliveries])
-            for e in events] == [("e1", "submission_receipt", "P-1", ["n1", "n3"]),
-                                 ("e2", "submission_receipt", "P-2", ["n2"]),
-                                 ("e1", "evaluator_assigned", "P-1", ["n4"]),
-                                 ("e3", "daily_digest", None, ["n5"])]
-    first = events[0]
-    assert (first.causation_id, first.correlation_id, first.sent_at) == ("e1", "P-1", NOW)
-    assert [d["after_deferral"] for d in first.deliveries] == [False, True]
-    assert first.recovered() == 1 and first.recipients() == ["r1@city.example.eu",
-                                                             "r3@city.example.eu"]
-    assert events[3].correlation_id == "C"  # no proposal: the call's
-    assert [e.routing_key() for e in events[2:]] == ["notifications_delivered.evaluator_assigned",
-                                                    "notifications_delivered.daily_digest"]
-
-
-def test_the_messages_one_event_caused_are_sent_side_by_side_and_published_together(uows):
-    """A batch of submissions queues their receipts at one instant: the claim takes each
-    submission's messages side by side (not in the order of their ids, which mixes them),
-    so each group's deliveries are few events."""
-    handle(uows, call_published())
-    submissions = [f.submitted(proposal_id=f"P-{i:04d}", contact_emails=[
-        f"contact{j}@p{i}.example.eu" for j in range(4)]) for i in range(5)]
-    uows(consumer=CONSUMER).consume_batch(
-        submissions, partial(handlers.on_events, now=NOW, settings=settings()),
-        prepare=handlers.lock_calls, bulk=True)
-    assert len({r.next_attempt_at for r in rows(uows)}) == 1  # queued at one instant
-    mailer = FakeMailer()
-    assert deliver(uows, mailer, NOW) == 20
-    proposals = [m.recipient.split("@")[1] for m in mailer.sent]
-    runs = [p for at, p in enumerate(proposals) if at == 0 or proposals[at - 1] != p]
-    assert len(runs) == 5, proposals
-    published = [e for e in uows.outbox() if e["event_type"] == "notifications_delivered"]
-    # one event a proposal: no group ends amid a proposal's messages
-    assert len(published) == 5
-    assert sorted(d["recipient"] for e in published for d in e["deliveries"]) == sorted(
-        m.recipient for m in mailer.sent)
-
-
-def test_a_group_ends_where_a_cause_s_messages_end_once_it_holds_ten_and_at_twenty():
-    def rows_of(*runs):
-        return [SimpleNamespace(call_id="C", proposal_id=f"P-{cause}", source_event_id=cause,
-                                source_event_type="proposal_submitted", template="receipt")
-                for cause, size in runs for _ in range(size)]
-
-    def sizes(rows):
-        return [len(group) for group in delivery.groups(rows)]
-
-    assert sizes(rows_of(*[(f"e{i}", 4) for i in range(5)])) == [12, 8]
-    assert sizes(rows_of(("e1", 9), ("e2", 3), ("e3", 10), ("e4", 1))) == [12, 10, 1]
-    assert sizes(rows_of(("answer", 45))) == [20, 20, 5]  # one cause, too many for a group
-    assert sizes(rows_of(("e1", 3))) == [3] and sizes([]) == []
-    rows = rows_of(("e1", 25), ("e2", 2))
-    assert [r for group in delivery.groups(rows) for r in group] == rows  # order kept

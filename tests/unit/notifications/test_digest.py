@@ -1,6 +1,6 @@
 from datetime import date, datetime, timedelta, timezone
 
-from shared.events import NotificationDelivered, NotificationFailed, NotificationsDelivered
+from shared.events import NotificationDelivered, NotificationFailed
 from services.notifications.adapters.rendering import render
 from services.notifications.domain.digest import (DeadLetter, build_digest, digest_days,
                                                   digest_notifications, reports_quiet_days)
@@ -16,13 +16,6 @@ def delivered(template, at):
                                  template=template, message_id="m", sent_at=at)
 
 
-def delivered_together(template, at, recipients):
-    return NotificationsDelivered(**f.envelope(at=at), source_event_id="s",
-                                  source_event_type="x", template=template, sent_at=at,
-                                  deliveries=[{"notification_id": f"n-{r}", "recipient": r,
-                                               "message_id": f"<{r}>"} for r in recipients])
-
-
 def failed(at):
     return NotificationFailed(**f.envelope(at=at), notification_id="n2", source_event_id="s2",
                               source_event_type="proposal_screened",
@@ -36,9 +29,6 @@ def todays_events():
         delivered("result_letter", datetime(2019, 6, 29, 22, 0, tzinfo=timezone.utc)),
         delivered("result_letter", datetime(2019, 6, 30, 21, 59, tzinfo=timezone.utc)),
         delivered("grant_signed", datetime(2019, 6, 30, 12, 0, tzinfo=timezone.utc)),
-        # two messages of one event delivered together: counted as two
-        delivered_together("screening_result", datetime(2019, 6, 30, 9, 0, tzinfo=timezone.utc),
-                           ["a@b.example", "c@d.example"]),
         failed(datetime(2019, 6, 30, 8, 0, tzinfo=timezone.utc)),
         f.breached(),  # 30 June 17:00:01 Brussels
         # outside the day in Brussels, though inside it in UTC
@@ -55,9 +45,9 @@ DEAD = [DeadLetter("grants.evaluation_completed.dlq", "evaluation_completed", "e
 
 def test_digest_counts_only_the_day_in_the_call_time_zone():
     digest = build_digest(DAY, "Europe/Brussels", todays_events(), DEAD)
-    assert digest.events == {"notification_delivered": 5, "notification_failed": 1,
+    assert digest.events == {"notification_delivered": 3, "notification_failed": 1,
                              "time_target_breached": 1}
-    assert digest.delivered == {"grant_signed": 1, "result_letter": 2, "screening_result": 2}
+    assert digest.delivered == {"grant_signed": 1, "result_letter": 2}
     assert digest.failed == {"screening_result": 1}
     assert [b.measure for b in digest.breaches] == ["tti"]
 
@@ -76,7 +66,7 @@ def test_digest_goes_once_per_operations_address_and_renders(call):
     assert notes[0].key == (f"daily-digest:{f.CALL_ID}:2019-06-30", "ops@grantflow.example.eu",
                             "daily_digest")
     rendered = render(notes[0].template, notes[0].context)
-    assert rendered.subject == (f"[{f.CALL_ID}] Daily digest for 30 June 2019: 7 events, "
+    assert rendered.subject == (f"[{f.CALL_ID}] Daily digest for 30 June 2019: 5 events, "
                                 "1 failed notifications, 2 dead letters, 1 breaches")
     for fact in ("550 mailbox unavailable", "bounced@nowhere.example", "KeyError: 'topic'",
                  "grants.evaluation_completed.dlq", "proposal P-0042: time to inform 149 days",

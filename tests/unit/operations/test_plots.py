@@ -89,7 +89,7 @@ def test_scores_in_ranking_order_with_threshold_and_budget_line(projected):
 def test_before_the_ranking_the_budget_line_is_projected_from_the_requests(ops):
     ops.feed(*[e for e in call_events() if e.event_type() not in (
         "ranking_published", "grant_preparation_started", "grant_signed", "grant_declined",
-        "reserve_promoted", "notifications_delivered", "notification_failed")])
+        "reserve_promoted", "notification_delivered", "notification_failed")])
     _, _, call, views, _, topics = _repo_views(ops)
     [topic] = topic_scores(views, call, topics)
     assert not topic.ranked

@@ -8,7 +8,6 @@ import pytest
 import sqlalchemy as sa
 
 from services.operations import handlers
-from services.operations.adapters.projections import Projections
 from services.operations.adapters.tables import event_counts, proposal_events
 from tests.support.operations_scenario import (CALL_ID, CURRENT_STAGE, EXPECTED, LETTERS_SENT,
                                                LOADS, T1, T5, Builder, at, call_events,
@@ -107,7 +106,7 @@ def test_each_proposal_timeline_is_in_lifecycle_order_with_causes_first(ops):
     assert withdrawn == ["proposal_submitted", "proposal_submitted", "proposal_withdrawn"]
     rejected = timelines["P-REJ"]
     assert [e["event_type"] for e in rejected][-2:] == ["ranking_published",
-                                                        "notifications_delivered"]
+                                                        "notification_delivered"]
     assert rejected[-1]["summary"] == "result letter sent to p-rej@applicant.example.eu"
     times = [e["occurred_at"] for e in timelines["P-SIG"]]
     assert times == sorted(times)
@@ -229,7 +228,7 @@ def test_a_proposal_known_only_by_a_notification_has_a_timeline_but_no_state(ops
     ops.feed(b.delivered("P-9", "submission_receipt", submitted))
     detail = handlers.proposal(ops.uow(), "P-9")
     assert detail["state"] is None and detail["timeline"][0]["event_type"] == \
-        "notifications_delivered"
+        "notification_delivered"
     assert ops.proposals(CALL_ID) == []
     assert handlers.list_calls(ops.uow())["calls"][0]["proposals"] == 0
 
@@ -246,43 +245,6 @@ def test_a_message_waiting_for_smtp_shows_as_retrying_until_its_outcome_arrives(
     ops.feed(delivered, deferred)  # a redelivered deferral changes nothing
     sent = ops.overview(CALL_ID)["totals"]["notifications"]
     assert (sent["retrying"], sent["failed"], sent["delivered"]) == (0, 0, 1)
-
-
-def test_a_group_of_deliveries_counts_each_message_and_shows_its_recipients(ops):
-    b = Builder()
-    ops.feed(*call_events()[:3])
-    submitted = b.submitted("P-9", T1, at("2019-01-10T10:00:00"))
-    deferred = b.deferred("P-9", "submission_receipt", submitted)
-    ops.feed(submitted, deferred, b.delivered(
-        "P-9", "submission_receipt", submitted, after_deferral=True,
-        recipients=["anna@city.example.eu", "office@city.example.eu"]))
-    sent = ops.overview(CALL_ID)["totals"]["notifications"]
-    # two messages delivered (one event); the deferred one recovered
-    assert (sent["delivered"], sent["retrying"], sent["failed"]) == (2, 0, 0)
-    [line] = [e for e in handlers.proposal(ops.uow(), "P-9")["timeline"]
-              if e["event_type"] == "notifications_delivered"]
-    assert line["summary"] == ("submission receipt sent to anna@city.example.eu, "
-                               "office@city.example.eu")
-
-
-def test_an_earlier_release_s_delivery_of_one_message_still_counts(ops):
-    """notification_delivered, one event a message, as notifications published it before
-    it grouped them: consumed alike during a roll-out or a replay of a dead letter."""
-    b = Builder()
-    ops.feed(*call_events()[:3])
-    submitted = b.submitted("P-9", T1, at("2019-01-10T10:00:00"))
-    ops.feed(submitted, b.delivered_one("P-9", "submission_receipt", submitted),
-             b.delivered("P-9", "submission_receipt", submitted))
-    assert ops.overview(CALL_ID)["totals"]["notifications"]["delivered"] == 2
-    types = [e["event_type"] for e in handlers.proposal(ops.uow(), "P-9")["timeline"]]
-    assert types.count("notification_delivered") == types.count("notifications_delivered") == 1
-    # a result letter delivered so (alone) stops the proposal's time to inform
-    letter = b.delivered_one("P-8", "result_letter", b.submitted("P-8", T1, at(
-        "2019-06-10T10:00:00")))
-    ops.feed(letter)
-    with ops.uow() as uow:
-        informed = Projections(uow.session).first_deliveries(CALL_ID, "result_letter")
-    assert informed == {"P-8": letter.sent_at}
 
 
 def test_unknown_ids_are_404_naming_the_field(ops):
