@@ -231,7 +231,9 @@ def client_process(index: int, ports: list[int], count: int, per_client: int, pa
 
 # --------------------------------------------------------------------------- service
 def start_replicas(amqp_uri: str, databases, run_dir: Path, clock_path: Path, workers: int,
-                   replicas: int = 1, db_pool: tuple[int, int] = (8, 0)) -> list[tuple]:
+                   replicas: int = 1,
+                   db_pool: tuple[int, int] = (DEFAULT_DB_POOL_SIZE, DEFAULT_DB_MAX_OVERFLOW)
+                   ) -> list[tuple]:
     """``replicas`` submission processes on one database and vhost: (process, port) each.
     The first starts alone (it migrates the database), the others beside each other; if
     one does not start, those started are stopped."""
