@@ -2,9 +2,9 @@
 as ``nameko run --config FILE module:Class`` starts it, through nameko's own ``run.main``.
 
 Why not ``nameko run`` itself: nameko's command-line module imports ``pkg_resources`` to
-answer ``--version``, and that import scans every installed distribution, about an eighth
-of a service's start (py-spy over a start, DEVELOPERS.md). It is paid at each restart in
-production and at each of the 170-odd starts of the test suite.
+answer ``--version``, and that import scans every installed distribution: a tenth to an
+eighth of the CPU a service spends before it answers (DEVELOPERS.md). It is paid at each
+restart in production and at each of the 170-odd starts of the test suite.
 
 What differs: nameko's ``${VAR}`` substitution in config files is not installed. Grantflow
 writes each config from the environment itself (``shared.config.service_config``), so a
