@@ -39,8 +39,10 @@ Environment (all optional):
   GRANTFLOW_PREFETCH_COUNT     messages each event queue's consumer may hold (the workers;
                                at least twice a batching handler's batch size)
   GRANTFLOW_EVENT_BATCH_SIZE   events a batching handler applies per transaction (its own)
-  GRANTFLOW_EVENT_BATCH_WAIT_MS  how long it waits to fill a batch (its own)
-  GRANTFLOW_<SVC>_<SETTING>    any of the seven above for one service only, e.g.
+  GRANTFLOW_EVENT_BATCH_WAIT_MS  how long at most it waits to fill a batch (its own)
+  GRANTFLOW_EVENT_BATCH_IDLE_MS  a batch that does not fill goes this long after its latest
+                               event if that comes before the wait ends (its own)
+  GRANTFLOW_<SVC>_<SETTING>    any of the eight above for one service only, e.g.
                                GRANTFLOW_OPERATIONS_DB_POOL_SIZE=8
   GRANTFLOW_GRANTS_AUTHORITY_EMAIL   who signs for the granting authority (signature requests)
   GRANTFLOW_NOTIFY_OPERATIONS  comma-separated addresses of the operations team (digests, alerts)
@@ -147,7 +149,8 @@ def consumer_settings(service: str) -> dict:
                 "PREFETCH_COUNT": _count(service, "PREFETCH_COUNT", workers, 1)}
     batch = {key: value for key, value in (
         ("size", _count(service, "EVENT_BATCH_SIZE", None, 2)),
-        ("wait_ms", _count(service, "EVENT_BATCH_WAIT_MS", None, 0))) if value is not None}
+        ("wait_ms", _count(service, "EVENT_BATCH_WAIT_MS", None, 0)),
+        ("idle_ms", _count(service, "EVENT_BATCH_IDLE_MS", None, 0))) if value is not None}
     if batch:
         settings["EVENT_BATCH"] = batch
     return settings

@@ -57,7 +57,7 @@ class GrantsService(ServiceBase):
     # result letters are released in bulk: one delivery event per letter, in batches; only
     # theirs reach this queue (the other three in four deliveries are routed elsewhere)
     @subscribe("notifications", NotificationDelivered, only=(handlers.RESULT_LETTER,),
-               batch_size=100, batch_wait_ms=50)
+               batch_size=100, batch_wait_ms=250, batch_idle_ms=50)
     def on_notification_delivered(self, events):
         handlers.record_deliveries(self.uow, events, self.clock.now())
 

@@ -29,8 +29,9 @@ READERS = ("applicant", "evaluator", "operations")
 
 # a stage change sends one event per proposal (thousands at a deadline or a ranking): a
 # batch is applied in one transaction with a few statements (handlers.on_events); a
-# failing batch is handled again event by event
-BATCH = {"batch_size": 50, "batch_wait_ms": 20}
+# failing batch is handled again event by event; it fills for up to 100 ms while events keep
+# coming, and goes 20 ms after the latest once they pause
+BATCH = {"batch_size": 50, "batch_wait_ms": 100, "batch_idle_ms": 20}
 
 
 class NotificationsService(ServiceBase):

@@ -14,13 +14,15 @@ letter was confirmed by the broker; if that publish fails, it is requeued instea
 Nothing is dropped silently.
 
 Handlers receive the loaded event (a ``shared.events`` instance), not a dict. A handler
-declared with ``batch_size=N`` receives a list of up to N events collected for at most
-``batch_wait_ms``, so it can apply them in one transaction (``UnitOfWork.consume_batch``);
-if a batch fails, each of its events is handled again on its own, so one bad event is
-retried and dead-lettered alone and the others still take effect. ``EVENT_BATCH``
-(``size``, ``wait_ms``) in the service's config overrides every batching handler's
-numbers; ``PREFETCH_COUNT`` sets how many messages each queue's consumer may hold
-(at least twice the batch size, so a batch can fill while the previous one is applied).
+declared with ``batch_size=N`` receives a list of up to N events, so it can apply them in
+one transaction (``UnitOfWork.consume_batch``); a batch that does not fill goes
+``batch_wait_ms`` after its first event or ``batch_idle_ms`` after its latest, whichever
+comes first (:mod:`shared.messaging.batch_window`). If a batch fails, each of its events is
+handled again on its own, so one bad event is retried and dead-lettered alone and the
+others still take effect. ``EVENT_BATCH`` (``size``, ``wait_ms``, ``idle_ms``) in the
+service's config overrides every batching handler's numbers; ``PREFETCH_COUNT`` sets how
+many messages each queue's consumer may hold (at least twice the batch size, so a batch
+can fill while the previous one is applied).
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ from nameko.messaging import Consumer, QueueConsumer, QueueConsumerStopped
 from shared.events import Event
 from shared.events.registry import EVENT_CLASSES, load
 from shared.messaging import topology as t
+from shared.messaging.batch_window import BatchWindow
 from shared.messaging.inbound import Refused, check_route, decode_body, metric_label
 from shared.metrics import DEAD_LETTERED, EVENTS_CONSUMED, HANDLER_LATENCY
 
@@ -183,7 +186,8 @@ class DomainEventHandler(EventHandler):
     queue_consumer = GrantflowQueueConsumer()
 
     def __init__(self, source_service: str, event_type: str | type[Event], batch_size: int = 1,
-                 batch_wait_ms: int = 20, prefetch: int | None = None,
+                 batch_wait_ms: int = 20, batch_idle_ms: int | None = None,
+                 prefetch: int | None = None,
                  only: tuple[str, ...] = (), **kwargs):
         if isinstance(event_type, type):
             event_type = event_type.event_type()
@@ -193,7 +197,7 @@ class DomainEventHandler(EventHandler):
         self.routing_keys = t.binding_keys(
             event_type, routed=bool(event_class and event_class.routed_by), only=tuple(only))
         self.batch_size = batch_size
-        self.batch_wait_ms = batch_wait_ms
+        self.batch_window = BatchWindow.of(batch_wait_ms, batch_idle_ms)
         #: at most this many of the queue's messages in hand at once (None: the service's
         #: PREFETCH_COUNT). 1 for an event that carries a whole topic (a ranking, a
         #: closing's manifest): a message is held raw, decoded and loaded until handled,
@@ -201,6 +205,7 @@ class DomainEventHandler(EventHandler):
         #: held grows with the topic's size times the number of topics
         self.prefetch = prefetch
         self._pending: list = []
+        self._first_at = self._latest_at = 0.0  # arrivals of the pending batch (monotonic)
         self._flush_thread = None
         super().__init__(source_service, event_type, reliable_delivery=True,
                          requeue_on_error=False, **kwargs)
@@ -218,7 +223,9 @@ class DomainEventHandler(EventHandler):
         batching = config.get("EVENT_BATCH") or {}
         if self.batch_size > 1:  # a handler written for lists keeps getting lists
             self.batch_size = max(2, int(batching.get("size", self.batch_size)))
-            self.batch_wait_ms = int(batching.get("wait_ms", self.batch_wait_ms))
+            wait_ms = int(batching.get("wait_ms", self.batch_window.wait_ms))
+            idle_ms = batching.get("idle_ms", self.batch_window.idle_ms)
+            self.batch_window = BatchWindow.of(wait_ms, int(idle_ms))
         Consumer.setup(self)
 
     # ------------------------------------------------------------------ receiving
@@ -253,6 +260,10 @@ class DomainEventHandler(EventHandler):
 
     # ------------------------------------------------------------------ batching
     def _collect(self, item) -> None:
+        now = time.monotonic()
+        if not self._pending:
+            self._first_at = now
+        self._latest_at = now
         self._pending.append(item)
         if len(self._pending) >= self.batch_size:
             self._spawn_later(self._take_pending(), single=False)
@@ -260,14 +271,18 @@ class DomainEventHandler(EventHandler):
             # a managed thread named like nameko's receiving threads: the service's
             # /health counts pending events as work in hand (ContainerStats)
             self._flush_thread = self.container.spawn_managed_thread(
-                self._flush_after_wait, identifier=f"{self._identity}.handle_message[batch]")
+                self._flush_when_due, identifier=f"{self._identity}.handle_message[batch]")
 
-    def _flush_after_wait(self) -> None:
-        time.sleep(self.batch_wait_ms / 1000)
+    def _flush_when_due(self) -> None:
+        """Sends each batch that does not fill when its window says, while events are
+        pending. One such thread per handler: _collect starts it when there is none."""
+        while self._pending:
+            delay = self.batch_window.due(self._first_at, self._latest_at) - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)  # arrivals meanwhile move the moment, or fill the batch
+                continue
+            self._spawn(self._take_pending(), single=False)
         self._flush_thread = None
-        items = self._take_pending()
-        if items:
-            self._spawn(items, single=False)
 
     def _take_pending(self) -> list:
         items, self._pending = self._pending, []

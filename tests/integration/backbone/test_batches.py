@@ -37,3 +37,20 @@ def test_one_bad_event_in_a_batch_is_dead_lettered_alone_and_the_rest_applied(st
         c=CONSUMER) == len(PIDS) - 1, message="once each, the bad one not at all")
     log = stack.processes["evaluation"].tail_log(400)
     assert "handling them one by one" in log  # they came as a batch, and it was split
+
+
+def test_a_batch_goes_an_idle_gap_after_a_burst_not_a_whole_wait_after_it(stack):
+    # a two-minute ceiling and a fifth of a second of quiet: the burst is applied once it
+    # has paused, long before the ceiling (the config GRANTFLOW_EVALUATION_EVENT_BATCH_WAIT_MS
+    # and _IDLE_MS give, tests/unit/shared/test_batch_window.py)
+    stack.overrides["evaluation"] = {"EVENT_BATCH": {"wait_ms": 120_000, "idle_ms": 200}}
+    stack.start("evaluation")
+    uri = stack.vhost.amqp_uri
+    publish(uri, call_published(), deadline_closed(PIDS))
+    publish(uri, *[screened(pid) for pid in PIDS])
+
+    eventually(lambda: scalar(stack, "evaluation", "SELECT count(*) FROM proposals "
+                                                   "WHERE screened") == len(PIDS),
+               timeout=30, message="the burst applied after its idle gap")
+    assert scalar(stack, "evaluation", "SELECT count(*) FROM processed_events "
+                                       "WHERE consumer = :c", c=CONSUMER) == len(PIDS)
