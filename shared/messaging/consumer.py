@@ -276,13 +276,16 @@ class DomainEventHandler(EventHandler):
     def _flush_when_due(self) -> None:
         """Sends each batch that does not fill when its window says, while events are
         pending. One such thread per handler: _collect starts it when there is none."""
-        while self._pending:
-            delay = self.batch_window.due(self._first_at, self._latest_at) - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)  # arrivals meanwhile move the moment, or fill the batch
-                continue
-            self._spawn(self._take_pending(), single=False)
-        self._flush_thread = None
+        try:
+            while self._pending:
+                due = self.batch_window.due(self._first_at, self._latest_at)
+                delay = due - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)  # arrivals meanwhile move the moment, or fill the batch
+                    continue
+                self._spawn(self._take_pending(), single=False)
+        finally:  # whatever ends it, the next event starts a new one
+            self._flush_thread = None
 
     def _take_pending(self) -> list:
         items, self._pending = self._pending, []

@@ -102,3 +102,19 @@ def test_the_environment_sets_the_wait_and_the_idle_gap_per_service(monkeypatch)
     monkeypatch.setenv("GRANTFLOW_GRANTS_EVENT_BATCH_IDLE_MS", "soon")
     with pytest.raises(ValueError, match="EVENT_BATCH_IDLE_MS"):
         config.consumer_settings("grants")
+
+
+def test_a_flush_that_fails_lets_the_next_event_start_another(monkeypatch):
+    handler = DomainEventHandler("submission", "proposal_screened", batch_size=100,
+                                 batch_wait_ms=300, batch_idle_ms=100)
+    container = handler.container = _Container()
+    monkeypatch.setattr(consumer_module, "time", _SimulatedTime(handler, []))
+
+    def no_worker(items, single):
+        raise RuntimeError("no worker")
+    handler._spawn = no_worker
+    handler._collect(("event", {}, None, 0))
+    with pytest.raises(RuntimeError):
+        container.threads.pop()()
+    handler._collect(("event", {}, None, 0))
+    assert len(container.threads) == 1  # a new flush thread for the events still pending
