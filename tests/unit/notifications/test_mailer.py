@@ -523,8 +523,8 @@ def test_queued_mail_wakes_the_delivery_timer_at_once_and_wakes_coalesce():
 
 
 def test_concurrent_sessions_are_all_kept_each_once(server):
-    """Eight sessions at once: every message lands once, whole in the mbox and in the
-    log (one writer thread appends for all of them)."""
+    """Eight sessions at once, kept by several writer threads (appends under a lock,
+    syncs together): every message lands once, whole in the mbox and in the log."""
     port, directory = server
     from concurrent.futures import ThreadPoolExecutor
 
