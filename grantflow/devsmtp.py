@@ -135,7 +135,8 @@ def read_messages(directory: str | Path) -> list[dict]:
 
 
 def read_kept(directory: str | Path) -> list[bytes]:
-    """Every kept message whole, in the order it was accepted (the mbox's)."""
+    """Every kept message whole, in the mbox's order (appended as kept: the order of the
+    250s on one connection, of the writers' turns between connections)."""
     path = Path(directory) / "mail.mbox"
     if not path.exists():
         return []
