@@ -28,6 +28,9 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
+#: the kept messages, whole (``read_kept``), in the server's directory
+MBOX = "mail.mbox"
+
 
 class KeepingHandler:
     """Keeps each accepted message before answering 250 (a test that kills this server
@@ -51,9 +54,9 @@ class KeepingHandler:
         self.pipelining = pipelining
         directory.mkdir(parents=True, exist_ok=True)
         self.lock = threading.Lock()
-        self.mbox = mailbox.mbox(str(directory / "mail.mbox"), create=True)
+        self.mbox = mailbox.mbox(str(directory / MBOX), create=True)
         # a sync is of the file, whichever descriptor asks: this one needs no lock
-        self.sync_fd = os.open(directory / "mail.mbox", os.O_RDONLY)
+        self.sync_fd = os.open(directory / MBOX, os.O_RDONLY)
         self.writer = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="devsmtp-keep")
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
@@ -137,7 +140,7 @@ def read_messages(directory: str | Path) -> list[dict]:
 def read_kept(directory: str | Path) -> list[bytes]:
     """Every kept message whole, in the mbox's order (appended as kept: the order of the
     250s on one connection, of the writers' turns between connections)."""
-    path = Path(directory) / "mail.mbox"
+    path = Path(directory) / MBOX
     if not path.exists():
         return []
     box = mailbox.mbox(str(path), create=False)

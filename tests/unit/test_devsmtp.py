@@ -58,33 +58,3 @@ def test_raw_utf8_headers_and_multipart_take_the_full_parse():
     assert summary(content) == full_parse(content)
     assert summary(content)["text"].splitlines() == ["plain words"]
 
-
-def test_a_server_started_again_on_its_directory_keeps_what_it_had_and_appends(tmp_path):
-    """The mbox is appended to across restarts (as after a crash), in the order accepted,
-    each message whole, the log beside it."""
-    from aiosmtpd.controller import Controller
-
-    from grantflow.devsmtp import KeepingHandler, read_kept, read_messages
-    from tests.support.infra import free_port
-
-    def serve_and_send(ids):
-        port = free_port()
-        controller = Controller(KeepingHandler(tmp_path, set()), hostname="127.0.0.1",
-                                port=port)
-        controller.start()
-        try:
-            mailer = SmtpMailer("127.0.0.1", port, "no-reply@grantflow.test", timeout=10)
-            with mailer.connection() as smtp:
-                for n in ids:
-                    smtp.send(OutgoingMail(f"p{n}@comune.example.it", f"Receipt {n}",
-                                           f"From the call {n}\nThanks\n", f"<r{n}@g.test>"))
-        finally:
-            controller.stop()
-
-    serve_and_send([1, 2])
-    serve_and_send([3])
-    kept = [message_from_bytes(raw, policy=policy.default) for raw in read_kept(tmp_path)]
-    assert [m["Message-ID"] for m in kept] == ["<r1@g.test>", "<r2@g.test>", "<r3@g.test>"]
-    assert [m["To"] for m in kept] == [f"p{n}@comune.example.it" for n in (1, 2, 3)]
-    assert [m.get_content().splitlines()[1] for m in kept] == ["Thanks"] * 3
-    assert [r["message_id"] for r in read_messages(tmp_path)] == [m["Message-ID"] for m in kept]

@@ -545,6 +545,27 @@ def test_concurrent_sessions_are_all_kept_each_once(server):
     assert all(m.get_content() == "Thanks\n" for m in whole)
 
 
+def test_a_server_started_again_on_its_directory_keeps_what_it_had_and_appends(tmp_path):
+    """The mbox is appended to across restarts (as after a crash), in the order accepted
+    (one connection, each message after the last one's 250), each message whole, the log
+    beside it."""
+    def serve_and_send(ids):
+        with serving(KeepingHandler(tmp_path, set())) as port:
+            mailer = SmtpMailer("127.0.0.1", port, "no-reply@grantflow.test", timeout=10)
+            with mailer.connection() as smtp:
+                for n in ids:
+                    smtp.send(OutgoingMail(f"p{n}@comune.example.it", f"Receipt {n}",
+                                           f"From the call {n}\nThanks\n", f"<r{n}@g.test>"))
+
+    serve_and_send([1, 2])
+    serve_and_send([3])
+    kept = [message_from_bytes(raw, policy=policy.default) for raw in read_kept(tmp_path)]
+    assert [m["Message-ID"] for m in kept] == ["<r1@g.test>", "<r2@g.test>", "<r3@g.test>"]
+    assert [m["To"] for m in kept] == [f"p{n}@comune.example.it" for n in (1, 2, 3)]
+    assert [m.get_content().splitlines()[1] for m in kept] == ["Thanks"] * 3
+    assert [r["message_id"] for r in read_messages(tmp_path)] == [m["Message-ID"] for m in kept]
+
+
 def test_a_message_that_could_not_be_kept_is_refused_for_now_not_for_good(server,
                                                                             monkeypatch):
     port, directory = server
