@@ -1,9 +1,8 @@
 """Optimal expert assignment with OR-Tools min-cost flow, certified against the full problem.
 
 :func:`solve_assignment` runs in this process (benchmark, tests, the worker). The service
-calls :func:`services.evaluation.adapters.solver_worker.solve_assignment_isolated`, which
-runs it in a child process, because OR-Tools has been seen to abort the whole process on
-some inputs.
+runs it in a child process (:mod:`.solver_warm`, :mod:`.solver_worker`), because OR-Tools
+has been seen to abort the whole process on some inputs.
 
 The objective is the one documented in :mod:`services.evaluation.domain.assignment`.
 The flow network: each proposal supplies the evaluators it still needs; arc proposal ->
@@ -62,6 +61,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import importlib
 import os
 import resource
 import time
@@ -223,8 +223,16 @@ class AffinityModel:
         return affinity_scores(area, text.astype(np.float64), self.weights).astype(np.int64)
 
 
+def preload() -> None:
+    """Import now what a solve would import on its way (scikit-learn's text features: 1.0
+    to 1.4 s here, most of it SciPy's statistics, which scikit-learn pulls in). A solver
+    child started ahead of its solve (:mod:`.solver_warm`) calls it before it is asked;
+    the service process never does (it only builds problems)."""
+    importlib.import_module("sklearn.feature_extraction.text")
+
+
 def _tfidf(problem: AssignmentProblem):
-    from sklearn.feature_extraction.text import TfidfVectorizer  # ~1 s import: lazy
+    from sklearn.feature_extraction.text import TfidfVectorizer  # see preload()
 
     p_texts = [proposal_text(p.abstract) for p in problem.proposals]
     e_texts = [expert_text(e.keywords) for e in problem.experts]

@@ -1,16 +1,19 @@
-"""A solver child kept running between solves, for the small ones.
+"""The solver child, started ahead of its solve and kept running between small ones.
 
 Every conflict or decline in a report round asks for a repair solve. A fresh child process
-costs about a second of CPU before it solves anything (importing NumPy, SciPy and
-OR-Tools); at 10,000 proposals the repair children of a report round took about half of one
-of the machine's two cores. :class:`WarmWorker` keeps one child (``solver_worker --serve``)
-and sends it one request after another, so that cost is paid once.
+costs 1.5 to 2 s of CPU before it solves anything (importing NumPy, SciPy, OR-Tools and
+scikit-learn); at 10,000 proposals the repair children of a report round took about half of
+one of the machine's two cores. :class:`WarmWorker` keeps one child (``solver_worker
+--serve``) and sends it one request after another, so that cost is paid once. The child is
+started ahead (:meth:`WarmWorker.start_ahead`: when a topic closes, and again after a child
+is let go), so that the call's first assignment does not wait for the imports either.
 
-The isolation stays what :func:`.solver_worker.solve_assignment_isolated` gives: OR-Tools
-aborting, a hung solve (stopped after ``timeout``) or an unreadable answer cost one
-``error`` result and that child; the next solve starts another. Only small problems come
-here (:class:`.solver_provider.Solver` decides), so the memory a child keeps between solves
-stays small; the big first assignment of a call still runs in a child of its own.
+A big problem (:class:`.solver_provider.Solver` decides) is solved by the same child, which
+is then let go (``keep=False``): it gives back the memory the solve took, as a child of its
+own would, and the next child is started at once. The isolation stays what
+:func:`.solver_worker.solve_assignment_isolated` gives: OR-Tools aborting, a hung solve
+(stopped after ``timeout``) or an unreadable answer cost one ``error`` result and that
+child; the next solve starts another.
 """
 from __future__ import annotations
 
@@ -37,33 +40,56 @@ class WarmWorker:
         self._lock = threading.Lock()
         self.started = 0  # children started so far (a test reads it)
 
+    def start_ahead(self) -> None:
+        """Start the child now if none runs, without waiting for it (its imports go on
+        in it); a solve under way (the lock held) has its child already."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._running()
+            except OSError:
+                pass  # the solve that needs it reports why it cannot start
+            finally:
+                self._lock.release()
+
     def solve(self, problem: AssignmentProblem, options: SolverOptions,
-              timeout: float) -> AssignmentResult:
+              timeout: float, keep: bool = True) -> AssignmentResult:
+        """``keep=False``: let the child go after this solve (a big one: its memory goes
+        back to the system) and start the next one."""
         request = request_document(problem, options)
         with self._lock:
-            try:
-                child = self._running()
-            except OSError as exc:
-                return error_result(f"solver could not be started: {exc}")
-            with killed_after(child, timeout) as stopped:
-                try:
-                    for block in request_blocks(request):  # its line, then its pairs
-                        child.stdin.write(block)
-                    child.stdin.flush()
-                    answer = child.stdout.readline()
-                except OSError:
-                    answer = b""
-            if stopped.is_set():
+            result = self._solve(request, timeout)
+            if not keep and self._child is not None:
                 self._discard()
-                return error_result(
-                    f"solver gave no answer within {timeout:g} s and was stopped")
-            if not answer:
-                return error_result(f"solver process {self._discard()}")
+                try:
+                    self._running()
+                except OSError:
+                    pass  # the next solve tries again and says why
+            return result
+
+    def _solve(self, request: dict, timeout: float) -> AssignmentResult:
+        try:
+            child = self._running()
+        except OSError as exc:
+            return error_result(f"solver could not be started: {exc}")
+        with killed_after(child, timeout) as stopped:
             try:
-                return decode_reply(answer)
-            except UNREADABLE as exc:
-                detail = self._discard()
-                return error_result(f"solver returned an unreadable answer ({exc}); it {detail}")
+                for block in request_blocks(request):  # its line, then its pairs
+                    child.stdin.write(block)
+                child.stdin.flush()
+                answer = child.stdout.readline()
+            except OSError:
+                answer = b""
+        if stopped.is_set():
+            self._discard()
+            return error_result(
+                f"solver gave no answer within {timeout:g} s and was stopped")
+        if not answer:
+            return error_result(f"solver process {self._discard()}")
+        try:
+            return decode_reply(answer)
+        except UNREADABLE as exc:
+            detail = self._discard()
+            return error_result(f"solver returned an unreadable answer ({exc}); it {detail}")
 
     def close(self) -> None:
         with self._lock:

@@ -1,6 +1,8 @@
 """The solver's child process, and the parent side that talks to it.
 
-:func:`solve_assignment_isolated` is what the evaluation service calls: it starts
+The evaluation service talks to one child kept running (``--serve``,
+:mod:`.solver_warm`); :func:`solve_assignment_isolated` runs one solve in a child of its own
+(a solver ``command`` given in the config, the benchmark's ``--isolated``). Either starts
 ``python -m services.evaluation.adapters.solver_worker``, writes the problem to its stdin
 (one line of JSON, then the pair sets' codes as raw bytes: :func:`request_blocks`) and
 reads the result as JSON from its stdout, under a timeout. OR-Tools has been
@@ -27,7 +29,8 @@ from dataclasses import asdict, fields
 
 import numpy as np
 
-from services.evaluation.adapters.solver import SolverOptions, canonical, solve_assignment
+from services.evaluation.adapters.solver import (SolverOptions, canonical, preload,
+                                                 solve_assignment)
 from services.evaluation.domain.affinity import AffinityWeights, ImportedScores
 from services.evaluation.domain.assignment import (
     AssignmentProblem, AssignmentResult, ProposalToAssign)
@@ -444,6 +447,7 @@ def main() -> int:
     another and one reply per line until stdin closes (:mod:`.solver_warm`), or until
     a request could not be read whole."""
     stdin = sys.stdin.buffer
+    preload()  # before the request: a child started ahead is ready when it comes
     if "--serve" in sys.argv[1:]:
         while stdin.peek(1):
             reply, in_step = _answer(stdin)
