@@ -55,9 +55,8 @@ class WarmWorker:
               timeout: float, keep: bool = True) -> AssignmentResult:
         """``keep=False``: let the child go after this solve (a big one: its memory goes
         back to the system) and start the next one."""
-        request = request_document(problem, options)
         with self._lock:
-            result = self._solve(request, timeout)
+            result = self._solve(problem, options, timeout)
             if not keep and self._child is not None:
                 self._discard()
                 try:
@@ -66,7 +65,9 @@ class WarmWorker:
                     pass  # the next solve tries again and says why
             return result
 
-    def _solve(self, request: dict, timeout: float) -> AssignmentResult:
+    def _solve(self, problem: AssignmentProblem, options: SolverOptions,
+               timeout: float) -> AssignmentResult:
+        request = request_document(problem, options)
         try:
             child = self._running()
         except OSError as exc:
@@ -76,6 +77,9 @@ class WarmWorker:
                 for block in request_blocks(request):  # its line, then its pairs
                     child.stdin.write(block)
                 child.stdin.flush()
+                # the child has it now: its lists and dicts (one per proposal and expert)
+                # are not held through the solve (solve_assignment_isolated drops them too)
+                del request
                 answer = child.stdout.readline()
             except OSError:
                 answer = b""
