@@ -45,9 +45,7 @@ class WarmWorker:
         in it); a solve under way (the lock held) has its child already."""
         if self._lock.acquire(blocking=False):
             try:
-                self._running()
-            except OSError:
-                pass  # the solve that needs it reports why it cannot start
+                self._start_quietly()
             finally:
                 self._lock.release()
 
@@ -59,11 +57,16 @@ class WarmWorker:
             result = self._solve(problem, options, timeout)
             if not keep and self._child is not None:
                 self._discard()
-                try:
-                    self._running()
-                except OSError:
-                    pass  # the next solve tries again and says why
+                self._start_quietly()
             return result
+
+    def _start_quietly(self) -> None:
+        """The child, started if none runs (the lock held); a child that cannot start is
+        started again by the solve that needs it, which says why."""
+        try:
+            self._running()
+        except OSError:
+            pass
 
     def _solve(self, problem: AssignmentProblem, options: SolverOptions,
                timeout: float) -> AssignmentResult:
