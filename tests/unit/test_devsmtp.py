@@ -57,4 +57,3 @@ def test_raw_utf8_headers_and_multipart_take_the_full_parse():
     content = wire(multipart)
     assert summary(content) == full_parse(content)
     assert summary(content)["text"].splitlines() == ["plain words"]
-
