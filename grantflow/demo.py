@@ -47,7 +47,8 @@ def run_demo(proposals: int, experts: int, seed: int, json_path: str | None,
         if not (var_dir() / "clock.json").exists():
             raise DemoError(f"nothing to resume in {var_dir()}: no demo ran there")
         say(f"resuming the demo in {var_dir()}")
-    with stack.running(say, keep_running=keep_running, fresh=not resume) as mail:
+    with stack.running(say, keep_running=keep_running, fresh=not resume,
+                       what="grantflow demo" + (" --resume" if resume else "")) as mail:
         scenario = synthetic_scenario(proposals, experts, seed)
         say(f"scenario {scenario.name}: {len(scenario.proposals)} proposals, "
             f"{len(scenario.experts)} experts")

@@ -15,9 +15,13 @@ directory (``var/`` may hold another stack's ``var/demo``).
 
 ``grantflow demo`` and ``grantflow scenario run`` reset a private stack of their own
 (:func:`private_environment`) before they start; ``grantflow reset`` resets the current one.
+Each holds the stack (:func:`held`) while it works, so that a second replay or reset of the
+same stack is refused at once instead of emptying the databases under the first one.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import shutil
 import subprocess
@@ -25,6 +29,7 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote, unquote, urlparse
 
@@ -41,6 +46,10 @@ OWN_SUFFIX = ".events"  # <service>.events
 
 class StackError(RuntimeError):
     pass
+
+
+class StackBusy(StackError):
+    """Another replay or reset holds the stack."""
 
 
 def private_environment(name: str) -> dict[str, str]:
@@ -115,6 +124,59 @@ def current_plan() -> Plan:
                 entries=tuple(directory / e for e in STACK_ENTRIES if (directory / e).exists()))
 
 
+# --------------------------------------------------------------------------- who holds it
+#: in the stack's directory, not one of STACK_ENTRIES: a reset inside a held stack keeps it
+LOCK_NAME = ".held"
+
+
+@contextmanager
+def held(what: str, release_file: bool = False):
+    """Hold the current stack for ``what`` (a replay, a reset) until the block ends.
+
+    A second holder of the same directory, in this process or another, gets
+    :class:`StackBusy` at once, naming the first: two replays on one stack would reset each
+    other's databases and move each other's clock without either noticing. The lock is the
+    kernel's (``flock``), so a holder that dies releases it. ``release_file``: remove the
+    lock file on the way out (``grantflow reset`` leaves nothing behind)."""
+    from shared.config import var_dir
+
+    directory = var_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / LOCK_NAME
+    fd = _lock(path)
+    try:
+        os.ftruncate(fd, 0)
+        since = datetime.now().astimezone().isoformat(timespec="seconds")
+        os.pwrite(fd, f"{what}, pid {os.getpid()}, since {since}\n".encode(), 0)
+        yield path
+    finally:
+        if release_file:
+            path.unlink(missing_ok=True)  # still held: who opened it meanwhile re-checks the inode
+        os.close(fd)
+
+
+def _lock(path: Path) -> int:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip()
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+                raise
+            holder = holder or "by another process"
+            raise StackBusy(f"the stack in {path.parent} is in use ({holder}): wait for it "
+                            "to end or stop it, then try again") from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)  # the holder removed the file as it let go: lock the new one
+
+
 # --------------------------------------------------------------------------- reset
 def reset(say, recreate: bool = True) -> Plan:
     """Stop the stack's services and mail server, then remove its vhost (recreated empty
@@ -142,7 +204,8 @@ def reset(say, recreate: bool = True) -> Plan:
             entry.unlink()
     if recreate:
         plan.directory.mkdir(parents=True, exist_ok=True)
-    elif plan.directory.is_dir() and not any(plan.directory.iterdir()):
+    elif plan.directory.is_dir() and {p.name for p in plan.directory.iterdir()} <= {LOCK_NAME}:
+        (plan.directory / LOCK_NAME).unlink(missing_ok=True)  # ours (held), or none
         plan.directory.rmdir()
     say("reset: " + "; ".join(plan.lines()))
     return plan
@@ -228,25 +291,27 @@ def stop_mail_server() -> None:
 
 # --------------------------------------------------------------------------- a run on it
 @contextmanager
-def running(say, keep_running: bool = False, fresh: bool = True):
-    """Reset the current stack (unless not ``fresh``: a resumed run continues from what
-    it holds), start its SMTP server and services, yield the mail directory;
-    afterwards stop them again unless ``keep_running``."""
+def running(say, keep_running: bool = False, fresh: bool = True, what: str = "a replay"):
+    """Hold the current stack for ``what`` (:func:`held`), reset it (unless not ``fresh``:
+    a resumed run continues from what it holds), start its SMTP server and services, yield
+    the mail directory; afterwards stop them again unless ``keep_running``."""
     from grantflow import runtime
     from shared.config import var_dir
 
-    if fresh:
-        reset(say)
-    mail = start_mail_server(say)
-    try:
-        runtime.ensure_clock()
-        for proc, was_running in runtime.up():
-            if not was_running:
-                say(f"  {proc.name:14} pid {proc.pid():<7} {proc.http_url}  log {proc.log_path}")
-        yield mail
-    finally:
-        if keep_running:
-            say(f"services left running: GRANTFLOW_VAR={var_dir()} grantflow status | down")
-        else:
-            runtime.down()
-            stop_mail_server()
+    with held(what):
+        if fresh:
+            reset(say)
+        mail = start_mail_server(say)
+        try:
+            runtime.ensure_clock()
+            for proc, was_running in runtime.up():
+                if not was_running:
+                    say(f"  {proc.name:14} pid {proc.pid():<7} {proc.http_url}  "
+                        f"log {proc.log_path}")
+            yield mail
+        finally:
+            if keep_running:
+                say(f"services left running: GRANTFLOW_VAR={var_dir()} grantflow status | down")
+            else:
+                runtime.down()
+                stop_mail_server()

@@ -109,13 +109,16 @@ def cmd_scenario_run(args) -> int:
         return 2
     try:
         environment = Environment.from_env
+        what = f"grantflow scenario run {args.file}"
         if args.stack == "existing":
-            report = ScenarioRunner(scenario, environment(), progress=print, seed=args.seed,
-                                    resume=args.resume,
-                                    workers=args.workers or DEFAULT_WORKERS).run()
+            with stack.held(what):
+                report = ScenarioRunner(scenario, environment(), progress=print,
+                                        seed=args.seed, resume=args.resume,
+                                        workers=args.workers or DEFAULT_WORKERS).run()
         else:
             stack.apply_environment(stack.private_environment("scenario"))
-            with stack.running(print, keep_running=args.keep_running, fresh=not args.resume):
+            with stack.running(print, keep_running=args.keep_running, fresh=not args.resume,
+                               what=what):
                 report = ScenarioRunner(scenario, environment(), progress=print,
                                         seed=args.seed, resume=args.resume,
                                         workers=args.workers or DEFAULT_WORKERS).run()

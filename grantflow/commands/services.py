@@ -70,7 +70,8 @@ def cmd_reset(args) -> int:
             print("nothing removed")
             return 1
     try:
-        stack.reset(print, recreate=False)
+        with stack.held("grantflow reset", release_file=True):
+            stack.reset(print, recreate=False)
     except stack.StackError as exc:
         print(f"grantflow reset: {exc}", file=sys.stderr)
         return 3
