@@ -96,6 +96,14 @@ class KeepingHandler:
             with open(self.directory / "messages.jsonl", "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")
 
+    def close(self) -> None:
+        """Let the writers finish what they were given, then close the mbox and the
+        descriptor synced with (a test's server ends long before its process does)."""
+        self.writer.shutdown(wait=True)
+        with self.lock:
+            self.mbox.close()
+        os.close(self.sync_fd)
+
 
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 
@@ -159,9 +167,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-pipelining", action="store_true",
                         help="do not offer PIPELINING: clients send one command at a time")
     args = parser.parse_args(argv)
-    controller = Controller(KeepingHandler(Path(args.dir), set(args.reject_domain),
-                                           pipelining=not args.no_pipelining),
-                            hostname=args.host, port=args.port)
+    handler = KeepingHandler(Path(args.dir), set(args.reject_domain),
+                             pipelining=not args.no_pipelining)
+    controller = Controller(handler, hostname=args.host, port=args.port)
     controller.start()
     print(f"devsmtp listening on {args.host}:{args.port}, keeping mail in {args.dir}", flush=True)
     stop = threading.Event()
@@ -170,6 +178,7 @@ def main(argv=None) -> int:
     while not stop.is_set():
         time.sleep(0.2)
     controller.stop()
+    handler.close()
     return 0
 
 

@@ -18,7 +18,7 @@ from tests.support.infra import free_port
 @contextmanager
 def serving(handler, **options):
     """The dev server with ``handler`` on a free loopback port (yielded) while inside;
-    ``options`` for aiosmtpd's SMTP (``enable_SMTPUTF8``)."""
+    ``options`` for aiosmtpd's SMTP (``enable_SMTPUTF8``); the handler is closed after."""
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
     controller.start()
@@ -26,6 +26,7 @@ def serving(handler, **options):
         yield port
     finally:
         controller.stop()
+        handler.close()
 
 
 @pytest.fixture(params=[True, False], ids=["pipelining", "one-command-at-a-time"])
@@ -564,6 +565,25 @@ def test_a_server_started_again_on_its_directory_keeps_what_it_had_and_appends(t
     assert [m["To"] for m in kept] == [f"p{n}@comune.example.it" for n in (1, 2, 3)]
     assert [m.get_content().splitlines()[1] for m in kept] == ["Thanks"] * 3
     assert [r["message_id"] for r in read_messages(tmp_path)] == [m["Message-ID"] for m in kept]
+
+
+def test_a_closed_server_lets_go_of_its_mailbox_and_threads(tmp_path):
+    """A test's server ends long before pytest does: its mbox, the descriptor it syncs with
+    and its writer threads go with it."""
+    import os
+
+    def open_here() -> set[str]:
+        return {os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                if os.path.exists(f"/proc/self/fd/{fd}")}
+
+    with serving(KeepingHandler(tmp_path, set())) as port:
+        SmtpMailer("127.0.0.1", port, "no-reply@grantflow.test", timeout=5).send(mail())
+        assert str(tmp_path / "mail.mbox") in open_here()
+    assert not any(path.startswith(str(tmp_path)) for path in open_here())
+    assert not [t for t in threading.enumerate() if t.name.startswith("devsmtp-keep")]
+    [kept] = read_kept(tmp_path)  # and what it kept is whole
+    assert message_from_bytes(kept, policy=policy.default)["Message-ID"] == (
+        "<d1@grantflow.notifications>")
 
 
 def test_a_message_that_could_not_be_kept_is_refused_for_now_not_for_good(server,
