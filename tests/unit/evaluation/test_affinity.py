@@ -141,11 +141,11 @@ def test_matrix_is_deterministic_and_follows_the_column_order():
 
 
 def test_chunked_computation_equals_one_block(monkeypatch):
-    import services.evaluation.adapters.solver as solver
+    from services.evaluation.adapters.solver import limits
     problem = random_problem(11, n_p=9, n_e=4)
     rows, cols = np.arange(9), np.arange(4)
     whole = AffinityModel(problem).block(rows, cols)
-    monkeypatch.setattr(solver, "_ROWS_PER_CHUNK", 2)
+    monkeypatch.setattr(limits, "ROWS_PER_CHUNK", 2)
     assert (AffinityModel(problem).block(rows, cols) == whole).all()
 
 

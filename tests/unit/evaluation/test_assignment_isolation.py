@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from services.evaluation.adapters import solver, solver_worker
-from services.evaluation.adapters.solver import SolverOptions, canonical, solve_assignment
+from services.evaluation.adapters import solver_worker
+from services.evaluation.adapters.solver import (SolverOptions, canonical, solve as solver_solve,
+                                                 solve_assignment)
 from services.evaluation.adapters.solver_worker import (
     PROTOCOL, decode_problem, decode_result, encode_problem, encode_result, read_request,
     request_blocks, solve_assignment_isolated)
@@ -297,13 +298,13 @@ def test_the_solver_child_lets_go_of_the_abstracts_once_its_text_model_is_built(
     # at 100,000 proposals they were about 0.1 GB of the child's peak, held through the flow
     # solves; only the text model reads them
     seen = []
-    optimise = solver._optimise
+    optimise = solver_solve._optimise
 
     def watched(*args, **kwargs):
         seen.append(_abstracts_alive())
         return optimise(*args, **kwargs)
 
-    monkeypatch.setattr(solver, "_optimise", watched)
+    monkeypatch.setattr(solver_solve, "_optimise", watched)
     raw = b"".join(request_blocks(
         solver_worker.request_document(_with_abstracts(FEASIBLE_SEED), SolverOptions())))
     assert not _abstracts_alive()  # the test itself holds none, only the request's text

@@ -13,10 +13,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from services.evaluation.adapters import solver
 from services.evaluation.adapters.solver import (
-    AffinityModel, SolverOptions, _Index, _collect, _price, _select, _solve_flow,
-    solve_assignment)
+    AffinityModel, SolverOptions, canonical, flow as solver_flow, limits, pairs as solver_pairs,
+    pricing, solve_assignment)
+from services.evaluation.adapters.solver.flow import solve_flow
+from services.evaluation.adapters.solver.index import Index
+from services.evaluation.adapters.solver.pairs import _select, collect
+from services.evaluation.adapters.solver.pricing import price
 from services.evaluation.domain.affinity import (
     AffinityWeights, ImportedScores, affinity_score, area_overlap)
 from services.evaluation.domain.assignment import (
@@ -222,8 +225,8 @@ def test_blocked_pairs_are_each_forbidden_or_kept_pair_once_in_problem_order(see
 
 def test_blocked_pairs_take_two_bytes_a_pair_where_the_pool_allows():
     # 33 million pairs at 100,000 x 30,000: 66 MB by proposal, 0.13 GB as 32-bit codes
-    prob = next(p for p in (solver.canonical(random_problem(seed, max_proposals=6,
-                                                             max_experts=7))
+    prob = next(p for p in (canonical(random_problem(seed, max_proposals=6,
+                                                      max_experts=7))
                             for seed in range(100)) if p.conflicts)
     assert prob.blocked.experts.dtype == np.uint16
     assert len(prob.blocked) == len(set(prob.forbidden) | set(prob.fixed))
@@ -257,8 +260,8 @@ def test_blocked_pairs_read_a_slice_at_a_time_count_as_whole(monkeypatch, slice_
 @SOME
 @given(st.integers(0, 10**9))
 def test_the_index_blocks_exactly_the_open_pairs(seed):
-    prob = solver.canonical(random_problem(seed, max_proposals=6, max_experts=7))
-    index = _Index.of(prob)
+    prob = canonical(random_problem(seed, max_proposals=6, max_experts=7))
+    index = Index.of(prob)
     blocked = set(prob.forbidden) | set(prob.fixed)
     local, cols = index.blocked_in(np.arange(len(index.rows)))
     assert list(zip(local.tolist(), cols.tolist())) == sorted(
@@ -351,11 +354,11 @@ def test_stored_pairs_hold_the_best_and_the_ceiling_bounds_the_rest(seed, width,
             assert len(in_flow) >= width
 
 
-def open_index(n: int, m: int, need: int = 2, free: int = 3, blocked=None) -> _Index:
+def open_index(n: int, m: int, need: int = 2, free: int = 3, blocked=None) -> Index:
     """Every proposal and expert open, in problem positions 0.. (no kept pairs)."""
     blocked = np.zeros(0, np.int64) if blocked is None else blocked
-    return _Index(np.arange(n), np.arange(m), np.full(n, need), np.full(m, free),
-                  np.zeros(m, int), BlockedPairs(blocked, n, m), np.arange(n), np.arange(m))
+    return Index(np.arange(n), np.arange(m), np.full(n, need), np.full(m, free),
+                 np.zeros(m, int), BlockedPairs(blocked, n, m), np.arange(n), np.arange(m))
 
 
 def dense_case(seed: int, max_n: int, max_m: int, top: int, blocked_share: float,
@@ -392,9 +395,9 @@ def test_each_experts_best_rows_survive_the_blocks_they_came_in(seed, width, gro
     keys = rng.permutation(n * m).reshape(n, m) * 3  # distinct: one answer
     keys[rng.random((n, m)) < 0.2] = -1  # not improving
     values = rng.integers(0, 1000, (n, m))
-    columns = solver._ColumnBest(m, width, dtype=np.int64)
-    original = solver._PAIRS_PER_SLICE
-    solver._PAIRS_PER_SLICE = group + 1
+    columns = solver_pairs.ColumnBest(m, width, dtype=np.int64)
+    original = limits.PAIRS_PER_SLICE
+    limits.PAIRS_PER_SLICE = group + 1
     try:
         for start in range(0, n, group):
             rows = np.arange(start, min(n, start + group))
@@ -405,7 +408,7 @@ def test_each_experts_best_rows_survive_the_blocks_they_came_in(seed, width, gro
             columns.merge(rows[r], c, keys[rows[r], c], values[rows[r], c])
         rows, cols, vals = columns.pairs()
     finally:
-        solver._PAIRS_PER_SLICE = original
+        limits.PAIRS_PER_SLICE = original
     kept = set(zip(cols.tolist(), rows.tolist()))
     assert len(kept) == len(rows)
     assert (vals == values[rows, cols]).all()
@@ -419,12 +422,12 @@ def test_each_experts_best_rows_survive_the_blocks_they_came_in(seed, width, gro
 @given(st.integers(0, 10**9), st.integers(1, 5), st.integers(1, 7))
 def test_each_experts_best_proposals_are_arcs_of_the_first_network(seed, width, group):
     rng, n, m, table, blocked, index = dense_case(seed, 40, 30, 8, 0.2)  # ties
-    original = solver._ROWS_PER_CHUNK, solver._PAIRS_PER_SLICE
-    solver._ROWS_PER_CHUNK, solver._PAIRS_PER_SLICE = group, 16 * (group + 1)
+    original = limits.ROWS_PER_CHUNK, limits.PAIRS_PER_SLICE
+    limits.ROWS_PER_CHUNK, limits.PAIRS_PER_SLICE = group, 16 * (group + 1)
     try:
-        store = _collect(DenseModel(table), index, 1, 2, column_width=width)
+        store = collect(DenseModel(table), index, 1, 2, column_width=width)
     finally:
-        solver._ROWS_PER_CHUNK, solver._PAIRS_PER_SLICE = original
+        limits.ROWS_PER_CHUNK, limits.PAIRS_PER_SLICE = original
     keys = index.keys(np.arange(n), table.astype(np.int16))
     keys[blocked // m, blocked % m] = -1
     arcs = set(zip(store.cols[store.in_flow].tolist(), store.rows[store.in_flow].tolist()))
@@ -440,11 +443,11 @@ def test_each_experts_best_proposals_are_arcs_of_the_first_network(seed, width, 
 def test_widening_stores_each_rows_best_not_its_whole_row(seed, width):
     rng, n, m, table, blocked, index = dense_case(seed, 30, 60, 10, 0.2)
     model = DenseModel(table)
-    store = _collect(model, index, 1, 1)
+    store = collect(model, index, 1, 1)
     before = np.bincount(store.rows, minlength=n)
     rows = np.flatnonzero(rng.random(n) < 0.7)
     widths = np.full(n, width)
-    solver._widen(model, index, store, rows, widths)
+    pricing.widen(model, index, store, rows, widths)
     keys = index.keys(np.arange(n), table.astype(np.int16))
     keys[blocked // m, blocked % m] = -1
     for row in range(n):
@@ -471,10 +474,10 @@ def test_the_dealt_assignment_places_every_evaluation_the_loads_allow(seed):
     need = rng.integers(1, 4, 80)
     need = need[np.cumsum(need) <= cap.sum()]  # as many proposals as the loads take
     n = len(need)
-    index = _Index(np.arange(n), np.arange(m), need, cap + rng.integers(0, 3, m),
-                   np.zeros(m, int), BlockedPairs(np.zeros(0, np.int64), n, m),
-                   np.arange(n), np.arange(m))
-    rows, cols = solver._dealt(index, cap)
+    index = Index(np.arange(n), np.arange(m), need, cap + rng.integers(0, 3, m),
+                  np.zeros(m, int), BlockedPairs(np.zeros(0, np.int64), n, m),
+                  np.arange(n), np.arange(m))
+    rows, cols = solver_pairs.dealt(index, cap)
     assert (np.diff(rows) >= 0).all()
     assert np.bincount(rows, minlength=n).tolist() == need.tolist()
     assert (np.bincount(cols, minlength=m) <= cap).all()
@@ -503,14 +506,14 @@ def test_pricing_sums_every_eligible_pairs_gain_however_the_rows_are_grouped(see
     rng, n, m, table, blocked, index = dense_case(seed, 40, 60, 100, 0.1, smallest=2)
     model = DenseModel(table)
     u, v = rng.integers(0, 90, n), rng.integers(0, 40, m)
-    original = solver._ROWS_PER_CHUNK, solver._PAIRS_PER_SLICE
+    original = limits.ROWS_PER_CHUNK, limits.PAIRS_PER_SLICE
     # the stored pairs priced a few at a time too, as 7 million are in slices of 2**20
-    solver._ROWS_PER_CHUNK, solver._PAIRS_PER_SLICE = group, group + 2
+    limits.ROWS_PER_CHUNK, limits.PAIRS_PER_SLICE = group, group + 2
     try:
-        store = _collect(model, index, 1, 2)
-        priced = _price(model, index, store, u, v, per_row=2, per_col=2)
+        store = collect(model, index, 1, 2)
+        priced = price(model, index, store, u, v, per_row=2, per_col=2)
     finally:
-        solver._ROWS_PER_CHUNK, solver._PAIRS_PER_SLICE = original
+        limits.ROWS_PER_CHUNK, limits.PAIRS_PER_SLICE = original
     gain = table - u[:, None] - v[None, :]
     gain[blocked // m, blocked % m] = 0
     assert priced.pair_part == int(np.maximum(gain, 0).sum())
@@ -541,8 +544,8 @@ def test_the_cut_of_a_gains_block_keeps_each_rows_best(seed, per_row, share):
     rng = np.random.default_rng(seed)
     n, m = int(rng.integers(1, 20)), int(rng.integers(1, 3000))
     gain = rng.integers(0, int(rng.integers(1, 50)), (n, m)) * (rng.random((n, m)) < share)
-    keys = solver._gain_keys(open_index(n, m), np.arange(n), np.arange(m), gain.copy())
-    mask = solver._among_best(keys, per_row)
+    keys = pricing._gain_keys(open_index(n, m), np.arange(n), np.arange(m), gain.copy())
+    mask = pricing._among_best(keys, per_row)
     assert (keys[mask] >= 0).all()
     for row in range(n):
         best = np.sort(keys[row][keys[row] >= 0])[::-1][:per_row]
@@ -555,11 +558,11 @@ def test_the_stored_pairs_and_the_networks_arcs_are_kept_in_the_smallest_types()
     rng = np.random.default_rng(3)
     n, m = 30, 20
     table = rng.integers(0, 100, (n, m))
-    index = _Index(np.arange(n), np.arange(m), np.full(n, 2), np.full(m, 4), np.zeros(m, int),
-                   BlockedPairs(np.zeros(0, np.int64), n, m), np.arange(n), np.arange(m))
-    store = _collect(DenseModel(table), index, 4, 8)
+    index = Index(np.arange(n), np.arange(m), np.full(n, 2), np.full(m, 4), np.zeros(m, int),
+                  BlockedPairs(np.zeros(0, np.int64), n, m), np.arange(n), np.arange(m))
+    store = collect(DenseModel(table), index, 4, 8)
     assert store.codes.dtype == np.uint32  # the stored pairs too: they outlive every solve
-    flow = _solve_flow(index, store, 10, index.free)
+    flow = solve_flow(index, store, 10, index.free)
     assert flow.shipped == 2 * n
     assert flow.pair_rows.dtype == flow.pair_cols.dtype == np.int32
     assert flow.pair_vals.dtype == np.int16
@@ -572,10 +575,10 @@ def test_the_network_keeps_nothing_of_its_own_an_arc_while_or_tools_solves(monke
     rng = np.random.default_rng(4)
     n, m = 3000, 200
     table = rng.integers(0, 100, (n, m))
-    index = _Index(np.arange(n), np.arange(m), np.full(n, 2), np.full(m, 40),
-                   np.zeros(m, int), BlockedPairs(np.zeros(0, np.int64), n, m),
-                   np.arange(n), np.arange(m))
-    store = _collect(DenseModel(table), index, 8, 16)
+    index = Index(np.arange(n), np.arange(m), np.full(n, 2), np.full(m, 40),
+                  np.zeros(m, int), BlockedPairs(np.zeros(0, np.int64), n, m),
+                  np.arange(n), np.arange(m))
+    store = collect(DenseModel(table), index, 8, 16)
     arcs = int(store.in_flow.sum())
     held = []
 
@@ -590,12 +593,12 @@ def test_the_network_keeps_nothing_of_its_own_an_arc_while_or_tools_solves(monke
             held.append(tracemalloc.get_traced_memory()[0] - before)
             return self.inner.solve_max_flow_with_min_cost()
 
-    real = solver.min_cost_flow.SimpleMinCostFlow
-    monkeypatch.setattr(solver.min_cost_flow, "SimpleMinCostFlow", Watched)
+    real = solver_flow.min_cost_flow.SimpleMinCostFlow
+    monkeypatch.setattr(solver_flow.min_cost_flow, "SimpleMinCostFlow", Watched)
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        flow = _solve_flow(index, store, 10, index.free)
+        flow = solve_flow(index, store, 10, index.free)
     finally:
         tracemalloc.stop()
     assert flow.shipped == 2 * n and len(flow.pair_rows) == arcs
