@@ -141,9 +141,15 @@ def held(what: str, release_file: bool = False):
     from shared.config import var_dir
 
     directory = var_dir()
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / LOCK_NAME
-    fd = _lock(path)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = _lock(path)
+    except StackError:
+        raise
+    except OSError as exc:  # a read-only or foreign directory: say which, not a traceback
+        raise StackError(f"cannot hold the stack in {directory}: {exc.strerror} "
+                         f"({exc.filename or path})") from None
     try:
         os.ftruncate(fd, 0)
         since = datetime.now().astimezone().isoformat(timespec="seconds")

@@ -124,3 +124,12 @@ def test_a_lock_file_replaced_while_locking_is_locked_anew(stack_dir, monkeypatc
             monkeypatch.setattr(stack.fcntl, "flock", real_flock)
             with stack.held("another"):
                 pass
+
+
+def test_a_directory_that_cannot_be_written_is_a_clear_stack_error(stack_dir, monkeypatch):
+    (stack_dir / "file").write_text("")
+    monkeypatch.setenv("GRANTFLOW_VAR", str(stack_dir / "file" / "var"))  # under a file
+    with pytest.raises(stack.StackError) as refused:
+        with stack.held("grantflow demo"):
+            pytest.fail("held a stack that has no directory")
+    assert f"cannot hold the stack in {stack_dir / 'file' / 'var'}: " in str(refused.value)
