@@ -48,7 +48,8 @@ class EvaluationService(ServiceBase, sign_in_routes("review", announce)):
     @subscribe("submission", DeadlineClosed, prefetch=1)  # a topic per message: one at a time
     def on_deadline_closed(self, event):
         self.uow.consume(event, h.events.on_deadline_closed, self.clock.now())
-        self.solver.prepare()  # the topic's assignment follows
+        if event.manifest:  # the topic's assignment follows (an empty topic has none)
+            self.solver.prepare()
 
     # the deadline screens a whole topic at once: one event per proposal, applied in batches
     @subscribe("submission", ProposalScreened, batch_size=100, batch_wait_ms=50)

@@ -122,12 +122,16 @@ def test_a_child_started_ahead_imports_what_a_solve_needs_before_it_is_asked():
         warm.close()
 
 
-def test_the_service_starts_the_solver_child_when_a_topic_closes():
+def test_the_service_starts_the_solver_child_when_a_topic_with_proposals_closes():
     service = worker_factory(EvaluationService)
     event = deadline_closed(["P-1"])
     service.on_deadline_closed(event)
     service.uow.consume.assert_called_once_with(event, on_deadline_closed, ANY)
     service.solver.prepare.assert_called_once_with()
+
+    service.solver.prepare.reset_mock()
+    service.on_deadline_closed(deadline_closed([]))  # nobody submitted: nothing to assign
+    service.solver.prepare.assert_not_called()
 
 
 def test_prepare_starts_no_child_for_a_solver_in_process_or_one_with_its_own_command():
