@@ -48,8 +48,7 @@ def test_a_private_stack_has_its_own_of_everything():
 
 
 # --------------------------------------------------------------------------- who holds it
-
-HOLD = ("import sys, time\n"
+HOLD = ("import time\n"
         "from grantflow import stack\n"
         "with stack.held('grantflow demo'):\n"
         "    print('held', flush=True)\n"
