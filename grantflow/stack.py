@@ -145,8 +145,6 @@ def held(what: str, release_file: bool = False):
     try:
         directory.mkdir(parents=True, exist_ok=True)
         fd = _lock(path)
-    except StackError:
-        raise
     except OSError as exc:  # a read-only or foreign directory: say which, not a traceback
         raise StackError(f"cannot hold the stack in {directory}: {exc.strerror} "
                          f"({exc.filename or path})") from None
