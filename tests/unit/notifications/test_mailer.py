@@ -1,4 +1,5 @@
 """The SMTP adapter against a real SMTP server in this process (aiosmtpd, loopback)."""
+import os
 import socket
 import threading
 from contextlib import contextmanager
@@ -8,7 +9,7 @@ from email.message import EmailMessage
 import pytest
 from aiosmtpd.controller import Controller
 
-from grantflow.devsmtp import KeepingHandler, read_kept, read_messages
+from grantflow.devsmtp import MBOX, KeepingHandler, read_kept, read_messages
 from services.notifications.adapters.mailer import (OutgoingMail, PermanentMailError,
                                                     SmtpMailer, TransientMailError)
 from services.notifications.adapters.message_text import POLICY, build_standard, flatten
@@ -570,15 +571,13 @@ def test_a_server_started_again_on_its_directory_keeps_what_it_had_and_appends(t
 def test_a_closed_server_lets_go_of_its_mailbox_and_threads(tmp_path):
     """A test's server ends long before pytest does: its mbox, the descriptor it syncs with
     and its writer threads go with it."""
-    import os
-
     def open_here() -> set[str]:
         return {os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
                 if os.path.exists(f"/proc/self/fd/{fd}")}
 
     with serving(KeepingHandler(tmp_path, set())) as port:
         SmtpMailer("127.0.0.1", port, "no-reply@grantflow.test", timeout=5).send(mail())
-        assert str(tmp_path / "mail.mbox") in open_here()
+        assert str(tmp_path / MBOX) in open_here()
     assert not any(path.startswith(str(tmp_path)) for path in open_here())
     assert not [t for t in threading.enumerate() if t.name.startswith("devsmtp-keep")]
     [kept] = read_kept(tmp_path)  # and what it kept is whole
