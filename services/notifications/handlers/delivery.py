@@ -104,51 +104,67 @@ class Attempt:
     started: bool = True  # its attempt row was written when its group started
 
 
-def dispatch_due(uow, mailer, clock, settings) -> int:
+def dispatch_due(uow, mailer, clock, settings,
+                 on_claimed: Callable[[int], None] | None = None) -> int:
     """Send what is due (one batch) over one SMTP connection; returns how many deliveries
-    were claimed."""
+    were claimed. ``on_claimed`` is told how many once the claim is committed, before
+    anything is sent."""
     token = str(uuid.uuid4())
     with uow:
         rows = log.claim_due(uow.session, wall_now(), settings.batch_size, mailer.lease, token)
         again = log.close_interrupted(uow.session, [row.id for row in rows], wall_now())
         engine = uow.session.get_bind()
         uow.commit()
+    if on_claimed is not None:
+        on_claimed(len(rows))
     if rows:
         _Batch(uow, mailer, clock, settings, token, again).run(rows, engine)
     return len(rows)
 
 
 def deliver_all_due(uow, mailer, clock, settings) -> int:
-    """Send everything due: ``settings.senders`` senders at once, each claiming batches
-    (:func:`dispatch_due`: its own claim token, transaction and SMTP connection) until a
-    claim comes back short. Returns how many deliveries were claimed.
+    """Send everything due: up to ``settings.senders`` senders at once, each claiming
+    batches (:func:`dispatch_due`: its own claim token, transaction and SMTP connection)
+    until a claim comes back short. Returns how many deliveries were claimed.
 
     One batch per timer tick sent at most 50 messages a tick, and a single sender waits
     for the SMTP server's answer to each message before the next: a milestone's
     thousands of letters went at 50 a second. Claims skip rows another sender holds
     (``FOR UPDATE SKIP LOCKED``), as between replicas, so senders never share a
     message. They stop while the server is unreachable (the first batch deferred
-    what it held; the rest waits for the retry) and when the service stops."""
+    what it held; the rest waits for the retry) and when the service stops.
+
+    The first sender claims alone, and calls in the others only when its claim comes
+    back full: most ticks find less than a batch due (the few dozen messages one batch
+    of events queued), and every other sender's claim, a transaction of its own, came
+    back empty (1,099 of the 1,519 claims of a 1,000-proposal demo)."""
     senders = max(1, settings.senders)
     claimed = [0] * senders
     errors: list[BaseException] = []
+    others: list[threading.Thread] = []
 
-    def sender(index: int, own) -> None:
+    def sender(index: int, own, on_claimed=None) -> None:
         try:
             while not mailer.stopping.is_set():
-                count = dispatch_due(own, mailer, clock, settings)
+                count = dispatch_due(own, mailer, clock, settings, on_claimed)
+                on_claimed = None  # only the first claim decides
                 claimed[index] += count
                 if count < settings.batch_size or not mailer.state.up:
                     return
-        except BaseException as exc:  # re-raised in the timer's worker below
+        except BaseException as exc:  # re-raised below, once the others have ended
             errors.append(exc)
 
-    threads = [threading.Thread(target=sender, args=(index, uow if index == 0 else uow.another()),
-                                name=f"mail-sender-{index}", daemon=True)
-               for index in range(senders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
+    def call_in_the_others(count: int) -> None:
+        if count < settings.batch_size:
+            return  # what was due fits in this one batch
+        for index in range(1, senders):
+            thread = threading.Thread(target=sender, args=(index, uow.another()),
+                                      name=f"mail-sender-{index}", daemon=True)
+            others.append(thread)
+            thread.start()
+
+    sender(0, uow, call_in_the_others)
+    for thread in others:
         thread.join()
     if errors:
         raise errors[0]

@@ -91,3 +91,44 @@ def test_a_single_sender_sends_its_batches_one_after_another(databases, smtp):
         assert len(smtp.messages()) == 45
     finally:
         engine.dispose()
+
+
+def test_less_than_a_batch_due_is_claimed_once_the_other_senders_not_called_in(
+        databases, smtp, monkeypatch):
+    """The other senders start only when the first claim comes back full: with less than
+    a batch due, one claim, and no claim of theirs coming back empty."""
+    from services.notifications.handlers import delivery
+
+    claims = []
+    claim_due = delivery.log.claim_due
+
+    def counted(*args, **kwargs):
+        rows = claim_due(*args, **kwargs)
+        claims.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(delivery.log, "claim_due", counted)
+    engine = create_service_engine(databases.url("notifications"))
+    try:
+        upgrade_to_head(engine, "services.notifications:migrations")
+        uow = UnitOfWork(session_factory(engine), "notifications")
+        with uow:
+            queue(uow, letters(15), NOW)
+            uow.commit()
+        mailer = SmtpMailer("127.0.0.1", smtp.port, "no-reply@grantflow.test", timeout=10)
+
+        assert deliver_all_due(uow, mailer, FixedClock(),
+                               Settings(senders=SENDERS, batch_size=BATCH)) == 15
+
+        assert claims == [15]
+        assert len(smtp.messages()) == 15
+        del claims[:]
+        with uow:  # 65 due: a full first claim calls the others in
+            queue(uow, letters(80)[15:], NOW)
+            uow.commit()
+        assert deliver_all_due(uow, mailer, FixedClock(),
+                               Settings(senders=SENDERS, batch_size=BATCH)) == 65
+        assert claims[0] == BATCH and sum(claims) == 65 and len(claims) >= 4
+        assert len(smtp.messages()) == 80
+    finally:
+        engine.dispose()
