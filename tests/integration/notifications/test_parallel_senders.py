@@ -1,6 +1,7 @@
 """Several mail senders at once (``deliver_all_due``), on real PostgreSQL and the real
 SMTP server: each queued message goes exactly once, and the batches did overlap."""
 from collections import Counter
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -9,6 +10,7 @@ from services.notifications.adapters.mailer import SmtpMailer
 from services.notifications.adapters.settings import Settings
 from services.notifications.adapters.tables import deliveries, delivery_attempts
 from services.notifications.domain.notification import Notification
+from services.notifications.handlers import delivery
 from services.notifications.handlers.delivery import deliver_all_due, queue
 from shared.db.engine import create_service_engine
 from shared.db.migrations import upgrade_to_head
@@ -36,17 +38,26 @@ def letters(count: int) -> list[Notification]:
             for n in range(count)]
 
 
-def test_parallel_senders_send_every_message_once_in_overlapping_batches(databases, smtp):
-    engine = create_service_engine(databases.url("notifications"), pool_size=SENDERS * 2,
-                                   max_overflow=2)
+@contextmanager
+def queued(databases, smtp, notes: list[Notification], **pool):
+    """(engine, unit of work, mailer) on a migrated notifications database with ``notes``
+    queued; the engine disposed of after."""
+    engine = create_service_engine(databases.url("notifications"), **pool)
     try:
         upgrade_to_head(engine, "services.notifications:migrations")
         uow = UnitOfWork(session_factory(engine), "notifications")
         with uow:
-            queue(uow, letters(MESSAGES), NOW)
+            queue(uow, notes, NOW)
             uow.commit()
-        mailer = SmtpMailer("127.0.0.1", smtp.port, "no-reply@grantflow.test", timeout=10)
+        yield engine, uow, SmtpMailer("127.0.0.1", smtp.port, "no-reply@grantflow.test",
+                                      timeout=10)
+    finally:
+        engine.dispose()
 
+
+def test_parallel_senders_send_every_message_once_in_overlapping_batches(databases, smtp):
+    with queued(databases, smtp, letters(MESSAGES), pool_size=SENDERS * 2,
+                max_overflow=2) as (engine, uow, mailer):
         claimed = deliver_all_due(uow, mailer, FixedClock(),
                                   Settings(senders=SENDERS, batch_size=BATCH))
 
@@ -65,20 +76,10 @@ def test_parallel_senders_send_every_message_once_in_overlapping_batches(databas
         # senders at once: some batch started before another one ended
         spans = sorted((start, end) for _, start, end in batches)
         assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))
-    finally:
-        engine.dispose()
 
 
 def test_a_single_sender_sends_its_batches_one_after_another(databases, smtp):
-    engine = create_service_engine(databases.url("notifications"))
-    try:
-        upgrade_to_head(engine, "services.notifications:migrations")
-        uow = UnitOfWork(session_factory(engine), "notifications")
-        with uow:
-            queue(uow, letters(45), NOW)
-            uow.commit()
-        mailer = SmtpMailer("127.0.0.1", smtp.port, "no-reply@grantflow.test", timeout=10)
-
+    with queued(databases, smtp, letters(45)) as (engine, uow, mailer):
         assert deliver_all_due(uow, mailer, FixedClock(), Settings(senders=1, batch_size=20)) == 45
 
         with engine.connect() as conn:
@@ -89,16 +90,12 @@ def test_a_single_sender_sends_its_batches_one_after_another(databases, smtp):
         assert len(spans) == 3
         assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:]))
         assert len(smtp.messages()) == 45
-    finally:
-        engine.dispose()
 
 
 def test_less_than_a_batch_due_is_claimed_once_the_other_senders_not_called_in(
         databases, smtp, monkeypatch):
     """The other senders start only when the first claim comes back full: with less than
     a batch due, one claim, and no claim of theirs coming back empty."""
-    from services.notifications.handlers import delivery
-
     claims = []
     claim_due = delivery.log.claim_due
 
@@ -108,15 +105,7 @@ def test_less_than_a_batch_due_is_claimed_once_the_other_senders_not_called_in(
         return rows
 
     monkeypatch.setattr(delivery.log, "claim_due", counted)
-    engine = create_service_engine(databases.url("notifications"))
-    try:
-        upgrade_to_head(engine, "services.notifications:migrations")
-        uow = UnitOfWork(session_factory(engine), "notifications")
-        with uow:
-            queue(uow, letters(15), NOW)
-            uow.commit()
-        mailer = SmtpMailer("127.0.0.1", smtp.port, "no-reply@grantflow.test", timeout=10)
-
+    with queued(databases, smtp, letters(15)) as (_, uow, mailer):
         assert deliver_all_due(uow, mailer, FixedClock(),
                                Settings(senders=SENDERS, batch_size=BATCH)) == 15
 
@@ -130,5 +119,3 @@ def test_less_than_a_batch_due_is_claimed_once_the_other_senders_not_called_in(
                                Settings(senders=SENDERS, batch_size=BATCH)) == 65
         assert claims[0] == BATCH and sum(claims) == 65 and len(claims) >= 4
         assert len(smtp.messages()) == 80
-    finally:
-        engine.dispose()
