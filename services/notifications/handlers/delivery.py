@@ -144,26 +144,32 @@ def deliver_all_due(uow, mailer, clock, settings) -> int:
     others: list[threading.Thread] = []
 
     def sender(index: int, own, on_claimed=None) -> None:
+        while not mailer.stopping.is_set():
+            count = dispatch_due(own, mailer, clock, settings, on_claimed)
+            on_claimed = None  # only the first claim decides
+            claimed[index] += count
+            if count < settings.batch_size or not mailer.state.up:
+                return
+
+    def other_sender(index: int, own) -> None:
         try:
-            while not mailer.stopping.is_set():
-                count = dispatch_due(own, mailer, clock, settings, on_claimed)
-                on_claimed = None  # only the first claim decides
-                claimed[index] += count
-                if count < settings.batch_size or not mailer.state.up:
-                    return
-        except BaseException as exc:  # re-raised below, once the others have ended
+            sender(index, own)
+        except BaseException as exc:  # re-raised in the timer's worker below
             errors.append(exc)
 
     def call_in_the_others(count: int) -> None:
         if count < settings.batch_size:
             return  # what was due fits in this one batch
         for index in range(1, senders):
-            thread = threading.Thread(target=sender, args=(index, uow.another()),
+            thread = threading.Thread(target=other_sender, args=(index, uow.another()),
                                       name=f"mail-sender-{index}", daemon=True)
             others.append(thread)
             thread.start()
 
-    sender(0, uow, call_in_the_others)
+    try:
+        sender(0, uow, call_in_the_others)  # in the timer's worker
+    except Exception as exc:  # the others end their batches first (a kill does not wait)
+        errors.insert(0, exc)
     for thread in others:
         thread.join()
     if errors:

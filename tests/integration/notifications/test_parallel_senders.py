@@ -1,9 +1,11 @@
 """Several mail senders at once (``deliver_all_due``), on real PostgreSQL and the real
 SMTP server: each queued message goes exactly once, and the batches did overlap."""
+import threading
 from collections import Counter
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
+import pytest
 import sqlalchemy as sa
 
 from services.notifications.adapters.mailer import SmtpMailer
@@ -119,3 +121,28 @@ def test_less_than_a_batch_due_is_claimed_once_the_other_senders_not_called_in(
                                Settings(senders=SENDERS, batch_size=BATCH)) == 65
         assert claims[0] == BATCH and sum(claims) == 65 and len(claims) >= 4
         assert len(smtp.messages()) == 80
+
+
+def test_an_error_of_the_first_sender_is_raised_once_the_others_have_ended(
+        databases, smtp, monkeypatch):
+    """The first sender works in the timer's worker: its error is raised there, after the
+    senders it called in have sent what they claimed."""
+    caller, calls = threading.current_thread(), []
+    dispatch_due = delivery.dispatch_due
+
+    def failing_second_claim(*args, **kwargs):
+        if threading.current_thread() is caller:
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("the database went away")
+        return dispatch_due(*args, **kwargs)
+
+    monkeypatch.setattr(delivery, "dispatch_due", failing_second_claim)
+    with queued(databases, smtp, letters(100)) as (engine, uow, mailer):
+        with pytest.raises(RuntimeError, match="database went away"):
+            deliver_all_due(uow, mailer, FixedClock(), Settings(senders=SENDERS,
+                                                                batch_size=BATCH))
+        with engine.connect() as conn:
+            statuses = Counter(conn.execute(sa.select(deliveries.c.status)).scalars())
+        assert statuses == {"sent": 100}
+        assert len(smtp.messages()) == 100
