@@ -7,8 +7,6 @@ service clock. See README.md in this directory.
 """
 from __future__ import annotations
 
-from functools import partial
-
 from nameko.timer import timer
 
 from services.notifications import handlers
@@ -55,10 +53,8 @@ class NotificationsService(ServiceBase):
         self._consume(events)
 
     def _consume(self, events):
-        self.uow.consume_batch(events, partial(handlers.on_events, now=self.clock.now(),
-                                               settings=self.settings),
-                               prepare=handlers.lock_calls, bulk=True)
-        self.mailer.wake()  # what the events queued goes out now, not at the next tick
+        if handlers.consume(self.uow, events, self.clock.now(), self.settings):
+            self.mailer.wake()  # what the events queued goes out now, not at the next tick
 
     # ------------------------------------------------------------------ timers
     @delivery_timer(interval=0.5)

@@ -53,6 +53,21 @@ class CallNotKnownYet(Exception):
     """The event's call_published has not been handled yet: retry later."""
 
 
+def consume(uow, events: Sequence[Event], now: datetime, settings) -> int:
+    """A consumer's batch as the service's entrypoints take it: its new events applied in
+    one transaction, their calls locked first (:func:`lock_calls`, :func:`on_events`).
+    Returns how many messages they queued: most batches of evaluation's events (reports,
+    assignments' bookkeeping) queue none, and the senders need not be woken for them."""
+    queued = 0
+
+    def apply(uow, fresh) -> None:
+        nonlocal queued
+        queued = on_events(uow, fresh, now, settings)
+
+    uow.consume_batch(events, apply, prepare=lock_calls, bulk=True)
+    return queued
+
+
 def on_event(uow, event: Event, now: datetime, settings) -> int:
     """Handle one event (see the module docstring); returns how many messages it queued."""
     return on_events(uow, [event], now, settings)

@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from services.notifications.adapters import tables
-from services.notifications.handlers import CallNotKnownYet, lock_calls, on_event, on_events
+from services.notifications.handlers import (CallNotKnownYet, consume, lock_calls, on_event,
+                                             on_events)
 from shared.calls.loader import call_to_wire, load_default_call
 from shared.events import CallPublished, EvaluationReportSubmitted
 from shared.events.base import new_event_id
@@ -164,6 +165,22 @@ def test_a_redelivered_batch_queues_nothing_twice(uows):
     assert {(r["proposal_id"], r["template"]) for r in new} == {
         ("P-0500", "submission_receipt")}
     assert len(new) == 2  # its two contacts, nothing of the five already handled
+
+
+def test_a_batch_says_how_many_messages_it_queued_so_the_senders_are_woken_for_mail_only(
+        uows):
+    """``consume`` (the service's entrypoints) returns the messages a batch queued: the
+    service wakes its mail senders only when there is mail to send."""
+    one_by_one(uows, earlier_batch())
+    submitted = about(f.submitted(), "P-0500")
+
+    assert consume(uows(consumer=CONSUMER), [submitted], NOW, settings()) == 2  # 2 contacts
+    assert consume(uows(consumer=CONSUMER), [final_report("P-0500", "EX-9", T)], NOW,
+                   settings()) == 0  # a report tells nobody anything
+    assert consume(uows(consumer=CONSUMER), [submitted], NOW, settings()) == 0  # redelivered
+    receipts = [r for r in stored(uows)["deliveries"]
+                if (r["proposal_id"], r["template"]) == ("P-0500", "submission_receipt")]
+    assert len(receipts) == 2
 
 
 def test_a_batch_with_an_unknown_call_fails_whole_and_its_other_events_apply_alone(uows):
