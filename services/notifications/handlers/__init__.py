@@ -15,6 +15,6 @@ from services.notifications.handlers.queries import (delivery_health, get_notifi
 from services.notifications.handlers.schedule import send_digests, send_reminders
 
 __all__ = ["deliver_all_due", "dispatch_due", "queue", "CallNotKnownYet", "consume",
-           "lock_calls", "on_event", "on_events", "delivery_health", "get_notification", "letter_pdf",
-           "letters_of_call", "list_notifications", "resend", "send_digests",
+           "lock_calls", "on_event", "on_events", "delivery_health", "get_notification",
+           "letter_pdf", "letters_of_call", "list_notifications", "resend", "send_digests",
            "send_reminders"]

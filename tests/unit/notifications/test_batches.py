@@ -23,7 +23,8 @@ NOW = f.RELEASE_AT  # one service clock reading for the whole batch, as the serv
 
 
 def apply_batch(factory, events, consumer: str = CONSUMER) -> int:
-    """What the service's entrypoint does with a batch."""
+    """What the service's entrypoints do with a batch (``consume``), returning how many
+    events were applied rather than how many messages they queued."""
     return factory(consumer=consumer).consume_batch(
         events, lambda uow, fresh: on_events(uow, fresh, NOW, settings()),
         prepare=lock_calls, bulk=True)
