@@ -53,7 +53,6 @@ class KeepingHandler:
 
     def __init__(self, directory: Path, reject_domains: set[str], writers: int = 4,
                  pipelining: bool = True):
-        self.directory = directory
         self.reject_domains = {d.lower() for d in reject_domains}
         self.pipelining = pipelining
         directory.mkdir(parents=True, exist_ok=True)
