@@ -20,6 +20,7 @@ from services.evaluation.adapters.solver.flow import solve_flow
 from services.evaluation.adapters.solver.index import Index
 from services.evaluation.adapters.solver.pairs import _select, collect
 from services.evaluation.adapters.solver.pricing import price
+from services.evaluation.adapters.solver.resources import set_aside
 from services.evaluation.domain.affinity import (
     AffinityWeights, ImportedScores, affinity_score, area_overlap)
 from services.evaluation.domain.assignment import (
@@ -558,8 +559,7 @@ def test_the_stored_pairs_and_the_networks_arcs_are_kept_in_the_smallest_types()
     rng = np.random.default_rng(3)
     n, m = 30, 20
     table = rng.integers(0, 100, (n, m))
-    index = Index(np.arange(n), np.arange(m), np.full(n, 2), np.full(m, 4), np.zeros(m, int),
-                  BlockedPairs(np.zeros(0, np.int64), n, m), np.arange(n), np.arange(m))
+    index = open_index(n, m, free=4)
     store = collect(DenseModel(table), index, 4, 8)
     assert store.codes.dtype == np.uint32  # the stored pairs too: they outlive every solve
     flow = solve_flow(index, store, 10, index.free)
@@ -569,18 +569,10 @@ def test_the_stored_pairs_and_the_networks_arcs_are_kept_in_the_smallest_types()
     assert (flow.pair_vals == table[flow.pair_rows, flow.pair_cols]).all()
 
 
-def test_the_network_keeps_nothing_of_its_own_an_arc_while_or_tools_solves(monkeypatch):
-    # OR-Tools holds about 0.1 kB an arc while it solves: the arcs' ends, values and
-    # numbers kept beside it were 68 MB more at the solver child's peak (5 million arcs)
-    rng = np.random.default_rng(4)
-    n, m = 3000, 200
-    table = rng.integers(0, 100, (n, m))
-    index = Index(np.arange(n), np.arange(m), np.full(n, 2), np.full(m, 40),
-                  np.zeros(m, int), BlockedPairs(np.zeros(0, np.int64), n, m),
-                  np.arange(n), np.arange(m))
-    store = collect(DenseModel(table), index, 8, 16)
-    arcs = int(store.in_flow.sum())
-    held = []
+def watch_the_solve(monkeypatch, at_solve) -> None:
+    """OR-Tools' network, in the flow module, calls ``at_solve()`` when asked to solve:
+    what the solver holds at its peak."""
+    real = solver_flow.min_cost_flow.SimpleMinCostFlow
 
     class Watched:
         def __init__(self):
@@ -590,11 +582,24 @@ def test_the_network_keeps_nothing_of_its_own_an_arc_while_or_tools_solves(monke
             return getattr(self.inner, name)
 
         def solve_max_flow_with_min_cost(self):
-            held.append(tracemalloc.get_traced_memory()[0] - before)
+            at_solve()
             return self.inner.solve_max_flow_with_min_cost()
 
-    real = solver_flow.min_cost_flow.SimpleMinCostFlow
     monkeypatch.setattr(solver_flow.min_cost_flow, "SimpleMinCostFlow", Watched)
+
+
+def test_the_network_keeps_nothing_of_its_own_an_arc_while_or_tools_solves(monkeypatch):
+    # OR-Tools holds about 0.1 kB an arc while it solves: the arcs' ends, values and
+    # numbers kept beside it were 68 MB more at the solver child's peak (5 million arcs)
+    rng = np.random.default_rng(4)
+    n, m = 3000, 200
+    table = rng.integers(0, 100, (n, m))
+    index = open_index(n, m, free=40)
+    store = collect(DenseModel(table), index, 8, 16)
+    arcs = int(store.in_flow.sum())
+    held = []
+    watch_the_solve(monkeypatch,
+                    lambda: held.append(tracemalloc.get_traced_memory()[0] - before))
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
@@ -605,6 +610,67 @@ def test_the_network_keeps_nothing_of_its_own_an_arc_while_or_tools_solves(monke
     # the expert -> sink arcs' own arrays (one arc per load unit, 8,000 here) stay
     units = m * 40
     assert held[0] < 3 * 8 * units + 2 * arcs, (held, arcs)
+
+
+def test_the_stored_and_blocked_pairs_wait_on_disk_while_or_tools_solves(monkeypatch):
+    # the solver child's peak is OR-Tools' network on top of everything else resident:
+    # at 100,000 x 30,000 the stored pairs (19 million) and the blocked pairs (33
+    # million) set aside while OR-Tools solves took it from 1,125-1,163 to 1,005 MB
+    rng = np.random.default_rng(5)
+    n, m = 400, 60
+    table = rng.integers(0, 100, (n, m))
+    index = open_index(n, m, free=40, blocked=np.unique(rng.integers(0, n * m, 500)))
+    blocked = index.blocked
+    store = collect(DenseModel(table), index, 8, 16)
+    kept = {name: getattr(store, name).copy() for name in ("codes", "vals", "in_flow")}
+    experts = blocked.experts.copy()
+    seen = []
+    watch_the_solve(monkeypatch, lambda: seen.append(
+        [held is None for held in (store.codes, store.vals, store.in_flow, blocked.experts)]))
+    flow = solve_flow(index, store, 10, index.free)
+    assert seen == [[True] * 4]  # one solve, with none of them in memory
+    # read back as they were, types included, and the flow read from them after
+    for name, before in kept.items():
+        after = getattr(store, name)
+        assert after.dtype == before.dtype and np.array_equal(after, before), name
+    assert blocked.experts.dtype == experts.dtype and np.array_equal(blocked.experts, experts)
+    assert flow.shipped == 2 * n and len(flow.pair_rows) == int(kept["in_flow"].sum())
+    assert (flow.pair_vals == table[flow.pair_rows, flow.pair_cols]).all()
+
+
+def test_arrays_set_aside_come_back_when_the_block_raises():
+    class Holder:
+        pass
+
+    holder = Holder()
+    holder.codes = np.arange(10, dtype=np.uint32) * 7
+    holder.flags = np.array([True, False, True])
+    with pytest.raises(RuntimeError, match="status 3"):
+        with set_aside((holder, "codes"), (holder, "flags")):
+            assert holder.codes is None and holder.flags is None
+            raise RuntimeError("OR-Tools min-cost flow ended with status 3")
+    assert holder.codes.dtype == np.uint32 and holder.codes.tolist() == list(range(0, 70, 7))
+    assert holder.flags.tolist() == [True, False, True]
+
+
+def test_the_affinity_pass_holds_each_blocks_codes_in_the_stores_type():
+    # 64-bit parts, their concatenation and its 32-bit copy were the affinity pass's
+    # peak at 100,000 x 30,000 (about 0.4 GB of codes for 19 million stored pairs)
+    rng = np.random.default_rng(6)
+    n, m = 20000, 40
+    table = rng.integers(0, 100, (n, m))
+    index = open_index(n, m, free=2000)
+    tracemalloc.start()
+    try:
+        store = collect(DenseModel(table), index, 4, 16)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    pairs = len(store.codes)
+    assert store.codes.dtype == np.uint32 and pairs >= 16 * n
+    # a stored pair is 7 bytes (code, value, arc or not), twice while the parts are
+    # joined; 64-bit parts made it 26
+    assert peak < 20 * pairs, (peak, pairs)
 
 
 def test_two_candidate_widths_prove_the_same_optimum_on_an_instance_of_several_groups():

@@ -12,7 +12,7 @@ from scipy.sparse.csgraph import breadth_first_order
 from services.evaluation.adapters.solver import limits
 from services.evaluation.adapters.solver.index import Index
 from services.evaluation.adapters.solver.pairs import Store
-from services.evaluation.adapters.solver.resources import return_freed_memory
+from services.evaluation.adapters.solver.resources import return_freed_memory, set_aside
 
 
 @dataclass
@@ -65,30 +65,35 @@ def solve_flow(index: Index, store: Store, penalty: int, unit_cap: np.ndarray) -
     np.negative(store.vals[arcs], out=costs[:n])
     costs[n:] = u_cost
     del arcs, codes
-    # the heap's free pages go back before OR-Tools takes its 0.1 kB an arc: the last
-    # round's pricing and this network's arrays leave about 0.2 GB of freed blocks
-    # below the mmap threshold that the process would otherwise keep through the solve
-    # (100,000 x 30,000: 844 -> 645 MB resident when the solve began)
-    return_freed_memory()
-    smcf = min_cost_flow.SimpleMinCostFlow()
-    handles = smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-    # a fresh network numbers its arcs 0, 1, ... in the order they were added
-    if len(handles) and (handles[0] != 0 or handles[-1] != len(handles) - 1):
-        raise RuntimeError("OR-Tools numbered the arcs of a new network out of order")
-    del tails, heads, caps, costs, handles
-    demand = int(index.need.sum())
-    smcf.set_nodes_supplies(np.r_[np.arange(n_rows), sink].astype(np.int32),
-                            np.r_[index.need, -demand].astype(np.int64))
-    status = smcf.solve_max_flow_with_min_cost()
-    if status != smcf.OPTIMAL:
-        raise RuntimeError(f"OR-Tools min-cost flow ended with status {status}")
-    flows = np.empty(n + len(u_cols), dtype=np.int64)
-    step = limits.ARCS_READ_AT_ONCE
-    for start in range(0, len(flows), step):
-        numbers = np.arange(start, min(start + step, len(flows)), dtype=np.int32)
-        flows[start:start + len(numbers)] = smcf.flows(numbers)
-    shipped, cost = int(smcf.maximum_flow()), int(smcf.optimal_cost())
-    del smcf  # its network and work arrays (about 0.1 kB an arc) go before what follows
+    # what OR-Tools does not read waits on disk while it holds the network: the stored
+    # pairs (about four for each arc) and the blocked pairs were 0.2 GB of the solver
+    # child's peak at 100,000 x 30,000
+    with set_aside((store, "codes"), (store, "vals"), (store, "in_flow"),
+                   (index.blocked, "experts")):
+        # the heap's free pages go back before OR-Tools takes its 0.1 kB an arc: the last
+        # round's pricing and this network's arrays leave about 0.2 GB of freed blocks
+        # below the mmap threshold that the process would otherwise keep through the solve
+        # (100,000 x 30,000: 844 -> 645 MB resident when the solve began)
+        return_freed_memory()
+        smcf = min_cost_flow.SimpleMinCostFlow()
+        handles = smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+        # a fresh network numbers its arcs 0, 1, ... in the order they were added
+        if len(handles) and (handles[0] != 0 or handles[-1] != len(handles) - 1):
+            raise RuntimeError("OR-Tools numbered the arcs of a new network out of order")
+        del tails, heads, caps, costs, handles
+        demand = int(index.need.sum())
+        smcf.set_nodes_supplies(np.r_[np.arange(n_rows), sink].astype(np.int32),
+                                np.r_[index.need, -demand].astype(np.int64))
+        status = smcf.solve_max_flow_with_min_cost()
+        if status != smcf.OPTIMAL:
+            raise RuntimeError(f"OR-Tools min-cost flow ended with status {status}")
+        flows = np.empty(n + len(u_cols), dtype=np.int64)
+        step = limits.ARCS_READ_AT_ONCE
+        for start in range(0, len(flows), step):
+            numbers = np.arange(start, min(start + step, len(flows)), dtype=np.int32)
+            flows[start:start + len(numbers)] = smcf.flows(numbers)
+        shipped, cost = int(smcf.maximum_flow()), int(smcf.optimal_cost())
+        del smcf  # its network and work arrays (about 0.1 kB an arc) go before what follows
     # the arcs' ends and values are read from the store again (it has not changed)
     # rather than kept through the solve, in the smallest types that hold them: beside
     # OR-Tools' arrays they and the arcs' numbers were 68 MB at 5 million arcs, at the

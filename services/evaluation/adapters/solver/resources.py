@@ -1,12 +1,17 @@
 """Time and memory of a solve: laps per phase (wall and CPU seconds), the peak resident
-memory, and the free pages handed back to the system."""
+memory, the free pages handed back to the system, and arrays set aside on disk while
+they are not read."""
 from __future__ import annotations
 
 import ctypes
 import functools
 import resource
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import numpy as np
 
 
 class Clock:
@@ -51,6 +56,30 @@ def return_freed_memory() -> None:
         _libc().malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+@contextmanager
+def set_aside(*fields: tuple[object, str]) -> Iterator[None]:
+    """Write the arrays ``getattr(holder, name)`` of ``fields`` to an unnamed temporary
+    file and drop them (the attribute reads None) for the ``with`` block; they are read
+    back when it ends, however it ends.
+
+    For what the solver keeps but OR-Tools does not read while it solves (the stored
+    pairs, the blocked pairs): its network and work arrays (about 0.1 kB an arc) come on
+    top of everything else resident, and the solver child's peak is there. The file is
+    in the system's temporary directory (``TMPDIR``; in the Kubernetes manifests an
+    ``emptyDir`` on the node's disk): its pages are cache the kernel may drop, not memory
+    the child holds."""
+    with tempfile.TemporaryFile(prefix="grantflow-solver-") as spill:
+        for holder, name in fields:
+            np.save(spill, getattr(holder, name), allow_pickle=False)
+            setattr(holder, name, None)
+        try:
+            yield
+        finally:
+            spill.seek(0)
+            for holder, name in fields:
+                setattr(holder, name, np.load(spill, allow_pickle=False))
 
 
 @functools.cache
