@@ -20,6 +20,7 @@ from services.evaluation.adapters.solver.flow import solve_flow
 from services.evaluation.adapters.solver.index import Index
 from services.evaluation.adapters.solver.pairs import _select, collect
 from services.evaluation.adapters.solver.pricing import price
+from services.evaluation.adapters.solver import resources as solver_resources
 from services.evaluation.adapters.solver.resources import set_aside
 from services.evaluation.domain.affinity import (
     AffinityWeights, ImportedScores, affinity_score, area_overlap)
@@ -651,6 +652,26 @@ def test_arrays_set_aside_come_back_when_the_block_raises():
             raise RuntimeError("OR-Tools min-cost flow ended with status 3")
     assert holder.codes.dtype == np.uint32 and holder.codes.tolist() == list(range(0, 70, 7))
     assert holder.flags.tolist() == [True, False, True]
+
+
+def test_a_full_disk_leaves_the_arrays_in_memory_and_the_solve_goes_on(monkeypatch, caplog):
+    # /dev/full answers every write with ENOSPC, as a full temporary directory would
+    monkeypatch.setattr(solver_resources.tempfile, "TemporaryFile",
+                        lambda **_: open("/dev/full", "w+b"))
+    rng = np.random.default_rng(7)
+    n, m = 300, 40
+    table = rng.integers(0, 100, (n, m))
+    index = open_index(n, m, free=40)
+    store = collect(DenseModel(table), index, 8, 16)
+    codes = store.codes
+    seen = []
+    watch_the_solve(monkeypatch, lambda: seen.append(store.codes is codes))
+    with caplog.at_level("WARNING", logger=solver_resources.__name__):
+        flow = solve_flow(index, store, 10, index.free)
+    assert seen == [True] and store.codes is codes
+    assert "not set aside on disk" in caplog.text and "No space left" in caplog.text
+    assert flow.shipped == 2 * n
+    assert (flow.pair_vals == table[flow.pair_rows, flow.pair_cols]).all()
 
 
 def test_the_affinity_pass_holds_each_blocks_codes_in_the_stores_type():

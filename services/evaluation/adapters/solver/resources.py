@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import logging
 import resource
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 class Clock:
@@ -62,7 +65,7 @@ def return_freed_memory() -> None:
 def set_aside(*fields: tuple[object, str]) -> Iterator[None]:
     """Write the arrays ``getattr(holder, name)`` of ``fields`` to an unnamed temporary
     file and drop them (the attribute reads None) for the ``with`` block; they are read
-    back when it ends, however it ends.
+    back when it ends, however it ends. Where the file cannot be written they stay.
 
     For what the solver keeps but OR-Tools does not read while it solves (the stored
     pairs, the blocked pairs): its network and work arrays (about 0.1 kB an arc) come on
@@ -70,9 +73,14 @@ def set_aside(*fields: tuple[object, str]) -> Iterator[None]:
     in the system's temporary directory (``TMPDIR``; in the Kubernetes manifests an
     ``emptyDir`` on the node's disk): its pages are cache the kernel may drop, not memory
     the child holds."""
-    with tempfile.TemporaryFile(prefix="grantflow-solver-") as spill:
+    spill = _written([getattr(holder, name) for holder, name in fields])
+    if isinstance(spill, OSError):
+        # a full or unwritable temporary directory costs memory, not the solve
+        log.warning("solver arrays kept in memory, not set aside on disk: %s", spill)
+        yield
+        return
+    with spill:
         for holder, name in fields:
-            np.save(spill, getattr(holder, name), allow_pickle=False)
             setattr(holder, name, None)
         try:
             yield
@@ -80,6 +88,24 @@ def set_aside(*fields: tuple[object, str]) -> Iterator[None]:
             spill.seek(0)
             for holder, name in fields:
                 setattr(holder, name, np.load(spill, allow_pickle=False))
+
+
+def _written(arrays: list[np.ndarray]):
+    """An unnamed temporary file holding ``arrays`` one after the other (``np.save``),
+    or the error that stopped writing it."""
+    try:
+        spill = tempfile.TemporaryFile(prefix="grantflow-solver-")
+    except OSError as error:
+        return error
+    try:
+        for array in arrays:
+            np.save(spill, array, allow_pickle=False)
+        spill.flush()
+    except OSError as error:
+        with suppress(OSError):  # closing flushes what is buffered, and fails again
+            spill.close()
+        return error
+    return spill
 
 
 @functools.cache
