@@ -17,31 +17,37 @@ closes, before its solve is asked for; with ``--isolated`` the solve's own child
 them inside ``seconds``), ``total_affinity``, ``objective``,
 ``bound``, ``gap``, ``violations`` (conflicts assigned + overloads + proposals without
 exactly k evaluators, checked independently of the solver: must be 0), phase timings and
-peak memory.
+peak memory (with ``--isolated``, ``peak_rss_together_mb``: this process and the solver's
+child sampled together, as a container counts the service and its child).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
 import resource
 import sys
 import time
 import zipfile
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 
-from services.evaluation.adapters.solver import (AffinityModel, SolverOptions, preload,
-                                                 solve_assignment)
-from services.evaluation.adapters.solver_worker import solve_assignment_isolated
-from services.evaluation.domain.affinity import AffinityWeights, ImportedScores
-from services.evaluation.domain.assignment import (
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.procstat import PeakTogether  # noqa: E402
+from services.evaluation.adapters.solver import (  # noqa: E402
+    AffinityModel, SolverOptions, preload, solve_assignment)
+from services.evaluation.adapters.solver_worker import solve_assignment_isolated  # noqa: E402
+from services.evaluation.domain.affinity import AffinityWeights, ImportedScores  # noqa: E402
+from services.evaluation.domain.assignment import (  # noqa: E402
     AssignmentProblem, ProposalToAssign, violations)
-from services.evaluation.domain.conflicts import Consortium, Participant, conflict_pairs
-from services.evaluation.domain.experts import Expert
-from services.evaluation.domain.pairs import PairSet
-from shared.calls.model import Criterion, EvaluationRules
+from services.evaluation.domain.conflicts import (  # noqa: E402
+    Consortium, Participant, conflict_pairs)
+from services.evaluation.domain.experts import Expert  # noqa: E402
+from services.evaluation.domain.pairs import PairSet  # noqa: E402
+from shared.calls.model import Criterion, EvaluationRules  # noqa: E402
 
 THEMES = 40
 WORDS_PER_THEME = 60
@@ -315,8 +321,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"libraries imported in {imported:.1f} s", flush=True)
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
+    together = None
     if args.isolated:
-        result = solve_assignment_isolated(problem, options)
+        with PeakTogether(os.getpid()) as together:
+            result = solve_assignment_isolated(problem, options)
     else:
         result = solve_assignment(problem, options,
                                   progress=lambda line: print(f"  {line}", flush=True))
@@ -354,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": result.stats.get("rounds"), "arcs": result.stats.get("arcs"),
         # the solve's own peak (with --isolated, the child's, as the service runs it)
         "solver_peak_rss_mb": round(result.stats.get("peak_rss_mb", 0.0), 1),
+        # with --isolated, this process (holding the problem, as the service does) and
+        # the child sampled together: what a container's memory limit counts
+        "peak_rss_together_mb": together and round(together.peak_mb, 1),
         **_peak_mb(),
     }
     print(json.dumps(summary))

@@ -17,7 +17,7 @@ import requests
 import sqlalchemy as sa
 
 from bench.autovacuum import Autovacuum
-from bench.procstat import cpu_seconds
+from bench.procstat import cpu_seconds, rss_mb
 from grantflow.http import pages_after
 from grantflow.scenario.environment import Environment
 from shared.auth import DEFAULT_DEV_SECRET, issue_token
@@ -176,29 +176,6 @@ class Sampler:
             self.pg_connections_max = max(self.pg_connections_max, int(count))
         except sa.exc.SQLAlchemyError:
             pass
-
-
-def rss_mb(pid: int | None) -> float | None:
-    """Resident memory of a process and its children (a service is one process today)."""
-    if pid is None:
-        return None
-    total = 0
-    for each in [pid, *_children(pid)]:
-        try:
-            for line in Path(f"/proc/{each}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return round(total / 1024, 1)
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(child) for child in text.split()]
 
 
 def cpu_seconds_if_running(pid: int | None, reaped: bool = False) -> float:

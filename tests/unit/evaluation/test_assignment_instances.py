@@ -85,3 +85,17 @@ def test_a_file_that_is_not_an_instance_is_refused(tmp_path, capsys):
     path.write_text("not a zip")
     code, _, err = run(capsys, "--instance", path)
     assert code == 2 and "not a readable .npz file" in err
+
+
+def test_an_isolated_solve_reports_this_process_and_its_child_together(capsys):
+    # what a container's memory limit counts of the evaluation service and its solver
+    # child; a solve in this process has no child to add
+    args = ("--proposals", 300, "--experts", 100, "--k", 3, "--seed", 4)
+    code, isolated, _ = run(capsys, *args, "--isolated")
+    assert code == 0 and isolated["proven_optimal"]
+    with open("/proc/self/status") as status:
+        resident = next(int(line.split()[1]) / 1024 for line in status
+                        if line.startswith("VmRSS:"))
+    assert isolated["peak_rss_together_mb"] >= 0.9 * resident
+    code, in_process, _ = run(capsys, *args)
+    assert code == 0 and in_process["peak_rss_together_mb"] is None
