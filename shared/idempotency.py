@@ -35,6 +35,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from shared.config import DEFAULT_DB_MAX_OVERFLOW, DEFAULT_DB_POOL_SIZE
+from shared.db.engine import checked_on_checkout
 from shared.db.types import UtcDateTime
 
 HEADER = "Idempotency-Key"
@@ -215,10 +216,9 @@ class Store:
         # closes an overflow connection when it is returned: with one kept, as this pool
         # had, nearly every concurrent request connected anew (a PostgreSQL backend
         # started and ended per request).
-        self._lock_engine = sa.create_engine(
+        self._lock_engine = checked_on_checkout(sa.create_engine(
             engine.url, pool_size=max(1, pool_size), max_overflow=max(0, max_overflow),
-            pool_timeout=60, pool_pre_ping=True,
-            pool_recycle=300) if self._postgres else None
+            pool_timeout=60, pool_recycle=300)) if self._postgres else None
         self._held: set[tuple[str, str]] = set()
         self._guard = threading.Lock()
         self._claims = 0
