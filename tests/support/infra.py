@@ -89,6 +89,19 @@ class Vhost:
         return response.json()
 
 
+def postgres_databases(prefix: str) -> set[str]:
+    """The names of the PostgreSQL databases starting with ``prefix`` (``_`` taken
+    literally): what a stack, a bench or a test left behind."""
+    engine = sa.create_engine(normalise_url(f"{PG_URL}/postgres"), poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return set(conn.execute(
+                sa.text("SELECT datname FROM pg_database WHERE datname LIKE :p"),
+                {"p": prefix.replace("_", "\\_") + "%"}).scalars())
+    finally:
+        engine.dispose()
+
+
 class Databases:
     """Per-test PostgreSQL databases, one per service, created by the services themselves."""
 

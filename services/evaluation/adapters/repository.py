@@ -24,7 +24,7 @@ from services.evaluation.domain.planning import ProposalState
 from services.evaluation.domain.reports import Report
 from shared.calls.loader import ParsedCalls
 from shared.calls.model import Call
-from shared.db.inserts import insert_ignoring_duplicates
+from shared.db.inserts import insert_for, insert_ignoring_duplicates
 
 _CALLS = ParsedCalls()
 
@@ -303,15 +303,37 @@ def active_loads(uow) -> Counter:
 
 def add_assignment(uow, *, proposal_id: str, expert_id: str, topic_id: str, reason: str,
                    now: datetime, due_at: datetime, note: str | None = None) -> None:
-    values = dict(topic_id=topic_id, status="active", reason=reason, assigned_at=now,
-                  due_at=due_at, released_at=None, release_reason=None, note=note)
-    if assignment_row(uow, proposal_id, expert_id) is None:
-        uow.session.execute(assignments.insert().values(proposal_id=proposal_id,
-                                                        expert_id=expert_id, **values))
-    else:  # a pair released for a reason that no longer holds (operations' override)
-        uow.session.execute(assignments.update().where(
-            assignments.c.proposal_id == proposal_id,
-            assignments.c.expert_id == expert_id).values(**values))
+    add_assignments(uow, [assignment_values(proposal_id=proposal_id, expert_id=expert_id,
+                                            topic_id=topic_id, reason=reason, now=now,
+                                            due_at=due_at, note=note)])
+
+
+def assignment_values(*, proposal_id: str, expert_id: str, topic_id: str, reason: str,
+                      now: datetime, due_at: datetime, note: str | None = None) -> dict:
+    """The row of an active assignment, as :func:`add_assignments` takes it."""
+    return dict(proposal_id=proposal_id, expert_id=expert_id, topic_id=topic_id,
+                status="active", reason=reason, assigned_at=now, due_at=due_at,
+                released_at=None, release_reason=None, note=note)
+
+
+def add_assignments(uow, rows: list[dict]) -> None:
+    """Make each pair of ``rows`` (:func:`assignment_values`) active, in one statement
+    for all of them, sent as multi-row INSERTs: a new pair is inserted, and a pair released
+    before for a reason that no longer holds (an operator's override) is made active again
+    with the new values. The first assignment of a topic writes three pairs a proposal
+    (300,000 in a 100,000-proposal call): a look for the pair and an INSERT each, one
+    pair at a time, were most of the service's work at the start of evaluation after the
+    solve (bench/assignment_write.py)."""
+    # a pair twice in one statement would be an error (ON CONFLICT cannot update a row it
+    # inserted); one at a time, the later values won
+    by_pair = {(row["proposal_id"], row["expert_id"]): row for row in rows}
+    if not by_pair:
+        return
+    insert = insert_for(uow.session, assignments)
+    uow.session.execute(insert.on_conflict_do_update(
+        index_elements=["proposal_id", "expert_id"],
+        set_={column.name: insert.excluded[column.name] for column in assignments.columns
+              if not column.primary_key}), list(by_pair.values()))
 
 
 def release_assignment(uow, proposal_id: str, expert_id: str, reason: str, now: datetime,

@@ -285,15 +285,18 @@ def _write(uow, plan: _Plan, results, accepted, failed, now: datetime,
     extras_open = {p: extra_slots_open(t, k, plan.extras_active.get(p, 0))
                    for p, t in plan.targets.items()}
     replacing = {p for _, p in plan.released}  # someone left: a newcomer replaces them
+    rows = []
     for expert_id, proposal_id in sorted(accepted, key=lambda pair: (pair[1], pair[0])):
         row = plan.rows[proposal_id]
         reason = "repair" if proposal_id in replacing else INITIAL
         if extras_open[proposal_id] > 0:
             reason, extras_open[proposal_id] = "extra", extras_open[proposal_id] - 1
         event = assigned_event(call, row, experts[expert_id], reason, now)
-        repo.add_assignment(uow, proposal_id=proposal_id, expert_id=expert_id,
-                            topic_id=row.topic_id, reason=reason, now=now, due_at=event.due_at)
+        rows.append(repo.assignment_values(proposal_id=proposal_id, expert_id=expert_id,
+                                           topic_id=row.topic_id, reason=reason, now=now,
+                                           due_at=event.due_at))
         uow.add_events(event)
+    repo.add_assignments(uow, rows)
     revision = repo.bump_revision(uow) if accepted else current
     status = _status(results, failed)
     _record_subjects(uow, plan, failed, revision, now,
@@ -322,13 +325,13 @@ def _record_subjects(uow, plan: _Plan, failed: dict, revision: int, now: datetim
             else:
                 repo.update_topic(uow, plan.call.id, topic_id, assignment_status="assigned",
                                   assignment_message=None, assigned_at=now)
-        for pid, target in plan.targets.items():
-            if plan.rows[pid].target_evaluators is None:
-                repo.update_proposal(uow, pid, target_evaluators=target)
+        repo.update_proposals(uow, {pid: {"target_evaluators": target}
+                                    for pid, target in plan.targets.items()
+                                    if plan.rows[pid].target_evaluators is None})
         return
-    for pid in plan.targets:
-        repo.update_proposal(uow, pid, repair_message=failed.get(pid),
-                             repair_attempt_revision=revision if pid in failed else None)
+    repo.update_proposals(uow, {pid: {"repair_message": failed.get(pid),
+                                      "repair_attempt_revision": revision if pid in failed
+                                      else None} for pid in plan.targets})
 
 
 def _status(results: list[AssignmentResult], failed: dict) -> str:

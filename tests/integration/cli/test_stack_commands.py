@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import requests
-import sqlalchemy as sa
 from kombu import Connection
 
 from grantflow.cli import main
@@ -17,19 +16,10 @@ from grantflow.topology import declare_all
 from shared.config import SERVICES
 from shared.db.engine import drop_postgres_databases, ensure_postgres_database, normalise_url
 from shared.messaging import topology as t
-from tests.support.infra import PG_URL, RABBIT_API, Vhost, free_port
+from tests.support.infra import PG_URL, RABBIT_API, Vhost, free_port, postgres_databases
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def _databases(prefix: str) -> set[str]:
-    engine = sa.create_engine(normalise_url(f"{PG_URL}/postgres"), poolclass=sa.pool.NullPool)
-    with engine.connect() as conn:
-        names = conn.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE :p"),
-                             {"p": prefix.replace("_", "\\_") + "%"}).scalars().all()
-    engine.dispose()
-    return set(names)
 
 
 @pytest.fixture
@@ -64,7 +54,7 @@ def test_reset_removes_exactly_the_stacks_vhost_databases_and_files(own_stack, c
 
     assert main(["reset"]) == 2  # no terminal, no --yes: refused, nothing removed
     assert "add --yes" in capsys.readouterr().err
-    assert len(_databases(prefix)) == 6 and (var / "config").is_dir()
+    assert len(postgres_databases(prefix)) == 6 and (var / "config").is_dir()
 
     assert main(["reset", "--yes"]) == 0
 
@@ -72,7 +62,7 @@ def test_reset_removes_exactly_the_stacks_vhost_databases_and_files(own_stack, c
     assert f"RabbitMQ vhost {vhost.name!r}" in out
     gone = requests.get(f"{RABBIT_API}/vhosts/{vhost.name}", timeout=10)
     assert gone.status_code == 404
-    assert _databases(prefix) == {f"{prefix}_demo_submission"}
+    assert postgres_databases(prefix) == {f"{prefix}_demo_submission"}
     assert sorted(p.name for p in var.iterdir()) == ["demo", "demo-report.json"]
     assert (var / "demo" / "clock.json").exists()
 
@@ -131,7 +121,7 @@ def test_scenario_run_on_a_private_stack_then_csv_exports_from_the_services(
         out = capsys.readouterr().out
         assert out.startswith("reset: ") and "local SMTP server on 127.0.0.1:" in out
         assert not (var / "log" / "stale.log").exists()
-        assert sorted(_databases(prefix)) == sorted(f"{prefix}_{name}" for name in SERVICES)
+        assert sorted(postgres_databases(prefix)) == sorted(f"{prefix}_{name}" for name in SERVICES)
         assert list((var / "mail").iterdir())  # the applicants' mail went to its own server
         _check_exports(tmp_path, capsys)
     finally:
