@@ -14,11 +14,26 @@ import sqlalchemy as sa
 def selects_of(engine: sa.Engine, run) -> list[tuple[str, object]]:
     """The SELECT and SET statements (and their parameters) ``run()`` sent through
     ``engine``."""
+    return _kept_while(engine, run, lambda statement, parameters: (
+        (statement, parameters) if statement.lstrip().upper().startswith(("SELECT", "SET "))
+        else None))
+
+
+def sent_by(engine: sa.Engine, run) -> list[str]:
+    """Every statement ``run()`` sent through ``engine``, whitespace folded (an executemany
+    counts once per batch of rows handed to the driver)."""
+    return _kept_while(engine, run,
+                       lambda statement, _: re.sub(r"\s+", " ", statement).strip())
+
+
+def _kept_while(engine: sa.Engine, run, keep) -> list:
+    """``keep(statement, parameters)`` of each statement ``run()`` sends (None: not kept)."""
     seen = []
 
     def listener(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith(("SELECT", "SET ")):
-            seen.append((statement, parameters))
+        kept = keep(statement, parameters)
+        if kept is not None:
+            seen.append(kept)
 
     sa.event.listen(engine, "before_cursor_execute", listener)
     try:
@@ -26,6 +41,11 @@ def selects_of(engine: sa.Engine, run) -> list[tuple[str, object]]:
     finally:
         sa.event.remove(engine, "before_cursor_execute", listener)
     return seen
+
+
+def starting(statements: list[str], prefix: str) -> int:
+    """How many of ``statements`` (:func:`sent_by`'s) start with ``prefix``."""
+    return sum(statement.startswith(prefix) for statement in statements)
 
 
 def tables_read(statements) -> Counter:

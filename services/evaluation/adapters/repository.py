@@ -177,6 +177,50 @@ def ensure_proposal(uow, proposal_id: str, call_id: str, topic_id: str):
     return row
 
 
+def note_manifest(uow, call_id: str, topic_id: str, entries: list[dict]) -> None:
+    """A topic's manifest (``proposal_id``, ``version``, ``received_at`` each): every
+    proposal created if new, and marked in the manifest with its frozen version and receipt
+    time, in one statement (multi-row INSERTs that update the rows that exist). A topic of
+    10,000 proposals took 40,000 statements one proposal at a time (a locked look, an
+    INSERT, a second look, an UPDATE). The rows go in proposal-id order, the order in which
+    a batch of screenings locks them (:func:`note_screenings`), so the two never deadlock."""
+    rows = {entry["proposal_id"]: {
+        "proposal_id": entry["proposal_id"], "call_id": call_id, "topic_id": topic_id,
+        "in_manifest": True, "version": entry["version"],
+        "received_at": entry["received_at"]} for entry in entries}
+    if not rows:
+        return
+    insert = insert_for(uow.session, proposals)
+    uow.session.execute(insert.on_conflict_do_update(
+        index_elements=["proposal_id"],
+        set_={column: insert.excluded[column]
+              for column in ("in_manifest", "version", "received_at")}),
+        [rows[pid] for pid in sorted(rows)])
+
+
+def note_screenings(uow, screenings: list[dict]) -> set[str]:
+    """Screening outcomes (``proposal_id``, ``call_id``, ``topic_id``, ``eligible``,
+    ``snapshot``, ``contact_emails``, ``version`` each), in one statement: a proposal not
+    known yet is created screened; a known one not screened yet takes the outcome (its
+    frozen version, if the manifest gave one, stays); one screened already is left as it
+    is. Returns the ids that took their outcome now. Rows are locked in proposal-id order
+    (see :func:`note_manifest`); of one proposal's screenings the first counts."""
+    rows: dict[str, dict] = {}
+    for screening in screenings:
+        rows.setdefault(screening["proposal_id"], {**screening, "screened": True})
+    if not rows:
+        return set()
+    insert = insert_for(uow.session, proposals)
+    statement = insert.on_conflict_do_update(
+        index_elements=["proposal_id"],
+        set_={"screened": True, "eligible": insert.excluded.eligible,
+              "snapshot": insert.excluded.snapshot,
+              "contact_emails": insert.excluded.contact_emails,
+              "version": sa.func.coalesce(proposals.c.version, insert.excluded.version)},
+        where=proposals.c.screened.is_(False)).returning(proposals.c.proposal_id)
+    return set(uow.session.execute(statement, [rows[pid] for pid in sorted(rows)]).scalars())
+
+
 def update_proposal(uow, proposal_id: str, **values) -> None:
     uow.session.execute(_PROPOSAL_UPDATE, {"key_proposal_id": proposal_id, **values})
 

@@ -64,41 +64,39 @@ def on_deadline_closed(uow, event, now: datetime) -> None:
         return
     repo.update_topic(uow, event.call_id, event.topic_id, closed_at=event.closed_at,
                       manifest_hash=event.manifest_hash)
-    for entry in event.manifest:
-        repo.ensure_proposal(uow, entry["proposal_id"], event.call_id, event.topic_id)
-        repo.update_proposal(uow, entry["proposal_id"], in_manifest=True,
-                             version=entry["version"],
-                             received_at=datetime.fromisoformat(entry["received_at"]))
+    repo.note_manifest(uow, event.call_id, event.topic_id, [
+        {"proposal_id": entry["proposal_id"], "version": entry["version"],
+         "received_at": datetime.fromisoformat(entry["received_at"])}
+        for entry in event.manifest])
     _settle(uow, event, now)
 
 
 def on_proposal_screened(uow, event, now: datetime) -> None:
     """Eligible proposals enter evaluation with their frozen snapshot; others are noted."""
-    if _note_screening(uow, event):
-        _settle(uow, event, now)
+    on_proposals_screened(uow, [event], now)
 
 
 def on_proposals_screened(uow, events: list, now: datetime) -> None:
     """A batch of screenings (the deadline sends one per proposal), in one transaction:
-    each noted as :func:`on_proposal_screened` does (rows locked in proposal-id order, so
-    concurrent batches never deadlock), then each topic they concern settled once."""
+    noted in one statement (rows locked in proposal-id order, so concurrent batches never
+    deadlock; a proposal screened already is left as it is), then each topic they
+    concern settled once."""
+    ordered = sorted(events, key=lambda e: e.proposal_id)
+    noted = repo.note_screenings(uow, [_screening(event) for event in ordered])
     last_of_topic = {}
-    for event in sorted(events, key=lambda e: e.proposal_id):
-        if _note_screening(uow, event):
+    for event in ordered:
+        if event.proposal_id in noted:
+            noted.discard(event.proposal_id)  # a repeat in the batch was not noted
             last_of_topic[(event.call_id, event.topic_id)] = event
     for _, event in sorted(last_of_topic.items()):
         _settle(uow, event, now)
 
 
-def _note_screening(uow, event) -> bool:
-    row = repo.ensure_proposal(uow, event.proposal_id, event.call_id, event.topic_id)
-    if row.screened:
-        return False
-    repo.update_proposal(uow, event.proposal_id, screened=True,
-                         eligible=bool(event.admissible and event.eligible),
-                         snapshot=_snapshot(event.proposal), contact_emails=event.contact_emails,
-                         version=row.version or event.version)
-    return True
+def _screening(event) -> dict:
+    return {"proposal_id": event.proposal_id, "call_id": event.call_id,
+            "topic_id": event.topic_id, "eligible": bool(event.admissible and event.eligible),
+            "snapshot": _snapshot(event.proposal), "contact_emails": event.contact_emails,
+            "version": event.version}
 
 
 def _snapshot(proposal: dict) -> dict:

@@ -4,47 +4,22 @@ of UPDATEs, and a pair released before made active again by the same statement."
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 
 import pytest
-import sqlalchemy as sa
 
 from services.evaluation.handlers import assigning
 from tests.support.infra import postgres_databases
-from tests.unit.evaluation.handler_support import OPS, Harness
+from tests.support.plans import sent_by, starting
+from tests.unit.evaluation.handler_support import OPS
 
 pytestmark = pytest.mark.integration
 
 PROPOSALS = [f"P-{i}" for i in range(1, 13)]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def h(request, tmp_path):
-    if request.param == "sqlite":
-        yield Harness(tmp_path)
-        return
-    databases = request.getfixturevalue("databases")
-    yield Harness(tmp_path, url=databases.url("evaluation"))
-
-
-def statements(engine) -> list[str]:
-    """Each statement the engine sends from now on, whitespace folded (an executemany
-    appears once per batch the driver is given)."""
-    seen = []
-    sa.event.listen(engine, "before_cursor_execute",
-                    lambda conn, cursor, statement, *rest: seen.append(
-                        re.sub(r"\s+", " ", statement).strip()))
-    return seen
-
-
-def starting(seen: list[str], prefix: str) -> int:
-    return sum(statement.startswith(prefix) for statement in seen)
-
-
 def test_a_topics_first_assignment_writes_its_pairs_and_targets_in_one_statement_each(h):
-    seen = statements(h.factory.engine)
-    h.open_topic(PROPOSALS, experts_=12)
+    seen = sent_by(h.factory.engine, lambda: h.open_topic(PROPOSALS, experts_=12))
     pairs = h.rows("SELECT proposal_id, expert_id, topic_id, status, reason, assigned_at, "
                    "due_at, released_at, release_reason, note FROM assignments")
     [(k,)] = h.rows("SELECT DISTINCT target_evaluators FROM proposals")
@@ -106,6 +81,7 @@ def test_the_write_bench_times_both_forms_and_drops_its_database(capsys):
     assert assignment_write.main(["--proposals", "20", "--experts", "10", "--rounds", "1"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (report["proposals"], report["pairs"]) == (20, 60)
+    assert set(report["deadline"]) == {"manifest_seconds", "screenings_seconds"}
     for form in ("replaced", "service"):  # each round checked it wrote all 60 pairs
         assert report[form]["seconds"] > 0 and report[form]["cpu_us_per_pair"] > 0
     assert postgres_databases("gf_assignment_write_") == set()
