@@ -21,7 +21,9 @@ printed per stage; the last line is one JSON object:
 - ``events_per_s`` (events published by all relays over the whole run), ``peak_rss_mb``
   per service (``peak_rss_mb_per_phase``: the runner's phase that reached it) and
   ``pg_connections_max`` (sampled every second), ``pg_sessions_opened`` (connections set
-  up during the run), the machine's load;
+  up during the run), the machine's load and ``reference``, the machine's speed measured
+  before the stack starts and after it stops (``bench/reference.py``: figures of
+  different hours compare through it);
 - ``cpu_seconds`` of each service, the SMTP server, the runner, PostgreSQL and RabbitMQ,
   and the same by stage (``cpu_seconds_per_stage``, the stages of ``stages``: on two
   cores, what bounds each one; printed at the end, busiest first) and by the runner's
@@ -55,6 +57,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import reference  # noqa: E402
 from bench.stack import (CpuMeter, Sampler, delivery_log, elapsed, environment, load,  # noqa: E402
                          private_stack, received_message_ids)
 from grantflow.scenario.runner import DEFAULT_WORKERS, PHASES, ScenarioRunner  # noqa: E402
@@ -218,7 +221,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.proposals < 1 or args.experts < 1 or not 1 <= args.workers <= 256:
         parser.error("--proposals and --experts must be at least 1, --workers 1 to 256")
-    figures = run(args)
+    figures = reference.around(lambda: run(args))
     print(f"{figures['proposals']} x {figures['experts']} in {figures['seconds_total']}s; "
           f"final_all {figures['final_all']}, lost {figures['lost']}, duplicate mails "
           f"{figures['duplicate_mails']}; stages {figures['stages']}", flush=True)

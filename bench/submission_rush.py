@@ -22,7 +22,8 @@ closes the topic; the benchmark reads the manifest and checks it against every r
 ``lost`` counts proposals whose last accepted receipt is not what the manifest lists
 (must be 0); ``late_accepted`` counts receipts at or after the deadline (must be 0).
 Throughput is accepted submissions per second of the rush; latencies are of accepted
-submissions. The last line printed is one JSON object.
+submissions. ``reference`` is the machine's speed measured before the rush's stack starts
+and after it stops (``bench/reference.py``). The last line printed is one JSON object.
 
     python bench/submission_rush.py [--clients 32] [--proposals-per-client 4]
         [--rush-seconds 20] [--processes 2] [--workers 32] [--db-pool 8+0]
@@ -49,6 +50,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench import reference  # noqa: E402
 from bench.procstat import cpu_seconds  # noqa: E402
 from shared.config import (DEFAULT_DB_MAX_OVERFLOW, DEFAULT_DB_POOL_SIZE,  # noqa: E402
                            DEFAULT_MAX_WORKERS)
@@ -426,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.replicas <= 8:
         parser.error("--replicas: 1 to 8")
-    figures = run(args)
+    figures = reference.around(lambda: run(args))
     print(f"{figures['submissions_per_s']} submissions/s, p50 {figures['p50_ms']} ms, "
           f"p99 {figures['p99_ms']} ms, lost {figures['lost']}", flush=True)
     print(json.dumps(figures))

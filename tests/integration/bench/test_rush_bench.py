@@ -24,3 +24,8 @@ def test_two_replicas_share_the_rush_and_the_manifest_has_every_receipt(capsys):
     per_replica = figures["accepted_per_replica"]
     assert len(per_replica) == 2 and min(per_replica) > 0
     assert sum(per_replica) == figures["accepted"]
+    # the machine's speed beside the figures, before and after the stack
+    for when in ("before", "after"):
+        reference = figures["reference"][when]
+        assert reference["python"]["cpu_ms"] > 0
+        assert reference["postgresql"]["txn_wall_us"] > 0
