@@ -38,8 +38,9 @@ from services.evaluation.adapters.tables import assignments  # noqa: E402
 from services.evaluation.handlers import assigning, events  # noqa: E402
 from services.evaluation.handlers.common import assigned_event  # noqa: E402
 from shared.db.engine import drop_postgres_databases  # noqa: E402
-from tests.support.evaluation_events import (call_published, deadline_closed,  # noqa: E402
-                                             expert_record, screened, stage)
+from tests.support.evaluation_events import (CALL_ID, call_published,  # noqa: E402
+                                             deadline_closed, expert_record, screened,
+                                             stage)
 from tests.unit.evaluation.handler_support import Harness  # noqa: E402
 
 K = 3
@@ -119,7 +120,7 @@ def run(proposals: int, experts: int, rounds: int) -> dict:
         started = time.perf_counter()
         pids, deadline = fill(harness, proposals, experts)
         with harness.uow() as uow:
-            plan = assigning._plan(uow, harness_call_id(harness), assigning.INITIAL, None)
+            plan = assigning._plan(uow, CALL_ID, assigning.INITIAL, None)
         filled = time.perf_counter() - started
         pool = [e.id for e in plan.experts]
         accepted = [(pool[(K * i + j) % len(pool)], pid)
@@ -139,12 +140,6 @@ def run(proposals: int, experts: int, rounds: int) -> dict:
             **figures,
             "ratio_replaced_over_service": round(
                 figures["replaced"]["seconds"] / figures["service"]["seconds"], 2)}
-
-
-def harness_call_id(harness: Harness) -> str:
-    with harness.uow() as uow:
-        [call_id] = repo.call_ids(uow)
-    return call_id
 
 
 def main(argv=None) -> int:
