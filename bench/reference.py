@@ -66,8 +66,10 @@ def python_figures(rounds: int) -> dict[str, float]:
     return {"wall_ms": round(1000 * min(walls), 1), "cpu_ms": round(1000 * min(cpus), 1)}
 
 
-def postgresql_figures(rounds: int, transactions: int) -> dict[str, float]:
-    database = f"gf_reference_{uuid.uuid4().hex[:8]}"
+def postgresql_figures(rounds: int, transactions: int,
+                       database: str | None = None) -> dict[str, float]:
+    """On a database of its own (``database``, or a new name), dropped afterwards."""
+    database = database or f"gf_reference_{uuid.uuid4().hex[:8]}"
     engine = create_service_engine(f"{PG_URL}/{database}", pool_size=1, max_overflow=0)
     try:
         with engine.begin() as conn:
